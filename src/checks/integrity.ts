@@ -1,0 +1,20 @@
+import type { SqliteConnection } from '../db.ts';
+
+export type IntegrityMode = 'full' | 'quick';
+
+export interface IntegrityResult {
+  readonly ok: boolean;
+  /** `ok`, or the first problems SQLite reported. */
+  readonly detail: string;
+}
+
+/**
+ * `PRAGMA integrity_check` reports problems as rows; healthy means exactly one row whose value is
+ * exactly `ok`. A substring match would accept a row like "ok to ignore? page 3 is never used".
+ */
+export async function integrityCheck(connection: SqliteConnection, mode: IntegrityMode): Promise<IntegrityResult> {
+  const rows = await connection.all(mode === 'full' ? 'PRAGMA integrity_check' : 'PRAGMA quick_check');
+  const values = rows.map((row) => String(Object.values(row)[0]));
+  const ok = values.length === 1 && values[0] === 'ok';
+  return { ok, detail: ok ? 'ok' : values.slice(0, 5).join('; ') || 'no result' };
+}

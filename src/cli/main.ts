@@ -1,0 +1,130 @@
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import dotenv from 'dotenv';
+import { loadConfig, resolveLocations, type LocationFlags } from '../config.ts';
+import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import { runMigrate, type MigrateReport } from '../commands/migrate.ts';
+import { Output, type OutputStreams } from './output.ts';
+
+export interface CliEnvironment extends OutputStreams {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** Registers SIGINT/SIGTERM; returns a function that unregisters. */
+  readonly onSignal?: (listener: (signal: NodeJS.Signals) => void) => () => void;
+}
+
+interface GlobalFlags extends LocationFlags {
+  readonly json?: boolean;
+  readonly yes?: boolean;
+}
+
+const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
+/** argv → command → exit code. The only place that knows about flags, printing and exit codes. */
+export async function main(cli: CliEnvironment): Promise<ExitCode> {
+  // Like knex and most 12-factor tools: .env fills in what the environment does not already say.
+  dotenv.config({ path: path.join(cli.cwd, '.env'), quiet: true, processEnv: cli.env as Record<string, string> });
+  let exitCode: ExitCode = 0;
+  let output = new Output(cli, false);
+  let commandName = 'migrate-guard';
+
+  const program = new Command('migrate-guard')
+    .description('Guarded SQLite migrations: verified backup, migrations, checks, automatic restore.')
+    .version(packageVersion)
+    .option('--db <path or url>', 'the SQLite database (env DATABASE_URL)')
+    .option('--migrations <dir>', 'migration files (env MIGRATIONS_DIR)')
+    .option('--backup-dir <dir>', 'backups (env BACKUP_DIR)')
+    .option('--config <file>', 'checks, hooks, retention (env MIGRATE_GUARD_CONFIG)')
+    .option('--json', 'print one JSON report on stdout')
+    .option('--yes', 'no confirmation prompts (implied without a terminal)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => cli.stdout.write(text),
+      writeErr: (text) => cli.stderr.write(text),
+    })
+    .showHelpAfterError(false);
+
+  const setup = async (command: Command) => {
+    const flags = command.optsWithGlobals<GlobalFlags>();
+    output = new Output(cli, flags.json === true);
+    const locations = await resolveLocations(flags, cli.env, cli.cwd);
+    const config = await loadConfig(locations.configFile);
+    return { flags, locations, config };
+  };
+
+  program
+    .command('migrate')
+    .description('apply pending migrations under the guard')
+    .option('--to <name>', 'apply pending migrations up to and including <name>')
+    .addOption(new Option('--create', 'create the database if it does not exist (default outside NODE_ENV=production)'))
+    .action(async (options: { to?: string; create?: boolean }, command: Command) => {
+      commandName = 'migrate';
+      const { locations, config } = await setup(command);
+      const controller = new AbortController();
+      let signals = 0;
+      const unregister = cli.onSignal?.((signal) => {
+        signals += 1;
+        if (signals === 1) {
+          output.line(`migrate-guard: ${signal} received: stopping after the current statement and restoring the backup; please wait`);
+          controller.abort();
+        } else {
+          output.line('migrate-guard: still stopping; the database is being put back, do not kill this process');
+        }
+      });
+      try {
+        const report = await runMigrate({
+          ...locations,
+          config,
+          ...(options.to === undefined ? {} : { to: options.to }),
+          createIfMissing: options.create ?? cli.env.NODE_ENV !== 'production',
+          signal: controller.signal,
+          onEvent: (event) => output.event(event),
+          cwd: cli.cwd,
+        });
+        output.report(report, summarizeMigrate(report));
+        exitCode = report.exitCode;
+      } finally {
+        unregister?.();
+      }
+    });
+
+  try {
+    await program.parseAsync([...cli.argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      return 1;
+    }
+    exitCode = error instanceof GuardError ? error.exitCode : 1;
+    const code = error instanceof GuardError ? error.code : 'INTERNAL';
+    const message = error instanceof GuardError ? error.message : `unexpected error: ${messageOf(error)}`;
+    output.report(
+      {
+        command: commandName,
+        ok: false,
+        exitCode,
+        error: { code, message, ...(error instanceof GuardError && error.backup ? { backup: error.backup } : {}) },
+      },
+      `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}`,
+    );
+    if (!(error instanceof GuardError) && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${(error as Error).stack}\n`);
+  }
+  return exitCode;
+}
+
+function summarizeMigrate(report: MigrateReport): string {
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  switch (report.exitCode) {
+    case 0:
+      return report.pending.length === 0
+        ? 'migrate-guard: up to date'
+        : `migrate-guard: done: ${report.applied.length} migration(s) applied in ${seconds}s; backup ${report.backup}`;
+    case 2:
+      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: the database was restored from ${report.backup} and verified; nothing was changed (exit 2)`;
+    default:
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application (exit 3)`;
+  }
+}

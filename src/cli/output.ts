@@ -1,0 +1,91 @@
+import cliProgress from 'cli-progress';
+import type { GuardEvent } from '../events.ts';
+
+export interface OutputStreams {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/**
+ * Human output goes to stderr, one concise line per step, with a progress bar for long copies when
+ * stderr is a terminal. With --json, stdout carries only the final report object.
+ */
+export class Output {
+  private bar: cliProgress.SingleBar | null = null;
+  private barTask: string | null = null;
+
+  constructor(
+    private readonly streams: OutputStreams,
+    private readonly json: boolean,
+  ) {}
+
+  line(text: string): void {
+    this.stopBar();
+    this.streams.stderr.write(`${text}\n`);
+  }
+
+  event(event: GuardEvent): void {
+    switch (event.type) {
+      case 'progress':
+        this.progress(event.task, event.done, event.total);
+        return;
+      case 'step':
+        this.line(`migrate-guard: ${event.message}`);
+        return;
+      case 'warning':
+        this.line(`migrate-guard: WARNING ${event.message}`);
+        return;
+      case 'lock-takeover':
+        this.line(
+          `migrate-guard: took over the lock left by pid ${event.holder.pid} (${event.holder.command}, since ${event.holder.since}), which is no longer running`,
+        );
+        return;
+      case 'migration-start':
+        return;
+      case 'migration-done':
+        this.line(`  applied  ${event.name} (${event.durationMs} ms)`);
+        return;
+      case 'migration-failed':
+        this.line(`  FAILED   ${event.name}: ${event.message}`);
+        return;
+      case 'check':
+        this.line(`  ${event.result.ok ? 'ok    ' : 'FAILED'}   check ${event.result.name}: ${event.result.detail}`);
+        return;
+      case 'hook':
+        this.line(
+          `  ${event.result.ok ? 'ok    ' : 'FAILED'}   hook ${event.result.hook}${event.result.ok ? '' : ` (exit ${event.result.exitCode})`}${event.result.output ? `: ${event.result.output.split('\n').slice(-3).join(' | ')}` : ''}`,
+        );
+        return;
+    }
+  }
+
+  report(report: object, humanSummary: string | null): void {
+    this.stopBar();
+    if (this.json) this.streams.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else if (humanSummary) this.streams.stderr.write(`${humanSummary}\n`);
+  }
+
+  private progress(task: string, done: number, total: number): void {
+    if (!this.streams.stderr.isTTY || total === 0) return;
+    if (this.bar === null || this.barTask !== task) {
+      this.stopBar();
+      this.bar = new cliProgress.SingleBar(
+        { format: `  ${task.padEnd(8)} [{bar}] {percentage}% | {value}/{total} pages | {eta_formatted}`, stream: this.streams.stderr as NodeJS.WriteStream, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total, done);
+      this.barTask = task;
+      return;
+    }
+    this.bar.setTotal(total);
+    this.bar.update(done);
+  }
+
+  stopBar(): void {
+    if (this.bar) {
+      this.bar.stop();
+      this.bar = null;
+      this.barTask = null;
+    }
+  }
+}

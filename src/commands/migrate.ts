@@ -1,0 +1,388 @@
+import { randomUUID } from 'node:crypto';
+import { access, mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import type { Umzug } from 'umzug';
+import { createBackup, type VerifiedBackup } from '../backup/create.ts';
+import { runChecks, type CheckResult } from '../checks/index.ts';
+import type { ResolvedConfig } from '../config.ts';
+import { assertSqliteFile, openKnex, SqliteConnection, type KnexHandle } from '../db.ts';
+import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import type { EventListener } from '../events.ts';
+import { runHook, type HookName, type HookResult } from '../hooks/run-hook.ts';
+import { clearJournal, writeJournal, type JournalEntry, type RunState } from '../journal.ts';
+import { acquireLock } from '../lock.ts';
+import { createMigrator } from '../migrator/umzug.ts';
+import { preflight } from '../preflight.ts';
+import { recoverInterruptedRun, type Recovery } from '../recovery.ts';
+import { restoreFull } from '../restore/full.ts';
+
+export interface MigrateOptions {
+  readonly database: string;
+  readonly migrationsDir: string;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  /** Apply pending migrations up to and including this one. */
+  readonly to?: string;
+  /** Create the database file when it does not exist (a fresh install). */
+  readonly createIfMissing?: boolean;
+  /** Aborting (SIGINT/SIGTERM in the CLI) stops the run and restores the backup. */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: EventListener;
+  /** Working directory for hooks. */
+  readonly cwd?: string;
+  /**
+   * Bring your own umzug (context: a Knex instance on `database`). Its storage is used as is, so
+   * the applied-migration checksum check is skipped.
+   */
+  readonly umzug?: Umzug<Knex>;
+  readonly knex?: Knex;
+}
+
+export type MigrationStatus = 'applied' | 'failed' | 'not-run' | 'rolled-back';
+
+export interface MigrationOutcome {
+  readonly name: string;
+  readonly status: MigrationStatus;
+  readonly durationMs: number | null;
+}
+
+export interface RunFailure {
+  readonly migration: string | null;
+  readonly phase: 'migrate' | 'check' | 'interrupted';
+  readonly message: string;
+}
+
+export interface MigrateReport {
+  readonly command: 'migrate';
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly database: string;
+  /** Migrations applied by this run that are still applied (none after a restore). */
+  readonly applied: readonly string[];
+  /** Migrations that were pending when the run started. */
+  readonly pending: readonly string[];
+  readonly backup: string | null;
+  readonly restored: boolean;
+  readonly failed: RunFailure | null;
+  readonly checks: readonly CheckResult[];
+  readonly migrations: readonly MigrationOutcome[];
+  readonly recovered: Recovery | null;
+  /** Why the automatic restore failed (exit 3); the original failure stays in `failed`. */
+  readonly restoreError: string | null;
+  readonly hooks: readonly HookResult[];
+  readonly durationMs: number;
+}
+
+/**
+ * The guarded rollout, as the on-call runbook reads:
+ * lock → recover an interrupted run → preflight → beforeMigrate → verified backup → migrations →
+ * checks → (on failure) restore and prove it → afterMigrate / onFailure.
+ * Refusals before any change throw a GuardError (exit 1); everything after the backup ends in a
+ * report whose exit code says whether the database was restored (2) or needs a human (3).
+ */
+export async function runMigrate(options: MigrateOptions): Promise<MigrateReport> {
+  const emit: EventListener = options.onEvent ?? (() => undefined);
+  const started = performance.now();
+  const database = path.resolve(options.database);
+  const cwd = options.cwd ?? process.cwd();
+  const hooks: HookResult[] = [];
+  const hook = async (name: HookName, env: Record<string, string>): Promise<HookResult | null> => {
+    const command = options.config.hooks[name];
+    if (command === null) return null;
+    emit({ type: 'step', message: `running ${name} hook: ${command}` });
+    const result = await runHook(name, command, {
+      cwd,
+      env: { MIGRATE_GUARD_DATABASE: database, ...env },
+      timeoutMs: options.config.hooks.timeoutMs,
+    });
+    hooks.push(result);
+    emit({ type: 'hook', result });
+    return result;
+  };
+
+  await assertFolder(path.dirname(database), 'the database');
+
+  // 1. Lock: one run at a time per database.
+  const lock = await acquireLock(database, 'migrate');
+  let handle: KnexHandle | null = null;
+  try {
+    if (lock.tookOverFrom) {
+      const holder = lock.tookOverFrom;
+      emit({ type: 'lock-takeover', holder });
+    }
+
+    // 2. Recovery: undo a run that died after changing the database.
+    const recovered = await recoverInterruptedRun(database, emit);
+
+    await ensureDatabase(database, options.createIfMissing ?? false, emit);
+    handle = options.knex ? { knex: options.knex, connections: new Set() } : openKnex(database);
+    const migrator = options.umzug ? null : await createMigrator(handle.knex, options.migrationsDir);
+    const umzug = options.umzug ?? migrator!.umzug;
+
+    // 3. Nothing pending: no backup, no hooks.
+    const pendingAll = (await umzug.pending()).map((migration) => migration.name);
+    const executed = (await umzug.executed()).map((migration) => migration.name);
+    const pending = selectUpTo(pendingAll, executed, options.to);
+    const report = (fields: Partial<MigrateReport> & Pick<MigrateReport, 'exitCode'>): MigrateReport => ({
+      command: 'migrate',
+      ok: fields.exitCode === 0,
+      database,
+      applied: [],
+      pending,
+      backup: null,
+      restored: false,
+      failed: null,
+      checks: [],
+      migrations: pending.map((name) => ({ name, status: 'not-run', durationMs: null })),
+      recovered,
+      restoreError: null,
+      hooks,
+      durationMs: Math.round(performance.now() - started),
+      ...fields,
+    });
+    if (pending.length === 0) {
+      emit({ type: 'step', message: 'database is up to date: nothing to migrate' });
+      return report({ exitCode: 0 });
+    }
+
+    // 4. Preflight: healthy database, room for the backup, applied migrations unchanged.
+    emit({ type: 'step', message: `${pending.length} pending migration(s); running preflight checks` });
+    await preflight({
+      database,
+      backupDir: options.backupDir,
+      freeSpaceFactor: options.config.thresholds.freeSpaceFactor,
+      ...(migrator ? { storage: migrator.storage, files: migrator.files } : {}),
+    });
+
+    const before = await hook('beforeMigrate', {});
+    if (before && !before.ok) {
+      throw new GuardError('HOOK_FAILED', `beforeMigrate hook failed (exit ${before.exitCode}): ${firstLine(before.output)}; nothing was changed`);
+    }
+    // The app may be stopped from here on: whatever happens next, a refusal restarts it.
+    const restartApp = async () => {
+      if (before) await hook('afterMigrate', { MIGRATE_GUARD_OUTCOME: 'refused' });
+    };
+
+    // 5. The mandatory, verified pre-rollout backup. The journal says where we are before each step
+    //    that a kill could interrupt, so the next run knows what to undo.
+    const runId = randomUUID();
+    const journal = (state: RunState, backupFile: string | null): JournalEntry => ({
+      runId,
+      pid: process.pid,
+      command: 'migrate',
+      state,
+      startedAt: new Date().toISOString(),
+      backupDir: options.backupDir,
+      backup: backupFile,
+    });
+    // Once 'migrating' is on disk the next run will restore; later states only refine the story,
+    // so failing to record them (a full disk) must not stop the restore itself.
+    const note = (state: RunState) =>
+      writeJournal(database, journal(state, backup.file)).catch((error: unknown) =>
+        emit({ type: 'warning', message: `could not update the run journal: ${messageOf(error)}` }),
+      );
+    const throwIfAborted = () => {
+      if (options.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted before anything was changed');
+    };
+    let backup: VerifiedBackup;
+    try {
+      throwIfAborted();
+      await writeJournal(database, journal('backing-up', null));
+      emit({ type: 'step', message: 'taking the pre-rollout backup' });
+      backup = await createBackup({
+        database,
+        backupDir: options.backupDir,
+        kind: 'pre-rollout',
+        onProgress: (done, total) => emit({ type: 'progress', task: 'backup', done, total }),
+        checkpoint: throwIfAborted,
+      });
+      throwIfAborted();
+      await writeJournal(database, journal('migrating', backup.file));
+    } catch (error) {
+      await clearJournal(database).catch(() => undefined);
+      await restartApp();
+      throw error;
+    }
+    emit({ type: 'step', message: `backup verified: ${backup.file}` });
+
+    // 6. The migrations. A signal interrupts the running statement and stops before the next one.
+    const outcomes = new Map<string, MigrationOutcome>(pending.map((name) => [name, { name, status: 'not-run', durationMs: null }]));
+    let current: string | null = null;
+    let currentStarted = 0;
+    const connections = handle.connections;
+    const interrupt = () => {
+      for (const connection of connections) connection.interrupt();
+    };
+    options.signal?.addEventListener('abort', interrupt);
+    const offMigrating = umzug.on('migrating', ({ name }) => {
+      if (options.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted by a signal');
+      current = name;
+      currentStarted = performance.now();
+      emit({ type: 'migration-start', name });
+    });
+    const offMigrated = umzug.on('migrated', ({ name }) => {
+      const durationMs = Math.round(performance.now() - currentStarted);
+      outcomes.set(name, { name, status: 'applied', durationMs });
+      current = null;
+      emit({ type: 'migration-done', name, durationMs });
+    });
+    let failure: RunFailure | null = null;
+    try {
+      await umzug.up(options.to ? { to: pending[pending.length - 1]! } : {});
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      failure = {
+        migration: current,
+        phase: options.signal?.aborted ? 'interrupted' : 'migrate',
+        message: options.signal?.aborted ? `interrupted by a signal (${messageOf(cause)})` : messageOf(cause),
+      };
+      if (current !== null) {
+        outcomes.set(current, { name: current, status: 'failed', durationMs: Math.round(performance.now() - currentStarted) });
+        emit({ type: 'migration-failed', name: current, message: failure.message });
+      }
+    } finally {
+      offMigrating();
+      offMigrated();
+    }
+
+    // 7. Post-migration checks.
+    let checks: CheckResult[] = [];
+    if (failure === null) {
+      await note('checking');
+      emit({ type: 'step', message: 'running post-migration checks' });
+      try {
+        checks = await runChecks({
+          database,
+          knex: handle.knex,
+          checks: options.config.checks,
+          onCheck: (result) => emit({ type: 'check', result }),
+        });
+      } catch (error) {
+        checks = [{ name: 'checks', ok: false, detail: `the checks could not run: ${messageOf(error)}` }];
+      }
+      const failedChecks = checks.filter((check) => !check.ok);
+      if (failedChecks.length > 0) {
+        failure = {
+          migration: null,
+          phase: 'check',
+          message: failedChecks.map((check) => `${check.name}: ${check.detail}`).join('; '),
+        };
+      } else if (options.signal?.aborted) {
+        failure = { migration: null, phase: 'interrupted', message: 'interrupted by a signal' };
+      }
+    }
+    options.signal?.removeEventListener('abort', interrupt);
+    if (!options.knex) await handle.knex.destroy();
+    handle = null;
+
+    if (failure === null) {
+      await clearJournal(database);
+      emit({ type: 'step', message: `${pending.length} migration(s) applied; all checks passed` });
+      await hook('afterMigrate', { MIGRATE_GUARD_OUTCOME: 'applied', MIGRATE_GUARD_BACKUP: backup.file });
+      return report({
+        exitCode: 0,
+        applied: pending,
+        backup: backup.file,
+        checks,
+        migrations: [...outcomes.values()],
+      });
+    }
+
+    // 8. Something failed after the database changed: put the backup back and prove it.
+    emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
+    emit({ type: 'step', message: `restoring the pre-rollout backup ${backup.file}` });
+    await note('restoring');
+    let restoreError: string | null = null;
+    try {
+      await restoreFull({
+        database,
+        backupFile: backup.file,
+        manifest: backup.manifest,
+        onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
+      });
+      // Only a proven restore retires the journal; otherwise the next run tries again.
+      await clearJournal(database);
+      emit({ type: 'step', message: 'restore verified: the database is back to its pre-rollout state' });
+    } catch (error) {
+      restoreError = messageOf(error);
+    }
+    const exitCode: ExitCode = restoreError === null ? 2 : 3;
+    const failureEnv = {
+      MIGRATE_GUARD_OUTCOME: exitCode === 2 ? 'restored' : 'restore-failed',
+      MIGRATE_GUARD_EXIT_CODE: String(exitCode),
+      MIGRATE_GUARD_BACKUP: backup.file,
+      MIGRATE_GUARD_FAILED_MIGRATION: failure.migration ?? '',
+      MIGRATE_GUARD_PHASE: failure.phase,
+      MIGRATE_GUARD_ERROR: failure.message,
+    };
+    await hook('onFailure', failureEnv);
+    // A database the restore could not prove is not one to start the application on.
+    if (exitCode === 2) await hook('afterMigrate', failureEnv);
+    return report({
+      exitCode,
+      backup: backup.file,
+      restored: exitCode === 2,
+      failed: failure,
+      checks,
+      restoreError,
+      migrations: [...outcomes.values()].map((outcome) =>
+        outcome.status === 'applied' ? { ...outcome, status: 'rolled-back' } : outcome,
+      ),
+    });
+  } finally {
+    if (handle && !options.knex) await handle.knex.destroy().catch(() => undefined);
+    await lock.release();
+  }
+}
+
+/** The pending migrations up to and including `to`; an unknown name refuses before anything. */
+function selectUpTo(pending: readonly string[], executed: readonly string[], to: string | undefined): string[] {
+  if (to === undefined) return [...pending];
+  const name = to.replace(/\.(ts|mts|cts|js|mjs|cjs|sql)$/, '');
+  const index = pending.indexOf(name);
+  if (index >= 0) return pending.slice(0, index + 1);
+  if (executed.includes(name)) return [];
+  throw new GuardError('UNKNOWN_MIGRATION', `--to ${to}: no migration of that name; run migrate-guard status to list them`);
+}
+
+async function assertFolder(folder: string, what: string): Promise<void> {
+  try {
+    const info = await stat(folder);
+    if (info.isDirectory()) return;
+  } catch {
+    // fall through to the refusal
+  }
+  throw new GuardError('USAGE', `the folder for ${what} (${folder}) does not exist; check --db / DATABASE_URL`);
+}
+
+/**
+ * A missing database is created only when asked (the CLI asks outside production): a typo in
+ * DATABASE_URL on a production host must not quietly migrate an empty new file.
+ */
+async function ensureDatabase(database: string, createIfMissing: boolean, emit: EventListener): Promise<void> {
+  const exists = await access(database).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    if (!createIfMissing) {
+      throw new GuardError(
+        'DATABASE_MISSING',
+        `database ${database} does not exist; check --db / DATABASE_URL, or pass --create to start a new one`,
+      );
+    }
+    await mkdir(path.dirname(database), { recursive: true });
+    const created = await SqliteConnection.open(database, 'create');
+    // Write the header page, so the new file is a real SQLite database that backups can copy.
+    await created.exec('PRAGMA user_version = 0; CREATE TABLE __migrate_guard_init (x); DROP TABLE __migrate_guard_init;');
+    await created.close();
+    emit({ type: 'step', message: `created a new database ${database}` });
+    return;
+  }
+  await assertSqliteFile(database);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((line) => line.trim() !== '') ?? '(no output)';
+}

@@ -1,0 +1,205 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { CustomCheck } from './checks/contract.ts';
+import { databasePathFromUrl } from './db.ts';
+import { GuardError } from './errors.ts';
+
+const customCheckSchema = z.strictObject({
+  name: z.string().min(1),
+  run: z.custom<CustomCheck['run']>((value) => typeof value === 'function', { message: 'must be a function' }),
+});
+
+const configSchema = z.strictObject({
+  checks: z
+    .strictObject({
+      /** `full` is `PRAGMA integrity_check`; `quick` skips index checks and is faster on large databases. */
+      integrity: z.enum(['full', 'quick', 'off']).optional(),
+      foreignKeys: z.boolean().optional(),
+      /** SQL that must run without error after the migrations; default: a count of every table. */
+      smoke: z.array(z.string().min(1)).optional(),
+      custom: z.array(customCheckSchema).optional(),
+    })
+    .optional(),
+  hooks: z
+    .strictObject({
+      beforeMigrate: z.string().min(1).optional(),
+      afterMigrate: z.string().min(1).optional(),
+      onFailure: z.string().min(1).optional(),
+      timeoutMs: z.number().int().positive().optional(),
+    })
+    .optional(),
+  thresholds: z
+    .strictObject({
+      /** Free space needed in the backup folder, as a multiple of the database size. */
+      freeSpaceFactor: z.number().positive().optional(),
+    })
+    .optional(),
+  retention: z
+    .strictObject({
+      dailyDays: z.number().int().nonnegative().optional(),
+      hotDays: z.number().int().nonnegative().optional(),
+      weeklyWeeks: z.number().int().nonnegative().optional(),
+      monthlyMonths: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+});
+
+/** The shape of `migrate-guard.config.ts`. */
+export type GuardConfig = z.input<typeof configSchema>;
+
+export interface ChecksConfig {
+  readonly integrity: 'full' | 'quick' | 'off';
+  readonly foreignKeys: boolean;
+  readonly smoke: readonly string[] | null;
+  readonly custom: readonly CustomCheck[];
+}
+
+export interface HooksConfig {
+  readonly beforeMigrate: string | null;
+  readonly afterMigrate: string | null;
+  readonly onFailure: string | null;
+  readonly timeoutMs: number;
+}
+
+export interface ResolvedConfig {
+  readonly checks: ChecksConfig;
+  readonly hooks: HooksConfig;
+  readonly thresholds: { readonly freeSpaceFactor: number };
+  readonly retention: { readonly dailyDays: number; readonly hotDays: number; readonly weeklyWeeks: number; readonly monthlyMonths: number };
+}
+
+/** Typed helper for `migrate-guard.config.ts`: `export default defineConfig({ … })`. */
+export function defineConfig(config: GuardConfig): GuardConfig {
+  return config;
+}
+
+/** Validates a config object and fills in the defaults. One readable line per problem. */
+export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig {
+  const parsed = configSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new GuardError('CONFIG_INVALID', `${source} is invalid: ${problems}`);
+  }
+  const config = parsed.data;
+  return {
+    checks: {
+      integrity: config.checks?.integrity ?? 'full',
+      foreignKeys: config.checks?.foreignKeys ?? true,
+      smoke: config.checks?.smoke ?? null,
+      custom: config.checks?.custom ?? [],
+    },
+    hooks: {
+      beforeMigrate: config.hooks?.beforeMigrate ?? null,
+      afterMigrate: config.hooks?.afterMigrate ?? null,
+      onFailure: config.hooks?.onFailure ?? null,
+      timeoutMs: config.hooks?.timeoutMs ?? 10 * 60_000,
+    },
+    thresholds: { freeSpaceFactor: config.thresholds?.freeSpaceFactor ?? 2 },
+    retention: {
+      dailyDays: config.retention?.dailyDays ?? 30,
+      hotDays: config.retention?.hotDays ?? 7,
+      weeklyWeeks: config.retention?.weeklyWeeks ?? 12,
+      monthlyMonths: config.retention?.monthlyMonths ?? 12,
+    },
+  };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function importDefault(file: string): Promise<unknown> {
+  const loaded = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  return loaded.default ?? loaded;
+}
+
+/** Loads and validates the config file; no file means the defaults. */
+export async function loadConfig(file: string | null): Promise<ResolvedConfig> {
+  if (file === null) return resolveConfig({});
+  let loaded: unknown;
+  try {
+    loaded = await importDefault(file);
+  } catch (error) {
+    throw new GuardError('CONFIG_INVALID', `config ${file} could not be loaded: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
+  }
+  return resolveConfig(loaded, `config ${file}`);
+}
+
+export interface LocationFlags {
+  readonly db?: string | undefined;
+  readonly migrations?: string | undefined;
+  readonly backupDir?: string | undefined;
+  readonly config?: string | undefined;
+}
+
+export interface Locations {
+  readonly database: string;
+  readonly migrationsDir: string;
+  readonly backupDir: string;
+  readonly configFile: string | null;
+}
+
+/**
+ * Where things are, per the contract: flag, then environment variable, then default. For the
+ * database the default is knexfile.ts's connection for NODE_ENV, else `./database.db`.
+ */
+export async function resolveLocations(
+  flags: LocationFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): Promise<Locations> {
+  const dbUrl = flags.db ?? env.DATABASE_URL;
+  const database = dbUrl ? databasePathFromUrl(dbUrl, cwd) : ((await knexfileDatabase(cwd, env)) ?? path.resolve(cwd, 'database.db'));
+  const explicitConfig = flags.config ?? env.MIGRATE_GUARD_CONFIG;
+  let configFile: string | null = null;
+  if (explicitConfig) {
+    configFile = path.resolve(cwd, explicitConfig);
+    if (!(await exists(configFile))) throw new GuardError('USAGE', `config file ${configFile} does not exist`);
+  } else {
+    for (const candidate of ['migrate-guard.config.ts', 'migrate-guard.config.js', 'migrate-guard.config.mjs']) {
+      if (await exists(path.join(cwd, candidate))) {
+        configFile = path.join(cwd, candidate);
+        break;
+      }
+    }
+  }
+  return {
+    database,
+    migrationsDir: path.resolve(cwd, flags.migrations ?? env.MIGRATIONS_DIR ?? 'migrations'),
+    backupDir: path.resolve(cwd, flags.backupDir ?? env.BACKUP_DIR ?? 'backups'),
+    configFile,
+  };
+}
+
+/** The database file knexfile.ts configures for NODE_ENV, if there is a knexfile. */
+async function knexfileDatabase(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<string | null> {
+  for (const candidate of ['knexfile.ts', 'knexfile.js', 'knexfile.mjs', 'knexfile.cjs']) {
+    const file = path.join(cwd, candidate);
+    if (!(await exists(file))) continue;
+    let loaded: Record<string, unknown>;
+    try {
+      loaded = (await importDefault(file)) as Record<string, unknown>;
+    } catch (error) {
+      throw new GuardError('CONFIG_INVALID', `${candidate} could not be loaded: ${(error as Error).message.split('\n')[0]}`, {
+        cause: error,
+      });
+    }
+    const environment = env.NODE_ENV ?? 'development';
+    const section = (loaded[environment] ?? loaded) as { connection?: unknown };
+    const connection = section.connection;
+    const filename =
+      typeof connection === 'string' ? connection : (connection as { filename?: unknown } | undefined)?.filename;
+    if (typeof filename === 'string' && filename !== '') return databasePathFromUrl(filename, cwd);
+    return null;
+  }
+  return null;
+}

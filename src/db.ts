@@ -1,0 +1,153 @@
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
+import knexFactory from 'knex';
+import type { Knex } from 'knex';
+import { GuardError } from './errors.ts';
+
+/** A promise-returning handle over one raw sqlite3 connection. */
+export class SqliteConnection {
+  private constructor(
+    readonly raw: sqlite3.Database,
+    readonly file: string,
+  ) {}
+
+  static open(file: string, mode: 'readonly' | 'readwrite' | 'create' = 'readwrite'): Promise<SqliteConnection> {
+    const flags =
+      mode === 'readonly'
+        ? sqlite3.OPEN_READONLY
+        : mode === 'readwrite'
+          ? sqlite3.OPEN_READWRITE
+          : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
+    return new Promise((resolve, reject) => {
+      const raw = new sqlite3.Database(file, flags, (error) => {
+        if (error) reject(error);
+        else resolve(new SqliteConnection(raw, file));
+      });
+    });
+  }
+
+  all<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      this.raw.all(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as T[])));
+    });
+  }
+
+  async get<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    const rows = await this.all<T>(sql, params);
+    return rows[0];
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.raw.exec(sql, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.raw.close((error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  setBusyTimeout(ms: number): void {
+    this.raw.configure('busyTimeout', ms);
+  }
+}
+
+/** Quotes an identifier for SQLite, so a table called `x"; DROP TABLE y; --` stays a name. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Refuses anything that is not a SQLite database before SQLite touches it: opening a random file
+ * with sqlite3 can create -journal files beside it, and we promise to leave bad input untouched.
+ * An empty file is a valid, empty SQLite database.
+ */
+export async function assertSqliteFile(file: string): Promise<{ readonly bytes: number }> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    throw new GuardError('DATABASE_MISSING', `database ${file} does not exist; check --db / DATABASE_URL`, {
+      cause: error,
+    });
+  }
+  if (!info.isFile()) throw new GuardError('NOT_SQLITE', `${file} is not a file; --db must name a SQLite database file`);
+  if (info.size === 0) return { bytes: 0 };
+  const handle = await open(file, 'r');
+  try {
+    const header = Buffer.alloc(SQLITE_HEADER.length);
+    const { bytesRead } = await handle.read(header, 0, header.length, 0);
+    if (bytesRead < header.length || !header.equals(SQLITE_HEADER)) {
+      throw new GuardError(
+        'NOT_SQLITE',
+        `${file} is not a SQLite database (bad header); it was left untouched. Check --db / DATABASE_URL`,
+      );
+    }
+  } finally {
+    await handle.close();
+  }
+  return { bytes: info.size };
+}
+
+/** Size of the database including its -wal file, which holds committed pages not yet checkpointed. */
+export async function databaseBytes(file: string): Promise<number> {
+  let total = 0;
+  for (const candidate of [file, `${file}-wal`]) {
+    try {
+      total += (await stat(candidate)).size;
+    } catch {
+      // a missing -wal file is the normal case
+    }
+  }
+  return total;
+}
+
+export interface KnexHandle {
+  readonly knex: Knex;
+  /** Every raw connection the pool opened, so a signal can interrupt the running statement. */
+  readonly connections: ReadonlySet<sqlite3.Database>;
+}
+
+/**
+ * The knex instance migrations see. Foreign-key enforcement stays at SQLite's default (off), as
+ * with knex's own migrator: knex rebuilds tables on `alterTable`, and with enforcement on, the
+ * DROP of a referenced table would fire ON DELETE CASCADE. `PRAGMA foreign_key_check` after the
+ * run is what guards the relations.
+ */
+export function openKnex(file: string): KnexHandle {
+  const connections = new Set<sqlite3.Database>();
+  const knex = knexFactory({
+    client: 'sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (connection: sqlite3.Database, done: (error: Error | null, connection: unknown) => void) => {
+        connections.add(connection);
+        connection.configure('busyTimeout', 10_000);
+        done(null, connection);
+      },
+    },
+  });
+  return { knex, connections };
+}
+
+/** Resolves `DATABASE_URL` forms (`file:…`, `sqlite:…`, `sqlite://…`, a plain path) to a path. */
+export function databasePathFromUrl(url: string, cwd: string): string {
+  let value = url.trim();
+  const withoutQuery = (v: string) => v.split('?')[0] ?? v;
+  if (value.startsWith('sqlite://')) value = withoutQuery(value.slice('sqlite://'.length));
+  else if (value.startsWith('sqlite:')) value = withoutQuery(value.slice('sqlite:'.length));
+  else if (value.startsWith('file://')) value = withoutQuery(decodeURIComponent(value.slice('file://'.length)));
+  else if (value.startsWith('file:')) value = withoutQuery(decodeURIComponent(value.slice('file:'.length)));
+  if (value === '' || value === ':memory:') {
+    throw new GuardError('USAGE', `DATABASE_URL "${url}" does not name a database file`);
+  }
+  return path.resolve(cwd, value);
+}

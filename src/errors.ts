@@ -1,0 +1,47 @@
+/**
+ * Every failure the core reports is a GuardError with a stable `code`. The CLI maps `exitCode` to
+ * the process exit code; library users switch on `code`. The original failure is always kept as
+ * the native `cause`, so a restore or cleanup error never hides what went wrong first.
+ */
+export type GuardErrorCode =
+  | 'USAGE'
+  | 'CONFIG_INVALID'
+  | 'DATABASE_MISSING'
+  | 'NOT_SQLITE'
+  | 'LOCK_HELD'
+  | 'PREFLIGHT_FAILED'
+  | 'MIGRATION_CHANGED'
+  | 'UNKNOWN_MIGRATION'
+  | 'HOOK_FAILED'
+  | 'BACKUP_FAILED'
+  | 'BACKUP_INVALID'
+  | 'INTERRUPTED'
+  | 'RECOVERY_FAILED';
+
+/** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */
+export type ExitCode = 0 | 1 | 2 | 3 | 4;
+
+export class GuardError extends Error {
+  override readonly name: string = 'GuardError';
+  readonly code: GuardErrorCode;
+  readonly exitCode: ExitCode;
+  /** A path the operator needs to act on, e.g. the backup to restore by hand. */
+  readonly backup?: string;
+
+  constructor(
+    code: GuardErrorCode,
+    message: string,
+    options: { readonly cause?: unknown; readonly exitCode?: ExitCode; readonly backup?: string } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+    if (options.backup !== undefined) this.backup = options.backup;
+  }
+}
+
+/** The one-line text of any thrown value. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message.split('\n')[0] ?? error.message;
+  return String(error);
+}

@@ -1,0 +1,17 @@
+export { runMigrate } from './commands/migrate.ts';
+export type { MigrateOptions, MigrateReport, MigrationOutcome, MigrationStatus, RunFailure } from './commands/migrate.ts';
+export { createBackup } from './backup/create.ts';
+export type { CreateBackupOptions, VerifiedBackup } from './backup/create.ts';
+export { readManifest } from './backup/manifest.ts';
+export type { BackupKind, BackupManifest, DatabaseSnapshot } from './backup/manifest.ts';
+export { restoreFull } from './restore/full.ts';
+export type { RestoreOptions, RestoreProof } from './restore/full.ts';
+export { runChecks } from './checks/index.ts';
+export type { CheckResult, CustomCheck } from './checks/contract.ts';
+export { createMigrator } from './migrator/umzug.ts';
+export { KnexStorage, MIGRATIONS_TABLE } from './migrator/knex-storage.ts';
+export { defineConfig, loadConfig, resolveConfig, resolveLocations } from './config.ts';
+export type { GuardConfig, ResolvedConfig, Locations } from './config.ts';
+export { GuardError } from './errors.ts';
+export type { GuardErrorCode, ExitCode } from './errors.ts';
+export type { GuardEvent } from './events.ts';

@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { removeIfPresent, writeFileAtomic } from './files.ts';
+
+/**
+ * Where a run is in the runbook. Only the states from `migrating` on mean the database may have
+ * been changed; before that, an interrupted run left nothing to undo.
+ */
+export type RunState = 'backing-up' | 'migrating' | 'checking' | 'restoring';
+
+export interface JournalEntry {
+  readonly runId: string;
+  readonly pid: number;
+  readonly command: string;
+  readonly state: RunState;
+  readonly startedAt: string;
+  /** Where this run writes its backup, so a recovery can clear a half-written one. */
+  readonly backupDir: string;
+  /** The verified pre-rollout backup; set before the first change to the database. */
+  readonly backup: string | null;
+}
+
+export function journalPath(database: string): string {
+  return `${database}.migrate-guard.journal.json`;
+}
+
+export async function readJournal(database: string): Promise<JournalEntry | null> {
+  let text: string;
+  try {
+    text = await readFile(journalPath(database), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return JSON.parse(text) as JournalEntry;
+}
+
+export function writeJournal(database: string, entry: JournalEntry): Promise<void> {
+  return writeFileAtomic(journalPath(database), `${JSON.stringify(entry, null, 2)}\n`);
+}
+
+export function clearJournal(database: string): Promise<void> {
+  return removeIfPresent(journalPath(database));
+}
+
+export function changedDatabase(entry: JournalEntry): boolean {
+  return entry.state === 'migrating' || entry.state === 'checking' || entry.state === 'restoring';
+}

@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import type { Knex } from 'knex';
+import type sqlite3 from 'sqlite3';
+import { Umzug, type RunnableMigration } from 'umzug';
+import { KnexStorage } from './knex-storage.ts';
+import { listMigrationFiles, type MigrationFile } from './migration-files.ts';
+
+export type MigrationFn = (params: { readonly context: Knex; readonly name: string; readonly path?: string }) => unknown;
+
+interface ScriptModule {
+  readonly up?: MigrationFn;
+  readonly down?: MigrationFn;
+  /** As in knex: `export const config = { transaction: false }` opts a migration out. */
+  readonly config?: { readonly transaction?: boolean };
+  readonly default?: ScriptModule;
+}
+
+export interface Migrator {
+  readonly umzug: Umzug<Knex>;
+  readonly storage: KnexStorage;
+  readonly files: readonly MigrationFile[];
+}
+
+/**
+ * The umzug instance for a migrations folder: `.ts`/`.js` modules exporting `up({ context })`
+ * (context is the Knex instance) and `.sql` files with an optional `.down.sql`. Each migration
+ * runs in its own transaction unless it opts out; SQLite cannot change `PRAGMA foreign_keys`
+ * inside one, which is why knex's migrator offers the same opt-out.
+ */
+export async function createMigrator(knex: Knex, migrationsDir: string): Promise<Migrator> {
+  const files = await listMigrationFiles(migrationsDir);
+  const storage = new KnexStorage(knex);
+  const migrations: RunnableMigration<Knex>[] = files.map((file) => {
+    const timed =
+      (fn: () => Promise<unknown>) =>
+      async (): Promise<void> => {
+        const started = performance.now();
+        await fn();
+        storage.runInfo.set(file.name, { checksum: file.checksum, durationMs: Math.round(performance.now() - started) });
+      };
+    return {
+      name: file.name,
+      path: file.path,
+      up: timed(() => runMigrationStep(knex, file, 'up')),
+      down: timed(() => runMigrationStep(knex, file, 'down')),
+    };
+  });
+  // umzug calls a function-valued context to get the context; a Knex instance is a function.
+  const umzug = new Umzug<Knex>({ migrations, context: () => knex, storage, logger: undefined });
+  return { umzug, storage, files };
+}
+
+/** Whether a migration can be reverted: a script exporting `down`, or a `.sql` with `.down.sql`. */
+export async function hasDown(file: MigrationFile): Promise<boolean> {
+  if (file.format === 'sql') return file.downPath !== null;
+  return typeof (await loadScript(file.path)).down === 'function';
+}
+
+async function loadScript(file: string): Promise<ScriptModule> {
+  const loaded = (await import(pathToFileURL(file).href)) as ScriptModule;
+  // A CommonJS migration arrives as `default` when imported from ESM.
+  return typeof loaded.up === 'function' ? loaded : (loaded.default ?? loaded);
+}
+
+async function runMigrationStep(knex: Knex, file: MigrationFile, direction: 'up' | 'down'): Promise<void> {
+  if (file.format === 'sql') {
+    const sqlFile = direction === 'up' ? file.path : file.downPath;
+    if (!sqlFile) throw new Error(`${file.name} has no ${file.name}.down.sql`);
+    await execSqlFile(knex, await readFile(sqlFile, 'utf8'));
+    return;
+  }
+  const script = await loadScript(file.path);
+  const fn = script[direction];
+  if (typeof fn !== 'function') throw new Error(`${file.name} does not export ${direction}()`);
+  const params = (context: Knex) => ({ context, name: file.name, path: file.path });
+  if (script.config?.transaction === false) {
+    await fn(params(knex));
+    return;
+  }
+  await knex.transaction(async (trx) => {
+    await fn(params(trx));
+  });
+}
+
+/**
+ * A `.sql` file may hold many statements, triggers included, so it goes to SQLite's own `exec`
+ * on the pool's connection rather than being split by hand, inside one transaction.
+ */
+async function execSqlFile(knex: Knex, sql: string): Promise<void> {
+  const client = knex.client as {
+    acquireConnection(): Promise<sqlite3.Database>;
+    releaseConnection(connection: sqlite3.Database): Promise<void>;
+  };
+  const connection = await client.acquireConnection();
+  const exec = (text: string) =>
+    new Promise<void>((resolve, reject) => connection.exec(text, (error) => (error ? reject(error) : resolve())));
+  try {
+    await exec('BEGIN');
+    try {
+      await exec(sql);
+      await exec('COMMIT');
+    } catch (error) {
+      await exec('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
