@@ -1,10 +1,10 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { CustomCheck } from './checks/contract.ts';
 import { databasePathFromUrl } from './db.ts';
 import { GuardError } from './errors.ts';
+import { importProjectDefault } from './load-module.ts';
 
 const customCheckSchema = z.strictObject({
   name: z.string().min(1),
@@ -115,17 +115,12 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-async function importDefault(file: string): Promise<unknown> {
-  const loaded = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  return loaded.default ?? loaded;
-}
-
 /** Loads and validates the config file; no file means the defaults. */
 export async function loadConfig(file: string | null): Promise<ResolvedConfig> {
   if (file === null) return resolveConfig({});
   let loaded: unknown;
   try {
-    loaded = await importDefault(file);
+    loaded = await importProjectDefault(file);
   } catch (error) {
     throw new GuardError('CONFIG_INVALID', `config ${file} could not be loaded: ${(error as Error).message.split('\n')[0]}`, {
       cause: error,
@@ -187,7 +182,7 @@ async function knexfileDatabase(cwd: string, env: Readonly<Record<string, string
     if (!(await exists(file))) continue;
     let loaded: Record<string, unknown>;
     try {
-      loaded = (await importDefault(file)) as Record<string, unknown>;
+      loaded = (await importProjectDefault(file)) as Record<string, unknown>;
     } catch (error) {
       throw new GuardError('CONFIG_INVALID', `${candidate} could not be loaded: ${(error as Error).message.split('\n')[0]}`, {
         cause: error,

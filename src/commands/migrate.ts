@@ -206,13 +206,19 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     }
     emit({ type: 'step', message: `backup verified: ${backup.file}` });
 
-    // 6. The migrations. A signal interrupts the running statement and stops before the next one.
+    // 6. The migrations.
     const outcomes = new Map<string, MigrationOutcome>(pending.map((name) => [name, { name, status: 'not-run', durationMs: null }]));
     let current: string | null = null;
     let currentStarted = 0;
     const connections = handle.connections;
+    // A signal interrupts the statement running now, and `query_only` (queued behind it on the
+    // same connection) makes the migration's next write fail, so it stops between statements
+    // instead of finishing a long data migration we are about to undo anyway.
     const interrupt = () => {
-      for (const connection of connections) connection.interrupt();
+      for (const connection of connections) {
+        connection.interrupt();
+        connection.exec('PRAGMA query_only = ON', () => undefined);
+      }
     };
     options.signal?.addEventListener('abort', interrupt);
     const offMigrating = umzug.on('migrating', ({ name }) => {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import type sqlite3 from 'sqlite3';
 import { Umzug, type RunnableMigration } from 'umzug';
 import { KnexStorage } from './knex-storage.ts';
+import { importProjectFile } from '../load-module.ts';
 import { listMigrationFiles, type MigrationFile } from './migration-files.ts';
 
 export type MigrationFn = (params: { readonly context: Knex; readonly name: string; readonly path?: string }) => unknown;
@@ -58,7 +58,7 @@ export async function hasDown(file: MigrationFile): Promise<boolean> {
 }
 
 async function loadScript(file: string): Promise<ScriptModule> {
-  const loaded = (await import(pathToFileURL(file).href)) as ScriptModule;
+  const loaded = (await importProjectFile(file)) as ScriptModule;
   // A CommonJS migration arrives as `default` when imported from ESM.
   return typeof loaded.up === 'function' ? loaded : (loaded.default ?? loaded);
 }
