@@ -152,7 +152,8 @@ export async function resolveLocations(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
 ): Promise<Locations> {
-  const dbUrl = flags.db ?? env.DATABASE_URL;
+  // An empty DATABASE_URL= line means unset, as in most .env tooling.
+  const dbUrl = flags.db || env.DATABASE_URL || undefined;
   const database = dbUrl ? databasePathFromUrl(dbUrl, cwd) : ((await knexfileDatabase(cwd, env)) ?? path.resolve(cwd, 'database.db'));
   const explicitConfig = flags.config ?? env.MIGRATE_GUARD_CONFIG;
   let configFile: string | null = null;

@@ -115,12 +115,12 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
   return exitCode;
 }
 
-function summarizeMigrate(report: MigrateReport): string {
+function summarizeMigrate(report: MigrateReport): string | null {
   const seconds = (report.durationMs / 1000).toFixed(1);
   switch (report.exitCode) {
     case 0:
       return report.pending.length === 0
-        ? 'migrate-guard: up to date'
+        ? null
         : `migrate-guard: done: ${report.applied.length} migration(s) applied in ${seconds}s; backup ${report.backup}`;
     case 2:
       return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: the database was restored from ${report.backup} and verified; nothing was changed (exit 2)`;

@@ -121,8 +121,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     const umzug = options.umzug ?? migrator!.umzug;
 
     // 3. Nothing pending: no backup, no hooks.
-    const pendingAll = (await umzug.pending()).map((migration) => migration.name);
-    const executed = (await umzug.executed()).map((migration) => migration.name);
+    const { pendingAll, executed } = await readMigrationState(umzug, database);
     const pending = selectUpTo(pendingAll, executed, options.to);
     const report = (fields: Partial<MigrateReport> & Pick<MigrateReport, 'exitCode'>): MigrateReport => ({
       command: 'migrate',
@@ -339,6 +338,25 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   } finally {
     if (handle && !options.knex) await handle.knex.destroy().catch(() => undefined);
     await lock.release();
+  }
+}
+
+/** What ran and what is pending; a database too damaged to tell is refused, not crashed on. */
+async function readMigrationState(umzug: Umzug<Knex>, database: string): Promise<{ pendingAll: string[]; executed: string[] }> {
+  try {
+    const pendingAll = (await umzug.pending()).map((migration) => migration.name);
+    const executed = (await umzug.executed()).map((migration) => migration.name);
+    return { pendingAll, executed };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+      throw new GuardError(
+        'PREFLIGHT_FAILED',
+        `database ${database} is damaged (${code}); it was left untouched: restore a backup (migrate-guard restore) before migrating`,
+        { cause: error },
+      );
+    }
+    throw error;
   }
 }
 

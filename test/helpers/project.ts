@@ -41,8 +41,8 @@ export class TempProject {
     await writeFile(path.join(this.dir, 'migrate-guard.config.ts'), source);
   }
 
-  /** Runs the real CLI as a subprocess, the way a deploy pipeline does. */
-  run(args: readonly string[], options: { env?: Record<string, string>; shellPrefix?: string } = {}) {
+  /** Runs the real CLI as a subprocess; an env value of `undefined` removes that variable. */
+  run(args: readonly string[], options: { env?: Record<string, string | undefined>; shellPrefix?: string } = {}) {
     const env = { DATABASE_URL: this.db, NODE_ENV: 'development', ...options.env };
     const settings = { cwd: this.dir, env, reject: false, all: true, stdin: 'ignore' } as const;
     if (options.shellPrefix) {
