@@ -12,6 +12,7 @@ export type GuardErrorCode =
   | 'PREFLIGHT_FAILED'
   | 'MIGRATION_CHANGED'
   | 'UNKNOWN_MIGRATION'
+  | 'NO_DOWN'
   | 'HOOK_FAILED'
   | 'BACKUP_FAILED'
   | 'BACKUP_INVALID'

@@ -14,6 +14,7 @@ import { clearJournal, writeJournal, type JournalEntry, type RunState } from '..
 import { acquireLock } from '../lock.ts';
 import { createMigrator } from '../migrator/umzug.ts';
 import { preflight } from '../preflight.ts';
+import { planDown, planUp, type Direction } from './plan.ts';
 import { recoverInterruptedRun, type Recovery } from '../recovery.ts';
 import { restoreFull } from '../restore/full.ts';
 
@@ -22,8 +23,12 @@ export interface MigrateOptions {
   readonly migrationsDir: string;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
-  /** Apply pending migrations up to and including this one. */
+  /** `up` applies pending migrations (migrate); `down` reverts applied ones. Default `up`. */
+  readonly direction?: Direction;
+  /** up: apply up to and including this one; down: revert down to and including this one. */
   readonly to?: string;
+  /** Only this many migrations (down: default 1). */
+  readonly step?: number;
   /** Create the database file when it does not exist (a fresh install). */
   readonly createIfMissing?: boolean;
   /** Aborting (SIGINT/SIGTERM in the CLI) stops the run and restores the backup. */
@@ -39,7 +44,8 @@ export interface MigrateOptions {
   readonly knex?: Knex;
 }
 
-export type MigrationStatus = 'applied' | 'failed' | 'not-run' | 'rolled-back';
+/** `rolled-back`: it ran, then the restore undid it with everything else. */
+export type MigrationStatus = 'applied' | 'reverted' | 'failed' | 'not-run' | 'rolled-back';
 
 export interface MigrationOutcome {
   readonly name: string;
@@ -54,14 +60,16 @@ export interface RunFailure {
 }
 
 export interface MigrateReport {
-  readonly command: 'migrate';
+  readonly command: 'migrate' | 'down';
   readonly ok: boolean;
   readonly exitCode: ExitCode;
   readonly database: string;
   /** Migrations applied by this run that are still applied (none after a restore). */
   readonly applied: readonly string[];
-  /** Migrations that were pending when the run started. */
+  /** Migrations that were pending when the run started (for `down`: those it set out to revert). */
   readonly pending: readonly string[];
+  /** `down` only: migrations reverted by this run that stay reverted. */
+  readonly reverted: readonly string[];
   readonly backup: string | null;
   readonly restored: boolean;
   readonly failed: RunFailure | null;
@@ -82,6 +90,8 @@ export interface MigrateReport {
  * report whose exit code says whether the database was restored (2) or needs a human (3).
  */
 export async function runMigrate(options: MigrateOptions): Promise<MigrateReport> {
+  const direction: Direction = options.direction ?? 'up';
+  const command = direction === 'up' ? 'migrate' : 'down';
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
   const database = path.resolve(options.database);
@@ -104,7 +114,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   await assertFolder(path.dirname(database), 'the database');
 
   // 1. Lock: one run at a time per database.
-  const lock = await acquireLock(database, 'migrate');
+  const lock = await acquireLock(database, command);
   let handle: KnexHandle | null = null;
   try {
     if (lock.tookOverFrom) {
@@ -120,14 +130,19 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     const migrator = options.umzug ? null : await createMigrator(handle.knex, options.migrationsDir);
     const umzug = options.umzug ?? migrator!.umzug;
 
-    // 3. Nothing pending: no backup, no hooks.
+    // 3. Nothing to do: no backup, no hooks. (`pending` is what this run will apply or revert.)
     const { pendingAll, executed } = await readMigrationState(umzug, database);
-    const pending = selectUpTo(pendingAll, executed, options.to);
+    const selection = { to: options.to, step: options.step };
+    const pending =
+      direction === 'up'
+        ? planUp(pendingAll, executed, selection)
+        : await planDown(executed, migrator ? migrator.files : null, selection);
     const report = (fields: Partial<MigrateReport> & Pick<MigrateReport, 'exitCode'>): MigrateReport => ({
-      command: 'migrate',
+      command,
       ok: fields.exitCode === 0,
       database,
       applied: [],
+      reverted: [],
       pending,
       backup: null,
       restored: false,
@@ -141,12 +156,15 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       ...fields,
     });
     if (pending.length === 0) {
-      emit({ type: 'step', message: 'database is up to date: nothing to migrate' });
+      emit({ type: 'step', message: direction === 'up' ? 'database is up to date: nothing to migrate' : 'nothing to revert' });
       return report({ exitCode: 0 });
     }
 
     // 4. Preflight: healthy database, room for the backup, applied migrations unchanged.
-    emit({ type: 'step', message: `${pending.length} pending migration(s); running preflight checks` });
+    emit({
+      type: 'step',
+      message: `${pending.length} ${direction === 'up' ? 'pending migration(s)' : 'migration(s) to revert'}; running preflight checks`,
+    });
     await preflight({
       database,
       backupDir: options.backupDir,
@@ -169,7 +187,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     const journal = (state: RunState, backupFile: string | null): JournalEntry => ({
       runId,
       pid: process.pid,
-      command: 'migrate',
+      command,
       state,
       startedAt: new Date().toISOString(),
       backupDir: options.backupDir,
@@ -220,21 +238,23 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       }
     };
     options.signal?.addEventListener('abort', interrupt);
-    const offMigrating = umzug.on('migrating', ({ name }) => {
+    const offStarting = umzug.on(direction === 'up' ? 'migrating' : 'reverting', ({ name }) => {
       if (options.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted by a signal');
       current = name;
       currentStarted = performance.now();
       emit({ type: 'migration-start', name });
     });
-    const offMigrated = umzug.on('migrated', ({ name }) => {
+    const offDone = umzug.on(direction === 'up' ? 'migrated' : 'reverted', ({ name }) => {
       const durationMs = Math.round(performance.now() - currentStarted);
-      outcomes.set(name, { name, status: 'applied', durationMs });
+      outcomes.set(name, { name, status: direction === 'up' ? 'applied' : 'reverted', durationMs });
       current = null;
       emit({ type: 'migration-done', name, durationMs });
     });
     let failure: RunFailure | null = null;
     try {
-      await umzug.up(options.to ? { to: pending[pending.length - 1]! } : {});
+      // Exactly the planned migrations, in the planned order (newest first for down).
+      if (direction === 'up') await umzug.up({ migrations: pending });
+      else await umzug.down({ migrations: pending });
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause ?? error;
       failure = {
@@ -247,8 +267,8 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
         emit({ type: 'migration-failed', name: current, message: failure.message });
       }
     } finally {
-      offMigrating();
-      offMigrated();
+      offStarting();
+      offDone();
     }
 
     // 7. Post-migration checks.
@@ -283,11 +303,11 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
 
     if (failure === null) {
       await clearJournal(database);
-      emit({ type: 'step', message: `${pending.length} migration(s) applied; all checks passed` });
-      await hook('afterMigrate', { MIGRATE_GUARD_OUTCOME: 'applied', MIGRATE_GUARD_BACKUP: backup.file });
+      emit({ type: 'step', message: `${pending.length} migration(s) ${direction === 'up' ? 'applied' : 'reverted'}; all checks passed` });
+      await hook('afterMigrate', { MIGRATE_GUARD_OUTCOME: direction === 'up' ? 'applied' : 'reverted', MIGRATE_GUARD_BACKUP: backup.file });
       return report({
         exitCode: 0,
-        applied: pending,
+        ...(direction === 'up' ? { applied: pending } : { reverted: pending }),
         backup: backup.file,
         checks,
         migrations: [...outcomes.values()],
@@ -332,7 +352,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       checks,
       restoreError,
       migrations: [...outcomes.values()].map((outcome) =>
-        outcome.status === 'applied' ? { ...outcome, status: 'rolled-back' } : outcome,
+        outcome.status === 'applied' || outcome.status === 'reverted' ? { ...outcome, status: 'rolled-back' } : outcome,
       ),
     });
   } finally {
@@ -358,16 +378,6 @@ async function readMigrationState(umzug: Umzug<Knex>, database: string): Promise
     }
     throw error;
   }
-}
-
-/** The pending migrations up to and including `to`; an unknown name refuses before anything. */
-function selectUpTo(pending: readonly string[], executed: readonly string[], to: string | undefined): string[] {
-  if (to === undefined) return [...pending];
-  const name = to.replace(/\.(ts|mts|cts|js|mjs|cjs|sql)$/, '');
-  const index = pending.indexOf(name);
-  if (index >= 0) return pending.slice(0, index + 1);
-  if (executed.includes(name)) return [];
-  throw new GuardError('UNKNOWN_MIGRATION', `--to ${to}: no migration of that name; run migrate-guard status to list them`);
 }
 
 async function assertFolder(folder: string, what: string): Promise<void> {
