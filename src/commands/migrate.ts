@@ -80,6 +80,8 @@ export interface MigrateReport {
   readonly restoreError: string | null;
   readonly hooks: readonly HookResult[];
   readonly durationMs: number;
+  /** Wall time per phase, in ms: where a slow rollout spent its time. */
+  readonly timings: Readonly<Partial<Record<'backup' | 'migrations' | 'checks' | 'restore', number>>>;
 }
 
 /**
@@ -97,6 +99,9 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   const database = path.resolve(options.database);
   const cwd = options.cwd ?? process.cwd();
   const hooks: HookResult[] = [];
+  const timings: Partial<Record<'backup' | 'migrations' | 'checks' | 'restore', number>> = {};
+  const since = (mark: number) => Math.round(performance.now() - mark);
+  const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)}s`;
   const hook = async (name: HookName, env: Record<string, string>): Promise<HookResult | null> => {
     const command = options.config.hooks[name];
     if (command === null) return null;
@@ -153,6 +158,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       restoreError: null,
       hooks,
       durationMs: Math.round(performance.now() - started),
+      timings,
       ...fields,
     });
     if (pending.length === 0) {
@@ -207,6 +213,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       throwIfAborted();
       await writeJournal(database, journal('backing-up', null));
       emit({ type: 'step', message: 'taking the pre-rollout backup' });
+      const backupStarted = performance.now();
       backup = await createBackup({
         database,
         backupDir: options.backupDir,
@@ -214,6 +221,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
         onProgress: (done, total) => emit({ type: 'progress', task: 'backup', done, total }),
         checkpoint: throwIfAborted,
       });
+      timings.backup = since(backupStarted);
       throwIfAborted();
       await writeJournal(database, journal('migrating', backup.file));
     } catch (error) {
@@ -221,7 +229,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       await restartApp();
       throw error;
     }
-    emit({ type: 'step', message: `backup verified: ${backup.file}` });
+    emit({ type: 'step', message: `backup verified in ${seconds(timings.backup)}: ${backup.file}` });
 
     // 6. The migrations.
     const outcomes = new Map<string, MigrationOutcome>(pending.map((name) => [name, { name, status: 'not-run', durationMs: null }]));
@@ -251,6 +259,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       emit({ type: 'migration-done', name, durationMs });
     });
     let failure: RunFailure | null = null;
+    const migrationsStarted = performance.now();
     try {
       // Exactly the planned migrations, in the planned order (newest first for down).
       if (direction === 'up') await umzug.up({ migrations: pending });
@@ -269,6 +278,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     } finally {
       offStarting();
       offDone();
+      timings.migrations = since(migrationsStarted);
     }
 
     // 7. Post-migration checks.
@@ -276,6 +286,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     if (failure === null) {
       await note('checking');
       emit({ type: 'step', message: 'running post-migration checks' });
+      const checksStarted = performance.now();
       try {
         checks = await runChecks({
           database,
@@ -286,6 +297,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       } catch (error) {
         checks = [{ name: 'checks', ok: false, detail: `the checks could not run: ${messageOf(error)}` }];
       }
+      timings.checks = since(checksStarted);
       const failedChecks = checks.filter((check) => !check.ok);
       if (failedChecks.length > 0) {
         failure = {
@@ -303,7 +315,10 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
 
     if (failure === null) {
       await clearJournal(database);
-      emit({ type: 'step', message: `${pending.length} migration(s) ${direction === 'up' ? 'applied' : 'reverted'}; all checks passed` });
+      emit({
+        type: 'step',
+        message: `${pending.length} migration(s) ${direction === 'up' ? 'applied' : 'reverted'} in ${seconds(timings.migrations)}; all checks passed in ${seconds(timings.checks)}`,
+      });
       await hook('afterMigrate', { MIGRATE_GUARD_OUTCOME: direction === 'up' ? 'applied' : 'reverted', MIGRATE_GUARD_BACKUP: backup.file });
       return report({
         exitCode: 0,
@@ -319,6 +334,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     emit({ type: 'step', message: `restoring the pre-rollout backup ${backup.file}` });
     await note('restoring');
     let restoreError: string | null = null;
+    const restoreStarted = performance.now();
     try {
       await restoreFull({
         database,
@@ -328,7 +344,8 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       });
       // Only a proven restore retires the journal; otherwise the next run tries again.
       await clearJournal(database);
-      emit({ type: 'step', message: 'restore verified: the database is back to its pre-rollout state' });
+      timings.restore = since(restoreStarted);
+      emit({ type: 'step', message: `restore verified in ${seconds(timings.restore)}: the database is back to its pre-rollout state` });
     } catch (error) {
       restoreError = messageOf(error);
     }
