@@ -34,6 +34,8 @@ const configSchema = z.strictObject({
     .strictObject({
       /** Free space needed in the backup folder, as a multiple of the database size. */
       freeSpaceFactor: z.number().positive().optional(),
+      /** A dry run warns when a migration rebuilds a table with at least this many rows. */
+      largeTableRows: z.number().int().nonnegative().optional(),
     })
     .optional(),
   retention: z
@@ -66,7 +68,7 @@ export interface HooksConfig {
 export interface ResolvedConfig {
   readonly checks: ChecksConfig;
   readonly hooks: HooksConfig;
-  readonly thresholds: { readonly freeSpaceFactor: number };
+  readonly thresholds: { readonly freeSpaceFactor: number; readonly largeTableRows: number };
   readonly retention: { readonly dailyDays: number; readonly hotDays: number; readonly weeklyWeeks: number; readonly monthlyMonths: number };
 }
 
@@ -98,7 +100,10 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       onFailure: config.hooks?.onFailure ?? null,
       timeoutMs: config.hooks?.timeoutMs ?? 10 * 60_000,
     },
-    thresholds: { freeSpaceFactor: config.thresholds?.freeSpaceFactor ?? 2 },
+    thresholds: {
+      freeSpaceFactor: config.thresholds?.freeSpaceFactor ?? 2,
+      largeTableRows: config.thresholds?.largeTableRows ?? 100_000,
+    },
     retention: {
       dailyDays: config.retention?.dailyDays ?? 30,
       hotDays: config.retention?.hotDays ?? 7,

@@ -1,5 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import sqlite3 from 'sqlite3';
 import knexFactory from 'knex';
 import type { Knex } from 'knex';
@@ -19,8 +20,38 @@ export class SqliteConnection {
         : mode === 'readwrite'
           ? sqlite3.OPEN_READWRITE
           : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
+    return SqliteConnection.openWith(file, file, flags);
+  }
+
+  /**
+   * A read-only connection that writes no byte of the database's files, -wal and -shm included,
+   * even while an application has it open in WAL mode. A plain read-only connection still writes
+   * its read mark into the -shm file; `readonly_shm=1` makes SQLite read the WAL index without
+   * writing it. With no -shm and no WAL content nobody has the file open, and `immutable=1`
+   * reads it without creating -wal/-shm files.
+   */
+  static async openUntouched(file: string): Promise<SqliteConnection> {
+    const uri = pathToFileURL(path.resolve(file)).href;
+    const header = Buffer.alloc(20);
+    const handle = await open(file, 'r');
+    try {
+      await handle.read(header, 0, 20, 0);
+    } finally {
+      await handle.close();
+    }
+    const isWal = header[18] === 2;
+    const exists = (suffix: string) => stat(`${file}${suffix}`).then((info) => info.size, () => -1);
+    let query = 'mode=ro';
+    if (isWal) {
+      if ((await exists('-shm')) >= 0) query = 'mode=ro&readonly_shm=1';
+      else if ((await exists('-wal')) <= 0) query = 'immutable=1';
+    }
+    return SqliteConnection.openWith(`${uri}?${query}`, file, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
+  }
+
+  private static openWith(name: string, file: string, flags: number): Promise<SqliteConnection> {
     return new Promise((resolve, reject) => {
-      const raw = new sqlite3.Database(file, flags, (error) => {
+      const raw = new sqlite3.Database(name, flags, (error) => {
         if (error) reject(error);
         else resolve(new SqliteConnection(raw, file));
       });

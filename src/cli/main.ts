@@ -4,7 +4,11 @@ import { Command, CommanderError, Option } from 'commander';
 import dotenv from 'dotenv';
 import { loadConfig, resolveLocations, type LocationFlags } from '../config.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import { runMigrate, type MigrateReport } from '../commands/migrate.ts';
+import { runMigrate } from '../commands/migrate.ts';
+import { runDryRun } from '../commands/dry-run.ts';
+import { runStatus } from '../commands/status.ts';
+import { runMake } from '../commands/make.ts';
+import { formatPlan, formatRun, formatStatus } from './format.ts';
 import { Output, type OutputStreams } from './output.ts';
 
 export interface CliEnvironment extends OutputStreams {
@@ -55,40 +59,91 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     return { flags, locations, config };
   };
 
+  const guardedRun = async (
+    command: Command,
+    direction: 'up' | 'down',
+    options: { to?: string; step?: string; dryRun?: boolean; create?: boolean },
+  ) => {
+    commandName = direction === 'up' ? 'migrate' : 'down';
+    const { locations, config } = await setup(command);
+    const step = options.step === undefined ? undefined : Number(options.step);
+    if (step !== undefined && (!Number.isInteger(step) || step < 1)) {
+      throw new GuardError('USAGE', `--step ${options.step}: must be a whole number of migrations, 1 or more`);
+    }
+    const selection = { ...(options.to === undefined ? {} : { to: options.to }), ...(step === undefined ? {} : { step }) };
+    if (options.dryRun) {
+      const report = await runDryRun({ ...locations, config, direction, ...selection, onEvent: (event) => output.event(event) });
+      output.report(report, formatPlan(report));
+      exitCode = report.exitCode;
+      return;
+    }
+    const controller = new AbortController();
+    let signals = 0;
+    const unregister = cli.onSignal?.((signal) => {
+      signals += 1;
+      if (signals === 1) {
+        output.line(`migrate-guard: ${signal} received: stopping after the current statement and restoring the backup; please wait`);
+        controller.abort();
+      } else {
+        output.line('migrate-guard: still stopping; the database is being put back, do not kill this process');
+      }
+    });
+    try {
+      const report = await runMigrate({
+        ...locations,
+        config,
+        direction,
+        ...selection,
+        createIfMissing: options.create ?? cli.env.NODE_ENV !== 'production',
+        signal: controller.signal,
+        onEvent: (event) => output.event(event),
+        cwd: cli.cwd,
+      });
+      output.report(report, formatRun(report));
+      exitCode = report.exitCode;
+    } finally {
+      unregister?.();
+    }
+  };
+
   program
     .command('migrate')
     .description('apply pending migrations under the guard')
     .option('--to <name>', 'apply pending migrations up to and including <name>')
+    .option('--dry-run', 'rehearse on a scratch copy and report; the database is not touched')
     .addOption(new Option('--create', 'create the database if it does not exist (default outside NODE_ENV=production)'))
-    .action(async (options: { to?: string; create?: boolean }, command: Command) => {
-      commandName = 'migrate';
-      const { locations, config } = await setup(command);
-      const controller = new AbortController();
-      let signals = 0;
-      const unregister = cli.onSignal?.((signal) => {
-        signals += 1;
-        if (signals === 1) {
-          output.line(`migrate-guard: ${signal} received: stopping after the current statement and restoring the backup; please wait`);
-          controller.abort();
-        } else {
-          output.line('migrate-guard: still stopping; the database is being put back, do not kill this process');
-        }
-      });
-      try {
-        const report = await runMigrate({
-          ...locations,
-          config,
-          ...(options.to === undefined ? {} : { to: options.to }),
-          createIfMissing: options.create ?? cli.env.NODE_ENV !== 'production',
-          signal: controller.signal,
-          onEvent: (event) => output.event(event),
-          cwd: cli.cwd,
-        });
-        output.report(report, summarizeMigrate(report));
-        exitCode = report.exitCode;
-      } finally {
-        unregister?.();
-      }
+    .action((options: { to?: string; dryRun?: boolean; create?: boolean }, command: Command) => guardedRun(command, 'up', options));
+
+  program
+    .command('down')
+    .description('revert applied migrations with their down, under the same guard')
+    .option('--to <name>', 'revert down to and including <name>')
+    .option('--step <n>', 'revert the last <n> migrations (default 1)')
+    .option('--dry-run', 'rehearse on a scratch copy and report; the database is not touched')
+    .action((options: { to?: string; step?: string; dryRun?: boolean }, command: Command) =>
+      guardedRun(command, 'down', { ...options, create: false }),
+    );
+
+  program
+    .command('status')
+    .description('applied and pending migrations; applied ones whose file changed')
+    .action(async (_options: unknown, command: Command) => {
+      commandName = 'status';
+      const { locations } = await setup(command);
+      const report = await runStatus(locations);
+      output.report(report, formatStatus(report));
+    });
+
+  program
+    .command('make')
+    .description('write a new migration file from a template')
+    .argument('<name>', 'what the migration does, e.g. add_account_notes')
+    .option('--sql', 'write <name>.sql and <name>.down.sql instead of a .ts file')
+    .action(async (name: string, options: { sql?: boolean }, command: Command) => {
+      commandName = 'make';
+      const { locations } = await setup(command);
+      const report = await runMake({ migrationsDir: locations.migrationsDir, name, sql: options.sql === true });
+      output.report(report, report.files.map((file) => `migrate-guard: wrote ${file}`).join('\n'));
     });
 
   try {
@@ -113,18 +168,4 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     if (!(error instanceof GuardError) && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${(error as Error).stack}\n`);
   }
   return exitCode;
-}
-
-function summarizeMigrate(report: MigrateReport): string | null {
-  const seconds = (report.durationMs / 1000).toFixed(1);
-  switch (report.exitCode) {
-    case 0:
-      return report.pending.length === 0
-        ? null
-        : `migrate-guard: done: ${report.applied.length} migration(s) applied in ${seconds}s; backup ${report.backup}`;
-    case 2:
-      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: the database was restored from ${report.backup} and verified; nothing was changed (exit 2)`;
-    default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application (exit 3)`;
-  }
 }

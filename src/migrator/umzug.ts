@@ -4,6 +4,7 @@ import type sqlite3 from 'sqlite3';
 import { Umzug, type RunnableMigration } from 'umzug';
 import { KnexStorage } from './knex-storage.ts';
 import { importProjectFile } from '../load-module.ts';
+import { splitSqlStatements } from './sql-split.ts';
 import { listMigrationFiles, type MigrationFile } from './migration-files.ts';
 
 export type MigrationFn = (params: { readonly context: Knex; readonly name: string; readonly path?: string }) => unknown;
@@ -14,6 +15,14 @@ interface ScriptModule {
   /** As in knex: `export const config = { transaction: false }` opts a migration out. */
   readonly config?: { readonly transaction?: boolean };
   readonly default?: ScriptModule;
+}
+
+export interface MigratorOptions {
+  /** Called around each migration's own work (not the storage bookkeeping): a dry run captures there. */
+  readonly beforeStep?: (name: string) => Promise<void> | void;
+  readonly afterStep?: (name: string) => Promise<void> | void;
+  /** Each statement of a `.sql` migration as it is about to run (knex queries emit `query`). */
+  readonly onSqlStatement?: (sql: string) => void;
 }
 
 export interface Migrator {
@@ -28,22 +37,27 @@ export interface Migrator {
  * runs in its own transaction unless it opts out; SQLite cannot change `PRAGMA foreign_keys`
  * inside one, which is why knex's migrator offers the same opt-out.
  */
-export async function createMigrator(knex: Knex, migrationsDir: string): Promise<Migrator> {
+export async function createMigrator(knex: Knex, migrationsDir: string, options: MigratorOptions = {}): Promise<Migrator> {
   const files = await listMigrationFiles(migrationsDir);
   const storage = new KnexStorage(knex);
   const migrations: RunnableMigration<Knex>[] = files.map((file) => {
     const timed =
       (fn: () => Promise<unknown>) =>
       async (): Promise<void> => {
+        await options.beforeStep?.(file.name);
         const started = performance.now();
-        await fn();
+        try {
+          await fn();
+        } finally {
+          await options.afterStep?.(file.name);
+        }
         storage.runInfo.set(file.name, { checksum: file.checksum, durationMs: Math.round(performance.now() - started) });
       };
     return {
       name: file.name,
       path: file.path,
-      up: timed(() => runMigrationStep(knex, file, 'up')),
-      down: timed(() => runMigrationStep(knex, file, 'down')),
+      up: timed(() => runMigrationStep(knex, file, 'up', options.onSqlStatement)),
+      down: timed(() => runMigrationStep(knex, file, 'down', options.onSqlStatement)),
     };
   });
   // umzug calls a function-valued context to get the context; a Knex instance is a function.
@@ -63,11 +77,16 @@ async function loadScript(file: string): Promise<ScriptModule> {
   return typeof loaded.up === 'function' ? loaded : (loaded.default ?? loaded);
 }
 
-async function runMigrationStep(knex: Knex, file: MigrationFile, direction: 'up' | 'down'): Promise<void> {
+async function runMigrationStep(
+  knex: Knex,
+  file: MigrationFile,
+  direction: 'up' | 'down',
+  onStatement: ((sql: string) => void) | undefined,
+): Promise<void> {
   if (file.format === 'sql') {
     const sqlFile = direction === 'up' ? file.path : file.downPath;
     if (!sqlFile) throw new Error(`${file.name} has no ${file.name}.down.sql`);
-    await execSqlFile(knex, await readFile(sqlFile, 'utf8'));
+    await execSqlFile(knex, splitSqlStatements(await readFile(sqlFile, 'utf8')), onStatement);
     return;
   }
   const script = await loadScript(file.path);
@@ -84,10 +103,10 @@ async function runMigrationStep(knex: Knex, file: MigrationFile, direction: 'up'
 }
 
 /**
- * A `.sql` file may hold many statements, triggers included, so it goes to SQLite's own `exec`
- * on the pool's connection rather than being split by hand, inside one transaction.
+ * A `.sql` migration runs statement by statement on the pool's connection, inside one
+ * transaction: the same statement list a dry run shows is what runs.
  */
-async function execSqlFile(knex: Knex, sql: string): Promise<void> {
+async function execSqlFile(knex: Knex, statements: readonly string[], onStatement: ((sql: string) => void) | undefined): Promise<void> {
   const client = knex.client as {
     acquireConnection(): Promise<sqlite3.Database>;
     releaseConnection(connection: sqlite3.Database): Promise<void>;
@@ -96,9 +115,14 @@ async function execSqlFile(knex: Knex, sql: string): Promise<void> {
   const exec = (text: string) =>
     new Promise<void>((resolve, reject) => connection.exec(text, (error) => (error ? reject(error) : resolve())));
   try {
+    onStatement?.('BEGIN');
     await exec('BEGIN');
     try {
-      await exec(sql);
+      for (const statement of statements) {
+        onStatement?.(statement);
+        await exec(statement);
+      }
+      onStatement?.('COMMIT');
       await exec('COMMIT');
     } catch (error) {
       await exec('ROLLBACK').catch(() => undefined);

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { splitSqlStatements } from '../../src/migrator/sql-split.ts';
+import { SqliteConnection } from '../../src/db.ts';
+
+describe('splitSqlStatements', () => {
+  it('splits on semicolons outside quotes and comments', () => {
+    const sql = `-- a comment; with a semicolon
+      CREATE TABLE "a;b" (x TEXT DEFAULT 'it''s; fine');
+      /* block; comment */ INSERT INTO "a;b" VALUES ('one;two');
+      INSERT INTO [a;b] VALUES (\`x\`)`;
+    expect(splitSqlStatements(sql)).toEqual([
+      `-- a comment; with a semicolon\n      CREATE TABLE "a;b" (x TEXT DEFAULT 'it''s; fine')`,
+      `/* block; comment */ INSERT INTO "a;b" VALUES ('one;two')`,
+      'INSERT INTO [a;b] VALUES (`x`)',
+    ]);
+  });
+
+  it('keeps a trigger body, CASE … END included, in one statement', () => {
+    const sql = `CREATE TABLE t (v INT);
+CREATE TRIGGER tr AFTER INSERT ON t BEGIN
+  UPDATE t SET v = CASE WHEN NEW.v > 1 THEN 1 ELSE 0 END WHERE rowid = NEW.rowid;
+  DELETE FROM t WHERE v < 0;
+END;
+INSERT INTO t VALUES (5);`;
+    const statements = splitSqlStatements(sql);
+    expect(statements).toHaveLength(3);
+    expect(statements[1]).toMatch(/^CREATE TRIGGER tr[\s\S]*END$/);
+  });
+
+  it('drops empty statements and comment-only tails', () => {
+    expect(splitSqlStatements(';;  \n-- nothing here\n')).toEqual([]);
+  });
+
+  it('produces statements SQLite runs one by one to the same result', async () => {
+    const sql = `CREATE TABLE t (v INT); CREATE TABLE log (m TEXT);
+      CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES ('v=' || NEW.v || ';'); END;
+      INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);`;
+    const db = await SqliteConnection.open(':memory:', 'create');
+    for (const statement of splitSqlStatements(sql)) await db.exec(statement);
+    expect(await db.all('SELECT m FROM log ORDER BY rowid')).toEqual([{ m: 'v=1;' }, { m: 'v=2;' }]);
+    await db.close();
+  });
+});
