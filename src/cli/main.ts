@@ -151,6 +151,13 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      // commander already printed the usage error on stderr; a pipeline asking for JSON still gets its object.
+      if (cli.argv.includes('--json')) {
+        const named = cli.argv.find((arg) => program.commands.some((command) => command.name() === arg));
+        cli.stdout.write(
+          `${JSON.stringify({ command: named ?? commandName, ok: false, exitCode: 1, error: { code: 'USAGE', message: error.message.replace(/^error: /, '') } }, null, 2)}\n`,
+        );
+      }
       return 1;
     }
     exitCode = error instanceof GuardError ? error.exitCode : 1;
