@@ -14,6 +14,8 @@ export interface CreateBackupOptions {
   readonly onProgress?: PageProgress;
   /** Called between the long steps; throwing from it abandons the backup cleanly. */
   readonly checkpoint?: () => void;
+  /** Says when the copy is done and verification (a full read of the copy) starts. */
+  readonly onVerify?: () => void;
 }
 
 export interface VerifiedBackup {
@@ -57,6 +59,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
       await normalise.close();
     }
     await fsyncPath(temporary);
+    options.onVerify?.();
     const sha256 = await sha256File(temporary);
     options.checkpoint?.();
 

@@ -220,6 +220,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
         kind: 'pre-rollout',
         onProgress: (done, total) => emit({ type: 'progress', task: 'backup', done, total }),
         checkpoint: throwIfAborted,
+        onVerify: () => emit({ type: 'step', message: 'verifying the backup (checksum, integrity_check of the whole copy)' }),
       });
       timings.backup = since(backupStarted);
       throwIfAborted();
