@@ -2,6 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import knexFactory, { type Knex } from 'knex';
 import { Umzug, memoryStorage } from 'umzug';
 import { runMigrate, resolveConfig, GuardError, type GuardEvent } from '../../src/index.ts';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeJournal, journalPath } from '../../src/journal.ts';
 import { TempProject, dump, exec, query } from '../helpers/project.ts';
 import { createItems } from '../helpers/migrations.ts';
 
@@ -78,5 +82,38 @@ describe('runMigrate (library)', () => {
     expect(report.failed?.migration).toBe('002_bad');
     // Restored to before 001: nothing of either migration remains.
     expect(await query(project.db, "SELECT name FROM sqlite_master WHERE name IN ('t', 'audit')")).toEqual([]);
+  });
+
+  it('clears the half-written backup of a run killed during its backup, then migrates', async () => {
+    await project.writeMigration('001_items.ts', createItems);
+    await exec(project.db, 'CREATE TABLE keep (x); INSERT INTO keep VALUES (1);');
+    await mkdir(project.backups, { recursive: true });
+    const leftover = path.join(project.backups, '.app-pre-rollout-20260101T000000000Z.sqlite.tmp-424242');
+    await writeFile(leftover, 'half a backup');
+    await writeJournal(project.db, {
+      runId: 'dead-run', pid: 424242, command: 'migrate', state: 'backing-up',
+      startedAt: '2026-01-01T00:00:00.000Z', backupDir: project.backups, backup: null,
+    });
+    const report = await runMigrate(options());
+    expect(report.exitCode).toBe(0);
+    expect(report.recovered).toMatchObject({ state: 'backing-up', restoredFrom: null });
+    expect(existsSync(leftover)).toBe(false);
+    expect(await query(project.db, 'SELECT x FROM keep')).toEqual([{ x: 1 }]);
+  });
+
+  it('stops with exit 3 and keeps the journal when the interrupted run cannot be undone', async () => {
+    await project.writeMigration('001_items.ts', createItems);
+    await exec(project.db, 'CREATE TABLE keep (x);');
+    const missing = path.join(project.backups, 'app-pre-rollout-gone.sqlite');
+    await mkdir(project.backups, { recursive: true });
+    await writeJournal(project.db, {
+      runId: 'dead-run', pid: 424242, command: 'migrate', state: 'migrating',
+      startedAt: '2026-01-01T00:00:00.000Z', backupDir: project.backups, backup: missing,
+    });
+    const before = await dump(project.db);
+    const error = await runMigrate(options()).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'RECOVERY_FAILED', exitCode: 3, backup: missing });
+    expect(existsSync(journalPath(project.db))).toBe(true);
+    expect(await dump(project.db)).toBe(before);
   });
 });
