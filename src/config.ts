@@ -1,9 +1,9 @@
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { CustomCheck } from './checks/contract.ts';
 import { databasePathFromUrl } from './db.ts';
 import { GuardError } from './errors.ts';
+import { pathExists as exists } from './files.ts';
 import { importProjectDefault } from './load-module.ts';
 
 const customCheckSchema = z.strictObject({
@@ -111,13 +111,6 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       monthlyMonths: config.retention?.monthlyMonths ?? 12,
     },
   };
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Loads and validates the config file; no file means the defaults. */

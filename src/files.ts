@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { access, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** fsync a file (or a directory, which makes a rename in it durable). */
@@ -42,6 +42,13 @@ export function sha256File(file: string): Promise<string> {
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));
   });
+}
+
+export function pathExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 export async function removeIfPresent(file: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import { databaseBytes, SqliteConnection } from './db.ts';
 import { GuardError } from './errors.ts';
+import { formatBytes } from './units.ts';
 import { integrityCheck } from './checks/integrity.ts';
 import type { ChecksummedStorage } from './migrator/contract.ts';
 import type { MigrationFile } from './migrator/migration-files.ts';
@@ -12,17 +13,6 @@ export interface PreflightOptions {
   /** Omitted when the project brings its own umzug storage, which records no checksums. */
   readonly storage?: ChecksummedStorage;
   readonly files?: readonly MigrationFile[];
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 /** Everything that must hold before a rollout touches anything; each failure refuses (exit 1). */

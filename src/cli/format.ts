@@ -2,7 +2,7 @@ import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+import { formatSeconds as seconds } from '../units.ts';
 
 /** The human summary of a guarded run (migrate or down); null when the event lines said it all. */
 export function formatRun(report: MigrateReport): string | null {

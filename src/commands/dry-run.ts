@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import type { ResolvedConfig } from '../config.ts';
 import { assertSqliteFile, openKnex, SqliteConnection } from '../db.ts';
 import { messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
+import { pathExists } from '../files.ts';
 import { inspectSchema, type SchemaShape } from '../dry-run/inspect.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { createMigrator } from '../migrator/umzug.ts';
@@ -63,10 +64,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const direction = options.direction ?? 'up';
   const started = performance.now();
   const database = path.resolve(options.database);
-  const exists = await access(database).then(
-    () => true,
-    () => false,
-  );
+  const exists = await pathExists(database);
   if (exists) await assertSqliteFile(database);
 
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-dry-run-'));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Umzug } from 'umzug';
@@ -10,6 +10,8 @@ import { assertSqliteFile, openKnex, SqliteConnection, type KnexHandle } from '.
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import { runHook, type HookName, type HookResult } from '../hooks/run-hook.ts';
+import { pathExists } from '../files.ts';
+import { formatSeconds as seconds } from '../units.ts';
 import { clearJournal, writeJournal, type JournalEntry, type RunState } from '../journal.ts';
 import { acquireLock } from '../lock.ts';
 import { createMigrator } from '../migrator/umzug.ts';
@@ -101,7 +103,6 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   const hooks: HookResult[] = [];
   const timings: Partial<Record<'backup' | 'migrations' | 'checks' | 'restore', number>> = {};
   const since = (mark: number) => Math.round(performance.now() - mark);
-  const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)}s`;
   const hook = async (name: HookName, env: Record<string, string>): Promise<HookResult | null> => {
     const command = options.config.hooks[name];
     if (command === null) return null;
@@ -413,11 +414,7 @@ async function assertFolder(folder: string, what: string): Promise<void> {
  * DATABASE_URL on a production host must not quietly migrate an empty new file.
  */
 async function ensureDatabase(database: string, createIfMissing: boolean, emit: EventListener): Promise<void> {
-  const exists = await access(database).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) {
+  if (!(await pathExists(database))) {
     if (!createIfMissing) {
       throw new GuardError(
         'DATABASE_MISSING',

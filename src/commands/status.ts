@@ -1,7 +1,7 @@
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { assertSqliteFile, quoteIdentifier, SqliteConnection } from '../db.ts';
 import type { AppliedMigration } from '../migrator/contract.ts';
+import { pathExists } from '../files.ts';
 import { MIGRATIONS_TABLE } from '../migrator/knex-storage.ts';
 import { listMigrationFiles } from '../migrator/migration-files.ts';
 
@@ -50,11 +50,7 @@ export async function runStatus(options: StatusOptions): Promise<StatusReport> {
 }
 
 async function readApplied(database: string): Promise<AppliedMigration[]> {
-  const exists = await access(database).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) return [];
+  if (!(await pathExists(database))) return [];
   const { bytes } = await assertSqliteFile(database);
   if (bytes === 0) return [];
   const connection = await SqliteConnection.openUntouched(database);

@@ -2,7 +2,8 @@ import type { SchemaShape } from './inspect.ts';
 
 /** knex rebuilds a SQLite table for most `alterTable` changes through a temporary copy. */
 const REBUILD = /ALTER TABLE [`"[]?_knex_temp_alter\d+[`"\]]? RENAME TO [`"[]?([^`"\]\s]+)/i;
-const UNBOUNDED_WRITE = /^\s*(DELETE\s+FROM|UPDATE)\s+[`"[]?([^`"\]\s]+)/i;
+/** DELETE / UPDATE [OR …] at the start, or after a WITH clause; group 1 the verb, 2 the table. */
+const WRITE = /(?:^|\)\s*)(DELETE\s+FROM|UPDATE(?:\s+OR\s+(?:ROLLBACK|ABORT|REPLACE|FAIL|IGNORE))?)\s+([`"[]?[^`"\]\s(]+)/i;
 
 export interface WarningOptions {
   /** A knex table rebuild of a table with at least this many rows gets a warning. */
@@ -24,9 +25,12 @@ export function destructiveWarnings(
   for (const statement of statements) {
     const rebuild = REBUILD.exec(statement);
     if (rebuild?.[1]) rebuilt.add(rebuild[1]);
-    const write = UNBOUNDED_WRITE.exec(statement);
-    if (write && !/\bWHERE\b/i.test(statement) && !write[2]!.startsWith('_knex_temp_alter')) {
-      warnings.push(`${write[1]!.split(/\s+/)[0]!.toUpperCase()} without WHERE on ${write[2]}: ${oneLine(statement)}`);
+    // Judge the statement without its string literals: `SET note = 'WHERE'` has no WHERE clause.
+    const code = statement.replace(/'(?:[^']|'')*'/g, "''").trim();
+    const write = /^(DELETE|UPDATE|WITH)\b/i.test(code) ? WRITE.exec(code) : null;
+    const table = write?.[2]?.replace(/^[`"[]/, '');
+    if (write && table && !/\bWHERE\b/i.test(code) && !table.startsWith('_knex_temp_alter')) {
+      warnings.push(`${write[1]!.split(/\s+/)[0]!.toUpperCase()} without WHERE on ${table}: ${oneLine(statement)}`);
     }
   }
   for (const [table, shape] of before) {

@@ -1,23 +1,24 @@
 /**
  * Splits a `.sql` migration into its statements, the way SQLite will run them, so a dry run can
- * list them and the real run executes exactly that list. Aware of quotes ('…', "…", `…`, […]),
- * comments (-- and /* *\/) and trigger bodies (CREATE TRIGGER … BEGIN …; …; END), where a `;`
- * does not end the statement; CASE … END inside a trigger is counted too.
+ * list them and the real run executes exactly that list. Aware of quotes ('…', "…", `…`, […]) and
+ * comments (-- and /* *\/). Inside CREATE TRIGGER, a `;` ends the statement only in `; END ;`,
+ * the rule of SQLite's own `sqlite3_complete`: so `CASE … END;` in a trigger body, or a column
+ * named `end`, does not cut the trigger short.
  */
 export function splitSqlStatements(sql: string): string[] {
   const statements: string[] = [];
   let start = 0;
-  let depth = 0; // BEGIN/CASE nesting inside a CREATE TRIGGER
   let words: string[] = []; // the statement's first words, to recognise CREATE TRIGGER
   let inTrigger = false;
+  let last: string[] = []; // the two most recent tokens (`;` counts as one)
   let i = 0;
   const push = (end: number) => {
     const text = sql.slice(start, end).trim();
     if (stripComments(text).trim() !== '') statements.push(text);
     start = end + 1;
-    depth = 0;
     words = [];
     inTrigger = false;
+    last = [];
   };
   while (i < sql.length) {
     const ch = sql[i]!;
@@ -56,15 +57,19 @@ export function splitSqlStatements(sql: string): string[] {
         words.push(word);
         if (/^CREATE( TEMP| TEMPORARY)? TRIGGER/.test(words.join(' '))) inTrigger = true;
       }
-      if (inTrigger) {
-        if (word === 'BEGIN' || word === 'CASE') depth += 1;
-        else if (word === 'END') depth -= 1;
-      }
+      last = [last[last.length - 1] ?? '', word];
       i = j;
       continue;
     }
-    if (ch === ';' && (!inTrigger || depth <= 0)) {
-      push(i);
+    if (ch === ';') {
+      if (!inTrigger || (last[0] === ';' && last[1] === 'END')) {
+        push(i);
+        i += 1;
+        continue;
+      }
+      last = [last[last.length - 1] ?? '', ';'];
+    } else if (!/\s/.test(ch)) {
+      last = [last[last.length - 1] ?? '', ch];
     }
     i += 1;
   }

@@ -27,6 +27,19 @@ INSERT INTO t VALUES (5);`;
     expect(statements[1]).toMatch(/^CREATE TRIGGER tr[\s\S]*END$/);
   });
 
+  it('is not fooled by a column named end, begin or case', () => {
+    const sql = `CREATE TABLE shifts (begin TEXT, "end" TEXT, case_no INT);
+CREATE TRIGGER tr AFTER UPDATE ON shifts BEGIN
+  UPDATE shifts SET end = NEW.end WHERE begin = NEW.begin;
+  UPDATE shifts SET case_no = CASE WHEN NEW.end IS NULL THEN 0 ELSE 1 END;
+END;
+UPDATE shifts SET end = 'x';`;
+    const statements = splitSqlStatements(sql);
+    expect(statements).toHaveLength(3);
+    expect(statements[1]).toMatch(/^CREATE TRIGGER tr[\s\S]*\n\s*END$/);
+    expect(statements[2]).toBe("UPDATE shifts SET end = 'x'");
+  });
+
   it('drops empty statements and comment-only tails', () => {
     expect(splitSqlStatements(';;  \n-- nothing here\n')).toEqual([]);
   });
