@@ -1,4 +1,5 @@
-import { open, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sqlite3 from 'sqlite3';
@@ -8,6 +9,9 @@ import { GuardError } from './errors.ts';
 
 /** A promise-returning handle over one raw sqlite3 connection. */
 export class SqliteConnection {
+  /** Removes a private copy the connection was opened on (see openUntouched). */
+  private cleanup: (() => Promise<void>) | null = null;
+
   private constructor(
     readonly raw: sqlite3.Database,
     readonly file: string,
@@ -27,8 +31,9 @@ export class SqliteConnection {
    * A read-only connection that writes no byte of the database's files, -wal and -shm included,
    * even while an application has it open in WAL mode. A plain read-only connection still writes
    * its read mark into the -shm file; `readonly_shm=1` makes SQLite read the WAL index without
-   * writing it. With no -shm and no WAL content nobody has the file open, and `immutable=1`
-   * reads it without creating -wal/-shm files.
+   * writing it. With no -shm nobody has the file open: without WAL content `immutable=1` reads it
+   * without creating -wal/-shm files; with WAL content left by a crashed writer, SQLite would have
+   * to create a -shm to read it, so a private copy of the file and its -wal is read instead.
    */
   static async openUntouched(file: string): Promise<SqliteConnection> {
     const uri = pathToFileURL(path.resolve(file)).href;
@@ -45,8 +50,24 @@ export class SqliteConnection {
     if (isWal) {
       if ((await exists('-shm')) >= 0) query = 'mode=ro&readonly_shm=1';
       else if ((await exists('-wal')) <= 0) query = 'immutable=1';
+      else return SqliteConnection.openPrivateCopy(file);
     }
     return SqliteConnection.openWith(`${uri}?${query}`, file, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
+  }
+
+  private static async openPrivateCopy(file: string): Promise<SqliteConnection> {
+    const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-read-'));
+    const copy = path.join(folder, 'copy.db');
+    try {
+      await copyFile(file, copy);
+      await copyFile(`${file}-wal`, `${copy}-wal`);
+      const connection = await SqliteConnection.openWith(copy, file, sqlite3.OPEN_READWRITE);
+      connection.cleanup = () => rm(folder, { recursive: true, force: true });
+      return connection;
+    } catch (error) {
+      await rm(folder, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   private static openWith(name: string, file: string, flags: number): Promise<SqliteConnection> {
@@ -75,10 +96,11 @@ export class SqliteConnection {
     });
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => {
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
       this.raw.close((error) => (error ? reject(error) : resolve()));
     });
+    await this.cleanup?.();
   }
 
   setBusyTimeout(ms: number): void {

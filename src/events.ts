@@ -12,7 +12,7 @@ export type GuardEvent =
   | { readonly type: 'lock-takeover'; readonly holder: LockHolder }
   | { readonly type: 'progress'; readonly task: 'backup' | 'restore'; readonly done: number; readonly total: number }
   | { readonly type: 'migration-start'; readonly name: string }
-  | { readonly type: 'migration-done'; readonly name: string; readonly durationMs: number }
+  | { readonly type: 'migration-done'; readonly name: string; readonly direction: 'up' | 'down'; readonly durationMs: number }
   | { readonly type: 'migration-failed'; readonly name: string; readonly message: string }
   | { readonly type: 'check'; readonly result: CheckResult }
   | { readonly type: 'hook'; readonly result: HookResult };

@@ -17,6 +17,8 @@ export interface JournalEntry {
   readonly backupDir: string;
   /** The verified pre-rollout backup; set before the first change to the database. */
   readonly backup: string | null;
+  /** The backup file being written while `backing-up`, so a recovery can remove a half of it. */
+  readonly pendingBackup?: string | null;
 }
 
 export function journalPath(database: string): string {

@@ -49,7 +49,12 @@ export async function acquireLock(database: string, command: string): Promise<Ru
   }
   const previous = await readHolder(paths.holder);
   const self: LockHolder = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
-  await writeFileAtomic(paths.holder, `${JSON.stringify(self)}\n`);
+  try {
+    await writeFileAtomic(paths.holder, `${JSON.stringify(self)}\n`);
+  } catch (error) {
+    await mutex.close().catch(() => undefined);
+    throw error;
+  }
   return {
     tookOverFrom: previous,
     async release() {

@@ -46,22 +46,25 @@ export async function preflight(options: PreflightOptions): Promise<void> {
     );
   }
 
-  if (options.storage && options.files) {
-    const byName = new Map(options.files.map((file) => [file.name, file]));
-    for (const applied of await options.storage.applied()) {
-      const file = byName.get(applied.name);
-      if (!file) {
-        throw new GuardError(
-          'MIGRATION_CHANGED',
-          `applied migration ${applied.name} has no file in the migrations folder; restore the file before migrating`,
-        );
-      }
-      if (applied.checksum !== null && applied.checksum !== file.checksum) {
-        throw new GuardError(
-          'MIGRATION_CHANGED',
-          `applied migration ${applied.name} was edited after it ran (checksum differs); restore the original and put the change in a new migration`,
-        );
-      }
+  if (options.storage && options.files) await assertAppliedUnchanged(options.storage, options.files);
+}
+
+/** Every applied migration still has its file, with the checksum it had when it ran. */
+export async function assertAppliedUnchanged(storage: ChecksummedStorage, files: readonly MigrationFile[]): Promise<void> {
+  const byName = new Map(files.map((file) => [file.name, file]));
+  for (const applied of await storage.applied()) {
+    const file = byName.get(applied.name);
+    if (!file) {
+      throw new GuardError(
+        'MIGRATION_CHANGED',
+        `applied migration ${applied.name} has no file in the migrations folder; restore the file before migrating`,
+      );
+    }
+    if (applied.checksum !== null && applied.checksum !== file.checksum) {
+      throw new GuardError(
+        'MIGRATION_CHANGED',
+        `applied migration ${applied.name} was edited after it ran (checksum differs); restore the original and put the change in a new migration`,
+      );
     }
   }
 }

@@ -11,6 +11,8 @@ export interface CreateBackupOptions {
   readonly database: string;
   readonly backupDir: string;
   readonly kind: BackupKind;
+  /** The backup's path, when the caller must know it up front (a journal records it). */
+  readonly file?: string;
   readonly onProgress?: PageProgress;
   /** Called between the long steps; throwing from it abandons the backup cleanly. */
   readonly checkpoint?: () => void;
@@ -38,7 +40,7 @@ export function backupFileName(database: string, kind: BackupKind, at: Date): st
  */
 export async function createBackup(options: CreateBackupOptions): Promise<VerifiedBackup> {
   const createdAt = new Date();
-  const file = path.join(options.backupDir, backupFileName(options.database, options.kind, createdAt));
+  const file = options.file ?? path.join(options.backupDir, backupFileName(options.database, options.kind, createdAt));
   const temporary = path.join(options.backupDir, `.${path.basename(file)}.tmp-${process.pid}`);
   try {
     await mkdir(options.backupDir, { recursive: true });
@@ -99,7 +101,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     }
     return { file, manifest };
   } catch (error) {
-    await removeIfPresent(temporary).catch(() => undefined);
+    // SQLite may have left a -journal (or -wal/-shm) beside the temporary copy too.
+    for (const leftover of [temporary, `${temporary}-journal`, `${temporary}-wal`, `${temporary}-shm`]) {
+      await removeIfPresent(leftover).catch(() => undefined);
+    }
     if (error instanceof GuardError && error.code === 'INTERRUPTED') throw error;
     throw new GuardError(
       'BACKUP_FAILED',

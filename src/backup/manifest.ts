@@ -5,7 +5,8 @@ import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 import { MIGRATIONS_TABLE } from '../migrator/knex-storage.ts';
 
-export type BackupKind = 'manual' | 'pre-rollout' | 'daily' | 'weekly' | 'monthly' | 'hot';
+/** `pre-restore`: what the database held just before a restore overwrote it. */
+export type BackupKind = 'manual' | 'pre-rollout' | 'pre-restore' | 'daily' | 'weekly' | 'monthly' | 'hot';
 export const BACKUP_KINDS: readonly BackupKind[] = ['manual', 'pre-rollout', 'daily', 'weekly', 'monthly', 'hot'];
 
 /** What a database looked like: enough to prove a restore put back the same thing. */

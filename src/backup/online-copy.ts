@@ -1,5 +1,4 @@
 import type sqlite3 from 'sqlite3';
-import { GuardError } from '../errors.ts';
 
 /** node-sqlite3 ships no typings for its Backup class. */
 interface SqliteBackup {
@@ -62,7 +61,8 @@ export async function onlineCopy(
     }
     onProgress?.(backup.pageCount, backup.pageCount);
   } catch (error) {
-    throw new GuardError('BACKUP_FAILED', `online copy ${direction === 'to-file' ? 'to' : 'from'} ${file} failed: ${(error as Error).message}`, { cause: error });
+    // Callers say what the copy was for (a backup, a restore) in their own error.
+    throw new Error(`online copy ${direction === 'to-file' ? 'to' : 'from'} ${file} failed: ${(error as Error).message}`, { cause: error });
   } finally {
     await new Promise<void>((resolve) => backup.finish(() => resolve()));
   }

@@ -1,6 +1,7 @@
 import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
+import { manualRestoreAdvice } from '../recovery.ts';
 
 import { formatSeconds as seconds } from '../units.ts';
 
@@ -16,7 +17,7 @@ export function formatRun(report: MigrateReport): string | null {
     case 2:
       return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: the database was restored from ${report.backup} and verified; nothing was changed (exit 2)`;
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(report.database, report.backup ?? '<backup>')} (exit 3)`;
   }
 }
 
@@ -25,6 +26,7 @@ export function formatPlan(report: DryRunReport): string {
   const lines: string[] = [];
   if (report.pending.length === 0) return 'migrate-guard: dry run: nothing to do';
   lines.push(`Dry run (${report.command === 'migrate' ? 'apply' : 'revert'}) rehearsed on a copy of ${report.database}:`);
+  for (const note of report.notes) lines.push(`  ! NOTE ${note}`);
   for (const entry of report.plan) {
     const timing = entry.durationMs === null ? '' : ` (${entry.durationMs} ms on the copy)`;
     const state = entry.status === 'would-apply' ? 'ok' : entry.status === 'would-fail' ? 'WOULD FAIL' : 'not run';

@@ -70,6 +70,9 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     if (step !== undefined && (!Number.isInteger(step) || step < 1)) {
       throw new GuardError('USAGE', `--step ${options.step}: must be a whole number of migrations, 1 or more`);
     }
+    if (step !== undefined && options.to !== undefined) {
+      throw new GuardError('USAGE', '--to and --step say the same thing two ways; give one of them');
+    }
     const selection = { ...(options.to === undefined ? {} : { to: options.to }), ...(step === undefined ? {} : { step }) };
     if (options.dryRun) {
       const report = await runDryRun({ ...locations, config, direction, ...selection, onEvent: (event) => output.event(event) });
@@ -163,12 +166,26 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     exitCode = error instanceof GuardError ? error.exitCode : 1;
     const code = error instanceof GuardError ? error.code : 'INTERNAL';
     const message = error instanceof GuardError ? error.message : `unexpected error: ${messageOf(error)}`;
+    const backup = error instanceof GuardError && error.backup ? error.backup : null;
+    // migrate and down promise their report keys to pipelines whatever happened.
+    const runKeys =
+      commandName === 'migrate' || commandName === 'down'
+        ? {
+            applied: [],
+            pending: [],
+            backup,
+            restored: false,
+            failed: { migration: null, phase: exitCode === 3 ? 'recovery' : 'refused', message },
+            checks: [],
+          }
+        : {};
     output.report(
       {
         command: commandName,
         ok: false,
         exitCode,
-        error: { code, message, ...(error instanceof GuardError && error.backup ? { backup: error.backup } : {}) },
+        ...runKeys,
+        error: { code, message, ...(backup ? { backup } : {}) },
       },
       `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}`,
     );

@@ -43,7 +43,7 @@ export class Output {
       case 'migration-start':
         return;
       case 'migration-done':
-        this.line(`  applied  ${event.name} (${event.durationMs} ms)`);
+        this.line(`  ${event.direction === 'up' ? 'applied ' : 'reverted'} ${event.name} (${event.durationMs} ms)`);
         return;
       case 'migration-failed':
         this.line(`  FAILED   ${event.name}: ${event.message}`);

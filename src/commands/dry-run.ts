@@ -12,7 +12,9 @@ import { pathExists } from '../files.ts';
 import { inspectSchema, type SchemaShape } from '../dry-run/inspect.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { createMigrator } from '../migrator/umzug.ts';
-import { planDown, planUp, type Direction } from './plan.ts';
+import { planDown, planUp, readMigrationState, type Direction } from './plan.ts';
+import { assertAppliedUnchanged } from '../preflight.ts';
+import { changedDatabase, readJournal } from '../journal.ts';
 
 export interface DryRunOptions {
   readonly database: string;
@@ -45,7 +47,15 @@ export interface DryRunReport {
   readonly ok: boolean;
   readonly exitCode: ExitCode;
   readonly database: string;
+  /** The contract's migrate keys: a dry run applies nothing, takes no backup, restores nothing. */
+  readonly applied: readonly never[];
+  readonly backup: null;
+  readonly restored: false;
+  /** The first thing that would fail, as the real run would report it. */
+  readonly failed: { readonly migration: string | null; readonly phase: 'migrate' | 'check'; readonly message: string } | null;
   readonly pending: readonly string[];
+  /** Things about the real run that the rehearsal cannot show. */
+  readonly notes: readonly string[];
   readonly plan: readonly PlannedMigration[];
   /** The post-migration checks on the rehearsed copy (empty when a migration failed). */
   readonly checks: readonly CheckResult[];
@@ -66,6 +76,14 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const database = path.resolve(options.database);
   const exists = await pathExists(database);
   if (exists) await assertSqliteFile(database);
+  const notes: string[] = [];
+  const interrupted = await readJournal(database);
+  if (interrupted && changedDatabase(interrupted)) {
+    notes.push(
+      `an interrupted ${interrupted.command} (pid ${interrupted.pid}) left the database changed: the real run will first restore ${interrupted.backup}, so it will start from that state, not this one`,
+    );
+    emit({ type: 'warning', message: notes[notes.length - 1]! });
+  }
 
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-dry-run-'));
   const copy = path.join(scratch, 'rehearsal.db');
@@ -121,8 +139,9 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
         },
         onSqlStatement: capture,
       });
-      const pendingAll = (await migrator.umzug.pending()).map((migration) => migration.name);
-      const executed = (await migrator.umzug.executed()).map((migration) => migration.name);
+      // The same refusals as the real run: a damaged database, an edited applied migration.
+      const { pendingAll, executed } = await readMigrationState(migrator.umzug, database);
+      await assertAppliedUnchanged(migrator.storage, migrator.files);
       const selection = { to: options.to, step: options.step };
       const pending =
         direction === 'up' ? planUp(pendingAll, executed, selection) : await planDown(executed, migrator.files, selection);
@@ -161,13 +180,24 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
           plan.get(name) ?? { name, status: 'not-run', ok: false, sql: [], warnings: [], durationMs: null, error: null },
       );
       const ok = !failed && checks.every((check) => check.ok);
+      const failing = entries.find((entry) => entry.status === 'would-fail');
+      const failedChecks = checks.filter((check) => !check.ok);
       return {
         command: direction === 'up' ? 'migrate' : 'down',
         dryRun: true,
         ok,
         exitCode: ok ? 0 : 1,
         database,
+        applied: [],
+        backup: null,
+        restored: false,
+        failed: failing
+          ? { migration: failing.name, phase: 'migrate', message: failing.error ?? 'failed' }
+          : failedChecks.length > 0
+            ? { migration: null, phase: 'check', message: failedChecks.map((check) => `${check.name}: ${check.detail}`).join('; ') }
+            : null,
         pending,
+        notes,
         plan: entries,
         checks,
         copyMs,

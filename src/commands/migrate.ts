@@ -3,7 +3,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Umzug } from 'umzug';
-import { createBackup, type VerifiedBackup } from '../backup/create.ts';
+import { backupFileName, createBackup, type VerifiedBackup } from '../backup/create.ts';
 import { runChecks, type CheckResult } from '../checks/index.ts';
 import type { ResolvedConfig } from '../config.ts';
 import { assertSqliteFile, openKnex, SqliteConnection, type KnexHandle } from '../db.ts';
@@ -12,11 +12,11 @@ import type { EventListener } from '../events.ts';
 import { runHook, type HookName, type HookResult } from '../hooks/run-hook.ts';
 import { pathExists } from '../files.ts';
 import { formatSeconds as seconds } from '../units.ts';
-import { clearJournal, writeJournal, type JournalEntry, type RunState } from '../journal.ts';
+import { clearJournal, journalPath, writeJournal, type JournalEntry, type RunState } from '../journal.ts';
 import { acquireLock } from '../lock.ts';
 import { createMigrator } from '../migrator/umzug.ts';
 import { preflight } from '../preflight.ts';
-import { planDown, planUp, type Direction } from './plan.ts';
+import { planDown, planUp, readMigrationState, type Direction } from './plan.ts';
 import { recoverInterruptedRun, type Recovery } from '../recovery.ts';
 import { restoreFull } from '../restore/full.ts';
 
@@ -98,7 +98,11 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   const command = direction === 'up' ? 'migrate' : 'down';
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
+  // Absolute from here on: the journal must still point at the backup when the next run starts
+  // from another working directory.
   const database = path.resolve(options.database);
+  const backupDir = path.resolve(options.backupDir);
+  const migrationsDir = path.resolve(options.migrationsDir);
   const cwd = options.cwd ?? process.cwd();
   const hooks: HookResult[] = [];
   const timings: Partial<Record<'backup' | 'migrations' | 'checks' | 'restore', number>> = {};
@@ -133,7 +137,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
 
     await ensureDatabase(database, options.createIfMissing ?? false, emit);
     handle = options.knex ? { knex: options.knex, connections: new Set() } : openKnex(database);
-    const migrator = options.umzug ? null : await createMigrator(handle.knex, options.migrationsDir);
+    const migrator = options.umzug ? null : await createMigrator(handle.knex, migrationsDir);
     const umzug = options.umzug ?? migrator!.umzug;
 
     // 3. Nothing to do: no backup, no hooks. (`pending` is what this run will apply or revert.)
@@ -174,7 +178,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     });
     await preflight({
       database,
-      backupDir: options.backupDir,
+      backupDir,
       freeSpaceFactor: options.config.thresholds.freeSpaceFactor,
       ...(migrator ? { storage: migrator.storage, files: migrator.files } : {}),
     });
@@ -191,14 +195,17 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     // 5. The mandatory, verified pre-rollout backup. The journal says where we are before each step
     //    that a kill could interrupt, so the next run knows what to undo.
     const runId = randomUUID();
-    const journal = (state: RunState, backupFile: string | null): JournalEntry => ({
+    const runStartedAt = new Date().toISOString();
+    const backupFile = path.join(backupDir, backupFileName(database, 'pre-rollout', new Date()));
+    const journal = (state: RunState, verifiedBackup: string | null): JournalEntry => ({
       runId,
       pid: process.pid,
       command,
       state,
-      startedAt: new Date().toISOString(),
-      backupDir: options.backupDir,
-      backup: backupFile,
+      startedAt: runStartedAt,
+      backupDir,
+      backup: verifiedBackup,
+      pendingBackup: verifiedBackup === null ? backupFile : null,
     });
     // Once 'migrating' is on disk the next run will restore; later states only refine the story,
     // so failing to record them (a full disk) must not stop the restore itself.
@@ -217,7 +224,8 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       const backupStarted = performance.now();
       backup = await createBackup({
         database,
-        backupDir: options.backupDir,
+        backupDir,
+        file: backupFile,
         kind: 'pre-rollout',
         onProgress: (done, total) => emit({ type: 'progress', task: 'backup', done, total }),
         checkpoint: throwIfAborted,
@@ -258,7 +266,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       const durationMs = Math.round(performance.now() - currentStarted);
       outcomes.set(name, { name, status: direction === 'up' ? 'applied' : 'reverted', durationMs });
       current = null;
-      emit({ type: 'migration-done', name, durationMs });
+      emit({ type: 'migration-done', name, direction, durationMs });
     });
     let failure: RunFailure | null = null;
     const migrationsStarted = performance.now();
@@ -315,8 +323,17 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     if (!options.knex) await handle.knex.destroy();
     handle = null;
 
+    // A journal left behind would make the next run undo this one: say so loudly, but a failure to
+    // delete a file must not turn a finished rollout or a proven restore into a failure.
+    const retireJournal = () =>
+      clearJournal(database).catch((error: unknown) =>
+        emit({
+          type: 'warning',
+          message: `could not remove the run journal ${journalPath(database)} (${messageOf(error)}): delete it by hand, or the next run will restore ${backup.file}`,
+        }),
+      );
     if (failure === null) {
-      await clearJournal(database);
+      await retireJournal();
       emit({
         type: 'step',
         message: `${pending.length} migration(s) ${direction === 'up' ? 'applied' : 'reverted'} in ${seconds(timings.migrations)}; all checks passed in ${seconds(timings.checks)}`,
@@ -344,13 +361,13 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
         manifest: backup.manifest,
         onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
       });
-      // Only a proven restore retires the journal; otherwise the next run tries again.
-      await clearJournal(database);
       timings.restore = since(restoreStarted);
       emit({ type: 'step', message: `restore verified in ${seconds(timings.restore)}: the database is back to its pre-rollout state` });
     } catch (error) {
       restoreError = messageOf(error);
     }
+    // Only a proven restore retires the journal; otherwise the next run tries again.
+    if (restoreError === null) await retireJournal();
     const exitCode: ExitCode = restoreError === null ? 2 : 3;
     const failureEnv = {
       MIGRATE_GUARD_OUTCOME: exitCode === 2 ? 'restored' : 'restore-failed',
@@ -376,26 +393,10 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     });
   } finally {
     if (handle && !options.knex) await handle.knex.destroy().catch(() => undefined);
-    await lock.release();
-  }
-}
-
-/** What ran and what is pending; a database too damaged to tell is refused, not crashed on. */
-async function readMigrationState(umzug: Umzug<Knex>, database: string): Promise<{ pendingAll: string[]; executed: string[] }> {
-  try {
-    const pendingAll = (await umzug.pending()).map((migration) => migration.name);
-    const executed = (await umzug.executed()).map((migration) => migration.name);
-    return { pendingAll, executed };
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
-      throw new GuardError(
-        'PREFLIGHT_FAILED',
-        `database ${database} is damaged (${code}); it was left untouched: restore a backup (migrate-guard restore) before migrating`,
-        { cause: error },
-      );
-    }
-    throw error;
+    // The kernel drops the lock when this process ends anyway; never let this hide the outcome.
+    await lock.release().catch((error: unknown) =>
+      emit({ type: 'warning', message: `could not release the run lock cleanly: ${messageOf(error)}` }),
+    );
   }
 }
 

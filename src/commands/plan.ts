@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+import type { Umzug } from 'umzug';
 import { GuardError } from '../errors.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
 import { hasDown } from '../migrator/umzug.ts';
@@ -60,4 +62,23 @@ export async function planDown(
     }
   }
   return targets;
+}
+
+/** What ran and what is pending; a database too damaged to tell is refused, not crashed on. */
+export async function readMigrationState(umzug: Umzug<Knex>, database: string): Promise<{ pendingAll: string[]; executed: string[] }> {
+  try {
+    const pendingAll = (await umzug.pending()).map((migration) => migration.name);
+    const executed = (await umzug.executed()).map((migration) => migration.name);
+    return { pendingAll, executed };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+      throw new GuardError(
+        'PREFLIGHT_FAILED',
+        `database ${database} is damaged (${code}); it was left untouched: restore a backup (migrate-guard restore) before migrating`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }
