@@ -141,11 +141,16 @@ describe('migrate', () => {
     expect(await dump(project.db)).not.toBe(before);
     killed.kill('SIGKILL');
     await killed;
+    // The application came back up and wrote before anyone ran migrate again.
+    await exec(project.db, "INSERT INTO items (name) VALUES ('written-after-the-crash')");
 
     const next = await project.run(['migrate', '--json']);
     expect(next.exitCode, next.stderr).toBe(0);
     const report = parseReport(next.stdout);
     expect(report.recovered).toMatchObject({ state: 'migrating' });
+    // Recovery undid the half-run, but kept what was there, the app's write included.
+    expect(report.recovered.preRestoreCopy).toMatch(/-pre-restore-/);
+    expect(await query(report.recovered.preRestoreCopy, "SELECT COUNT(*) AS n FROM items WHERE name = 'written-after-the-crash'")).toEqual([{ n: 1 }]);
     expect(report.applied).toEqual(['002_gamma', '003_hang']);
     expect(next.stderr).toContain('interrupted');
     expect(next.stderr).toContain('took over the lock');

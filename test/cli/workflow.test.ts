@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readdir, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { REPO, TempProject, dump, parseReport, query, sha256, sqlite3 } from '../helpers/project.ts';
@@ -93,6 +94,39 @@ describe('migrate --dry-run', () => {
   });
 });
 
+describe('dry run, continued', () => {
+  it('reads a WAL database a crashed writer left (a -wal, no -shm) without creating a -shm', async () => {
+    // A writer that dies holding the database leaves its -wal; here its -shm went too (a reboot).
+    const writer = execa('node', ['-e', `
+      const sqlite3 = require(${JSON.stringify(path.join(REPO, 'node_modules/sqlite3'))});
+      const db = new sqlite3.Database(${JSON.stringify(project.db)});
+      db.exec("PRAGMA journal_mode = WAL; INSERT INTO items (name) VALUES ('in-the-wal');", () => { console.log('written'); setInterval(() => {}, 1000); });
+    `], { reject: false });
+    await new Promise<void>((resolve) => writer.stdout!.on('data', () => resolve()));
+    writer.kill('SIGKILL');
+    await writer;
+    await rm(`${project.db}-shm`);
+    expect(existsSync(`${project.db}-wal`)).toBe(true);
+    const before = [await sha256(project.db), await sha256(`${project.db}-wal`)];
+    await project.writeMigration('002_add_qty.ts', addColumn);
+    const result = await project.run(['migrate', '--dry-run', '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(existsSync(`${project.db}-shm`)).toBe(false);
+    expect([await sha256(project.db), await sha256(`${project.db}-wal`)]).toEqual(before);
+    const status = await project.run(['status', '--json']);
+    expect(status.exitCode).toBe(0);
+    expect(existsSync(`${project.db}-shm`)).toBe(false);
+  });
+
+  it('refuses like the real run would: an edited applied migration', async () => {
+    await writeFile(path.join(project.migrations, '001_items.ts'), `${createItems}\n// edited\n`);
+    await project.writeMigration('002_add_qty.ts', addColumn);
+    const result = await project.run(['migrate', '--dry-run', '--json']);
+    expect(result.exitCode).toBe(1);
+    expect(parseReport(result.stdout)).toMatchObject({ ok: false, restored: false, error: { code: 'MIGRATION_CHANGED' } });
+  });
+});
+
 describe('status', () => {
   it('lists applied and pending migrations and flags an edited applied one', async () => {
     await writeFile(path.join(project.migrations, '001_items.ts'), `${createItems}\n// edited\n`);
@@ -152,6 +186,12 @@ describe('down', () => {
     expect(parseReport(result.stdout).error.message).toContain('002_no_down');
     expect(await sha256(project.db)).toBe(before);
     expect(await project.backupFiles()).toEqual(backups);
+  });
+
+  it('refuses --to together with --step (exit 1)', async () => {
+    const result = await project.run(['down', '--to', '001_items', '--step', '1', '--json']);
+    expect(result.exitCode).toBe(1);
+    expect(parseReport(result.stdout)).toMatchObject({ command: 'down', ok: false, applied: [], restored: false, error: { code: 'USAGE' } });
   });
 
   it('supports --to and --dry-run', async () => {
