@@ -15,6 +15,7 @@ export type GuardErrorCode =
   | 'NO_DOWN'
   | 'HOOK_FAILED'
   | 'BACKUP_FAILED'
+  | 'BACKUP_UNVERIFIED'
   | 'BACKUP_INVALID'
   | 'INTERRUPTED'
   | 'RECOVERY_FAILED';

@@ -72,15 +72,16 @@ export async function recoverInterruptedRun(database: string, emit: EventListene
 
 /** The temporary copy (and its SQLite side files) and an unfinished backup without manifest. */
 async function removeHalfWrittenBackup(entry: JournalEntry): Promise<void> {
+  const folder = entry.pendingBackup ? path.dirname(entry.pendingBackup) : entry.backupDir;
   let names: string[] = [];
   try {
-    names = await readdir(entry.backupDir);
+    names = await readdir(folder);
   } catch {
     return;
   }
   for (const name of names) {
-    if (name.startsWith('.') && /\.tmp-(\d+)(-journal|-wal|-shm)?$/.exec(name)?.[1] === String(entry.pid)) {
-      await removeIfPresent(path.join(entry.backupDir, name));
+    if (name.startsWith('.') && /\.tmp-(\d+)(-journal|-wal|-shm|\.gz)?$/.exec(name)?.[1] === String(entry.pid)) {
+      await removeIfPresent(path.join(folder, name));
     }
   }
   if (entry.pendingBackup && !(await pathExists(manifestPathOf(entry.pendingBackup)))) {

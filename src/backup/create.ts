@@ -1,16 +1,24 @@
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
 import { SqliteConnection } from '../db.ts';
 import { GuardError, messageOf } from '../errors.ts';
-import { fsyncPath, removeIfPresent, sha256File } from '../files.ts';
+import { fsyncPath, pathExists, removeIfPresent, sha256File } from '../files.ts';
 import { integrityCheck } from '../checks/integrity.ts';
+import { appendBackupEvent } from './event-log.ts';
 import { onlineCopy, type PageProgress } from './online-copy.ts';
-import { writeManifest, snapshotDatabase, type BackupKind, type BackupManifest } from './manifest.ts';
+import { manifestPathOf, writeManifest, snapshotDatabase, type BackupKind, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
   readonly database: string;
   readonly backupDir: string;
   readonly kind: BackupKind;
+  /** Streaming gzip of the verified copy (`.db.gz`); the manifest keeps both checksums. */
+  readonly compress?: boolean;
   /** The backup's path, when the caller must know it up front (a journal records it). */
   readonly file?: string;
   readonly onProgress?: PageProgress;
@@ -25,28 +33,55 @@ export interface VerifiedBackup {
   readonly manifest: BackupManifest;
 }
 
-/** `<db name>-<kind>-<UTC time>.sqlite`; sortable by time within a kind. */
-export function backupFileName(database: string, kind: BackupKind, at: Date): string {
+/**
+ * `<backupDir>/<kind>/<db name>_<kind>_<YYYYMMDD_HHMMSS>.db[.gz]`: one folder per kind, names
+ * that sort by time. A second backup of a kind within the same second gets `_2`, `_3`, ….
+ */
+export async function nextBackupPath(backupDir: string, database: string, kind: BackupKind, at: Date, compress: boolean): Promise<string> {
   const base = path.basename(database).replace(/\.(db|sqlite3?)$/i, '');
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace('.', '');
-  return `${base}-${kind}-${stamp}.sqlite`;
+  const iso = at.toISOString();
+  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}_${iso.slice(11, 19).replaceAll(':', '')}`;
+  const folder = path.join(path.resolve(backupDir), kind);
+  const extension = compress ? '.db.gz' : '.db';
+  for (let n = 1; ; n += 1) {
+    const candidate = path.join(folder, `${base}_${kind}_${stamp}${n === 1 ? '' : `_${n}`}${extension}`);
+    if (!(await pathExists(candidate)) && !(await pathExists(manifestPathOf(candidate)))) return candidate;
+  }
 }
 
 /**
  * A backup is "verified" only when all of this held: written through the online backup API to a
  * temporary name, fsynced, checksummed, `PRAGMA integrity_check` exactly `ok`, checksum re-read
- * and equal, then renamed into place with its manifest. Any failure removes the temporary file,
- * so nothing is left that looks like a backup.
+ * and equal (for a compressed backup: the .gz checksummed, re-read, and decompressed back to the
+ * verified bytes), then renamed into place with its manifest. Any failure removes the temporary
+ * files, so nothing is left that looks like a backup. Every attempt is a line in the event log.
  */
 export async function createBackup(options: CreateBackupOptions): Promise<VerifiedBackup> {
+  const started = performance.now();
   const createdAt = new Date();
-  const file = options.file ?? path.join(options.backupDir, backupFileName(options.database, options.kind, createdAt));
-  const temporary = path.join(options.backupDir, `.${path.basename(file)}.tmp-${process.pid}`);
+  const compress = options.compress ?? false;
+  const file = options.file ?? (await nextBackupPath(options.backupDir, options.database, options.kind, createdAt, compress));
+  const folder = path.dirname(file);
+  const temporary = path.join(folder, `.${path.basename(file)}.tmp-${process.pid}`);
+  const compressedTemporary = `${temporary}.gz`;
+  const log = (fields: { verified: boolean; bytes: number | null; error: string | null }) =>
+    appendBackupEvent(path.resolve(options.backupDir), {
+      time: new Date().toISOString(),
+      job: 'backup',
+      kind: options.kind,
+      file,
+      durationMs: Math.round(performance.now() - started),
+      ...fields,
+    }).catch(() => undefined);
   try {
-    await mkdir(options.backupDir, { recursive: true });
+    await mkdir(folder, { recursive: true });
     const source = await SqliteConnection.open(options.database, 'readonly');
     try {
-      await onlineCopy(source.raw, temporary, 'to-file', options.onProgress);
+      const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
+      await onlineCopy(source.raw, temporary, 'to-file', {
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        oneStep: mode?.journal_mode === 'wal',
+      });
     } finally {
       await source.close();
     }
@@ -69,18 +104,24 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     let snapshot;
     try {
       const integrity = await integrityCheck(copy, 'full');
-      if (!integrity.ok) throw new Error(`integrity_check of the copy failed: ${integrity.detail}`);
+      if (!integrity.ok) throw unverified(`integrity_check of the copy failed: ${integrity.detail}`);
       snapshot = await snapshotDatabase(copy);
     } finally {
       await copy.close();
     }
-    const reread = await sha256File(temporary);
-    if (reread !== sha256) throw new Error('the checksum changed when the copy was read back');
-
+    if ((await sha256File(temporary)) !== sha256) throw unverified('the checksum changed when the copy was read back');
     const { size } = await stat(temporary);
-    await rename(temporary, file);
-    await fsyncPath(options.backupDir);
-    const now = new Date().toISOString();
+
+    let compressed: { bytes: number; sha256: string } | null = null;
+    if (compress) {
+      options.checkpoint?.();
+      compressed = await gzipVerified(temporary, compressedTemporary, sha256);
+      await rename(compressedTemporary, file);
+      await removeIfPresent(temporary);
+    } else {
+      await rename(temporary, file);
+    }
+    await fsyncPath(folder);
     const manifest: BackupManifest = {
       format: 'migrate-guard-backup/1',
       file: path.basename(file),
@@ -89,9 +130,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
       createdAt: createdAt.toISOString(),
       bytes: size,
       sha256,
+      compressed: compressed !== null,
+      compressedBytes: compressed?.bytes ?? null,
+      compressedSha256: compressed?.sha256 ?? null,
       ...snapshot,
       verified: true,
-      verifiedAt: now,
+      verifiedAt: new Date().toISOString(),
     };
     try {
       await writeManifest(file, manifest);
@@ -99,17 +143,54 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
       await removeIfPresent(file);
       throw error;
     }
+    await log({ verified: true, bytes: compressed?.bytes ?? size, error: null });
     return { file, manifest };
   } catch (error) {
     // SQLite may have left a -journal (or -wal/-shm) beside the temporary copy too.
-    for (const leftover of [temporary, `${temporary}-journal`, `${temporary}-wal`, `${temporary}-shm`]) {
+    for (const leftover of [temporary, `${temporary}-journal`, `${temporary}-wal`, `${temporary}-shm`, compressedTemporary]) {
       await removeIfPresent(leftover).catch(() => undefined);
     }
-    if (error instanceof GuardError && error.code === 'INTERRUPTED') throw error;
+    await log({ verified: false, bytes: null, error: messageOf(error) });
+    if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
     throw new GuardError(
       'BACKUP_FAILED',
-      `could not write a verified backup to ${options.backupDir}: ${messageOf(error)}; check free space and permissions there`,
+      `could not write a verified backup to ${folder}: ${messageOf(error)}; check free space and permissions there`,
       { cause: error },
     );
   }
+}
+
+function unverified(reason: string): GuardError {
+  return new GuardError('BACKUP_UNVERIFIED', `the backup failed verification and was deleted: ${reason}`, { exitCode: 4 });
+}
+
+/**
+ * gzip as a stream (memory stays flat), hashing the compressed bytes on the way out; then proves
+ * the .gz: its checksum re-read, and its content decompressed back to exactly the verified bytes.
+ */
+async function gzipVerified(plain: string, target: string, plainSha256: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level: 6 }), tap, createWriteStream(target));
+  await fsyncPath(target);
+  const sha256 = hash.digest('hex');
+  if ((await sha256File(target)) !== sha256) throw unverified('the compressed checksum changed when it was read back');
+  if ((await gunzipSha256(target)) !== plainSha256) throw unverified('the compressed file does not decompress to the verified copy');
+  return { bytes, sha256 };
+}
+
+/** sha256 of a .gz file's decompressed content, streamed. */
+export async function gunzipSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), createGunzip(), async function* (source) {
+    for await (const chunk of source) hash.update(chunk as Buffer);
+  });
+  return hash.digest('hex');
 }

@@ -27,8 +27,12 @@ export interface BackupManifest extends DatabaseSnapshot {
   readonly source: string;
   readonly kind: BackupKind;
   readonly createdAt: string;
+  /** Size and sha256 of the database itself (for a compressed backup: of the decompressed bytes). */
   readonly bytes: number;
   readonly sha256: string;
+  readonly compressed: boolean;
+  readonly compressedBytes: number | null;
+  readonly compressedSha256: string | null;
   readonly verified: boolean;
   readonly verifiedAt: string | null;
 }

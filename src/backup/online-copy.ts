@@ -21,8 +21,20 @@ type BackupMethod = (
 export type CopyDirection = 'to-file' | 'from-file';
 export type PageProgress = (done: number, total: number) => void;
 
-/** How often a copy may restart because another connection wrote to the source. */
-const MAX_RESTARTS = 3;
+/** Pages per step when stepping: 4 MiB at the default page size, a stall of milliseconds. */
+const SLICE_PAGES = 1024;
+/** After this many restarts (a writer that never pauses), the rest is copied in one step. */
+const MAX_RESTARTS = 50;
+
+export interface CopyOptions {
+  readonly onProgress?: PageProgress;
+  /**
+   * Copy in one step. Right for a WAL source: the step holds only a read transaction, which does
+   * not block WAL writers, and a copy in one step cannot be restarted by them. A rollback-journal
+   * source must be stepped instead: its read lock blocks writers for as long as a step lasts.
+   */
+  readonly oneStep?: boolean;
+}
 
 /**
  * SQLite's online backup API, in either direction: `to-file` copies the connection's database into
@@ -30,16 +42,10 @@ const MAX_RESTARTS = 3;
  * so an application holding the database open (WAL included) sees the old data or the new, never a
  * mix, and no stale -wal/-shm can outlive the restore.
  *
- * It steps in slices for the progress bar. A write from another connection restarts a sliced copy;
- * after a few restarts the rest is copied in one step, which holds a read lock (in WAL mode writers
- * carry on) instead of chasing a busy application forever.
+ * Stepped copies release the source between steps so writers get in; a write by another
+ * connection restarts the copy from the first page (SQLite does that itself on the next step).
  */
-export async function onlineCopy(
-  connection: sqlite3.Database,
-  file: string,
-  direction: CopyDirection,
-  onProgress?: PageProgress,
-): Promise<void> {
+export async function onlineCopy(connection: sqlite3.Database, file: string, direction: CopyDirection, options: CopyOptions = {}): Promise<{ readonly restarts: number }> {
   const backupMethod = (connection as unknown as { backup: BackupMethod }).backup.bind(connection);
   const backup = await new Promise<SqliteBackup>((resolve, reject) => {
     const created: SqliteBackup = backupMethod(file, 'main', 'main', direction === 'to-file', (error) =>
@@ -48,18 +54,21 @@ export async function onlineCopy(
   });
   const step = (pages: number) =>
     new Promise<void>((resolve, reject) => backup.step(pages, (error) => (error ? reject(error) : resolve())));
+  const { onProgress } = options;
+  let restarts = 0;
   try {
-    await step(onProgress ? 1 : -1);
-    let restarts = 0;
+    await step(options.oneStep ? -1 : 1);
     let lastRemaining = backup.remaining;
     while (!backup.completed) {
-      const slice = restarts >= MAX_RESTARTS ? -1 : Math.max(1024, Math.ceil(backup.pageCount / 50));
       onProgress?.(backup.pageCount - backup.remaining, backup.pageCount);
-      await step(slice);
+      await step(restarts >= MAX_RESTARTS ? -1 : SLICE_PAGES);
       if (backup.remaining > lastRemaining) restarts += 1;
       lastRemaining = backup.remaining;
+      // Let the event loop (and a waiting writer) run between steps.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     onProgress?.(backup.pageCount, backup.pageCount);
+    return { restarts };
   } catch (error) {
     // Callers say what the copy was for (a backup, a restore) in their own error.
     throw new Error(`online copy ${direction === 'to-file' ? 'to' : 'from'} ${file} failed: ${(error as Error).message}`, { cause: error });

@@ -92,7 +92,11 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
     if (exists) {
       const source = await SqliteConnection.openUntouched(database);
       try {
-        await onlineCopy(source.raw, copy, 'to-file', (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
+        const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
+        await onlineCopy(source.raw, copy, 'to-file', {
+          onProgress: (done, total) => emit({ type: 'progress', task: 'backup', done, total }),
+          oneStep: mode?.journal_mode === 'wal',
+        });
       } finally {
         await source.close();
       }

@@ -3,7 +3,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Umzug } from 'umzug';
-import { backupFileName, createBackup, type VerifiedBackup } from '../backup/create.ts';
+import { createBackup, nextBackupPath, type VerifiedBackup } from '../backup/create.ts';
 import { runChecks, type CheckResult } from '../checks/index.ts';
 import type { ResolvedConfig } from '../config.ts';
 import { assertSqliteFile, openKnex, SqliteConnection, type KnexHandle } from '../db.ts';
@@ -196,7 +196,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     //    that a kill could interrupt, so the next run knows what to undo.
     const runId = randomUUID();
     const runStartedAt = new Date().toISOString();
-    const backupFile = path.join(backupDir, backupFileName(database, 'pre-rollout', new Date()));
+    const backupFile = await nextBackupPath(backupDir, database, 'pre-rollout', new Date(), false);
     const journal = (state: RunState, verifiedBackup: string | null): JournalEntry => ({
       runId,
       pid: process.pid,
@@ -237,6 +237,10 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     } catch (error) {
       await clearJournal(database).catch(() => undefined);
       await restartApp();
+      // For a rollout, a backup that failed verification is a refusal like any other: nothing changed.
+      if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') {
+        throw new GuardError('BACKUP_FAILED', `${error.message}; the rollout did not start`, { cause: error });
+      }
       throw error;
     }
     emit({ type: 'step', message: `backup verified in ${seconds(timings.backup)}: ${backup.file}` });

@@ -36,7 +36,7 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
   try {
     // The application may be mid-transaction; wait for it rather than fail the restore.
     live.setBusyTimeout(60_000);
-    await onlineCopy(live.raw, options.backupFile, 'from-file', options.onProgress);
+    await onlineCopy(live.raw, options.backupFile, 'from-file', options.onProgress ? { onProgress: options.onProgress } : {});
     const integrity = await integrityCheck(live, 'full');
     if (!integrity.ok) {
       throw new GuardError('RECOVERY_FAILED', `restored database fails integrity_check: ${integrity.detail}`, critical);

@@ -87,24 +87,28 @@ describe('runMigrate (library)', () => {
   it('clears the half-written backup of a run killed during its backup, then migrates', async () => {
     await project.writeMigration('001_items.ts', createItems);
     await exec(project.db, 'CREATE TABLE keep (x); INSERT INTO keep VALUES (1);');
-    await mkdir(project.backups, { recursive: true });
-    const leftover = path.join(project.backups, '.app-pre-rollout-20260101T000000000Z.sqlite.tmp-424242');
+    await mkdir(path.join(project.backups, 'pre-rollout'), { recursive: true });
+    const pending = path.join(project.backups, 'pre-rollout', 'app_pre-rollout_20260101_000000.db');
+    const leftover = path.join(project.backups, 'pre-rollout', '.app_pre-rollout_20260101_000000.db.tmp-424242');
     await writeFile(leftover, 'half a backup');
+    // Renamed into place, but killed before its manifest was written: not a backup.
+    await writeFile(pending, 'a backup without manifest');
     await writeJournal(project.db, {
       runId: 'dead-run', pid: 424242, command: 'migrate', state: 'backing-up',
-      startedAt: '2026-01-01T00:00:00.000Z', backupDir: project.backups, backup: null,
+      startedAt: '2026-01-01T00:00:00.000Z', backupDir: project.backups, backup: null, pendingBackup: pending,
     });
     const report = await runMigrate(options());
     expect(report.exitCode).toBe(0);
     expect(report.recovered).toMatchObject({ state: 'backing-up', restoredFrom: null });
     expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(pending)).toBe(false);
     expect(await query(project.db, 'SELECT x FROM keep')).toEqual([{ x: 1 }]);
   });
 
   it('stops with exit 3 and keeps the journal when the interrupted run cannot be undone', async () => {
     await project.writeMigration('001_items.ts', createItems);
     await exec(project.db, 'CREATE TABLE keep (x);');
-    const missing = path.join(project.backups, 'app-pre-rollout-gone.sqlite');
+    const missing = path.join(project.backups, 'pre-rollout', 'app_pre-rollout_gone.db');
     await mkdir(project.backups, { recursive: true });
     await writeJournal(project.db, {
       runId: 'dead-run', pid: 424242, command: 'migrate', state: 'migrating',

@@ -52,9 +52,14 @@ export class TempProject {
     return execa('node', [BIN, ...args], settings);
   }
 
+  /** Every file under the backup folder but the event log, as relative paths. */
   async backupFiles(): Promise<string[]> {
     if (!existsSync(this.backups)) return [];
-    return (await readdir(this.backups)).sort();
+    const entries = await readdir(this.backups, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((entry) => entry.isFile() && entry.name !== 'events.jsonl')
+      .map((entry) => path.relative(this.backups, path.join(entry.parentPath, entry.name)))
+      .sort();
   }
 
   async cleanup(): Promise<void> {
