@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { CustomCheck } from './checks/contract.ts';
+import type { BackupKind } from './backup/manifest.ts';
 import { databasePathFromUrl } from './db.ts';
 import { GuardError } from './errors.ts';
 import { pathExists as exists } from './files.ts';
@@ -27,6 +28,8 @@ const configSchema = z.strictObject({
       beforeMigrate: z.string().min(1).optional(),
       afterMigrate: z.string().min(1).optional(),
       onFailure: z.string().min(1).optional(),
+      /** Runs once per `health` alert, e.g. to page someone. */
+      onAlert: z.string().min(1).optional(),
       timeoutMs: z.number().int().positive().optional(),
     })
     .optional(),
@@ -36,6 +39,20 @@ const configSchema = z.strictObject({
       freeSpaceFactor: z.number().positive().optional(),
       /** A dry run warns when a migration rebuilds a table with at least this many rows. */
       largeTableRows: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+  backups: z
+    .strictObject({
+      /** Which kinds are gzipped by default (`--compress` / `--no-compress` override). */
+      compress: z.partialRecord(z.enum(['manual', 'pre-rollout', 'daily', 'weekly', 'monthly', 'hot']), z.boolean()).optional(),
+    })
+    .optional(),
+  health: z
+    .strictObject({
+      /** Alert when the newest verified backup is older than this. */
+      maxAgeHours: z.number().positive().optional(),
+      /** Alert when a backup's size differs from the previous one of its kind by more than this. */
+      sizeChangePercent: z.number().positive().optional(),
     })
     .optional(),
   retention: z
@@ -62,6 +79,7 @@ export interface HooksConfig {
   readonly beforeMigrate: string | null;
   readonly afterMigrate: string | null;
   readonly onFailure: string | null;
+  readonly onAlert: string | null;
   readonly timeoutMs: number;
 }
 
@@ -69,6 +87,8 @@ export interface ResolvedConfig {
   readonly checks: ChecksConfig;
   readonly hooks: HooksConfig;
   readonly thresholds: { readonly freeSpaceFactor: number; readonly largeTableRows: number };
+  readonly backups: { readonly compress: Readonly<Partial<Record<BackupKind, boolean>>> };
+  readonly health: { readonly maxAgeHours: number; readonly sizeChangePercent: number };
   readonly retention: { readonly dailyDays: number; readonly hotDays: number; readonly weeklyWeeks: number; readonly monthlyMonths: number };
 }
 
@@ -98,11 +118,17 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       beforeMigrate: config.hooks?.beforeMigrate ?? null,
       afterMigrate: config.hooks?.afterMigrate ?? null,
       onFailure: config.hooks?.onFailure ?? null,
+      onAlert: config.hooks?.onAlert ?? null,
       timeoutMs: config.hooks?.timeoutMs ?? 10 * 60_000,
     },
     thresholds: {
       freeSpaceFactor: config.thresholds?.freeSpaceFactor ?? 2,
       largeTableRows: config.thresholds?.largeTableRows ?? 100_000,
+    },
+    backups: { compress: { daily: true, weekly: true, monthly: true, ...config.backups?.compress } },
+    health: {
+      maxAgeHours: config.health?.maxAgeHours ?? 26,
+      sizeChangePercent: config.health?.sizeChangePercent ?? 20,
     },
     retention: {
       dailyDays: config.retention?.dailyDays ?? 30,

@@ -131,20 +131,25 @@ export async function assertSqliteFile(file: string): Promise<{ readonly bytes: 
   }
   if (!info.isFile()) throw new GuardError('NOT_SQLITE', `${file} is not a file; --db must name a SQLite database file`);
   if (info.size === 0) return { bytes: 0 };
+  if (!(await hasSqliteHeader(file))) {
+    throw new GuardError(
+      'NOT_SQLITE',
+      `${file} is not a SQLite database (bad header); it was left untouched. Check --db / DATABASE_URL`,
+    );
+  }
+  return { bytes: info.size };
+}
+
+/** Whether the file starts with SQLite's 16-byte magic string. */
+export async function hasSqliteHeader(file: string): Promise<boolean> {
   const handle = await open(file, 'r');
   try {
     const header = Buffer.alloc(SQLITE_HEADER.length);
     const { bytesRead } = await handle.read(header, 0, header.length, 0);
-    if (bytesRead < header.length || !header.equals(SQLITE_HEADER)) {
-      throw new GuardError(
-        'NOT_SQLITE',
-        `${file} is not a SQLite database (bad header); it was left untouched. Check --db / DATABASE_URL`,
-      );
-    }
+    return bytesRead === header.length && header.equals(SQLITE_HEADER);
   } finally {
     await handle.close();
   }
-  return { bytes: info.size };
 }
 
 /** Size of the database including its -wal file, which holds committed pages not yet checkpointed. */

@@ -7,7 +7,9 @@ import { MIGRATIONS_TABLE } from '../migrator/knex-storage.ts';
 
 /** `pre-restore`: what the database held just before a restore overwrote it. */
 export type BackupKind = 'manual' | 'pre-rollout' | 'pre-restore' | 'daily' | 'weekly' | 'monthly' | 'hot';
-export const BACKUP_KINDS: readonly BackupKind[] = ['manual', 'pre-rollout', 'daily', 'weekly', 'monthly', 'hot'];
+export const BACKUP_KINDS: readonly BackupKind[] = ['manual', 'pre-rollout', 'pre-restore', 'daily', 'weekly', 'monthly', 'hot'];
+/** The kinds `backup --kind` takes; `pre-restore` copies are taken by restores themselves. */
+export const REQUESTABLE_KINDS: readonly BackupKind[] = ['manual', 'pre-rollout', 'daily', 'weekly', 'monthly', 'hot'];
 
 /** What a database looked like: enough to prove a restore put back the same thing. */
 export interface DatabaseSnapshot {

@@ -2,6 +2,11 @@ import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
 import { manualRestoreAdvice } from '../recovery.ts';
+import type { BackupReport } from '../commands/backup.ts';
+import type { BackupsReport } from '../commands/backups.ts';
+import type { VerifyReport } from '../commands/verify.ts';
+import type { HealthReport } from '../commands/health.ts';
+import { formatBytes } from '../units.ts';
 
 import { formatSeconds as seconds } from '../units.ts';
 
@@ -59,5 +64,36 @@ export function formatStatus(report: StatusReport): string {
   }
   lines.push(`Pending (${report.pending.length}):`);
   for (const name of report.pending) lines.push(`  ${name}`);
+  return lines.join('\n');
+}
+
+export function formatBackup(report: BackupReport): string {
+  const { backup } = report;
+  const size = backup.compressed ? `${formatBytes(backup.bytes)}, ${formatBytes(backup.compressedBytes ?? 0)} gzipped` : formatBytes(backup.bytes);
+  return `migrate-guard: verified ${backup.kind} backup ${backup.path} (${size}, sha256 ${backup.sha256.slice(0, 12)}…) in ${seconds(report.durationMs)}`;
+}
+
+export function formatBackups(report: BackupsReport): string {
+  if (report.backups.length === 0) return 'migrate-guard: no backups';
+  const rows = report.backups.map((b) =>
+    [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  '),
+  );
+  return ['created                   kind              size      verified    sha256        path', ...rows].join('\n');
+}
+
+export function formatVerify(report: VerifyReport): string {
+  const lines = report.checks.map((check) => `  ${check.ok ? 'ok    ' : 'FAILED'} ${check.name}: ${check.detail}`);
+  lines.push(`  tables: ${Object.entries(report.tables).map(([name, rows]) => `${name} ${rows}`).join(', ') || 'none'}`);
+  lines.push(report.ok ? `migrate-guard: ${report.backup} is a good backup` : `migrate-guard: ${report.backup} FAILED verification (exit 4)`);
+  return lines.join('\n');
+}
+
+export function formatHealth(report: HealthReport): string {
+  const newest = report.newestVerified
+    ? `newest verified backup: ${report.newestVerified.kind}, ${report.newestVerified.ageHours} h old (${report.newestVerified.path})`
+    : 'no verified backup';
+  const lines = [`migrate-guard: ${newest}; ${formatBytes(report.freeBytes)} free for backups`];
+  for (const alert of report.alerts) lines.push(`  ALERT ${alert.check}: ${alert.message}`);
+  lines.push(report.ok ? 'migrate-guard: healthy' : `migrate-guard: ${report.alerts.length} alert(s) (exit 4)`);
   return lines.join('\n');
 }

@@ -8,7 +8,13 @@ import { runMigrate } from '../commands/migrate.ts';
 import { runDryRun } from '../commands/dry-run.ts';
 import { runStatus } from '../commands/status.ts';
 import { runMake } from '../commands/make.ts';
-import { formatPlan, formatRun, formatStatus } from './format.ts';
+import { runBackup } from '../commands/backup.ts';
+import { runBackups } from '../commands/backups.ts';
+import { runVerify } from '../commands/verify.ts';
+import { runHealth } from '../commands/health.ts';
+import { resolveBackupArgument } from '../backup/store.ts';
+import { REQUESTABLE_KINDS, type BackupKind } from '../backup/manifest.ts';
+import { formatBackup, formatBackups, formatHealth, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
 import { Output, type OutputStreams } from './output.ts';
 
 export interface CliEnvironment extends OutputStreams {
@@ -22,6 +28,18 @@ export interface CliEnvironment extends OutputStreams {
 interface GlobalFlags extends LocationFlags {
   readonly json?: boolean;
   readonly yes?: boolean;
+}
+
+/**
+ * "Now", for the commands that reason about age. MIGRATE_GUARD_NOW (ISO 8601) pins it, so a test
+ * or an operator can ask "what would health / prune say at this time".
+ */
+function clock(env: NodeJS.ProcessEnv): Date {
+  const pinned = env.MIGRATE_GUARD_NOW;
+  if (!pinned) return new Date();
+  const at = new Date(pinned);
+  if (Number.isNaN(at.getTime())) throw new GuardError('USAGE', `MIGRATE_GUARD_NOW=${pinned} is not an ISO 8601 time`);
+  return at;
 }
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -147,6 +165,60 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
       const { locations } = await setup(command);
       const report = await runMake({ migrationsDir: locations.migrationsDir, name, sql: options.sql === true });
       output.report(report, report.files.map((file) => `migrate-guard: wrote ${file}`).join('\n'));
+    });
+
+  program
+    .command('backup')
+    .description('a verified backup, safe while the application writes')
+    .addOption(new Option('--kind <kind>', 'backup kind').choices([...REQUESTABLE_KINDS]).default('manual'))
+    .option('--compress', 'gzip the verified copy (default for daily, weekly, monthly)')
+    .option('--no-compress', 'do not gzip, whatever the kind')
+    .action(async (options: { kind: BackupKind; compress?: boolean }, command: Command) => {
+      commandName = 'backup';
+      const { locations, config } = await setup(command);
+      const report = await runBackup({
+        ...locations,
+        config,
+        kind: options.kind,
+        ...(options.compress === undefined ? {} : { compress: options.compress }),
+        onProgress: (done, total) => output.event({ type: 'progress', task: 'backup', done, total }),
+        onVerify: () => output.event({ type: 'step', message: 'verifying the backup (checksum, integrity_check of the whole copy)' }),
+      });
+      output.report(report, formatBackup(report));
+    });
+
+  program
+    .command('backups')
+    .description('list backups, newest first')
+    .action(async (_options: unknown, command: Command) => {
+      commandName = 'backups';
+      const { locations } = await setup(command);
+      const report = await runBackups(locations);
+      output.report(report, formatBackups(report));
+    });
+
+  program
+    .command('verify')
+    .description('check that a backup is restorable (exit 4 when it is not)')
+    .argument('<backup>', 'a backup file, or its name in the backup folder')
+    .action(async (backup: string, _options: unknown, command: Command) => {
+      commandName = 'verify';
+      const { locations } = await setup(command);
+      const file = await resolveBackupArgument(backup, locations.backupDir, cli.cwd);
+      const report = await runVerify({ backup: file, backupDir: locations.backupDir });
+      output.report(report, formatVerify(report));
+      exitCode = report.exitCode;
+    });
+
+  program
+    .command('health')
+    .description('monitoring: backup age, size changes, failed jobs, free space (exit 4 on alerts)')
+    .action(async (_options: unknown, command: Command) => {
+      commandName = 'health';
+      const { locations, config } = await setup(command);
+      const report = await runHealth({ ...locations, config, now: clock(cli.env), cwd: cli.cwd });
+      output.report(report, formatHealth(report));
+      exitCode = report.exitCode;
     });
 
   try {

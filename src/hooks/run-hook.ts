@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 
-export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure';
+export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure' | 'onAlert';
 
 export interface HookResult {
   readonly hook: HookName;

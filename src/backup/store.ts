@@ -1,0 +1,60 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { GuardError } from '../errors.ts';
+import { pathExists } from '../files.ts';
+import { BACKUP_KINDS, readManifest, type BackupKind, type BackupManifest } from './manifest.ts';
+
+/** One backup as `backups` lists it. */
+export interface BackupEntry {
+  readonly path: string;
+  readonly kind: BackupKind;
+  readonly createdAt: string;
+  /** Bytes on disk (the .gz size for a compressed backup). */
+  readonly bytes: number;
+  readonly compressed: boolean;
+  readonly sha256: string | null;
+  readonly verified: boolean;
+  /** null for a file in a kind folder without a readable manifest: not a usable backup. */
+  readonly manifest: BackupManifest | null;
+}
+
+const isBackupFile = (name: string) => !name.startsWith('.') && (name.endsWith('.db') || name.endsWith('.db.gz'));
+
+/** Every backup under the backup folder's kind folders, newest first. */
+export async function listBackups(backupDir: string): Promise<BackupEntry[]> {
+  const entries: BackupEntry[] = [];
+  for (const kind of BACKUP_KINDS) {
+    const folder = path.join(backupDir, kind);
+    let names: string[];
+    try {
+      names = await readdir(folder);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter(isBackupFile)) {
+      const file = path.join(folder, name);
+      const info = await stat(file);
+      const manifest = await readManifest(file).catch(() => null);
+      entries.push({
+        path: file,
+        kind: manifest?.kind ?? kind,
+        createdAt: manifest?.createdAt ?? info.mtime.toISOString(),
+        bytes: info.size,
+        compressed: manifest?.compressed ?? name.endsWith('.gz'),
+        sha256: manifest?.sha256 ?? null,
+        verified: manifest?.verified === true,
+        manifest,
+      });
+    }
+  }
+  return entries.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.path.localeCompare(a.path));
+}
+
+/** A backup named on the command line: a path, or a file name found in the backup folder. */
+export async function resolveBackupArgument(argument: string, backupDir: string, cwd: string): Promise<string> {
+  const direct = path.resolve(cwd, argument);
+  if (await pathExists(direct)) return direct;
+  const match = (await listBackups(backupDir)).find((entry) => path.basename(entry.path) === argument);
+  if (match) return match.path;
+  throw new GuardError('USAGE', `no backup ${argument} (neither a file nor a name in ${backupDir}); run migrate-guard backups to list them`);
+}

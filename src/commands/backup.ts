@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { createBackup } from '../backup/create.ts';
+import type { BackupKind } from '../backup/manifest.ts';
+import type { PageProgress } from '../backup/online-copy.ts';
+import type { ResolvedConfig } from '../config.ts';
+import { assertSqliteFile } from '../db.ts';
+
+export interface BackupOptions {
+  readonly database: string;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  readonly kind?: BackupKind;
+  /** Overrides the config's per-kind default. */
+  readonly compress?: boolean;
+  readonly onProgress?: PageProgress;
+  readonly onVerify?: () => void;
+}
+
+export interface BackupReport {
+  readonly command: 'backup';
+  readonly ok: true;
+  readonly exitCode: 0;
+  readonly backup: {
+    readonly path: string;
+    readonly kind: BackupKind;
+    readonly createdAt: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly verified: true;
+    readonly compressed: boolean;
+    readonly compressedBytes: number | null;
+  };
+  readonly durationMs: number;
+}
+
+/**
+ * A verified backup of any kind: the same create-and-verify code the pre-rollout backup uses.
+ * A failed verification throws BACKUP_UNVERIFIED (exit 4) after deleting the bad file.
+ */
+export async function runBackup(options: BackupOptions): Promise<BackupReport> {
+  const started = performance.now();
+  const database = path.resolve(options.database);
+  await assertSqliteFile(database);
+  const kind = options.kind ?? 'manual';
+  const { file, manifest } = await createBackup({
+    database,
+    backupDir: path.resolve(options.backupDir),
+    kind,
+    compress: options.compress ?? options.config.backups.compress[kind] ?? false,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onVerify ? { onVerify: options.onVerify } : {}),
+  });
+  return {
+    command: 'backup',
+    ok: true,
+    exitCode: 0,
+    backup: {
+      path: file,
+      kind,
+      createdAt: manifest.createdAt,
+      bytes: manifest.bytes,
+      sha256: manifest.sha256,
+      verified: true,
+      compressed: manifest.compressed,
+      compressedBytes: manifest.compressedBytes,
+    },
+    durationMs: Math.round(performance.now() - started),
+  };
+}

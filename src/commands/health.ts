@@ -1,0 +1,130 @@
+import { statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
+import { listBackups, type BackupEntry } from '../backup/store.ts';
+import type { ResolvedConfig } from '../config.ts';
+import { databaseBytes } from '../db.ts';
+import type { ExitCode } from '../errors.ts';
+import { pathExists } from '../files.ts';
+import { runHook, type HookResult } from '../hooks/run-hook.ts';
+import { formatBytes } from '../units.ts';
+
+export interface HealthOptions {
+  readonly database: string;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  /** Injectable for tests and for reasoning about "as of". */
+  readonly now?: Date;
+  readonly cwd?: string;
+}
+
+export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space';
+
+export interface HealthAlert {
+  readonly check: HealthCheck;
+  readonly message: string;
+}
+
+export interface HealthReport {
+  readonly command: 'health';
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly newestVerified: { readonly path: string; readonly kind: string; readonly createdAt: string; readonly ageHours: number } | null;
+  readonly alerts: readonly HealthAlert[];
+  readonly freeBytes: number;
+  readonly databaseBytes: number;
+  readonly hooks: readonly HookResult[];
+}
+
+/**
+ * What a monitoring system polls: is there a recent verified backup, did a backup change size
+ * suspiciously, did a job fail since it last succeeded, is there room for the next backup.
+ * Exit 0 healthy, 4 with alerts; the `onAlert` hook runs once per alert.
+ */
+export async function runHealth(options: HealthOptions): Promise<HealthReport> {
+  const now = options.now ?? new Date();
+  const backupDir = path.resolve(options.backupDir);
+  const database = path.resolve(options.database);
+  const backups = await listBackups(backupDir);
+  const alerts: HealthAlert[] = [];
+
+  const newest = backups.find((entry) => entry.verified) ?? null;
+  const ageHours = newest ? (now.getTime() - Date.parse(newest.createdAt)) / 3_600_000 : null;
+  if (newest === null) {
+    alerts.push({ check: 'backup-age', message: `no verified backup in ${backupDir}` });
+  } else if (ageHours! > options.config.health.maxAgeHours) {
+    alerts.push({
+      check: 'backup-age',
+      message: `newest verified backup is ${ageHours!.toFixed(1)} h old (limit ${options.config.health.maxAgeHours} h): ${newest.path}`,
+    });
+  }
+
+  alerts.push(...sizeChanges(backups, options.config.health.sizeChangePercent));
+  alerts.push(...failedJobs(await readBackupEvents(backupDir)));
+
+  const size = (await pathExists(database)) ? await databaseBytes(database) : 0;
+  let free = 0;
+  if (await pathExists(backupDir)) {
+    const fs = await statfs(backupDir);
+    free = fs.bavail * fs.bsize;
+    const needed = size * options.config.thresholds.freeSpaceFactor;
+    if (free < needed) {
+      alerts.push({
+        check: 'free-space',
+        message: `only ${formatBytes(free)} free in ${backupDir}; ${formatBytes(needed)} needed (${options.config.thresholds.freeSpaceFactor}x the ${formatBytes(size)} database)`,
+      });
+    }
+  }
+
+  const hooks: HookResult[] = [];
+  const command = options.config.hooks.onAlert;
+  if (command !== null) {
+    for (const alert of alerts) {
+      hooks.push(
+        await runHook('onAlert', command, {
+          cwd: options.cwd ?? process.cwd(),
+          env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message },
+          timeoutMs: options.config.hooks.timeoutMs,
+        }),
+      );
+    }
+  }
+  return {
+    command: 'health',
+    ok: alerts.length === 0,
+    exitCode: alerts.length === 0 ? 0 : 4,
+    newestVerified: newest ? { path: newest.path, kind: newest.kind, createdAt: newest.createdAt, ageHours: Number(ageHours!.toFixed(2)) } : null,
+    alerts,
+    freeBytes: free,
+    databaseBytes: size,
+    hooks,
+  };
+}
+
+/** The newest verified backup of each kind against the one before it. */
+function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): HealthAlert[] {
+  const alerts: HealthAlert[] = [];
+  const byKind = new Map<string, BackupEntry[]>();
+  for (const entry of backups.filter((b) => b.verified)) byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+  for (const [kind, entries] of byKind) {
+    const [latest, previous] = entries;
+    if (!latest || !previous || previous.bytes === 0) continue;
+    const change = ((latest.bytes - previous.bytes) / previous.bytes) * 100;
+    if (Math.abs(change) > limitPercent) {
+      alerts.push({
+        check: 'size-change',
+        message: `${kind} backup size changed ${change > 0 ? '+' : ''}${change.toFixed(0)}% (${formatBytes(previous.bytes)} → ${formatBytes(latest.bytes)}, limit ${limitPercent}%): ${latest.path}`,
+      });
+    }
+  }
+  return alerts;
+}
+
+/** A job (per kind) whose most recent run failed: it has not succeeded since. */
+function failedJobs(events: readonly BackupEvent[]): HealthAlert[] {
+  const latest = new Map<string, BackupEvent>();
+  for (const event of events) latest.set(`${event.job} ${event.kind ?? ''}`.trim(), event);
+  return [...latest.entries()]
+    .filter(([, event]) => event.error !== null || !event.verified)
+    .map(([job, event]) => ({ check: 'failed-job' as const, message: `last ${job} failed at ${event.time}: ${event.error ?? 'not verified'}` }));
+}
