@@ -19,6 +19,8 @@ export interface CreateBackupOptions {
   readonly kind: BackupKind;
   /** Streaming gzip of the verified copy (`.db.gz`); the manifest keeps both checksums. */
   readonly compress?: boolean;
+  /** gzip level, 1 (fast, the default) to 9. */
+  readonly gzipLevel?: number;
   /** The backup's path, when the caller must know it up front (a journal records it). */
   readonly file?: string;
   readonly onProgress?: PageProgress;
@@ -115,7 +117,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     let compressed: { bytes: number; sha256: string } | null = null;
     if (compress) {
       options.checkpoint?.();
-      compressed = await gzipVerified(temporary, compressedTemporary, sha256);
+      compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
       await rename(compressedTemporary, file);
       await removeIfPresent(temporary);
     } else {
@@ -168,7 +170,7 @@ function unverified(reason: string): GuardError {
  * gzip as a stream (memory stays flat), hashing the compressed bytes on the way out; then proves
  * the .gz: its checksum re-read, and its content decompressed back to exactly the verified bytes.
  */
-async function gzipVerified(plain: string, target: string, plainSha256: string): Promise<{ bytes: number; sha256: string }> {
+async function gzipVerified(plain: string, target: string, plainSha256: string, level: number): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -178,7 +180,7 @@ async function gzipVerified(plain: string, target: string, plainSha256: string):
       callback(null, chunk);
     },
   });
-  await pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level: 6 }), tap, createWriteStream(target));
+  await pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level }), tap, createWriteStream(target));
   await fsyncPath(target);
   const sha256 = hash.digest('hex');
   if ((await sha256File(target)) !== sha256) throw unverified('the compressed checksum changed when it was read back');

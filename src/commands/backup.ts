@@ -47,6 +47,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
     backupDir: path.resolve(options.backupDir),
     kind,
     compress: options.compress ?? options.config.backups.compress[kind] ?? false,
+    gzipLevel: options.config.backups.gzipLevel,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.onVerify ? { onVerify: options.onVerify } : {}),
   });

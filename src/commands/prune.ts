@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { appendBackupEvent } from '../backup/event-log.ts';
+import { manifestPathOf } from '../backup/manifest.ts';
+import { planRetention, type RetentionDecision } from '../backup/retention.ts';
+import { listBackups } from '../backup/store.ts';
+import type { ResolvedConfig } from '../config.ts';
+import { messageOf } from '../errors.ts';
+import { removeIfPresent } from '../files.ts';
+
+export interface PruneOptions {
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  readonly dryRun?: boolean;
+  /** Injectable for tests; retention windows are measured back from here. */
+  readonly now?: Date;
+}
+
+export interface PruneReport {
+  readonly command: 'prune';
+  readonly dryRun: boolean;
+  readonly ok: true;
+  readonly exitCode: 0;
+  /** Files removed (or, with --dry-run, that would be). */
+  readonly removed: readonly string[];
+  readonly kept: readonly string[];
+  readonly decisions: readonly RetentionDecision[];
+}
+
+/** Applies the retention policy; each backup goes with its manifest. */
+export async function runPrune(options: PruneOptions): Promise<PruneReport> {
+  const started = performance.now();
+  const backupDir = path.resolve(options.backupDir);
+  const backups = await listBackups(backupDir);
+  const decisions = planRetention(
+    backups.map((entry) => ({ file: entry.path, kind: entry.kind, createdAt: entry.createdAt, verified: entry.verified })),
+    options.config.retention,
+    options.now ?? new Date(),
+  );
+  const removed = decisions.filter((decision) => decision.action === 'remove').map((decision) => decision.file);
+  let error: string | null = null;
+  if (!options.dryRun) {
+    try {
+      for (const file of removed) {
+        // Manifest last: a half-pruned backup still says what it was.
+        await removeIfPresent(file);
+        await removeIfPresent(manifestPathOf(file));
+      }
+    } catch (caught) {
+      error = messageOf(caught);
+      throw caught;
+    } finally {
+      await appendBackupEvent(backupDir, {
+        time: new Date().toISOString(),
+        job: 'prune',
+        kind: null,
+        file: null,
+        bytes: null,
+        durationMs: Math.round(performance.now() - started),
+        verified: error === null,
+        error,
+      }).catch(() => undefined);
+    }
+  }
+  return {
+    command: 'prune',
+    dryRun: options.dryRun === true,
+    ok: true,
+    exitCode: 0,
+    removed,
+    kept: decisions.filter((decision) => decision.action === 'keep').map((decision) => decision.file),
+    decisions,
+  };
+}
