@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createBackup } from './backup/create.ts';
+import { keepPreRestoreCopy } from './restore/pre-restore-copy.ts';
 import { manifestPathOf, readManifest } from './backup/manifest.ts';
 import { GuardError, messageOf } from './errors.ts';
 import type { EventListener } from './events.ts';
@@ -30,7 +30,7 @@ export function manualRestoreAdvice(database: string, backup: string): string {
  * half-written backup is cleared away. Must be called with the run lock held.
  *
  * The application may have written to the database since the crash, so what is there now is kept
- * as a verified `pre-restore` backup first: recovery must not be the thing that loses data.
+ * as a pre-restore copy first: recovery must not be the thing that loses data.
  */
 export async function recoverInterruptedRun(database: string, emit: EventListener): Promise<Recovery | null> {
   const entry = await readJournal(database);
@@ -51,10 +51,10 @@ export async function recoverInterruptedRun(database: string, emit: EventListene
   try {
     const manifest = await readManifest(entry.backup);
     try {
-      preRestoreCopy = (await createBackup({ database, backupDir: entry.backupDir, kind: 'pre-restore', onProgress: onProgress('backup') })).file;
+      preRestoreCopy = await keepPreRestoreCopy(database, onProgress('backup'));
       emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
     } catch (error) {
-      // A half-migrated database may well fail verification; undoing it matters more than keeping it.
+      // Undoing the half-run matters more than keeping a copy of it (a full disk, say).
       emit({ type: 'warning', message: `could not keep a copy of the current database (${messageOf(error)}); restoring anyway` });
     }
     await restoreFull({ database, backupFile: entry.backup, manifest, onProgress: onProgress('restore') });

@@ -6,6 +6,7 @@ import type { BackupReport } from '../commands/backup.ts';
 import type { BackupsReport } from '../commands/backups.ts';
 import type { VerifyReport } from '../commands/verify.ts';
 import type { HealthReport } from '../commands/health.ts';
+import type { PruneReport } from '../commands/prune.ts';
 import { formatBytes } from '../units.ts';
 
 import { formatSeconds as seconds } from '../units.ts';
@@ -95,5 +96,13 @@ export function formatHealth(report: HealthReport): string {
   const lines = [`migrate-guard: ${newest}; ${formatBytes(report.freeBytes)} free for backups`];
   for (const alert of report.alerts) lines.push(`  ALERT ${alert.check}: ${alert.message}`);
   lines.push(report.ok ? 'migrate-guard: healthy' : `migrate-guard: ${report.alerts.length} alert(s) (exit 4)`);
+  return lines.join('\n');
+}
+
+export function formatPrune(report: PruneReport): string {
+  const lines = report.decisions
+    .filter((decision) => decision.action === 'remove')
+    .map((decision) => `  ${report.dryRun ? 'would remove' : 'removed'} ${decision.file}: ${decision.reason}`);
+  lines.push(`migrate-guard: ${report.dryRun ? 'dry run: would remove' : 'removed'} ${report.removed.length} backup(s), kept ${report.kept.length}`);
   return lines.join('\n');
 }

@@ -12,9 +12,10 @@ import { runBackup } from '../commands/backup.ts';
 import { runBackups } from '../commands/backups.ts';
 import { runVerify } from '../commands/verify.ts';
 import { runHealth } from '../commands/health.ts';
+import { runPrune } from '../commands/prune.ts';
 import { resolveBackupArgument } from '../backup/store.ts';
 import { REQUESTABLE_KINDS, type BackupKind } from '../backup/manifest.ts';
-import { formatBackup, formatBackups, formatHealth, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
+import { formatBackup, formatBackups, formatHealth, formatPrune, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
 import { Output, type OutputStreams } from './output.ts';
 
 export interface CliEnvironment extends OutputStreams {
@@ -208,6 +209,17 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
       const report = await runVerify({ backup: file, backupDir: locations.backupDir });
       output.report(report, formatVerify(report));
       exitCode = report.exitCode;
+    });
+
+  program
+    .command('prune')
+    .description('apply the retention policy')
+    .option('--dry-run', 'list what would be removed and why; remove nothing')
+    .action(async (options: { dryRun?: boolean }, command: Command) => {
+      commandName = 'prune';
+      const { locations, config } = await setup(command);
+      const report = await runPrune({ backupDir: locations.backupDir, config, dryRun: options.dryRun === true, now: clock(cli.env) });
+      output.report(report, formatPrune(report));
     });
 
   program

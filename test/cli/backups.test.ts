@@ -155,3 +155,23 @@ describe('health', () => {
     expect(checks).toEqual(['failed-job', 'free-space', 'size-change']);
   });
 });
+
+describe('prune', () => {
+  it('lists with --dry-run, then removes old daily backups with their manifests, keeping pre-rollout ones', async () => {
+    const first = parseReport((await project.run(['backup', '--kind', 'daily', '--json'])).stdout).backup.path;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = parseReport((await project.run(['backup', '--kind', 'daily', '--json'])).stdout).backup.path;
+    const before = await project.backupFiles();
+    // Both backups fall on one day: only the newest of that day stays.
+    const dry = await project.run(['prune', '--dry-run', '--json']);
+    expect(dry.exitCode).toBe(0);
+    expect(parseReport(dry.stdout).removed).toEqual([first]);
+    expect(await project.backupFiles()).toEqual(before);
+    const real = await project.run(['prune', '--json']);
+    expect(real.exitCode).toBe(0);
+    const after = await project.backupFiles();
+    expect(after.some((file) => file.includes(path.basename(first)))).toBe(false);
+    expect(after).toContain(path.relative(project.backups, second));
+    expect(after.some((file) => file.startsWith('pre-rollout/'))).toBe(true);
+  });
+});

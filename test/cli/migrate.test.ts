@@ -149,7 +149,7 @@ describe('migrate', () => {
     const report = parseReport(next.stdout);
     expect(report.recovered).toMatchObject({ state: 'migrating' });
     // Recovery undid the half-run, but kept what was there, the app's write included.
-    expect(report.recovered.preRestoreCopy).toMatch(/\/pre-restore\/app_pre-restore_\d{8}_\d{6}\.db$/);
+    expect(report.recovered.preRestoreCopy).toMatch(/\/app\.db\.pre-restore\.\d{8}_\d{6}$/);
     expect(await query(report.recovered.preRestoreCopy, "SELECT COUNT(*) AS n FROM items WHERE name = 'written-after-the-crash'")).toEqual([{ n: 1 }]);
     expect(report.applied).toEqual(['002_gamma', '003_hang']);
     expect(next.stderr).toContain('interrupted');
