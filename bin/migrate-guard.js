@@ -9,6 +9,7 @@ const exitCode = await main({
   argv: process.argv.slice(2),
   env: process.env,
   cwd: process.cwd(),
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   onSignal(listener) {

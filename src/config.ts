@@ -30,6 +30,9 @@ const configSchema = z.strictObject({
       onFailure: z.string().min(1).optional(),
       /** Runs once per `health` alert, e.g. to page someone. */
       onAlert: z.string().min(1).optional(),
+      /** Around `restore` (e.g. stop / start the app); a failing beforeRestore cancels it. */
+      beforeRestore: z.string().min(1).optional(),
+      afterRestore: z.string().min(1).optional(),
       timeoutMs: z.number().int().positive().optional(),
     })
     .optional(),
@@ -55,6 +58,8 @@ const configSchema = z.strictObject({
       maxAgeHours: z.number().positive().optional(),
       /** Alert when a backup's size differs from the previous one of its kind by more than this. */
       sizeChangePercent: z.number().positive().optional(),
+      /** Alert when the last successful restore drill is older than this. */
+      drillMaxAgeDays: z.number().positive().optional(),
     })
     .optional(),
   retention: z
@@ -82,6 +87,8 @@ export interface HooksConfig {
   readonly afterMigrate: string | null;
   readonly onFailure: string | null;
   readonly onAlert: string | null;
+  readonly beforeRestore: string | null;
+  readonly afterRestore: string | null;
   readonly timeoutMs: number;
 }
 
@@ -90,7 +97,7 @@ export interface ResolvedConfig {
   readonly hooks: HooksConfig;
   readonly thresholds: { readonly freeSpaceFactor: number; readonly largeTableRows: number };
   readonly backups: { readonly compress: Readonly<Partial<Record<BackupKind, boolean>>>; readonly gzipLevel: number };
-  readonly health: { readonly maxAgeHours: number; readonly sizeChangePercent: number };
+  readonly health: { readonly maxAgeHours: number; readonly sizeChangePercent: number; readonly drillMaxAgeDays: number };
   readonly retention: { readonly dailyDays: number; readonly hotDays: number; readonly weeklyWeeks: number; readonly monthlyMonths: number };
 }
 
@@ -121,6 +128,8 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       afterMigrate: config.hooks?.afterMigrate ?? null,
       onFailure: config.hooks?.onFailure ?? null,
       onAlert: config.hooks?.onAlert ?? null,
+      beforeRestore: config.hooks?.beforeRestore ?? null,
+      afterRestore: config.hooks?.afterRestore ?? null,
       timeoutMs: config.hooks?.timeoutMs ?? 10 * 60_000,
     },
     thresholds: {
@@ -134,6 +143,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
     health: {
       maxAgeHours: config.health?.maxAgeHours ?? 26,
       sizeChangePercent: config.health?.sizeChangePercent ?? 20,
+      drillMaxAgeDays: config.health?.drillMaxAgeDays ?? 35,
     },
     retention: {
       dailyDays: config.retention?.dailyDays ?? 30,

@@ -1,12 +1,12 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { keepPreRestoreCopy } from './restore/pre-restore-copy.ts';
-import { manifestPathOf, readManifest } from './backup/manifest.ts';
+import { manifestPathOf } from './backup/manifest.ts';
 import { GuardError, messageOf } from './errors.ts';
 import type { EventListener } from './events.ts';
 import { pathExists, removeIfPresent } from './files.ts';
 import { changedDatabase, clearJournal, journalPath, readJournal, type JournalEntry, type RunState } from './journal.ts';
-import { restoreFull } from './restore/full.ts';
+import { prepareBackup, restoreFull } from './restore/full.ts';
 
 export interface Recovery {
   /** The state the interrupted run had reached. */
@@ -49,7 +49,7 @@ export async function recoverInterruptedRun(database: string, emit: EventListene
   const onProgress = (task: 'backup' | 'restore') => (done: number, total: number) => emit({ type: 'progress', task, done, total });
   let preRestoreCopy: string | null = null;
   try {
-    const manifest = await readManifest(entry.backup);
+    const prepared = await prepareBackup(entry.backup);
     try {
       preRestoreCopy = await keepPreRestoreCopy(database, onProgress('backup'));
       emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
@@ -57,7 +57,11 @@ export async function recoverInterruptedRun(database: string, emit: EventListene
       // Undoing the half-run matters more than keeping a copy of it (a full disk, say).
       emit({ type: 'warning', message: `could not keep a copy of the current database (${messageOf(error)}); restoring anyway` });
     }
-    await restoreFull({ database, backupFile: entry.backup, manifest, onProgress: onProgress('restore') });
+    try {
+      await restoreFull({ database, backup: prepared, onProgress: onProgress('restore') });
+    } finally {
+      await prepared.release();
+    }
   } catch (error) {
     throw new GuardError(
       'RECOVERY_FAILED',

@@ -6,7 +6,7 @@ interface Violation {
   parent: string;
 }
 
-export async function foreignKeyCheck({ connection }: CheckContext): Promise<CheckResult> {
+export async function foreignKeyCheck({ connection }: Pick<CheckContext, 'connection'>): Promise<CheckResult> {
   const rows = await connection.all<Violation>('PRAGMA foreign_key_check');
   if (rows.length === 0) return { name: 'foreign-keys', ok: true, detail: 'no violations' };
   const shown = rows

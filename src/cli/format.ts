@@ -7,6 +7,9 @@ import type { BackupsReport } from '../commands/backups.ts';
 import type { VerifyReport } from '../commands/verify.ts';
 import type { HealthReport } from '../commands/health.ts';
 import type { PruneReport } from '../commands/prune.ts';
+import type { RestoreReport } from '../commands/restore.ts';
+import type { RestoreTableReport } from '../commands/restore-table.ts';
+import type { DrillReport } from '../commands/drill.ts';
 import { formatBytes } from '../units.ts';
 
 import { formatSeconds as seconds } from '../units.ts';
@@ -105,4 +108,31 @@ export function formatPrune(report: PruneReport): string {
     .map((decision) => `  ${report.dryRun ? 'would remove' : 'removed'} ${decision.file}: ${decision.reason}`);
   lines.push(`migrate-guard: ${report.dryRun ? 'dry run: would remove' : 'removed'} ${report.removed.length} backup(s), kept ${report.kept.length}`);
   return lines.join('\n');
+}
+
+const counts = (tables: Readonly<Record<string, number>>) =>
+  Object.entries(tables).map(([name, rows]) => `${name} ${rows}`).join(', ') || 'none';
+
+export function formatRestore(report: RestoreReport): string {
+  return [
+    `  integrity ${report.proof.integrity}; foreign keys ok; smoke queries ok; ${report.proof.appliedMigrations.length} migrations applied`,
+    `  rows: ${counts(report.proof.tables)}`,
+    `  not soft-deleted: ${counts(report.proof.liveRows)}`,
+    `migrate-guard: restored ${report.backup} into ${report.database} in ${seconds(report.durationMs)} (measured recovery time)${report.preRestoreCopy ? `; the previous database is kept as ${report.preRestoreCopy}` : ''}`,
+  ].join('\n');
+}
+
+export function formatRestoreTable(report: RestoreTableReport): string {
+  if (report.mode === 'export') return `migrate-guard: wrote ${report.rows} rows of ${report.table} to ${report.out}`;
+  if (!report.ok) {
+    return `${report.violations.map((v) => `  ${v}`).join('\n')}\nmigrate-guard: restoring ${report.table} would break ${report.violations.length} foreign key(s); rolled back, nothing changed (--force to apply anyway)`;
+  }
+  return `migrate-guard: replaced the rows of ${report.table} with the backup's ${report.rows} rows (backup first: ${report.preRestoreBackup})`;
+}
+
+export function formatDrill(report: DrillReport): string {
+  const verdict = report.restoreMs <= report.objectiveMs ? 'within' : 'OVER';
+  return report.ok
+    ? `migrate-guard: drill passed: ${report.backup} restored and verified in ${seconds(report.restoreMs)} (${verdict} the ${report.objectiveMs / 60_000}-minute objective)`
+    : `migrate-guard: drill FAILED for ${report.backup}: ${report.error} (exit 4)`;
 }

@@ -13,13 +13,19 @@ import { runBackups } from '../commands/backups.ts';
 import { runVerify } from '../commands/verify.ts';
 import { runHealth } from '../commands/health.ts';
 import { runPrune } from '../commands/prune.ts';
+import { parseRestoreTime, runRestore } from '../commands/restore.ts';
+import { runRestoreTable } from '../commands/restore-table.ts';
+import { runDrill } from '../commands/drill.ts';
+import { createInterface } from 'node:readline/promises';
 import { resolveBackupArgument } from '../backup/store.ts';
 import { REQUESTABLE_KINDS, type BackupKind } from '../backup/manifest.ts';
-import { formatBackup, formatBackups, formatHealth, formatPrune, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
+import { formatBackup, formatBackups, formatDrill, formatHealth, formatPrune, formatRestore, formatRestoreTable, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
 import { Output, type OutputStreams } from './output.ts';
 
 export interface CliEnvironment extends OutputStreams {
   readonly argv: readonly string[];
+  /** For confirmation prompts; without a terminal there are none (as with --yes). */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   /** Registers SIGINT/SIGTERM; returns a function that unregisters. */
@@ -41,6 +47,15 @@ function clock(env: NodeJS.ProcessEnv): Date {
   const at = new Date(pinned);
   if (Number.isNaN(at.getTime())) throw new GuardError('USAGE', `MIGRATE_GUARD_NOW=${pinned} is not an ISO 8601 time`);
   return at;
+}
+
+async function askYesNo(cli: CliEnvironment, question: string): Promise<boolean> {
+  const readline = createInterface({ input: cli.stdin!, output: cli.stderr });
+  try {
+    return /^y(es)?$/i.test((await readline.question(question)).trim());
+  } finally {
+    readline.close();
+  }
 }
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -208,6 +223,77 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
       const file = await resolveBackupArgument(backup, locations.backupDir, cli.cwd);
       const report = await runVerify({ backup: file, backupDir: locations.backupDir });
       output.report(report, formatVerify(report));
+      exitCode = report.exitCode;
+    });
+
+  program
+    .command('restore')
+    .description('full restore into the live database, verified before and after')
+    .argument('[backup]', 'a backup file, or its name in the backup folder')
+    .option('--latest', 'the newest verified backup')
+    .option('--to <time>', 'the newest verified backup at or before "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601')
+    .action(async (backup: string | undefined, options: { latest?: boolean; to?: string }, command: Command) => {
+      commandName = 'restore';
+      const { flags, locations, config } = await setup(command);
+      const given = [backup !== undefined, options.latest === true, options.to !== undefined].filter(Boolean).length;
+      if (given !== 1) throw new GuardError('USAGE', 'restore needs exactly one of: <backup>, --latest, --to "<time>"');
+      const target =
+        backup !== undefined
+          ? { backup: await resolveBackupArgument(backup, locations.backupDir, cli.cwd) }
+          : options.latest
+            ? ({ latest: true } as const)
+            : { at: parseRestoreTime(options.to!) };
+      const interactive = cli.stdin?.isTTY === true && flags.yes !== true;
+      const report = await runRestore({
+        ...locations,
+        config,
+        target,
+        cwd: cli.cwd,
+        onEvent: (event) => output.event(event),
+        ...(interactive ? { confirm: (summary: string) => askYesNo(cli, `${summary}\nRestore? [y/N] `) } : {}),
+      });
+      output.report(report, formatRestore(report));
+      exitCode = report.exitCode;
+    });
+
+  program
+    .command('restore-table')
+    .description('selective restore of one table: SQL for review, or --apply')
+    .argument('<backup>', 'a backup file, or its name in the backup folder')
+    .argument('<table>', 'the table to restore')
+    .option('--apply', "replace the live table's rows in one transaction")
+    .option('--out <file>', 'where to write the SQL (default ./<table>-from-<backup>.sql)')
+    .option('--force', 'apply even if foreign keys would be violated')
+    .action(async (backup: string, table: string, options: { apply?: boolean; out?: string; force?: boolean }, command: Command) => {
+      commandName = 'restore-table';
+      const { locations } = await setup(command);
+      const report = await runRestoreTable({
+        ...locations,
+        backup: await resolveBackupArgument(backup, locations.backupDir, cli.cwd),
+        table,
+        apply: options.apply === true,
+        force: options.force === true,
+        ...(options.out === undefined ? {} : { out: options.out }),
+        cwd: cli.cwd,
+      });
+      output.report(report, formatRestoreTable(report));
+      exitCode = report.exitCode;
+    });
+
+  program
+    .command('drill')
+    .description('restore test: the newest verified backup into a scratch database, timed (exit 4 on failure)')
+    .argument('[backup]', 'a given backup instead of the newest verified one')
+    .action(async (backup: string | undefined, _options: unknown, command: Command) => {
+      commandName = 'drill';
+      const { locations, config } = await setup(command);
+      const report = await runDrill({
+        backupDir: locations.backupDir,
+        config,
+        ...(backup === undefined ? {} : { backup: await resolveBackupArgument(backup, locations.backupDir, cli.cwd) }),
+        onEvent: (event) => output.event(event),
+      });
+      output.report(report, formatDrill(report));
       exitCode = report.exitCode;
     });
 

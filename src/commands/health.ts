@@ -18,7 +18,7 @@ export interface HealthOptions {
   readonly cwd?: string;
 }
 
-export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space';
+export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age';
 
 export interface HealthAlert {
   readonly check: HealthCheck;
@@ -60,7 +60,10 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 
   alerts.push(...sizeChanges(backups, options.config.health.sizeChangePercent));
-  alerts.push(...failedJobs(await readBackupEvents(backupDir)));
+  const events = await readBackupEvents(backupDir);
+  alerts.push(...failedJobs(events));
+  const drillAlert = staleDrill(events, backups, now, options.config.health.drillMaxAgeDays);
+  if (drillAlert) alerts.push(drillAlert);
 
   const size = (await pathExists(database)) ? await databaseBytes(database) : 0;
   let free = 0;
@@ -118,6 +121,24 @@ function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): Hea
     }
   }
   return alerts;
+}
+
+/**
+ * The last successful drill is older than the limit. A new installation is not alerted before it
+ * has had backups for that long: there was nothing to drill with.
+ */
+function staleDrill(events: readonly BackupEvent[], backups: readonly BackupEntry[], now: Date, maxAgeDays: number): HealthAlert | null {
+  const limit = now.getTime() - maxAgeDays * 86_400_000;
+  const lastDrill = events.filter((event) => event.job === 'drill' && event.error === null).at(-1);
+  if (lastDrill && Date.parse(lastDrill.time) >= limit) return null;
+  const oldest = backups.filter((entry) => entry.verified).at(-1);
+  if (!lastDrill && (!oldest || Date.parse(oldest.createdAt) >= limit)) return null;
+  return {
+    check: 'drill-age',
+    message: lastDrill
+      ? `last successful restore drill was ${lastDrill.time}, more than ${maxAgeDays} days ago; run migrate-guard drill`
+      : `no successful restore drill in the ${maxAgeDays} days there have been backups; run migrate-guard drill`,
+  };
 }
 
 /** A job (per kind) whose most recent run failed: it has not succeeded since. */

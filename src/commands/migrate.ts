@@ -18,7 +18,7 @@ import { createMigrator } from '../migrator/umzug.ts';
 import { preflight } from '../preflight.ts';
 import { planDown, planUp, readMigrationState, type Direction } from './plan.ts';
 import { recoverInterruptedRun, type Recovery } from '../recovery.ts';
-import { restoreFull } from '../restore/full.ts';
+import { prepareBackup, restoreFull } from '../restore/full.ts';
 
 export interface MigrateOptions {
   readonly database: string;
@@ -359,12 +359,16 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     let restoreError: string | null = null;
     const restoreStarted = performance.now();
     try {
-      await restoreFull({
-        database,
-        backupFile: backup.file,
-        manifest: backup.manifest,
-        onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
-      });
+      const prepared = await prepareBackup(backup.file);
+      try {
+        await restoreFull({
+          database,
+          backup: prepared,
+          onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
+        });
+      } finally {
+        await prepared.release();
+      }
       timings.restore = since(restoreStarted);
       emit({ type: 'step', message: `restore verified in ${seconds(timings.restore)}: the database is back to its pre-rollout state` });
     } catch (error) {

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 
-export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure' | 'onAlert';
+export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure' | 'onAlert' | 'beforeRestore' | 'afterRestore';
 
 export interface HookResult {
   readonly hook: HookName;

@@ -1,0 +1,188 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { appendBackupEvent } from '../backup/event-log.ts';
+import { listBackups, type BackupEntry } from '../backup/store.ts';
+import type { ResolvedConfig } from '../config.ts';
+import { databaseBytes } from '../db.ts';
+import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import type { EventListener } from '../events.ts';
+import { pathExists } from '../files.ts';
+import { runHook, type HookName, type HookResult } from '../hooks/run-hook.ts';
+import { acquireLock } from '../lock.ts';
+import { keepPreRestoreCopy } from '../restore/pre-restore-copy.ts';
+import { prepareBackup, restoreFull, type RestoreProof } from '../restore/full.ts';
+import { formatBytes } from '../units.ts';
+
+/** Which backup: a named one, the newest verified one, or the newest verified at or before a time. */
+export type RestoreTarget =
+  | { readonly backup: string }
+  | { readonly latest: true }
+  | { readonly at: Date };
+
+export interface RestoreCommandOptions {
+  readonly database: string;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  readonly target: RestoreTarget;
+  /** Asked with what will be replaced by what; false cancels with nothing changed. */
+  readonly confirm?: (summary: string) => Promise<boolean>;
+  readonly onEvent?: EventListener;
+  readonly cwd?: string;
+}
+
+export interface RestoreReport {
+  readonly command: 'restore';
+  readonly ok: true;
+  readonly exitCode: ExitCode;
+  readonly database: string;
+  readonly backup: string;
+  /** For --to: how far before the target the chosen backup was taken (data that will be missing). */
+  readonly gapSeconds: number | null;
+  readonly preRestoreCopy: string | null;
+  readonly proof: RestoreProof;
+  readonly hooks: readonly HookResult[];
+  /** The measured recovery time. */
+  readonly durationMs: number;
+}
+
+/**
+ * The runbook's full restore: choose and verify the backup, confirm, stop the app, keep the current
+ * database, restore through the online backup API, prove the result, start the app.
+ */
+export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
+  const emit: EventListener = options.onEvent ?? (() => undefined);
+  const started = performance.now();
+  const database = path.resolve(options.database);
+  const backupDir = path.resolve(options.backupDir);
+  const { file, gapSeconds } = await chooseBackup(options.target, backupDir, emit);
+
+  // 1. Verify the backup before anything else.
+  const prepared = await prepareBackup(file);
+  try {
+    // 2. Confirm.
+    const exists = await pathExists(database);
+    const current = exists
+      ? `${database} (${formatBytes(await databaseBytes(database))}, last changed ${(await stat(database)).mtime.toISOString()})`
+      : `${database} (does not exist yet)`;
+    const manifest = prepared.manifest;
+    const summary = [
+      `replace ${current}`,
+      `with ${file}${manifest ? ` (${manifest.kind}, taken ${manifest.createdAt}, ${manifest.appliedMigrations.length} migrations applied${manifest.appliedMigrations.length ? `, last ${manifest.appliedMigrations.at(-1)}` : ''})` : ' (no manifest; integrity_check ok)'}`,
+    ].join('\n');
+    if (options.confirm && !(await options.confirm(summary))) {
+      throw new GuardError('USAGE', 'restore cancelled; nothing was changed');
+    }
+
+    const lock = await acquireLock(database, 'restore');
+    const hooks: HookResult[] = [];
+    const hook = async (name: HookName, command: string | null) => {
+      if (command === null) return null;
+      const result = await runHook(name, command, {
+        cwd: options.cwd ?? process.cwd(),
+        env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_BACKUP: file },
+        timeoutMs: options.config.hooks.timeoutMs,
+      });
+      hooks.push(result);
+      emit({ type: 'hook', result });
+      return result;
+    };
+    try {
+      // 3. Stop the app.
+      const before = await hook('beforeRestore', options.config.hooks.beforeRestore);
+      if (before && !before.ok) {
+        throw new GuardError('HOOK_FAILED', `beforeRestore hook failed (exit ${before.exitCode}); nothing was changed`);
+      }
+      // 4. Keep what is there now.
+      let preRestoreCopy: string | null = null;
+      if (exists) {
+        preRestoreCopy = await keepPreRestoreCopy(database, (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
+        emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
+      }
+      // 5 + 6. Restore into the live database and prove it.
+      emit({ type: 'step', message: `restoring ${file}` });
+      let proof: RestoreProof;
+      try {
+        proof = await restoreFull({
+          database,
+          backup: prepared,
+          strict: { smoke: options.config.checks.smoke },
+          onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
+        });
+      } catch (error) {
+        await log(backupDir, file, started, messageOf(error));
+        const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';
+        throw new GuardError('RECOVERY_FAILED', `${messageOf(error)}${keep}`, { cause: error, exitCode: 3, backup: file });
+      }
+      // 7. Start the app.
+      await hook('afterRestore', options.config.hooks.afterRestore);
+      const durationMs = Math.round(performance.now() - started);
+      await log(backupDir, file, started, null);
+      return {
+        command: 'restore',
+        ok: true,
+        exitCode: 0,
+        database,
+        backup: file,
+        gapSeconds,
+        preRestoreCopy,
+        proof,
+        hooks,
+        durationMs,
+      };
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  } finally {
+    await prepared.release();
+  }
+}
+
+async function log(backupDir: string, file: string, started: number, error: string | null): Promise<void> {
+  await appendBackupEvent(backupDir, {
+    time: new Date().toISOString(),
+    job: 'restore',
+    kind: null,
+    file,
+    bytes: null,
+    durationMs: Math.round(performance.now() - started),
+    verified: error === null,
+    error,
+  }).catch(() => undefined);
+}
+
+async function chooseBackup(target: RestoreTarget, backupDir: string, emit: EventListener): Promise<{ file: string; gapSeconds: number | null }> {
+  if ('backup' in target) return { file: target.backup, gapSeconds: null };
+  const verified = (await listBackups(backupDir)).filter((entry) => entry.verified);
+  if ('latest' in target) {
+    const newest = verified[0];
+    if (!newest) throw new GuardError('USAGE', `no verified backup in ${backupDir}`);
+    emit({ type: 'step', message: `newest verified backup: ${newest.path} (${newest.kind}, ${newest.createdAt})` });
+    return { file: newest.path, gapSeconds: null };
+  }
+  const chosen: BackupEntry | undefined = verified.find((entry) => Date.parse(entry.createdAt) <= target.at.getTime());
+  if (!chosen) {
+    throw new GuardError('USAGE', `no verified backup taken at or before ${target.at.toISOString()}; the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`);
+  }
+  const gapSeconds = Math.round((target.at.getTime() - Date.parse(chosen.createdAt)) / 1000);
+  emit({
+    type: 'step',
+    message: `chose ${chosen.path} (${chosen.kind}, ${chosen.createdAt}): ${formatGap(gapSeconds)} before ${target.at.toISOString()}; changes after it are not in the backup`,
+  });
+  return { file: chosen.path, gapSeconds };
+}
+
+function formatGap(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** `YYYY-MM-DD HH:MM:SS` is UTC (the contract); ISO 8601 with an offset is taken as written. */
+export function parseRestoreTime(text: string): Date {
+  const plain = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})$/.exec(text.trim());
+  const at = plain ? new Date(`${plain[1]}T${plain[2]}Z`) : /([zZ]|[+-]\d{2}:?\d{2})$/.test(text.trim()) ? new Date(text) : new Date(Number.NaN);
+  if (Number.isNaN(at.getTime())) {
+    throw new GuardError('USAGE', `--to "${text}": give "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 with an offset`);
+  }
+  return at;
+}
