@@ -97,8 +97,13 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
     } catch (error) {
       throw fail(`restore from ${options.backup.file} failed: ${messageOf(error)}`, error);
     }
-    const integrity = await integrityCheck(live, 'full');
-    if (!integrity.ok) throw fail(`restored database fails integrity_check: ${integrity.detail}`);
+    // When the backup's checksum matched its manifest, its bytes are the ones that passed a full
+    // integrity_check when it was taken, and the backup API copied exactly those pages: a second
+    // full pass (25 s per GB here) proves nothing new, while quick_check (3.6 s) still catches a
+    // bad copy (b-tree structure, page accounting). A backup without a manifest had its full check
+    // in prepareBackup.
+    const integrity = await integrityCheck(live, 'quick');
+    if (!integrity.ok) throw fail(`restored database fails quick_check: ${integrity.detail}`);
     const snapshot = await snapshotDatabase(live);
     const problems = compareSnapshots(options.backup.expected, snapshot);
     if (options.backup.expected.appliedMigrations.join() !== snapshot.appliedMigrations.join()) {
