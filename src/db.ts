@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sqlite3 from 'sqlite3';
-import knexFactory from 'knex';
-import type { Knex } from 'knex';
 import { GuardError } from './errors.ts';
 
 /** A promise-returning handle over one raw sqlite3 connection. */
@@ -163,37 +161,6 @@ export async function databaseBytes(file: string): Promise<number> {
     }
   }
   return total;
-}
-
-export interface KnexHandle {
-  readonly knex: Knex;
-  /** Every raw connection the pool opened, so a signal can interrupt the running statement. */
-  readonly connections: ReadonlySet<sqlite3.Database>;
-}
-
-/**
- * The knex instance migrations see. Foreign-key enforcement stays at SQLite's default (off), as
- * with knex's own migrator: knex rebuilds tables on `alterTable`, and with enforcement on, the
- * DROP of a referenced table would fire ON DELETE CASCADE. `PRAGMA foreign_key_check` after the
- * run is what guards the relations.
- */
-export function openKnex(file: string): KnexHandle {
-  const connections = new Set<sqlite3.Database>();
-  const knex = knexFactory({
-    client: 'sqlite3',
-    connection: { filename: file },
-    useNullAsDefault: true,
-    pool: {
-      min: 1,
-      max: 1,
-      afterCreate: (connection: sqlite3.Database, done: (error: Error | null, connection: unknown) => void) => {
-        connections.add(connection);
-        connection.configure('busyTimeout', 10_000);
-        done(null, connection);
-      },
-    },
-  });
-  return { knex, connections };
 }
 
 /** Resolves `DATABASE_URL` forms (`file:…`, `sqlite:…`, `sqlite://…`, a plain path) to a path. */

@@ -78,12 +78,11 @@ function parseCreatedAt(backup: RetentionCandidate): number {
   };
   const match = typeof backup.createdAt === 'string' ? ISO_8601.exec(backup.createdAt) : null;
   if (!match) return fail();
-  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = match
-    .slice(1)
-    .map((part) => (part === undefined ? undefined : Number(part)));
-  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  const part = (index: number): number => Number(match[index] ?? 0);
+  const daysInMonth = new Date(Date.UTC(part(1), part(2), 0)).getUTCDate();
   const inRange =
-    month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59;
+    part(2) >= 1 && part(2) <= 12 && part(3) >= 1 && part(3) <= daysInMonth &&
+    part(4) <= 23 && part(5) <= 59 && part(6) <= 59 && part(7) <= 23 && part(8) <= 59;
   const at = Date.parse(backup.createdAt);
   if (!inRange || Number.isNaN(at)) return fail();
   return at;
@@ -111,7 +110,7 @@ function bucketed(kind: BackupKind, ofKind: readonly Entry[], period: Period, li
       return { action: 'keep', reason: `newest ${kind} backup of ${key} (${keptKeys.size} of ${plural(limit, period)} kept)` };
     }
     if (limit === 0) return { action: 'remove', reason: `${kind}: the policy keeps 0 ${period}s` };
-    return { action: 'remove', reason: `${kind}: older than the ${plural(limit, period).replace(/^(\d+) /, '$1 most recent ')} with a backup` };
+    return { action: 'remove', reason: `${kind}: older than the ${limit} most recent ${limit === 1 ? period : `${period}s`} with a backup` };
   });
 }
 

@@ -4,20 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import dotenv from 'dotenv';
 import { loadConfig, resolveLocations, type LocationFlags } from '../config.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import { runMigrate } from '../commands/migrate.ts';
-import { runDryRun } from '../commands/dry-run.ts';
-import { runStatus } from '../commands/status.ts';
-import { runMake } from '../commands/make.ts';
-import { runBackup } from '../commands/backup.ts';
-import { runBackups } from '../commands/backups.ts';
-import { runVerify } from '../commands/verify.ts';
-import { runHealth } from '../commands/health.ts';
-import { runPrune } from '../commands/prune.ts';
-import { parseRestoreTime, runRestore } from '../commands/restore.ts';
-import { runRestoreTable } from '../commands/restore-table.ts';
-import { runDrill } from '../commands/drill.ts';
 import { createInterface } from 'node:readline/promises';
-import { resolveBackupArgument } from '../backup/store.ts';
 import { REQUESTABLE_KINDS, type BackupKind } from '../backup/manifest.ts';
 import { formatBackup, formatBackups, formatDrill, formatHealth, formatPrune, formatRestore, formatRestoreTable, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
 import { Output, type OutputStreams } from './output.ts';
@@ -60,6 +47,26 @@ async function askYesNo(cli: CliEnvironment, question: string): Promise<boolean>
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
+
+/**
+ * Each command's code is loaded when that command runs: `migrate` with nothing pending, the common
+ * case in a deploy, must not pay for loading knex, umzug and the rest of the toolbox.
+ */
+const commands = {
+  migrate: () => import('../commands/migrate.ts'),
+  dryRun: () => import('../commands/dry-run.ts'),
+  status: () => import('../commands/status.ts'),
+  make: () => import('../commands/make.ts'),
+  backup: () => import('../commands/backup.ts'),
+  backups: () => import('../commands/backups.ts'),
+  verify: () => import('../commands/verify.ts'),
+  health: () => import('../commands/health.ts'),
+  prune: () => import('../commands/prune.ts'),
+  restore: () => import('../commands/restore.ts'),
+  restoreTable: () => import('../commands/restore-table.ts'),
+  drill: () => import('../commands/drill.ts'),
+  store: () => import('../backup/store.ts'),
+};
 
 /** argv → command → exit code. The only place that knows about flags, printing and exit codes. */
 export async function main(cli: CliEnvironment): Promise<ExitCode> {
@@ -109,6 +116,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     }
     const selection = { ...(options.to === undefined ? {} : { to: options.to }), ...(step === undefined ? {} : { step }) };
     if (options.dryRun) {
+      const { runDryRun } = await commands.dryRun();
       const report = await runDryRun({ ...locations, config, direction, ...selection, onEvent: (event) => output.event(event) });
       output.report(report, formatPlan(report));
       exitCode = report.exitCode;
@@ -126,6 +134,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
       }
     });
     try {
+      const { runMigrate } = await commands.migrate();
       const report = await runMigrate({
         ...locations,
         config,
@@ -167,6 +176,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (_options: unknown, command: Command) => {
       commandName = 'status';
       const { locations } = await setup(command);
+      const { runStatus } = await commands.status();
       const report = await runStatus(locations);
       output.report(report, formatStatus(report));
     });
@@ -179,6 +189,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (name: string, options: { sql?: boolean }, command: Command) => {
       commandName = 'make';
       const { locations } = await setup(command);
+      const { runMake } = await commands.make();
       const report = await runMake({ migrationsDir: locations.migrationsDir, name, sql: options.sql === true });
       output.report(report, report.files.map((file) => `migrate-guard: wrote ${file}`).join('\n'));
     });
@@ -192,6 +203,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (options: { kind: BackupKind; compress?: boolean }, command: Command) => {
       commandName = 'backup';
       const { locations, config } = await setup(command);
+      const { runBackup } = await commands.backup();
       const report = await runBackup({
         ...locations,
         config,
@@ -209,6 +221,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (_options: unknown, command: Command) => {
       commandName = 'backups';
       const { locations } = await setup(command);
+      const { runBackups } = await commands.backups();
       const report = await runBackups(locations);
       output.report(report, formatBackups(report));
     });
@@ -220,6 +233,8 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (backup: string, _options: unknown, command: Command) => {
       commandName = 'verify';
       const { locations } = await setup(command);
+      const { resolveBackupArgument } = await commands.store();
+      const { runVerify } = await commands.verify();
       const file = await resolveBackupArgument(backup, locations.backupDir, cli.cwd);
       const report = await runVerify({ backup: file, backupDir: locations.backupDir });
       output.report(report, formatVerify(report));
@@ -235,6 +250,8 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (backup: string | undefined, options: { latest?: boolean; to?: string }, command: Command) => {
       commandName = 'restore';
       const { flags, locations, config } = await setup(command);
+      const { parseRestoreTime, runRestore } = await commands.restore();
+      const { resolveBackupArgument } = await commands.store();
       const given = [backup !== undefined, options.latest === true, options.to !== undefined].filter(Boolean).length;
       if (given !== 1) throw new GuardError('USAGE', 'restore needs exactly one of: <backup>, --latest, --to "<time>"');
       const target =
@@ -267,6 +284,8 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (backup: string, table: string, options: { apply?: boolean; out?: string; force?: boolean }, command: Command) => {
       commandName = 'restore-table';
       const { locations } = await setup(command);
+      const { runRestoreTable } = await commands.restoreTable();
+      const { resolveBackupArgument } = await commands.store();
       const report = await runRestoreTable({
         ...locations,
         backup: await resolveBackupArgument(backup, locations.backupDir, cli.cwd),
@@ -287,6 +306,8 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (backup: string | undefined, _options: unknown, command: Command) => {
       commandName = 'drill';
       const { locations, config } = await setup(command);
+      const { runDrill } = await commands.drill();
+      const { resolveBackupArgument } = await commands.store();
       const report = await runDrill({
         backupDir: locations.backupDir,
         config,
@@ -304,6 +325,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (options: { dryRun?: boolean }, command: Command) => {
       commandName = 'prune';
       const { locations, config } = await setup(command);
+      const { runPrune } = await commands.prune();
       const report = await runPrune({ backupDir: locations.backupDir, config, dryRun: options.dryRun === true, now: clock(cli.env) });
       output.report(report, formatPrune(report));
     });
@@ -314,6 +336,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .action(async (_options: unknown, command: Command) => {
       commandName = 'health';
       const { locations, config } = await setup(command);
+      const { runHealth } = await commands.health();
       const report = await runHealth({ ...locations, config, now: clock(cli.env), cwd: cli.cwd });
       output.report(report, formatHealth(report));
       exitCode = report.exitCode;

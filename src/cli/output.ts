@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import type { GuardEvent } from '../events.ts';
 
 export interface OutputStreams {
@@ -11,7 +12,7 @@ export interface OutputStreams {
  * stderr is a terminal. With --json, stdout carries only the final report object.
  */
 export class Output {
-  private bar: cliProgress.SingleBar | null = null;
+  private bar: cliProgressModule.SingleBar | null = null;
   private barTask: string | null = null;
 
   constructor(
@@ -69,6 +70,8 @@ export class Output {
     if (!this.streams.stderr.isTTY || total === 0) return;
     if (this.bar === null || this.barTask !== task) {
       this.stopBar();
+      // Required on first use: a run without a terminal never pays for loading it.
+      const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
       this.bar = new cliProgress.SingleBar(
         { format: `  ${task.padEnd(8)} [{bar}] {percentage}% | {value}/{total} pages | {eta_formatted}`, stream: this.streams.stderr as NodeJS.WriteStream, hideCursor: true },
         cliProgress.Presets.shades_classic,

@@ -6,7 +6,10 @@ import type { Umzug } from 'umzug';
 import { createBackup, nextBackupPath, type VerifiedBackup } from '../backup/create.ts';
 import { runChecks, type CheckResult } from '../checks/index.ts';
 import type { ResolvedConfig } from '../config.ts';
-import { assertSqliteFile, openKnex, SqliteConnection, type KnexHandle } from '../db.ts';
+import { assertSqliteFile, SqliteConnection } from '../db.ts';
+import type { KnexHandle } from '../knex.ts';
+import { readAppliedMigrations } from '../migrator/applied.ts';
+import { listMigrationFiles } from '../migrator/migration-files.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import { runHook, type HookName, type HookResult } from '../hooks/run-hook.ts';
@@ -14,7 +17,6 @@ import { pathExists } from '../files.ts';
 import { formatSeconds as seconds } from '../units.ts';
 import { clearJournal, journalPath, writeJournal, type JournalEntry, type RunState } from '../journal.ts';
 import { acquireLock } from '../lock.ts';
-import { createMigrator } from '../migrator/umzug.ts';
 import { preflight } from '../preflight.ts';
 import { planDown, planUp, readMigrationState, type Direction } from './plan.ts';
 import { recoverInterruptedRun, type Recovery } from '../recovery.ts';
@@ -136,13 +138,32 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     const recovered = await recoverInterruptedRun(database, emit);
 
     await ensureDatabase(database, options.createIfMissing ?? false, emit);
+    const selection = { to: options.to, step: options.step };
+
+    // 3a. The common case in a deploy: nothing pending. Answered from the files and the migrations
+    //     table alone, before knex and umzug are even loaded.
+    if (!options.umzug && direction === 'up') {
+      const files = await listMigrationFiles(migrationsDir);
+      const applied = (await readAppliedMigrations(database)).map((migration) => migration.name);
+      const known = new Set(applied);
+      if (planUp(files.filter((file) => !known.has(file.name)).map((file) => file.name), applied, selection).length === 0) {
+        emit({ type: 'step', message: 'database is up to date: nothing to migrate' });
+        return {
+          command, ok: true, exitCode: 0, database, applied: [], reverted: [], pending: [], backup: null, restored: false,
+          failed: null, checks: [], migrations: [], recovered, restoreError: null, hooks, timings,
+          durationMs: Math.round(performance.now() - started),
+        };
+      }
+    }
+
+    const { openKnex } = await import('../knex.ts');
+    const { createMigrator } = await import('../migrator/umzug.ts');
     handle = options.knex ? { knex: options.knex, connections: new Set() } : openKnex(database);
     const migrator = options.umzug ? null : await createMigrator(handle.knex, migrationsDir);
     const umzug = options.umzug ?? migrator!.umzug;
 
     // 3. Nothing to do: no backup, no hooks. (`pending` is what this run will apply or revert.)
     const { pendingAll, executed } = await readMigrationState(umzug, database);
-    const selection = { to: options.to, step: options.step };
     const pending =
       direction === 'up'
         ? planUp(pendingAll, executed, selection)

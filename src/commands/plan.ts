@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { Umzug } from 'umzug';
 import { GuardError } from '../errors.ts';
+import { refusalIfDamaged } from '../migrator/applied.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
-import { hasDown } from '../migrator/umzug.ts';
+import { hasDown } from '../migrator/load-script.ts';
 
 export type Direction = 'up' | 'down';
 
@@ -71,14 +72,6 @@ export async function readMigrationState(umzug: Umzug<Knex>, database: string): 
     const executed = (await umzug.executed()).map((migration) => migration.name);
     return { pendingAll, executed };
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
-      throw new GuardError(
-        'PREFLIGHT_FAILED',
-        `database ${database} is damaged (${code}); it was left untouched: restore a backup (migrate-guard restore) before migrating`,
-        { cause: error },
-      );
-    }
-    throw error;
+    throw refusalIfDamaged(error, database);
   }
 }

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 
 export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure' | 'onAlert' | 'beforeRestore' | 'afterRestore';
 
@@ -20,6 +19,8 @@ export async function runHook(
   command: string,
   options: { readonly cwd: string; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number },
 ): Promise<HookResult> {
+  // Loaded on first use: most runs have no hooks, and execa is not free to load.
+  const { execa } = await import('execa');
   const result = await execa(command, {
     shell: true,
     cwd: options.cwd,

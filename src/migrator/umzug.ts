@@ -3,19 +3,9 @@ import type { Knex } from 'knex';
 import type sqlite3 from 'sqlite3';
 import { Umzug, type RunnableMigration } from 'umzug';
 import { KnexStorage } from './knex-storage.ts';
-import { importProjectFile } from '../load-module.ts';
+import { loadScript } from './load-script.ts';
 import { splitSqlStatements } from './sql-split.ts';
 import { listMigrationFiles, type MigrationFile } from './migration-files.ts';
-
-export type MigrationFn = (params: { readonly context: Knex; readonly name: string; readonly path?: string }) => unknown;
-
-interface ScriptModule {
-  readonly up?: MigrationFn;
-  readonly down?: MigrationFn;
-  /** As in knex: `export const config = { transaction: false }` opts a migration out. */
-  readonly config?: { readonly transaction?: boolean };
-  readonly default?: ScriptModule;
-}
 
 export interface MigratorOptions {
   /** Called around each migration's own work (not the storage bookkeeping): a dry run captures there. */
@@ -63,18 +53,6 @@ export async function createMigrator(knex: Knex, migrationsDir: string, options:
   // umzug calls a function-valued context to get the context; a Knex instance is a function.
   const umzug = new Umzug<Knex>({ migrations, context: () => knex, storage, logger: undefined });
   return { umzug, storage, files };
-}
-
-/** Whether a migration can be reverted: a script exporting `down`, or a `.sql` with `.down.sql`. */
-export async function hasDown(file: MigrationFile): Promise<boolean> {
-  if (file.format === 'sql') return file.downPath !== null;
-  return typeof (await loadScript(file.path)).down === 'function';
-}
-
-async function loadScript(file: string): Promise<ScriptModule> {
-  const loaded = (await importProjectFile(file)) as ScriptModule;
-  // A CommonJS migration arrives as `default` when imported from ESM.
-  return typeof loaded.up === 'function' ? loaded : (loaded.default ?? loaded);
 }
 
 async function runMigrationStep(

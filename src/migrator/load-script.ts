@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import { importProjectFile } from '../load-module.ts';
+import type { MigrationFile } from './migration-files.ts';
+
+export type MigrationFn = (params: { readonly context: Knex; readonly name: string; readonly path?: string }) => unknown;
+
+interface ScriptModule {
+  readonly up?: MigrationFn;
+  readonly down?: MigrationFn;
+  /** As in knex: `export const config = { transaction: false }` opts a migration out. */
+  readonly config?: { readonly transaction?: boolean };
+  readonly default?: ScriptModule;
+}
+
+/** Whether a migration can be reverted: a script exporting `down`, or a `.sql` with `.down.sql`. */
+export async function hasDown(file: MigrationFile): Promise<boolean> {
+  if (file.format === 'sql') return file.downPath !== null;
+  return typeof (await loadScript(file.path)).down === 'function';
+}
+
+export async function loadScript(file: string): Promise<ScriptModule> {
+  const loaded = (await importProjectFile(file)) as ScriptModule;
+  // A CommonJS migration arrives as `default` when imported from ESM.
+  return typeof loaded.up === 'function' ? loaded : (loaded.default ?? loaded);
+}
