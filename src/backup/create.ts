@@ -10,6 +10,7 @@ import { GuardError, messageOf } from '../errors.ts';
 import { fsyncPath, pathExists, removeIfPresent, sha256File } from '../files.ts';
 import { integrityCheck } from '../checks/integrity.ts';
 import { appendBackupEvent } from './event-log.ts';
+import { withPeriodicFlush } from './flusher.ts';
 import { onlineCopy, type PageProgress } from './online-copy.ts';
 import { manifestPathOf, writeManifest, snapshotDatabase, type BackupKind, type BackupManifest } from './manifest.ts';
 
@@ -80,10 +81,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     const source = await SqliteConnection.open(options.database, 'readonly');
     try {
       const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
-      await onlineCopy(source.raw, temporary, 'to-file', {
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        oneStep: mode?.journal_mode === 'wal',
-      });
+      await withPeriodicFlush(temporary, 100, () =>
+        onlineCopy(source.raw, temporary, 'to-file', {
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          oneStep: mode?.journal_mode === 'wal',
+        }),
+      );
     } finally {
       await source.close();
     }
@@ -180,7 +183,9 @@ async function gzipVerified(plain: string, target: string, plainSha256: string, 
       callback(null, chunk);
     },
   });
-  await pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level }), tap, createWriteStream(target));
+  await withPeriodicFlush(target, 100, () =>
+    pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level }), tap, createWriteStream(target)),
+  );
   await fsyncPath(target);
   const sha256 = hash.digest('hex');
   if ((await sha256File(target)) !== sha256) throw unverified('the compressed checksum changed when it was read back');

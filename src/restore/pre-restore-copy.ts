@@ -1,5 +1,6 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
+import { withPeriodicFlush } from '../backup/flusher.ts';
 import { onlineCopy, type PageProgress } from '../backup/online-copy.ts';
 import { SqliteConnection } from '../db.ts';
 import { fsyncPath, pathExists, removeIfPresent } from '../files.ts';
@@ -20,7 +21,9 @@ export async function keepPreRestoreCopy(database: string, onProgress?: PageProg
     const source = await SqliteConnection.open(database, 'readonly');
     try {
       const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
-      await onlineCopy(source.raw, temporary, 'to-file', { ...(onProgress ? { onProgress } : {}), oneStep: mode?.journal_mode === 'wal' });
+      await withPeriodicFlush(temporary, 100, () =>
+        onlineCopy(source.raw, temporary, 'to-file', { ...(onProgress ? { onProgress } : {}), oneStep: mode?.journal_mode === 'wal' }),
+      );
     } finally {
       await source.close();
     }
