@@ -15,3 +15,9 @@ export function formatBytes(bytes: number): string {
 export function formatSeconds(ms: number | undefined): string {
   return `${((ms ?? 0) / 1000).toFixed(1)}s`;
 }
+
+/** `YYYYMMDD_HHMMSS` in UTC: file names that sort by time. */
+export function fileStamp(at: Date): string {
+  const iso = at.toISOString();
+  return `${iso.slice(0, 10).replaceAll('-', '')}_${iso.slice(11, 19).replaceAll(':', '')}`;
+}

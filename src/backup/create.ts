@@ -9,9 +9,11 @@ import { SqliteConnection } from '../db.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { fsyncPath, pathExists, removeIfPresent, sha256File } from '../files.ts';
 import { integrityCheck } from '../checks/integrity.ts';
+import { fileStamp } from '../units.ts';
 import { appendBackupEvent } from './event-log.ts';
 import { withPeriodicFlush } from './flusher.ts';
-import { onlineCopy, type PageProgress } from './online-copy.ts';
+import type { PageProgress } from './online-copy.ts';
+import { copyToSelfContainedFile } from './self-contained-copy.ts';
 import { manifestPathOf, writeManifest, snapshotDatabase, type BackupKind, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
@@ -42,8 +44,7 @@ export interface VerifiedBackup {
  */
 export async function nextBackupPath(backupDir: string, database: string, kind: BackupKind, at: Date, compress: boolean): Promise<string> {
   const base = path.basename(database).replace(/\.(db|sqlite3?)$/i, '');
-  const iso = at.toISOString();
-  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}_${iso.slice(11, 19).replaceAll(':', '')}`;
+  const stamp = fileStamp(at);
   const folder = path.join(path.resolve(backupDir), kind);
   const extension = compress ? '.db.gz' : '.db';
   for (let n = 1; ; n += 1) {
@@ -78,29 +79,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     }).catch(() => undefined);
   try {
     await mkdir(folder, { recursive: true });
-    const source = await SqliteConnection.open(options.database, 'readonly');
-    try {
-      const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
-      await withPeriodicFlush(temporary, 100, () =>
-        onlineCopy(source.raw, temporary, 'to-file', {
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          oneStep: mode?.journal_mode === 'wal',
-        }),
-      );
-    } finally {
-      await source.close();
-    }
+    await copyToSelfContainedFile(options.database, temporary, options.onProgress);
     options.checkpoint?.();
-
-    // A copy of a WAL database says "WAL" in its header, and opening it would then create -wal and
-    // -shm files beside the backup. A backup is a single self-contained file.
-    const normalise = await SqliteConnection.open(temporary, 'readwrite');
-    try {
-      await normalise.exec('PRAGMA journal_mode = DELETE');
-    } finally {
-      await normalise.close();
-    }
-    await fsyncPath(temporary);
     options.onVerify?.();
     const sha256 = await sha256File(temporary);
     options.checkpoint?.();

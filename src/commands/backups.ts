@@ -1,20 +1,12 @@
 import path from 'node:path';
 import { listBackups } from '../backup/store.ts';
-import type { BackupKind } from '../backup/manifest.ts';
+import type { BackupEntry } from '../backup/store.ts';
 
 export interface BackupsReport {
   readonly command: 'backups';
   readonly ok: true;
   readonly exitCode: 0;
-  readonly backups: readonly {
-    readonly path: string;
-    readonly kind: BackupKind;
-    readonly createdAt: string;
-    readonly bytes: number;
-    readonly compressed: boolean;
-    readonly sha256: string | null;
-    readonly verified: boolean;
-  }[];
+  readonly backups: readonly Omit<BackupEntry, 'manifest'>[];
 }
 
 /** Every backup, newest first. */

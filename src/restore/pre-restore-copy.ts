@@ -1,9 +1,9 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
-import { withPeriodicFlush } from '../backup/flusher.ts';
-import { onlineCopy, type PageProgress } from '../backup/online-copy.ts';
-import { SqliteConnection } from '../db.ts';
+import type { PageProgress } from '../backup/online-copy.ts';
+import { copyToSelfContainedFile } from '../backup/self-contained-copy.ts';
 import { fsyncPath, pathExists, removeIfPresent } from '../files.ts';
+import { fileStamp } from '../units.ts';
 
 /**
  * Keeps what the database holds now as `<db>.pre-restore.<YYYYMMDD_HHMMSS>` before a restore
@@ -12,28 +12,12 @@ import { fsyncPath, pathExists, removeIfPresent } from '../files.ts';
  * database is still the evidence (and the data) someone will want back.
  */
 export async function keepPreRestoreCopy(database: string, onProgress?: PageProgress): Promise<string> {
-  const iso = new Date().toISOString();
-  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}_${iso.slice(11, 19).replaceAll(':', '')}`;
+  const stamp = fileStamp(new Date());
   let target = `${database}.pre-restore.${stamp}`;
   for (let n = 2; await pathExists(target); n += 1) target = `${database}.pre-restore.${stamp}_${n}`;
   const temporary = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}`);
   try {
-    const source = await SqliteConnection.open(database, 'readonly');
-    try {
-      const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
-      await withPeriodicFlush(temporary, 100, () =>
-        onlineCopy(source.raw, temporary, 'to-file', { ...(onProgress ? { onProgress } : {}), oneStep: mode?.journal_mode === 'wal' }),
-      );
-    } finally {
-      await source.close();
-    }
-    const copy = await SqliteConnection.open(temporary, 'readwrite');
-    try {
-      await copy.exec('PRAGMA journal_mode = DELETE');
-    } finally {
-      await copy.close();
-    }
-    await fsyncPath(temporary);
+    await copyToSelfContainedFile(database, temporary, onProgress);
     await rename(temporary, target);
     await fsyncPath(path.dirname(target));
     return target;
