@@ -62,6 +62,14 @@ const configSchema = z.strictObject({
       drillMaxAgeDays: z.number().positive().optional(),
     })
     .optional(),
+  archive: z
+    .strictObject({
+      /** A Litestream replica URL (s3://…); default a file replica in <backup-dir>/wal-archive. */
+      replica: z.string().min(1).optional(),
+      /** Litestream's sync interval, e.g. "1s". */
+      syncInterval: z.string().regex(/^\d+(ms|s|m)$/).optional(),
+    })
+    .optional(),
   retention: z
     .strictObject({
       dailyDays: z.number().int().nonnegative().optional(),
@@ -98,6 +106,7 @@ export interface ResolvedConfig {
   readonly thresholds: { readonly freeSpaceFactor: number; readonly largeTableRows: number };
   readonly backups: { readonly compress: Readonly<Partial<Record<BackupKind, boolean>>>; readonly gzipLevel: number };
   readonly health: { readonly maxAgeHours: number; readonly sizeChangePercent: number; readonly drillMaxAgeDays: number };
+  readonly archive: { readonly replica: string | null; readonly syncInterval: string };
   readonly retention: { readonly dailyDays: number; readonly hotDays: number; readonly weeklyWeeks: number; readonly monthlyMonths: number };
 }
 
@@ -145,6 +154,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       sizeChangePercent: config.health?.sizeChangePercent ?? 20,
       drillMaxAgeDays: config.health?.drillMaxAgeDays ?? 35,
     },
+    archive: { replica: config.archive?.replica ?? null, syncInterval: config.archive?.syncInterval ?? '1s' },
     retention: {
       dailyDays: config.retention?.dailyDays ?? 30,
       hotDays: config.retention?.hotDays ?? 7,

@@ -118,7 +118,8 @@ export function formatRestore(report: RestoreReport): string {
     `  integrity ${report.proof.integrity}; foreign keys ok; smoke queries ok; ${report.proof.appliedMigrations.length} migrations applied`,
     `  rows: ${counts(report.proof.tables)}`,
     `  not soft-deleted: ${counts(report.proof.liveRows)}`,
-    `migrate-guard: restored ${report.backup} into ${report.database} in ${seconds(report.durationMs)} (measured recovery time)${report.preRestoreCopy ? `; the previous database is kept as ${report.preRestoreCopy}` : ''}`,
+    `  source: ${report.source === 'archive' ? `WAL archive (Litestream), restored to ${report.recoveryPoint}` : `backup${report.recoveryPoint ? ` taken ${report.recoveryPoint}` : ''}`}`,
+    `migrate-guard: restored ${report.source === 'archive' ? `the WAL archive at ${report.recoveryPoint}` : report.backup} into ${report.database} in ${seconds(report.durationMs)} (measured recovery time)${report.preRestoreCopy ? `; the previous database is kept as ${report.preRestoreCopy}` : ''}`,
   ].join('\n');
 }
 

@@ -65,6 +65,7 @@ const commands = {
   restore: () => import('../commands/restore.ts'),
   restoreTable: () => import('../commands/restore-table.ts'),
   drill: () => import('../commands/drill.ts'),
+  archive: () => import('../commands/archive.ts'),
   store: () => import('../backup/store.ts'),
 };
 
@@ -316,6 +317,26 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
       });
       output.report(report, formatDrill(report));
       exitCode = report.exitCode;
+    });
+
+  program
+    .command('archive')
+    .description('continuous WAL archiving with Litestream for point-in-time restore (runs until stopped)')
+    .action(async (_options: unknown, command: Command) => {
+      commandName = 'archive';
+      const { locations, config } = await setup(command);
+      const { runArchive } = await commands.archive();
+      const controller = new AbortController();
+      const unregister = cli.onSignal?.((signal) => {
+        output.line(`migrate-guard: ${signal} received: stopping Litestream`);
+        controller.abort();
+      });
+      try {
+        const report = await runArchive({ ...locations, config, signal: controller.signal, onEvent: (event) => output.event(event) });
+        output.report(report, 'migrate-guard: archiving stopped');
+      } finally {
+        unregister?.();
+      }
     });
 
   program

@@ -1,4 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { hasArchive, litestreamBinary, writeLitestreamConfig } from '../archive/litestream.ts';
 import path from 'node:path';
 import { appendBackupEvent } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
@@ -38,6 +40,10 @@ export interface RestoreReport {
   readonly backup: string;
   /** For --to: how far before the target the chosen backup was taken (data that will be missing). */
   readonly gapSeconds: number | null;
+  /** `archive` when Litestream's WAL archive restored to the second; `backup` otherwise. */
+  readonly source: 'backup' | 'archive';
+  /** The point in time the database now reflects, when known. */
+  readonly recoveryPoint: string | null;
   readonly preRestoreCopy: string | null;
   readonly proof: RestoreProof;
   readonly hooks: readonly HookResult[];
@@ -54,10 +60,14 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   const started = performance.now();
   const database = path.resolve(options.database);
   const backupDir = path.resolve(options.backupDir);
-  const { file, gapSeconds } = await chooseBackup(options.target, backupDir, emit);
+  const chosen = await chooseBackup(options.target, backupDir, database, options.config, emit);
+  const { file, gapSeconds } = chosen;
 
   // 1. Verify the backup before anything else.
-  const prepared = await prepareBackup(file);
+  const prepared = await prepareBackup(file).catch(async (error: unknown) => {
+    await chosen.release();
+    throw error;
+  });
   try {
     // 2. Confirm.
     const exists = await pathExists(database);
@@ -124,6 +134,8 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
         database,
         backup: file,
         gapSeconds,
+        source: chosen.source,
+        recoveryPoint: chosen.recoveryPoint,
         preRestoreCopy,
         proof,
         hooks,
@@ -134,6 +146,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     }
   } finally {
     await prepared.release();
+    await chosen.release();
   }
 }
 
@@ -150,14 +163,27 @@ async function log(backupDir: string, file: string, started: number, error: stri
   }).catch(() => undefined);
 }
 
-async function chooseBackup(target: RestoreTarget, backupDir: string, emit: EventListener): Promise<{ file: string; gapSeconds: number | null }> {
-  if ('backup' in target) return { file: target.backup, gapSeconds: null };
+interface Chosen {
+  readonly file: string;
+  readonly gapSeconds: number | null;
+  readonly source: 'backup' | 'archive';
+  readonly recoveryPoint: string | null;
+  release(): Promise<void>;
+}
+
+async function chooseBackup(target: RestoreTarget, backupDir: string, database: string, config: ResolvedConfig, emit: EventListener): Promise<Chosen> {
+  const nothing = async () => undefined;
+  if ('backup' in target) return { file: target.backup, gapSeconds: null, source: 'backup', recoveryPoint: null, release: nothing };
+  if ('at' in target && (await hasArchive(backupDir, config.archive))) {
+    const fromArchive = await restoreFromArchive(database, backupDir, config, target.at, emit);
+    if (fromArchive) return fromArchive;
+  }
   const verified = (await listBackups(backupDir)).filter((entry) => entry.verified);
   if ('latest' in target) {
     const newest = verified[0];
     if (!newest) throw new GuardError('USAGE', `no verified backup in ${backupDir}`);
     emit({ type: 'step', message: `newest verified backup: ${newest.path} (${newest.kind}, ${newest.createdAt})` });
-    return { file: newest.path, gapSeconds: null };
+    return { file: newest.path, gapSeconds: null, source: 'backup', recoveryPoint: newest.createdAt, release: nothing };
   }
   const chosen: BackupEntry | undefined = verified.find((entry) => Date.parse(entry.createdAt) <= target.at.getTime());
   if (!chosen) {
@@ -168,7 +194,32 @@ async function chooseBackup(target: RestoreTarget, backupDir: string, emit: Even
     type: 'step',
     message: `chose ${chosen.path} (${chosen.kind}, ${chosen.createdAt}): ${formatGap(gapSeconds)} before ${target.at.toISOString()}; changes after it are not in the backup`,
   });
-  return { file: chosen.path, gapSeconds };
+  return { file: chosen.path, gapSeconds, source: 'backup', recoveryPoint: chosen.createdAt, release: nothing };
+}
+
+/**
+ * `litestream restore -timestamp` into a private temporary file. Null when the archive does not
+ * cover the time (the caller falls back to backups and says so).
+ */
+async function restoreFromArchive(database: string, backupDir: string, config: ResolvedConfig, at: Date, emit: EventListener): Promise<Chosen | null> {
+  const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pitr-'));
+  const release = () => rm(folder, { recursive: true, force: true });
+  const file = path.join(folder, 'point-in-time.db');
+  const timestamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const { execa } = await import('execa');
+  const result = await execa(
+    litestreamBinary(),
+    ['restore', '-config', await writeLitestreamConfig(database, backupDir, config.archive), '-timestamp', timestamp, '-o', file, database],
+    { reject: false, stdin: 'ignore', all: true },
+  );
+  if (result.exitCode !== 0) {
+    await release();
+    const reason = /error="([^"]+)"/.exec(result.all ?? '')?.[1] ?? (result.all ?? '').trim().split('\n').at(-1) ?? 'failed';
+    emit({ type: 'warning', message: `the WAL archive does not cover ${timestamp} (litestream: ${reason}); falling back to the newest backup before it` });
+    return null;
+  }
+  emit({ type: 'step', message: `restored the WAL archive to ${timestamp} (to the second) into a temporary file` });
+  return { file, gapSeconds: 0, source: 'archive', recoveryPoint: timestamp, release };
 }
 
 function formatGap(seconds: number): string {

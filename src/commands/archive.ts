@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { litestreamBinary, writeLitestreamConfig } from '../archive/litestream.ts';
+import type { ResolvedConfig } from '../config.ts';
+import { assertSqliteFile } from '../db.ts';
+import { GuardError, type ExitCode } from '../errors.ts';
+import type { EventListener } from '../events.ts';
+
+export interface ArchiveOptions {
+  readonly database: string;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  /** Aborting (SIGINT/SIGTERM in the CLI) stops Litestream cleanly. */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: EventListener;
+}
+
+export interface ArchiveReport {
+  readonly command: 'archive';
+  readonly ok: true;
+  readonly exitCode: ExitCode;
+  readonly database: string;
+  readonly config: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Continuous WAL archiving: runs `litestream replicate` (pinned v0.3.13) with a configuration
+ * derived from ours, until stopped. Litestream dying on its own is an error (exit 1): a service
+ * manager should restart it, and `health` should be looked at.
+ */
+export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
+  const emit: EventListener = options.onEvent ?? (() => undefined);
+  const started = performance.now();
+  const database = path.resolve(options.database);
+  await assertSqliteFile(database);
+  const binary = litestreamBinary();
+  const config = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
+  const { execa } = await import('execa');
+  const litestream = execa(binary, ['replicate', '-config', config], { reject: false, stdin: 'ignore', all: true, cancelSignal: options.signal, forceKillAfterDelay: 10_000 });
+  let lastLine = '';
+  litestream.all?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (line.trim() === '') continue;
+      lastLine = line;
+      const message = /msg="?([^"]*?)"?(?: \w+=|$)/.exec(line)?.[1] ?? line;
+      emit({ type: 'step', message: `litestream: ${message}${/ERROR/.test(line) ? ` (${line})` : ''}` });
+    }
+  });
+  emit({ type: 'step', message: `archiving ${database} with Litestream (config ${config}); stop with Ctrl-C` });
+  const result = await litestream;
+  if (options.signal?.aborted) {
+    return { command: 'archive', ok: true, exitCode: 0, database, config, durationMs: Math.round(performance.now() - started) };
+  }
+  throw new GuardError('USAGE', `litestream stopped on its own (exit ${result.exitCode ?? result.signal}): ${lastLine || 'no output'}`);
+}

@@ -1,0 +1,58 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { TempProject, exec, parseReport, query, BIN } from '../helpers/project.ts';
+import { createItems } from '../helpers/migrations.ts';
+
+let project: TempProject;
+beforeEach(async () => {
+  project = await TempProject.create();
+  await project.writeMigration('001_items.ts', createItems);
+  await project.writeConfig(`export default { archive: { syncInterval: '100ms' } };`);
+  expect((await project.run(['migrate'])).exitCode).toBe(0);
+});
+afterEach(async () => {
+  await project.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Whole seconds, as `restore --to` takes them. */
+const second = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+describe('archive and point-in-time restore', () => {
+  it('restores to a second between three writes, getting exactly the rows committed by then', async () => {
+    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true });
+    let firstAt = 0;
+    try {
+      await sleep(2500);
+      await exec(project.db, "INSERT INTO items (name) VALUES ('first')");
+      firstAt = Date.now();
+      // Litestream ships the WAL within about a second; 4 s apart leaves room either side.
+      await sleep(4000);
+      await exec(project.db, "INSERT INTO items (name) VALUES ('second')");
+      await sleep(2500);
+      await exec(project.db, "INSERT INTO items (name) VALUES ('third')");
+      await sleep(2500);
+    } finally {
+      archive.kill('SIGTERM');
+    }
+    const stopped = await archive;
+    expect(stopped.exitCode, stopped.all).toBe(0);
+
+    // A second 2 s after 'first' was committed and about 2 s before 'second' was.
+    const result = await project.run(['restore', '--to', second(new Date(firstAt + 2000)), '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = parseReport(result.stdout);
+    expect(report.source).toBe('archive');
+    expect(await query(project.db, 'SELECT name FROM items ORDER BY id')).toEqual([{ name: 'alpha' }, { name: 'beta' }, { name: 'first' }]);
+  });
+
+  it('falls back to the newest backup before the time when there is no archive, and says so', async () => {
+    await project.writeConfig('export default {};');
+    await project.run(['backup']);
+    await exec(project.db, "INSERT INTO items (name) VALUES ('after-backup')");
+    const result = await project.run(['restore', '--to', new Date(Date.now() + 60_000).toISOString(), '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(parseReport(result.stdout).source).toBe('backup');
+    expect(await query(project.db, "SELECT COUNT(*) AS n FROM items WHERE name = 'after-backup'")).toEqual([{ n: 0 }]);
+  });
+});
