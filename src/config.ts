@@ -68,6 +68,8 @@ const configSchema = z.strictObject({
       replica: z.string().min(1).optional(),
       /** Litestream's sync interval, e.g. "1s". */
       syncInterval: z.string().regex(/^\d+(ms|s|m)$/).optional(),
+      /** `health` alerts when the archive is further behind the database than this. */
+      maxLagSeconds: z.number().positive().optional(),
     })
     .optional(),
   retention: z
@@ -106,7 +108,7 @@ export interface ResolvedConfig {
   readonly thresholds: { readonly freeSpaceFactor: number; readonly largeTableRows: number };
   readonly backups: { readonly compress: Readonly<Partial<Record<BackupKind, boolean>>>; readonly gzipLevel: number };
   readonly health: { readonly maxAgeHours: number; readonly sizeChangePercent: number; readonly drillMaxAgeDays: number };
-  readonly archive: { readonly replica: string | null; readonly syncInterval: string };
+  readonly archive: { readonly replica: string | null; readonly syncInterval: string; readonly maxLagSeconds: number };
   readonly retention: { readonly dailyDays: number; readonly hotDays: number; readonly weeklyWeeks: number; readonly monthlyMonths: number };
 }
 
@@ -154,7 +156,11 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       sizeChangePercent: config.health?.sizeChangePercent ?? 20,
       drillMaxAgeDays: config.health?.drillMaxAgeDays ?? 35,
     },
-    archive: { replica: config.archive?.replica ?? null, syncInterval: config.archive?.syncInterval ?? '1s' },
+    archive: {
+      replica: config.archive?.replica ?? null,
+      syncInterval: config.archive?.syncInterval ?? '1s',
+      maxLagSeconds: config.archive?.maxLagSeconds ?? 60,
+    },
     retention: {
       dailyDays: config.retention?.dailyDays ?? 30,
       hotDays: config.retention?.hotDays ?? 7,

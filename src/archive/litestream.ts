@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -64,4 +64,25 @@ export async function hasArchive(backupDir: string, settings: ArchiveSettings): 
   } catch {
     return false;
   }
+}
+
+/**
+ * The newest replicated WAL segment of a file replica (its time is the archive's recovery point),
+ * or null when there is none. Remote replicas are not inspected.
+ */
+export async function newestArchivedSegment(backupDir: string): Promise<Date | null> {
+  const root = path.join(defaultArchiveDir(backupDir), 'replica', 'generations');
+  let newest: Date | null = null;
+  let entries;
+  try {
+    entries = await readdir(root, { recursive: true, withFileTypes: true });
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const info = await stat(path.join(entry.parentPath, entry.name));
+    if (newest === null || info.mtime > newest) newest = info.mtime;
+  }
+  return newest;
 }

@@ -1,4 +1,5 @@
-import { statfs } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
+import { hasArchive, newestArchivedSegment } from '../archive/litestream.ts';
 import path from 'node:path';
 import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
@@ -18,7 +19,7 @@ export interface HealthOptions {
   readonly cwd?: string;
 }
 
-export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age';
+export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag';
 
 export interface HealthAlert {
   readonly check: HealthCheck;
@@ -33,6 +34,8 @@ export interface HealthReport {
   readonly alerts: readonly HealthAlert[];
   readonly freeBytes: number;
   readonly databaseBytes: number;
+  /** With a local WAL archive: the newest archived point, and how far the database is ahead of it. */
+  readonly archive: { readonly recoveryPoint: string | null; readonly lagSeconds: number | null } | null;
   readonly hooks: readonly HookResult[];
 }
 
@@ -79,6 +82,27 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     }
   }
 
+  // The archive's lag: how much newer the database's last write is than the last archived WAL
+  // segment. An idle database has no lag even if nothing was shipped for hours.
+  let archive: HealthReport['archive'] = null;
+  if (await hasArchive(backupDir, options.config.archive)) {
+    const segment = await newestArchivedSegment(backupDir);
+    let lastWrite = 0;
+    for (const file of [database, `${database}-wal`]) {
+      lastWrite = Math.max(lastWrite, await stat(file).then((info) => info.mtime.getTime(), () => 0));
+    }
+    const lagSeconds = segment ? Math.max(0, (lastWrite - segment.getTime()) / 1000) : null;
+    archive = { recoveryPoint: segment?.toISOString() ?? null, lagSeconds: lagSeconds === null ? null : Number(lagSeconds.toFixed(1)) };
+    if (lagSeconds === null || lagSeconds > options.config.archive.maxLagSeconds) {
+      alerts.push({
+        check: 'archive-lag',
+        message: segment
+          ? `the WAL archive is ${lagSeconds!.toFixed(0)} s behind the database (limit ${options.config.archive.maxLagSeconds} s): is migrate-guard archive running?`
+          : 'the WAL archive has no segments: is migrate-guard archive running?',
+      });
+    }
+  }
+
   const hooks: HookResult[] = [];
   const command = options.config.hooks.onAlert;
   if (command !== null) {
@@ -100,6 +124,7 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     alerts,
     freeBytes: free,
     databaseBytes: size,
+    archive,
     hooks,
   };
 }

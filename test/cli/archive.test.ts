@@ -55,4 +55,22 @@ describe('archive and point-in-time restore', () => {
     expect(parseReport(result.stdout).source).toBe('backup');
     expect(await query(project.db, "SELECT COUNT(*) AS n FROM items WHERE name = 'after-backup'")).toEqual([{ n: 0 }]);
   });
+
+  it('health reports the archive lag, and alerts once archiving has stopped while the app writes', async () => {
+    await project.writeConfig(`export default { archive: { syncInterval: '100ms', maxLagSeconds: 1 } };`);
+    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false });
+    await sleep(2500);
+    await exec(project.db, "INSERT INTO items (name) VALUES ('archived')");
+    await sleep(1500);
+    const running = parseReport((await project.run(['health', '--json'])).stdout);
+    expect(running.archive.recoveryPoint).not.toBeNull();
+    expect(running.alerts.map((a: { check: string }) => a.check)).not.toContain('archive-lag');
+    archive.kill('SIGTERM');
+    await archive;
+    await sleep(2500);
+    await exec(project.db, "INSERT INTO items (name) VALUES ('not archived')");
+    const stopped = await project.run(['health', '--json']);
+    expect(stopped.exitCode).toBe(4);
+    expect(parseReport(stopped.stdout).alerts.map((a: { check: string }) => a.check)).toContain('archive-lag');
+  });
 });
