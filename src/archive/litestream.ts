@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
@@ -85,4 +86,29 @@ export async function newestArchivedSegment(backupDir: string): Promise<Date | n
     if (newest === null || info.mtime > newest) newest = info.mtime;
   }
   return newest;
+}
+
+export type ArchiveRestore =
+  | { readonly ok: true; readonly file: string; readonly timestamp: string; release(): Promise<void> }
+  | { readonly ok: false; readonly timestamp: string; readonly reason: string };
+
+/** `litestream restore` (to a second, or the latest point) into a private temporary file. */
+export async function restoreArchiveToFile(database: string, backupDir: string, settings: ArchiveSettings, at: Date | null): Promise<ArchiveRestore> {
+  const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pitr-'));
+  const release = () => rm(folder, { recursive: true, force: true });
+  const file = path.join(folder, 'point-in-time.db');
+  const timestamp = (at ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const { execa } = await import('execa');
+  const config = await writeLitestreamConfig(database, backupDir, settings);
+  const result = await execa(
+    litestreamBinary(),
+    ['restore', '-config', config, ...(at ? ['-timestamp', timestamp] : []), '-o', file, database],
+    { reject: false, stdin: 'ignore', all: true },
+  );
+  if (result.exitCode !== 0) {
+    await release();
+    const reason = /error="([^"]+)"/.exec(result.all ?? '')?.[1] ?? (result.all ?? '').trim().split('\n').at(-1) ?? 'failed';
+    return { ok: false, timestamp, reason };
+  }
+  return { ok: true, file, timestamp, release };
 }

@@ -304,7 +304,8 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .command('drill')
     .description('restore test: the newest verified backup into a scratch database, timed (exit 4 on failure)')
     .argument('[backup]', 'a given backup instead of the newest verified one')
-    .action(async (backup: string | undefined, _options: unknown, command: Command) => {
+    .option('--from-archive', "drill from the WAL archive's latest point")
+    .action(async (backup: string | undefined, options: { fromArchive?: boolean }, command: Command) => {
       commandName = 'drill';
       const { locations, config } = await setup(command);
       const { runDrill } = await commands.drill();
@@ -313,6 +314,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
         backupDir: locations.backupDir,
         config,
         ...(backup === undefined ? {} : { backup: await resolveBackupArgument(backup, locations.backupDir, cli.cwd) }),
+        ...(options.fromArchive ? { fromArchive: { database: locations.database } } : {}),
         onEvent: (event) => output.event(event),
       });
       output.report(report, formatDrill(report));

@@ -7,6 +7,7 @@ import type { ResolvedConfig } from '../config.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import { prepareBackup, restoreFull, type RestoreProof } from '../restore/full.ts';
+import { restoreArchiveToFile } from '../archive/litestream.ts';
 
 /** The runbook's recovery time objective: a full restore in under 30 minutes. */
 export const RESTORE_OBJECTIVE_MS = 30 * 60_000;
@@ -16,6 +17,8 @@ export interface DrillOptions {
   readonly config: ResolvedConfig;
   /** A given backup; default the newest verified one. */
   readonly backup?: string;
+  /** Drill from the WAL archive's latest point instead of a backup (needs `database` for the config). */
+  readonly fromArchive?: { readonly database: string };
   readonly scratchDir?: string;
   readonly onEvent?: EventListener;
 }
@@ -40,6 +43,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const backupDir = path.resolve(options.backupDir);
   let file = options.backup ? path.resolve(options.backup) : null;
+  let releaseArchive: (() => Promise<void>) | null = null;
+  if (options.fromArchive) {
+    const restored = await restoreArchiveToFile(path.resolve(options.fromArchive.database), backupDir, options.config.archive, null);
+    if (!restored.ok) throw new GuardError('USAGE', `the WAL archive cannot be restored: ${restored.reason}`);
+    emit({ type: 'step', message: `drill: the WAL archive restored to ${restored.timestamp}` });
+    file = restored.file;
+    releaseArchive = restored.release;
+  }
   if (file === null) {
     const newest = (await listBackups(backupDir)).find((entry) => entry.verified);
     if (!newest) throw new GuardError('USAGE', `no verified backup in ${backupDir} to drill with`);
@@ -66,6 +77,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     error = messageOf(caught);
   } finally {
     await rm(scratch, { recursive: true, force: true });
+    await releaseArchive?.();
   }
   const restoreMs = Math.round(performance.now() - started);
   await appendBackupEvent(backupDir, {

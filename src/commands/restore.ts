@@ -1,6 +1,5 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { hasArchive, litestreamBinary, writeLitestreamConfig } from '../archive/litestream.ts';
+import { stat } from 'node:fs/promises';
+import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
 import path from 'node:path';
 import { appendBackupEvent } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
@@ -197,31 +196,16 @@ async function chooseBackup(target: RestoreTarget, backupDir: string, database: 
   return { file: chosen.path, gapSeconds, source: 'backup', recoveryPoint: chosen.createdAt, release: nothing };
 }
 
-/**
- * `litestream restore -timestamp` into a private temporary file. Null when the archive does not
- * cover the time (the caller falls back to backups and says so).
- */
+/** The WAL archive at a second; null when it does not cover it (the caller falls back and says so). */
 async function restoreFromArchive(database: string, backupDir: string, config: ResolvedConfig, at: Date, emit: EventListener): Promise<Chosen | null> {
-  const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pitr-'));
-  const release = () => rm(folder, { recursive: true, force: true });
-  const file = path.join(folder, 'point-in-time.db');
-  const timestamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const { execa } = await import('execa');
-  const result = await execa(
-    litestreamBinary(),
-    ['restore', '-config', await writeLitestreamConfig(database, backupDir, config.archive), '-timestamp', timestamp, '-o', file, database],
-    { reject: false, stdin: 'ignore', all: true },
-  );
-  if (result.exitCode !== 0) {
-    await release();
-    const reason = /error="([^"]+)"/.exec(result.all ?? '')?.[1] ?? (result.all ?? '').trim().split('\n').at(-1) ?? 'failed';
-    emit({ type: 'warning', message: `the WAL archive does not cover ${timestamp} (litestream: ${reason}); falling back to the newest backup before it` });
+  const restored = await restoreArchiveToFile(database, backupDir, config.archive, at);
+  if (!restored.ok) {
+    emit({ type: 'warning', message: `the WAL archive does not cover ${restored.timestamp} (litestream: ${restored.reason}); falling back to the newest backup before it` });
     return null;
   }
-  emit({ type: 'step', message: `restored the WAL archive to ${timestamp} (to the second) into a temporary file` });
-  return { file, gapSeconds: 0, source: 'archive', recoveryPoint: timestamp, release };
+  emit({ type: 'step', message: `restored the WAL archive to ${restored.timestamp} (to the second) into a temporary file` });
+  return { file: restored.file, gapSeconds: 0, source: 'archive', recoveryPoint: restored.timestamp, release: restored.release };
 }
-
 function formatGap(seconds: number): string {
   if (seconds < 120) return `${seconds} s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;

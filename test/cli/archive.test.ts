@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { TempProject, exec, parseReport, query, BIN } from '../helpers/project.ts';
-import { createItems } from '../helpers/migrations.ts';
+import { createItems, partialThenThrow } from '../helpers/migrations.ts';
 
 let project: TempProject;
 beforeEach(async () => {
@@ -72,5 +72,35 @@ describe('archive and point-in-time restore', () => {
     const stopped = await project.run(['health', '--json']);
     expect(stopped.exitCode).toBe(4);
     expect(parseReport(stopped.stdout).alerts.map((a: { check: string }) => a.check)).toContain('archive-lag');
+  });
+
+  // Restoring the archive to "now" after this sequence came back without the 'after-restore' row
+  // in this session (only 3 WAL segments shipped); a hand-run of the same steps without
+  // migrate-guard kept it. Not understood yet: see the issue note. The before-rollout half holds.
+  it('after a failed rollout and its automatic restore, the archive restores to before the rollout', async () => {
+    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true });
+    let beforeRollout = 0;
+    try {
+      await sleep(2500);
+      await exec(project.db, "INSERT INTO items (name) VALUES ('before-rollout')");
+      beforeRollout = Date.now();
+      await sleep(3000);
+      await project.writeMigration('002_broken.ts', partialThenThrow);
+      const rollout = await project.run(['migrate']);
+      expect(rollout.exitCode, rollout.stderr).toBe(2);
+      await exec(project.db, "INSERT INTO items (name) VALUES ('after-restore')");
+      await sleep(2500);
+    } finally {
+      archive.kill('SIGTERM');
+      await archive;
+    }
+    const names = async () => (await query<{ name: string }>(project.db, 'SELECT name FROM items ORDER BY id')).map((row) => row.name);
+    const toNow = await project.run(['drill', '--from-archive', '--json']);
+    expect(toNow.exitCode, toNow.stderr).toBe(0);
+    const past = await project.run(['restore', '--to', second(new Date(beforeRollout + 1500)), '--json']);
+    expect(past.exitCode, past.stderr).toBe(0);
+    expect(parseReport(past.stdout).source).toBe('archive');
+    expect(await names()).toEqual(['alpha', 'beta', 'before-rollout']);
+    expect(await query(project.db, "SELECT name FROM sqlite_master WHERE name = 'half_done'")).toEqual([]);
   });
 });
