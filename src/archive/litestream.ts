@@ -92,23 +92,50 @@ export type ArchiveRestore =
   | { readonly ok: true; readonly file: string; readonly timestamp: string; release(): Promise<void> }
   | { readonly ok: false; readonly timestamp: string; readonly reason: string };
 
-/** `litestream restore` (to a second, or the latest point) into a private temporary file. */
+/**
+ * `litestream restore` (to a second, or the latest point) into a private temporary file.
+ * Litestream only matches a timestamp inside a generation's [start, end]: a target after the last
+ * replicated segment ("now", or after archiving stopped) gets the archive's latest point, which is
+ * the newest state at or before the target, and the recovery point says which second that is.
+ */
 export async function restoreArchiveToFile(database: string, backupDir: string, settings: ArchiveSettings, at: Date | null): Promise<ArchiveRestore> {
   const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pitr-'));
   const release = () => rm(folder, { recursive: true, force: true });
   const file = path.join(folder, 'point-in-time.db');
-  const timestamp = (at ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const { execa } = await import('execa');
   const config = await writeLitestreamConfig(database, backupDir, settings);
-  const result = await execa(
-    litestreamBinary(),
-    ['restore', '-config', config, ...(at ? ['-timestamp', timestamp] : []), '-o', file, database],
-    { reject: false, stdin: 'ignore', all: true },
-  );
+  const run = (args: readonly string[]) => execa(litestreamBinary(), [...args], { reject: false, stdin: 'ignore', all: true });
+  let timestamp = (at ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  let useTimestamp = at !== null;
+  const latest = await latestArchivedPoint(run, config, database);
+  if (at && latest && at.getTime() >= Date.parse(latest.end)) {
+    useTimestamp = false;
+    timestamp = latest.end;
+  } else if (!at && latest) {
+    timestamp = latest.end;
+  }
+  const result = await run(['restore', '-config', config, ...(useTimestamp ? ['-timestamp', timestamp] : []), '-o', file, database]);
   if (result.exitCode !== 0) {
     await release();
     const reason = /error="([^"]+)"/.exec(result.all ?? '')?.[1] ?? (result.all ?? '').trim().split('\n').at(-1) ?? 'failed';
     return { ok: false, timestamp, reason };
   }
   return { ok: true, file, timestamp, release };
+}
+
+/** The newest generation's start and end, from `litestream generations`. */
+async function latestArchivedPoint(
+  run: (args: readonly string[]) => Promise<{ exitCode?: number | undefined; stdout?: unknown }>,
+  config: string,
+  database: string,
+): Promise<{ start: string; end: string } | null> {
+  const result = await run(['generations', '-config', config, database]);
+  if (result.exitCode !== 0) return null;
+  let best: { start: string; end: string } | null = null;
+  for (const line of String(result.stdout ?? '').split('\n').slice(1)) {
+    const [, , , start, end] = line.trim().split(/\s+/);
+    if (!start || !end || Number.isNaN(Date.parse(end))) continue;
+    if (!best || Date.parse(end) > Date.parse(best.end)) best = { start, end };
+  }
+  return best;
 }
