@@ -203,7 +203,7 @@ async function restoreFromArchive(database: string, backupDir: string, config: R
     emit({ type: 'warning', message: `the WAL archive does not cover ${restored.timestamp} (litestream: ${restored.reason}); falling back to the newest backup before it` });
     return null;
   }
-  emit({ type: 'step', message: `restored the WAL archive to ${restored.timestamp} (to the second) into a temporary file` });
+  emit({ type: 'step', message: `restored the WAL archive to ${restored.timestamp} into a temporary file` });
   return { file: restored.file, gapSeconds: 0, source: 'archive', recoveryPoint: restored.timestamp, release: restored.release };
 }
 function formatGap(seconds: number): string {
