@@ -5,8 +5,12 @@ import path from 'node:path';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../files.ts';
 
-/** Pinned: the npm package @flydotio/litestream 1.0.1 ships Litestream v0.3.13. */
-export const LITESTREAM_PACKAGE = '@flydotio/litestream@1.0.1';
+/**
+ * Pinned: @flydotio/litestream-<platform>-<arch>@1.0.1 ship the Litestream v0.3.13 binary. The
+ * project depends on the linux-x64 one (an optional dependency) directly: the wrapper package's
+ * other platform packages are not all on the registry, which breaks `npm ci`.
+ */
+export const LITESTREAM_PACKAGE = `@flydotio/litestream-${process.platform}-${process.arch}@1.0.1`;
 
 export interface ArchiveSettings {
   /** A Litestream replica URL (`s3://…`, `file://…`); default a file replica under the backup folder. */
