@@ -4,7 +4,9 @@ import path from 'node:path';
 import { appendBackupEvent } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config.ts';
-import { databaseBytes } from '../db.ts';
+import { databaseBytes, SqliteConnection } from '../db.ts';
+import { foreignKeyCheck } from '../checks/foreign-keys.ts';
+import { defaultSmokeQueries, smokeQueries } from '../checks/smoke.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import { pathExists } from '../files.ts';
@@ -68,6 +70,18 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     throw error;
   });
   try {
+    // The strict checks a restore must pass, run on the source first: a backup (or an archive
+    // point) that would fail them is refused before the live database is touched.
+    const source = await SqliteConnection.open(prepared.source, 'readonly');
+    try {
+      const foreignKeys = await foreignKeyCheck({ connection: source });
+      if (!foreignKeys.ok) throw new GuardError('BACKUP_INVALID', `${file} has foreign-key violations (${foreignKeys.detail}); nothing was changed`);
+      const smoke = await smokeQueries({ connection: source }, options.config.checks.smoke ?? (await defaultSmokeQueries({ connection: source })));
+      if (!smoke.ok) throw new GuardError('BACKUP_INVALID', `smoke queries fail on ${file} (${smoke.detail}); nothing was changed`);
+    } finally {
+      await source.close();
+    }
+
     // 2. Confirm.
     const exists = await pathExists(database);
     const current = exists

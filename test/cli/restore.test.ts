@@ -82,6 +82,17 @@ describe('restore', () => {
     expect(await sha256(project.db)).toBe(before);
   });
 
+  it('refuses a backup that would fail the post-restore checks (foreign keys) before touching anything', async () => {
+    const orphaned = path.join(project.dir, 'orphaned.db');
+    await exec(orphaned, `ATTACH ${JSON.stringify(project.db)} AS live; CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items SELECT id, name FROM live.items;
+      CREATE TABLE tags (id INTEGER PRIMARY KEY, itemId INTEGER REFERENCES items(id), label TEXT); INSERT INTO tags VALUES (1, 99, 'orphan');`);
+    const before = await sha256(project.db);
+    const result = await project.run(['restore', orphaned, '--json']);
+    expect(result.exitCode).toBe(1);
+    expect(parseReport(result.stdout).error.message).toContain('foreign-key violations');
+    expect(await sha256(project.db)).toBe(before);
+  });
+
   it('--to picks the newest backup at or before the time, and refuses before the first', async () => {
     const files = [await backup(), await backup(), await backup()];
     const times = ['2026-03-01T10:00:00Z', '2026-03-02T10:00:00Z', '2026-03-03T10:00:00Z'];
