@@ -26,8 +26,9 @@ describe('archive and point-in-time restore', () => {
       await sleep(2500);
       await exec(project.db, "INSERT INTO items (name) VALUES ('first')");
       firstAt = Date.now();
-      // Litestream ships the WAL within about a second; 4 s apart leaves room either side.
-      await sleep(4000);
+      // Litestream ships the WAL within about a second (more on a loaded CI machine): 7 s apart
+      // leaves room on both sides of the target second.
+      await sleep(7000);
       await exec(project.db, "INSERT INTO items (name) VALUES ('second')");
       await sleep(2500);
       await exec(project.db, "INSERT INTO items (name) VALUES ('third')");
@@ -38,8 +39,8 @@ describe('archive and point-in-time restore', () => {
     const stopped = await archive;
     expect(stopped.exitCode, stopped.all).toBe(0);
 
-    // A second 2 s after 'first' was committed and about 2 s before 'second' was.
-    const result = await project.run(['restore', '--to', second(new Date(firstAt + 2000)), '--json']);
+    // A second 2.5–3.5 s after 'first' was committed and 3.5 s or more before 'second' was.
+    const result = await project.run(['restore', '--to', second(new Date(firstAt + 3500)), '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     const report = parseReport(result.stdout);
     expect(report.source).toBe('archive');
@@ -61,7 +62,7 @@ describe('archive and point-in-time restore', () => {
     const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false });
     await sleep(2500);
     await exec(project.db, "INSERT INTO items (name) VALUES ('archived')");
-    await sleep(1500);
+    await sleep(3000);
     const running = parseReport((await project.run(['health', '--json'])).stdout);
     expect(running.archive.recoveryPoint).not.toBeNull();
     expect(running.alerts.map((a: { check: string }) => a.check)).not.toContain('archive-lag');
@@ -81,7 +82,7 @@ describe('archive and point-in-time restore', () => {
       await sleep(2500);
       await exec(project.db, "INSERT INTO items (name) VALUES ('before-rollout')");
       beforeRollout = Date.now();
-      await sleep(3000);
+      await sleep(7000);
       await project.writeMigration('002_broken.ts', partialThenThrow);
       const rollout = await project.run(['migrate']);
       expect(rollout.exitCode, rollout.stderr).toBe(2);
@@ -94,7 +95,7 @@ describe('archive and point-in-time restore', () => {
     const names = async () => (await query<{ name: string }>(project.db, 'SELECT name FROM items ORDER BY id')).map((row) => row.name);
     const toNow = await project.run(['drill', '--from-archive', '--json']);
     expect(toNow.exitCode, toNow.stderr).toBe(0);
-    const past = await project.run(['restore', '--to', second(new Date(beforeRollout + 1500)), '--json']);
+    const past = await project.run(['restore', '--to', second(new Date(beforeRollout + 3500)), '--json']);
     expect(past.exitCode, past.stderr).toBe(0);
     expect(parseReport(past.stdout).source).toBe('archive');
     expect(await names()).toEqual(['alpha', 'beta', 'before-rollout']);
