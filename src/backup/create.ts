@@ -13,7 +13,7 @@ import { fileStamp } from '../units.ts';
 import { appendBackupEvent } from './event-log.ts';
 import { withPeriodicFlush } from './flusher.ts';
 import type { PageProgress } from './online-copy.ts';
-import { copyToSelfContainedFile } from './self-contained-copy.ts';
+import { copyToSelfContainedFile, removeTemporaryCopy } from './self-contained-copy.ts';
 import { manifestPathOf, writeManifest, snapshotDatabase, type BackupKind, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
@@ -131,10 +131,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     await log({ verified: true, bytes: compressed?.bytes ?? size, error: null });
     return { file, manifest };
   } catch (error) {
-    // SQLite may have left a -journal (or -wal/-shm) beside the temporary copy too.
-    for (const leftover of [temporary, `${temporary}-journal`, `${temporary}-wal`, `${temporary}-shm`, compressedTemporary]) {
-      await removeIfPresent(leftover).catch(() => undefined);
-    }
+    await removeTemporaryCopy(temporary);
+    await removeIfPresent(compressedTemporary).catch(() => undefined);
     await log({ verified: false, bytes: null, error: messageOf(error) });
     if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
     throw new GuardError(

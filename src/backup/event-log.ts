@@ -48,3 +48,17 @@ export async function readBackupEvents(backupDir: string): Promise<BackupEvent[]
   }
   return events;
 }
+
+/** The line for a job about one file with no kind or size of its own (restore, drill); best effort. */
+export async function recordFileJob(backupDir: string, job: JobName, file: string, durationMs: number, error: string | null): Promise<void> {
+  await appendBackupEvent(backupDir, {
+    time: new Date().toISOString(),
+    job,
+    kind: null,
+    file,
+    bytes: null,
+    durationMs,
+    verified: error === null,
+    error,
+  }).catch(() => undefined);
+}

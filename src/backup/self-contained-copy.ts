@@ -1,5 +1,5 @@
 import { SqliteConnection } from '../db.ts';
-import { fsyncPath } from '../files.ts';
+import { fsyncPath, removeIfPresent } from '../files.ts';
 import { withPeriodicFlush } from './flusher.ts';
 import { onlineCopy, type PageProgress } from './online-copy.ts';
 
@@ -26,4 +26,11 @@ export async function copyToSelfContainedFile(database: string, target: string, 
     await copy.close();
   }
   await fsyncPath(target);
+}
+
+/** Removes a temporary copy and any journal, -wal or -shm SQLite left beside it; best effort. */
+export async function removeTemporaryCopy(temporary: string): Promise<void> {
+  for (const leftover of [temporary, `${temporary}-journal`, `${temporary}-wal`, `${temporary}-shm`]) {
+    await removeIfPresent(leftover).catch(() => undefined);
+  }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { appendBackupEvent } from '../backup/event-log.ts';
+import { recordFileJob } from '../backup/event-log.ts';
 import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
@@ -80,15 +80,6 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await releaseArchive?.();
   }
   const restoreMs = Math.round(performance.now() - started);
-  await appendBackupEvent(backupDir, {
-    time: new Date().toISOString(),
-    job: 'drill',
-    kind: null,
-    file,
-    bytes: null,
-    durationMs: restoreMs,
-    verified: error === null,
-    error,
-  }).catch(() => undefined);
+  await recordFileJob(backupDir, 'drill', file, restoreMs, error);
   return { command: 'drill', ok: error === null, exitCode: error === null ? 0 : 4, backup: file, restoreMs, objectiveMs: RESTORE_OBJECTIVE_MS, proof, error };
 }

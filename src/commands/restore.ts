@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
 import path from 'node:path';
-import { appendBackupEvent } from '../backup/event-log.ts';
+import { recordFileJob } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config.ts';
 import { databaseBytes, SqliteConnection } from '../db.ts';
@@ -163,17 +163,8 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   }
 }
 
-async function log(backupDir: string, file: string, started: number, error: string | null): Promise<void> {
-  await appendBackupEvent(backupDir, {
-    time: new Date().toISOString(),
-    job: 'restore',
-    kind: null,
-    file,
-    bytes: null,
-    durationMs: Math.round(performance.now() - started),
-    verified: error === null,
-    error,
-  }).catch(() => undefined);
+function log(backupDir: string, file: string, started: number, error: string | null): Promise<void> {
+  return recordFileJob(backupDir, 'restore', file, Math.round(performance.now() - started), error);
 }
 
 interface Chosen {

@@ -1,8 +1,8 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { PageProgress } from '../backup/online-copy.ts';
-import { copyToSelfContainedFile } from '../backup/self-contained-copy.ts';
-import { fsyncPath, pathExists, removeIfPresent } from '../files.ts';
+import { copyToSelfContainedFile, removeTemporaryCopy } from '../backup/self-contained-copy.ts';
+import { fsyncPath, pathExists } from '../files.ts';
 import { fileStamp } from '../units.ts';
 
 /**
@@ -22,9 +22,7 @@ export async function keepPreRestoreCopy(database: string, onProgress?: PageProg
     await fsyncPath(path.dirname(target));
     return target;
   } catch (error) {
-    for (const leftover of [temporary, `${temporary}-journal`, `${temporary}-wal`, `${temporary}-shm`]) {
-      await removeIfPresent(leftover).catch(() => undefined);
-    }
+    await removeTemporaryCopy(temporary);
     throw error;
   }
 }
