@@ -57,9 +57,14 @@ export interface MigrationOutcome {
   readonly durationMs: number | null;
 }
 
+/**
+ * Where a run failed. `migrate`, `check`, `interrupted`: after the backup, in this run's report.
+ * `refused`, `recovery`: a refusal before anything changed, or an interrupted run that could not be
+ * undone, as the CLI reports them when the run threw instead of returning a report.
+ */
 export interface RunFailure {
   readonly migration: string | null;
-  readonly phase: 'migrate' | 'check' | 'interrupted';
+  readonly phase: 'migrate' | 'check' | 'interrupted' | 'refused' | 'recovery';
   readonly message: string;
 }
 
