@@ -5,9 +5,9 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { SqliteConnection } from '../src/db.ts';
+import { SqliteConnection } from '../src/engines/sqlite/connection.ts';
 import { runMigrate } from '../src/commands/migrate.ts';
-import { resolveConfig } from '../src/config.ts';
+import { resolveConfig } from '../src/config/load.ts';
 
 const [file = '/tmp/mg-bench/database.db', mib = '1024'] = process.argv.slice(2);
 const target = Number(mib) * 1024 * 1024;

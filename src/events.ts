@@ -1,6 +1,6 @@
 import type { CheckResult } from './checks/contract.ts';
 import type { HookResult } from './hooks/run-hook.ts';
-import type { LockHolder } from './lock.ts';
+import type { LockHolder } from './engines/contract.ts';
 
 /**
  * What a run tells its listener while it works. Events are for logs and progress bars only: the

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 /**
  * Pinned: @flydotio/litestream-<platform>-<arch>@1.0.1 ship the Litestream v0.3.13 binary. The
@@ -90,6 +90,21 @@ export async function newestArchivedSegment(backupDir: string): Promise<Date | n
     if (newest === null || info.mtime > newest) newest = info.mtime;
   }
   return newest;
+}
+
+/**
+ * The archive's recovery point and lag: how much newer the database's last write (the file or its
+ * -wal) is than the last archived WAL segment. An idle database has no lag even if nothing was
+ * shipped for hours. Null lag when nothing is archived yet.
+ */
+export async function archiveLag(database: string, backupDir: string): Promise<{ readonly recoveryPoint: string | null; readonly lagSeconds: number | null }> {
+  const segment = await newestArchivedSegment(backupDir);
+  let lastWrite = 0;
+  for (const file of [database, `${database}-wal`]) {
+    lastWrite = Math.max(lastWrite, await stat(file).then((info) => info.mtime.getTime(), () => 0));
+  }
+  const lagSeconds = segment ? Math.max(0, (lastWrite - segment.getTime()) / 1000) : null;
+  return { recoveryPoint: segment?.toISOString() ?? null, lagSeconds: lagSeconds === null ? null : Number(lagSeconds.toFixed(1)) };
 }
 
 export type ArchiveRestore =

@@ -1,23 +1,23 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { SqliteConnection } from '../db.ts';
+import type { AppliedReader, Engine, Progress } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
-import { fsyncPath, pathExists, removeIfPresent, sha256File } from '../files.ts';
-import { integrityCheck } from '../checks/integrity.ts';
+import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
+import { hashingTap, READ_CHUNK, sha256File } from '../fs/hash.ts';
+import { withPeriodicFlush } from '../fs/periodic-flush.ts';
+import { pathExists, removeIfPresent } from '../fs/paths.ts';
 import { fileStamp } from '../units.ts';
-import { appendBackupEvent } from './event-log.ts';
-import { withPeriodicFlush } from './flusher.ts';
-import type { PageProgress } from './online-copy.ts';
-import { copyToSelfContainedFile, removeTemporaryCopy } from './self-contained-copy.ts';
-import { manifestPathOf, writeManifest, snapshotDatabase, type BackupKind, type BackupManifest } from './manifest.ts';
+import { recordJob } from './event-log.ts';
+import type { BackupKind } from './kinds.ts';
+import { manifestPathOf, writeManifest, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
-  readonly database: string;
+  readonly engine: Pick<Engine, 'name' | 'snapshot' | 'proveSnapshot' | 'discardSnapshot'>;
+  /** How the history names what ran, for the manifest. */
+  readonly applied: AppliedReader;
   readonly backupDir: string;
   readonly kind: BackupKind;
   /** Streaming gzip of the verified copy (`.db.gz`); the manifest keeps both checksums. */
@@ -26,7 +26,7 @@ export interface CreateBackupOptions {
   readonly gzipLevel?: number;
   /** The backup's path, when the caller must know it up front (a journal records it). */
   readonly file?: string;
-  readonly onProgress?: PageProgress;
+  readonly onProgress?: Progress;
   /** Called between the long steps; throwing from it abandons the backup cleanly. */
   readonly checkpoint?: () => void;
   /** Says when the copy is done and verification (a full read of the copy) starts. */
@@ -54,46 +54,35 @@ export async function nextBackupPath(backupDir: string, database: string, kind: 
 }
 
 /**
- * A backup is "verified" only when all of this held: written through the online backup API to a
- * temporary name, fsynced, checksummed, `PRAGMA integrity_check` exactly `ok`, checksum re-read
- * and equal (for a compressed backup: the .gz checksummed, re-read, and decompressed back to the
- * verified bytes), then renamed into place with its manifest. Any failure removes the temporary
- * files, so nothing is left that looks like a backup. Every attempt is a line in the event log.
+ * A backup is "verified" only when all of this held: the engine's snapshot written to a
+ * temporary name and fsynced, checksummed, proven by the engine (SQLite: `integrity_check` exactly
+ * `ok`), checksum re-read and equal (for a compressed backup: the .gz checksummed, re-read, and
+ * decompressed back to the verified bytes), then renamed into place with its manifest. Any failure
+ * removes the temporary files, so nothing is left that looks like a backup. Every attempt is a
+ * line in the event log.
  */
 export async function createBackup(options: CreateBackupOptions): Promise<VerifiedBackup> {
-  const started = performance.now();
+  const startedAt = performance.now();
   const createdAt = new Date();
+  const { engine } = options;
   const compress = options.compress ?? false;
-  const file = options.file ?? (await nextBackupPath(options.backupDir, options.database, options.kind, createdAt, compress));
+  const backupDir = path.resolve(options.backupDir);
+  const file = options.file ?? (await nextBackupPath(backupDir, engine.name, options.kind, createdAt, compress));
   const folder = path.dirname(file);
-  const temporary = path.join(folder, `.${path.basename(file)}.tmp-${process.pid}`);
+  const temporary = temporaryPath(file);
   const compressedTemporary = `${temporary}.gz`;
-  const log = (fields: { verified: boolean; bytes: number | null; error: string | null }) =>
-    appendBackupEvent(path.resolve(options.backupDir), {
-      time: new Date().toISOString(),
-      job: 'backup',
-      kind: options.kind,
-      file,
-      durationMs: Math.round(performance.now() - started),
-      ...fields,
-    }).catch(() => undefined);
+  const log = (error: string | null, bytes: number | null = null) =>
+    recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error });
   try {
     await mkdir(folder, { recursive: true });
-    await copyToSelfContainedFile(options.database, temporary, options.onProgress);
+    await engine.snapshot(temporary, options.onProgress);
     options.checkpoint?.();
     options.onVerify?.();
     const sha256 = await sha256File(temporary);
     options.checkpoint?.();
-
-    const copy = await SqliteConnection.open(temporary, 'readonly');
-    let snapshot;
-    try {
-      const integrity = await integrityCheck(copy, 'full');
-      if (!integrity.ok) throw unverified(`integrity_check of the copy failed: ${integrity.detail}`);
-      snapshot = await snapshotDatabase(copy);
-    } finally {
-      await copy.close();
-    }
+    const proof = await engine.proveSnapshot(temporary, options.applied);
+    if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
+    if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
     if ((await sha256File(temporary)) !== sha256) throw unverified('the checksum changed when the copy was read back');
     const { size } = await stat(temporary);
 
@@ -101,16 +90,14 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
     if (compress) {
       options.checkpoint?.();
       compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
-      await rename(compressedTemporary, file);
-      await removeIfPresent(temporary);
+      await commitTemporary(compressedTemporary, file);
+      await engine.discardSnapshot(temporary);
     } else {
-      await rename(temporary, file);
+      await commitTemporary(temporary, file);
     }
-    await fsyncPath(folder);
-    const manifest: BackupManifest = {
-      format: 'migrate-guard-backup/1',
+    const fields: Omit<BackupManifest, 'format'> = {
       file: path.basename(file),
-      source: path.resolve(options.database),
+      source: engine.name,
       kind: options.kind,
       createdAt: createdAt.toISOString(),
       bytes: size,
@@ -118,22 +105,23 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
       compressed: compressed !== null,
       compressedBytes: compressed?.bytes ?? null,
       compressedSha256: compressed?.sha256 ?? null,
-      ...snapshot,
+      ...proof.facts,
       verified: true,
       verifiedAt: new Date().toISOString(),
     };
+    let manifest: BackupManifest;
     try {
-      await writeManifest(file, manifest);
+      manifest = await writeManifest(file, fields);
     } catch (error) {
       await removeIfPresent(file);
       throw error;
     }
-    await log({ verified: true, bytes: compressed?.bytes ?? size, error: null });
+    await log(null, compressed?.bytes ?? size);
     return { file, manifest };
   } catch (error) {
-    await removeTemporaryCopy(temporary);
+    await engine.discardSnapshot(temporary);
     await removeIfPresent(compressedTemporary).catch(() => undefined);
-    await log({ verified: false, bytes: null, error: messageOf(error) });
+    await log(messageOf(error));
     if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
     throw new GuardError(
       'BACKUP_FAILED',
@@ -152,30 +140,13 @@ function unverified(reason: string): GuardError {
  * the .gz: its checksum re-read, and its content decompressed back to exactly the verified bytes.
  */
 async function gzipVerified(plain: string, target: string, plainSha256: string, level: number): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const tap = hashingTap();
   await withPeriodicFlush(target, 100, () =>
-    pipeline(createReadStream(plain, { highWaterMark: 1 << 20 }), createGzip({ level }), tap, createWriteStream(target)),
+    pipeline(createReadStream(plain, { highWaterMark: READ_CHUNK }), createGzip({ level }), tap, createWriteStream(target)),
   );
   await fsyncPath(target);
-  const sha256 = hash.digest('hex');
+  const sha256 = tap.hash.digest('hex');
   if ((await sha256File(target)) !== sha256) throw unverified('the compressed checksum changed when it was read back');
-  if ((await gunzipSha256(target)) !== plainSha256) throw unverified('the compressed file does not decompress to the verified copy');
-  return { bytes, sha256 };
-}
-
-/** sha256 of a .gz file's decompressed content, streamed. */
-export async function gunzipSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), createGunzip(), async function* (source) {
-    for await (const chunk of source) hash.update(chunk as Buffer);
-  });
-  return hash.digest('hex');
+  if ((await sha256File(target, createGunzip())) !== plainSha256) throw unverified('the compressed file does not decompress to the verified copy');
+  return { bytes: tap.bytes(), sha256 };
 }

@@ -1,6 +1,6 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BackupKind } from './manifest.ts';
+import type { BackupKind } from './kinds.ts';
 
 export type JobName = 'backup' | 'verify' | 'prune' | 'restore' | 'drill';
 
@@ -20,13 +20,40 @@ export function eventLogPath(backupDir: string): string {
   return path.join(backupDir, 'events.jsonl');
 }
 
+export interface JobRecord {
+  readonly kind?: BackupKind | null;
+  readonly file?: string | null;
+  readonly bytes?: number | null;
+  /** `performance.now()` when the job started. */
+  readonly startedAt: number;
+  /** Null when the job succeeded. */
+  readonly error: string | null;
+  /** Whether what the job checked or wrote is proven good; default: it did not fail. */
+  readonly verified?: boolean;
+}
+
 /**
- * Appends one JSON line. A line is written with one `write` of a few hundred bytes in append
- * mode, so concurrent jobs do not interleave inside a line.
+ * Appends the job's line, best effort: a log line that cannot be written must not turn a finished
+ * job into a failed one. A line is one `write` of a few hundred bytes in append mode, so
+ * concurrent jobs do not interleave inside a line.
  */
-export async function appendBackupEvent(backupDir: string, event: BackupEvent): Promise<void> {
-  await mkdir(backupDir, { recursive: true });
-  await appendFile(eventLogPath(backupDir), `${JSON.stringify(event)}\n`);
+export async function recordJob(backupDir: string, job: JobName, record: JobRecord): Promise<void> {
+  const event: BackupEvent = {
+    time: new Date().toISOString(),
+    job,
+    kind: record.kind ?? null,
+    file: record.file ?? null,
+    bytes: record.bytes ?? null,
+    durationMs: Math.round(performance.now() - record.startedAt),
+    verified: record.verified ?? record.error === null,
+    error: record.error,
+  };
+  try {
+    await mkdir(backupDir, { recursive: true });
+    await appendFile(eventLogPath(backupDir), `${JSON.stringify(event)}\n`);
+  } catch {
+    // best effort, see above
+  }
 }
 
 /** The log, oldest first; a torn last line (a crash mid-write) is skipped, not fatal. */
@@ -47,18 +74,4 @@ export async function readBackupEvents(backupDir: string): Promise<BackupEvent[]
     }
   }
   return events;
-}
-
-/** The line for a job about one file with no kind or size of its own (restore, drill); best effort. */
-export async function recordFileJob(backupDir: string, job: JobName, file: string, durationMs: number, error: string | null): Promise<void> {
-  await appendBackupEvent(backupDir, {
-    time: new Date().toISOString(),
-    job,
-    kind: null,
-    file,
-    bytes: null,
-    durationMs,
-    verified: error === null,
-    error,
-  }).catch(() => undefined);
 }

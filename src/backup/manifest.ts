@@ -1,35 +1,20 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { quoteIdentifier, type SqliteConnection } from '../db.ts';
+import type { DatabaseFacts } from '../engines/contract.ts';
 import { GuardError } from '../errors.ts';
-import { writeFileAtomic } from '../files.ts';
-import { MIGRATIONS_TABLE } from '../migrator/knex-storage.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import type { BackupKind } from './kinds.ts';
 
-/** `pre-restore`: what the database held just before a restore overwrote it. */
-export type BackupKind = 'manual' | 'pre-rollout' | 'pre-restore' | 'daily' | 'weekly' | 'monthly' | 'hot';
-export const BACKUP_KINDS: readonly BackupKind[] = ['manual', 'pre-rollout', 'pre-restore', 'daily', 'weekly', 'monthly', 'hot'];
-/** The kinds `backup --kind` takes; `pre-restore` copies are taken by restores themselves. */
-export const REQUESTABLE_KINDS: readonly BackupKind[] = ['manual', 'pre-rollout', 'daily', 'weekly', 'monthly', 'hot'];
+const FORMAT = 'migrate-guard-backup/2';
 
-/** What a database looked like: enough to prove a restore put back the same thing. */
-export interface DatabaseSnapshot {
-  readonly sqliteVersion: string;
-  readonly pageSize: number;
-  readonly pageCount: number;
-  readonly schemaHash: string;
-  /** Row count per table, keyed by table name. */
-  readonly tables: Readonly<Record<string, number>>;
-  readonly appliedMigrations: readonly string[];
-}
-
-export interface BackupManifest extends DatabaseSnapshot {
-  readonly format: 'migrate-guard-backup/1';
+export interface BackupManifest extends DatabaseFacts {
+  readonly format: typeof FORMAT;
   /** The backup file's name, relative to the manifest. */
   readonly file: string;
+  /** The database it was taken from, as `Engine.name` gives it. */
   readonly source: string;
   readonly kind: BackupKind;
   readonly createdAt: string;
-  /** Size and sha256 of the database itself (for a compressed backup: of the decompressed bytes). */
+  /** Size and sha256 of the snapshot itself (for a compressed backup: of the decompressed bytes). */
   readonly bytes: number;
   readonly sha256: string;
   readonly compressed: boolean;
@@ -39,69 +24,39 @@ export interface BackupManifest extends DatabaseSnapshot {
   readonly verifiedAt: string | null;
 }
 
+/** Format 1 (0.1 builds): SQLite facts at the top level. */
+interface ManifestV1 extends Omit<BackupManifest, 'format' | 'engine' | 'engineVersion' | 'details'> {
+  readonly format: 'migrate-guard-backup/1';
+  readonly sqliteVersion: string;
+  readonly pageSize: number;
+  readonly pageCount: number;
+}
+
 export function manifestPathOf(backupFile: string): string {
   return `${backupFile}.manifest.json`;
 }
 
-export async function snapshotDatabase(connection: SqliteConnection): Promise<DatabaseSnapshot> {
-  const version = await connection.get<{ v: string }>('SELECT sqlite_version() AS v');
-  const pageSize = await connection.get<{ page_size: number }>('PRAGMA page_size');
-  const pageCount = await connection.get<{ page_count: number }>('PRAGMA page_count');
-  const schema = await connection.all<{ type: string; name: string; tbl_name: string; sql: string | null }>(
-    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-  );
-  const schemaHash = createHash('sha256').update(JSON.stringify(schema)).digest('hex');
-  const tables: Record<string, number> = {};
-  for (const entry of schema) {
-    if (entry.type !== 'table') continue;
-    const row = await connection.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(entry.name)}`);
-    tables[entry.name] = row?.n ?? 0;
-  }
-  let appliedMigrations: string[] = [];
-  if (MIGRATIONS_TABLE in tables) {
-    const rows = await connection.all<{ name: string }>(
-      `SELECT name FROM ${quoteIdentifier(MIGRATIONS_TABLE)} ORDER BY name`,
-    );
-    appliedMigrations = rows.map((row) => row.name);
-  }
-  return {
-    sqliteVersion: version?.v ?? 'unknown',
-    pageSize: pageSize?.page_size ?? 0,
-    pageCount: pageCount?.page_count ?? 0,
-    schemaHash,
-    tables,
-    appliedMigrations,
-  };
-}
-
-/** Differences between two snapshots' schema and row counts, as readable lines. */
-export function compareSnapshots(expected: DatabaseSnapshot, actual: DatabaseSnapshot): string[] {
-  const problems: string[] = [];
-  if (expected.schemaHash !== actual.schemaHash) problems.push('schema differs');
-  const names = new Set([...Object.keys(expected.tables), ...Object.keys(actual.tables)]);
-  for (const name of [...names].sort()) {
-    if (expected.tables[name] !== actual.tables[name]) {
-      problems.push(`${name}: ${expected.tables[name] ?? 'missing'} rows expected, ${actual.tables[name] ?? 'missing'} found`);
-    }
-  }
-  return problems;
-}
-
-export async function writeManifest(backupFile: string, manifest: BackupManifest): Promise<void> {
+export async function writeManifest(backupFile: string, fields: Omit<BackupManifest, 'format'>): Promise<BackupManifest> {
+  const manifest: BackupManifest = { format: FORMAT, ...fields };
   await writeFileAtomic(manifestPathOf(backupFile), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
 }
 
 export async function readManifest(backupFile: string): Promise<BackupManifest> {
-  let parsed: unknown;
+  let parsed: { format?: unknown };
   try {
-    parsed = JSON.parse(await readFile(manifestPathOf(backupFile), 'utf8'));
+    parsed = JSON.parse(await readFile(manifestPathOf(backupFile), 'utf8')) as { format?: unknown };
   } catch (error) {
     throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has no readable manifest; it is not a migrate-guard backup`, {
       cause: error,
     });
   }
-  if ((parsed as { format?: unknown }).format !== 'migrate-guard-backup/1') {
-    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest of an unknown format`);
-  }
-  return parsed as BackupManifest;
+  if (parsed.format === FORMAT) return parsed as BackupManifest;
+  if (parsed.format === 'migrate-guard-backup/1') return fromV1(parsed as ManifestV1);
+  throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest of an unknown format`);
+}
+
+function fromV1(v1: ManifestV1): BackupManifest {
+  const { format: _format, sqliteVersion, pageSize, pageCount, ...rest } = v1;
+  return { ...rest, format: FORMAT, engine: 'sqlite', engineVersion: sqliteVersion, details: { pageSize, pageCount } };
 }

@@ -1,4 +1,5 @@
-import type { BackupKind } from './manifest.ts';
+import { retentionSchema } from '../config/schema.ts';
+import type { BackupKind } from './kinds.ts';
 
 export interface RetentionPolicy {
   /** The newest backup of each of the last N days that have one. */
@@ -11,7 +12,8 @@ export interface RetentionPolicy {
   readonly monthlyMonths: number;
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { dailyDays: 30, hotDays: 7, weeklyWeeks: 12, monthlyMonths: 12 };
+/** The config schema's defaults: written once, there. */
+export const DEFAULT_RETENTION: RetentionPolicy = retentionSchema.parse({});
 
 export interface RetentionCandidate {
   readonly file: string;

@@ -1,8 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
-import { pathExists } from '../files.ts';
-import { BACKUP_KINDS, readManifest, type BackupKind, type BackupManifest } from './manifest.ts';
+import { pathExists } from '../fs/paths.ts';
+import { BACKUP_KINDS, type BackupKind } from './kinds.ts';
+import { readManifest, type BackupManifest } from './manifest.ts';
 
 /** One backup as `backups` lists it. */
 export interface BackupEntry {

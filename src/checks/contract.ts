@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SqliteConnection } from '../db.ts';
+import type { Engine, Reader } from '../engines/contract.ts';
 
 /** The `checks` entries of the `--json` report. */
 export interface CheckResult {
@@ -14,8 +14,13 @@ export interface CustomCheck {
   readonly run: (knex: Knex) => Promise<string | void | undefined | null | boolean> | string | void | undefined | null | boolean;
 }
 
-/** What a check may look at: the database through a raw connection and through knex. */
+/**
+ * What a check may look at: the database through the run's executor, as a reader and as knex.
+ * In a rollout both are the executor the migrations wrote through, so a check sees their result
+ * before it is committed.
+ */
 export interface CheckContext {
-  readonly connection: SqliteConnection;
+  readonly engine: Pick<Engine, 'integrity' | 'foreignKeyViolations' | 'listTables' | 'quote'>;
+  readonly reader: Reader;
   readonly knex: Knex;
 }

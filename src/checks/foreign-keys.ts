@@ -1,18 +1,15 @@
+import type { ForeignKeyViolation } from '../engines/contract.ts';
 import type { CheckContext, CheckResult } from './contract.ts';
 
-interface Violation {
-  table: string;
-  rowid: number | null;
-  parent: string;
+/** One violation as people read it: `trades rowid 7 references a missing accounts row`. */
+export function describeViolation(violation: ForeignKeyViolation): string {
+  return `${violation.table} rowid ${violation.row ?? '?'} references a missing ${violation.parent} row`;
 }
 
-export async function foreignKeyCheck({ connection }: Pick<CheckContext, 'connection'>): Promise<CheckResult> {
-  const rows = await connection.all<Violation>('PRAGMA foreign_key_check');
-  if (rows.length === 0) return { name: 'foreign-keys', ok: true, detail: 'no violations' };
-  const shown = rows
-    .slice(0, 5)
-    .map((row) => `${row.table} rowid ${row.rowid ?? '?'} references a missing ${row.parent} row`)
-    .join('; ');
-  const more = rows.length > 5 ? ` (and ${rows.length - 5} more)` : '';
-  return { name: 'foreign-keys', ok: false, detail: `${rows.length} violation(s): ${shown}${more}` };
+export async function foreignKeyCheck({ engine, reader }: Pick<CheckContext, 'engine' | 'reader'>): Promise<CheckResult> {
+  const violations = await engine.foreignKeyViolations(reader);
+  if (violations.length === 0) return { name: 'foreign-keys', ok: true, detail: 'no violations' };
+  const shown = violations.slice(0, 5).map(describeViolation).join('; ');
+  const more = violations.length > 5 ? ` (and ${violations.length - 5} more)` : '';
+  return { name: 'foreign-keys', ok: false, detail: `${violations.length} violation(s): ${shown}${more}` };
 }

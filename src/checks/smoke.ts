@@ -1,20 +1,18 @@
 import { messageOf } from '../errors.ts';
-import { quoteIdentifier } from '../db.ts';
 import type { CheckContext, CheckResult } from './contract.ts';
 
 /** The default smoke queries: every table can be counted. */
-export async function defaultSmokeQueries({ connection }: Pick<CheckContext, 'connection'>): Promise<string[]> {
-  const tables = await connection.all<{ name: string }>(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-  );
-  return tables.map((table) => `SELECT COUNT(*) FROM ${quoteIdentifier(table.name)}`);
+export async function defaultSmokeQueries({ engine, reader }: Pick<CheckContext, 'engine' | 'reader'>): Promise<string[]> {
+  return (await engine.listTables(reader)).map((table) => `SELECT COUNT(*) FROM ${engine.quote(table)}`);
 }
 
-export async function smokeQueries(context: Pick<CheckContext, 'connection'>, queries: readonly string[]): Promise<CheckResult> {
+/** The configured smoke queries, or a count of every table when none are configured (null). */
+export async function smokeCheck(context: Pick<CheckContext, 'engine' | 'reader'>, configured: readonly string[] | null): Promise<CheckResult> {
+  const queries = configured ?? (await defaultSmokeQueries(context));
   const failures: string[] = [];
   for (const query of queries) {
     try {
-      await context.connection.all(query);
+      await context.reader.all(query);
     } catch (error) {
       failures.push(`${query}: ${messageOf(error)}`);
     }

@@ -1,7 +1,8 @@
 import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
-import { manualRestoreAdvice } from '../recovery.ts';
+import { engineFor } from '../engines/select.ts';
+import { manualRestoreAdvice } from '../rollout/recover.ts';
 import type { BackupReport } from '../commands/backup.ts';
 import type { BackupsReport } from '../commands/backups.ts';
 import type { VerifyReport } from '../commands/verify.ts';
@@ -26,7 +27,7 @@ export function formatRun(report: MigrateReport): string | null {
     case 2:
       return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: the database was restored from ${report.backup} and verified; nothing was changed (exit 2)`;
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(report.database, report.backup ?? '<backup>')} (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
   }
 }
 

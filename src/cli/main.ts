@@ -2,10 +2,11 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import dotenv from 'dotenv';
-import { loadConfig, resolveLocations, type LocationFlags } from '../config.ts';
+import { loadConfig } from '../config/load.ts';
+import { resolveLocations, type LocationFlags } from '../config/locations.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { createInterface } from 'node:readline/promises';
-import { REQUESTABLE_KINDS, type BackupKind } from '../backup/manifest.ts';
+import { REQUESTABLE_KINDS, type BackupKind } from '../backup/kinds.ts';
 import { formatBackup, formatBackups, formatDrill, formatHealth, formatPrune, formatRestore, formatRestoreTable, formatPlan, formatRun, formatStatus, formatVerify } from './format.ts';
 import { Output, type OutputStreams } from './output.ts';
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { litestreamBinary, writeLitestreamConfig } from '../archive/litestream.ts';
-import type { ResolvedConfig } from '../config.ts';
-import { assertSqliteFile } from '../db.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import { requireDatabase } from '../engines/require-database.ts';
+import { engineFor } from '../engines/select.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 
@@ -31,8 +32,9 @@ export interface ArchiveReport {
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
-  const database = path.resolve(options.database);
-  await assertSqliteFile(database);
+  const engine = engineFor(options.database);
+  await requireDatabase(engine);
+  const database = engine.name;
   const binary = litestreamBinary();
   const config = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
   const { execa } = await import('execa');

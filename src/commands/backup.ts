@@ -1,9 +1,12 @@
 import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
-import type { BackupKind } from '../backup/manifest.ts';
-import type { PageProgress } from '../backup/online-copy.ts';
-import type { ResolvedConfig } from '../config.ts';
-import { assertSqliteFile } from '../db.ts';
+import type { BackupKind } from '../backup/kinds.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import type { Progress } from '../engines/contract.ts';
+import { requireDatabase } from '../engines/require-database.ts';
+import { engineFor } from '../engines/select.ts';
+import { appliedNames } from '../history/read.ts';
+import { historyFor } from '../history/select.ts';
 
 export interface BackupOptions {
   readonly database: string;
@@ -12,7 +15,7 @@ export interface BackupOptions {
   readonly kind?: BackupKind;
   /** Overrides the config's per-kind default. */
   readonly compress?: boolean;
-  readonly onProgress?: PageProgress;
+  readonly onProgress?: Progress;
   readonly onVerify?: () => void;
 }
 
@@ -39,14 +42,16 @@ export interface BackupReport {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
-  const database = path.resolve(options.database);
-  await assertSqliteFile(database);
+  const engine = engineFor(options.database);
+  await requireDatabase(engine);
   const kind = options.kind ?? 'manual';
+  const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;
   const { file, manifest } = await createBackup({
-    database,
+    engine,
+    applied: appliedNames(historyFor(engine)),
     backupDir: path.resolve(options.backupDir),
     kind,
-    compress: options.compress ?? options.config.backups.compress[kind] ?? false,
+    compress: options.compress ?? compressByDefault[kind] ?? false,
     gzipLevel: options.config.backups.gzipLevel,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.onVerify ? { onVerify: options.onVerify } : {}),

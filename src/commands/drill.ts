@@ -1,13 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { recordFileJob } from '../backup/event-log.ts';
+import { restoreArchiveToFile } from '../archive/litestream.ts';
+import { recordJob } from '../backup/event-log.ts';
 import { listBackups } from '../backup/store.ts';
-import type { ResolvedConfig } from '../config.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
-import { prepareBackup, restoreFull, type RestoreProof } from '../restore/full.ts';
-import { restoreArchiveToFile } from '../archive/litestream.ts';
+import { appliedNames } from '../history/read.ts';
+import { historyFor } from '../history/select.ts';
+import { prepareBackup } from '../restore/prepare.ts';
+import { restoreFull, type RestoreProof } from '../restore/restore-full.ts';
 
 /** The runbook's recovery time objective: a full restore in under 30 minutes. */
 export const RESTORE_OBJECTIVE_MS = 30 * 60_000;
@@ -57,15 +61,18 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     file = newest.path;
   }
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-drill-'));
-  const started = performance.now();
+  const startedAt = performance.now();
   let proof: RestoreProof | null = null;
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const prepared = await prepareBackup(file);
+    const engine = engineFor(path.join(scratch, 'drill.db'));
+    const applied = appliedNames(historyFor(engine));
+    const prepared = await prepareBackup(engine, applied, file);
     try {
       proof = await restoreFull({
-        database: path.join(scratch, 'drill.db'),
+        engine,
+        applied,
         backup: prepared,
         strict: { smoke: options.config.checks.smoke },
         onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
@@ -79,7 +86,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await rm(scratch, { recursive: true, force: true });
     await releaseArchive?.();
   }
-  const restoreMs = Math.round(performance.now() - started);
-  await recordFileJob(backupDir, 'drill', file, restoreMs, error);
+  const restoreMs = Math.round(performance.now() - startedAt);
+  await recordJob(backupDir, 'drill', { file, startedAt, error });
   return { command: 'drill', ok: error === null, exitCode: error === null ? 0 : 4, backup: file, restoreMs, objectiveMs: RESTORE_OBJECTIVE_MS, proof, error };
 }

@@ -1,27 +1,27 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Knex } from 'knex';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { onlineCopy } from '../backup/online-copy.ts';
-import { runChecks, type CheckResult } from '../checks/index.ts';
-import type { ResolvedConfig } from '../config.ts';
-import { assertSqliteFile, SqliteConnection } from '../db.ts';
-import { openKnex } from '../knex.ts';
+import type { Knex } from 'knex';
+import type { CheckResult } from '../checks/contract.ts';
+import { runChecks } from '../checks/run.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import type { Engine, SchemaShape } from '../engines/contract.ts';
+import { engineFor } from '../engines/select.ts';
 import { messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
-import { pathExists } from '../files.ts';
-import { inspectSchema, type SchemaShape } from '../dry-run/inspect.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
-import { createMigrator } from '../migrator/umzug.ts';
-import { planDown, planUp, readMigrationState, type Direction } from './plan.ts';
-import { assertAppliedUnchanged } from '../preflight.ts';
-import { changedDatabase, readJournal } from '../journal.ts';
+import { historyFor } from '../history/select.ts';
+import type { StepObserver } from '../migrator/umzug.ts';
+import { DOWN, UP } from '../rollout/direction.ts';
+import { changedDatabase, readJournal } from '../rollout/journal.ts';
+import { buildPlan } from '../rollout/plan.ts';
+import { assertAppliedUnchanged } from '../rollout/preflight.ts';
 
 export interface DryRunOptions {
   readonly database: string;
   readonly migrationsDir: string;
   readonly config: ResolvedConfig;
-  readonly direction?: Direction;
+  readonly direction?: 'up' | 'down';
   readonly to?: string;
   readonly step?: number;
   /** Where the scratch copy goes; default the system temp folder. Never the backup folder. */
@@ -72,13 +72,13 @@ export interface DryRunReport {
  */
 export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const direction = options.direction ?? 'up';
+  const direction = options.direction === 'down' ? DOWN : UP;
   const started = performance.now();
-  const database = path.resolve(options.database);
-  const exists = await pathExists(database);
-  if (exists) await assertSqliteFile(database);
+  const live = engineFor(options.database);
+  const database = live.name;
+  const exists = (await live.probe()) !== 'missing';
   const notes: string[] = [];
-  const interrupted = await readJournal(database);
+  const interrupted = await readJournal(live);
   if (interrupted && changedDatabase(interrupted)) {
     notes.push(
       `an interrupted ${interrupted.command} (pid ${interrupted.pid}) left the database changed: the real run will first restore ${interrupted.backup}, so it will start from that state, not this one`,
@@ -87,108 +87,56 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
 
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-dry-run-'));
-  const copy = path.join(scratch, 'rehearsal.db');
+  const copy = live.at(path.join(scratch, 'rehearsal.db'));
   try {
     const copyStarted = performance.now();
-    if (exists) {
-      const source = await SqliteConnection.openUntouched(database);
-      try {
-        const mode = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
-        await onlineCopy(source.raw, copy, 'to-file', {
-          onProgress: (done, total) => emit({ type: 'progress', task: 'backup', done, total }),
-          oneStep: mode?.journal_mode === 'wal',
-        });
-      } finally {
-        await source.close();
-      }
-    } else {
-      emit({ type: 'step', message: `database ${database} does not exist yet: rehearsing on an empty one` });
-    }
+    if (exists) await live.rehearsalCopy(copy.name, (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
+    else emit({ type: 'step', message: `database ${database} does not exist yet: rehearsing on an empty one` });
     const copyMs = Math.round(performance.now() - copyStarted);
     emit({ type: 'step', message: `rehearsing on a copy (${(copyMs / 1000).toFixed(1)}s to copy); the live database is not touched` });
 
-    const { knex } = openKnex(copy);
+    const handle = await copy.openKnex();
+    const rehearsal = rehearse(handle.knex, copy, options.config.thresholds.largeTableRows);
+    // The same refusals as the real run: a damaged database, an edited applied migration.
+    const plan = await buildPlan({
+      engine: copy,
+      subject: live,
+      history: historyFor(copy),
+      source: { kind: 'folder', directory: path.resolve(options.migrationsDir) },
+      direction,
+      selection: { to: options.to, step: options.step },
+      handle,
+      observer: rehearsal.observer,
+    });
     try {
-      let capturing = false;
-      let statements: string[] = [];
-      let before: SchemaShape = new Map();
-      let stepStarted = 0;
-      const plan = new Map<string, PlannedMigration>();
-      const capture = (sql: string) => {
-        if (capturing) statements.push(sql);
-      };
-      knex.on('query', (query: { sql: string; bindings?: readonly unknown[] }) => {
-        const bindings = query.bindings ?? [];
-        capture(bindings.length > 0 ? knex.raw(query.sql, bindings as Knex.RawBinding[]).toQuery() : query.sql);
-      });
-      const migrator = await createMigrator(knex, options.migrationsDir, {
-        beforeStep: async () => {
-          before = await inspectSchema(knex);
-          statements = [];
-          capturing = true;
-          stepStarted = performance.now();
-        },
-        afterStep: async (name) => {
-          capturing = false;
-          const durationMs = Math.round(performance.now() - stepStarted);
-          const after = await inspectSchema(knex);
-          plan.set(name, {
-            name,
-            status: 'would-apply',
-            ok: true,
-            sql: statements,
-            warnings: destructiveWarnings(before, after, statements, { largeTableRows: options.config.thresholds.largeTableRows }),
-            durationMs,
-            error: null,
-          });
-        },
-        onSqlStatement: capture,
-      });
-      // The same refusals as the real run: a damaged database, an edited applied migration.
-      const { pendingAll, executed } = await readMigrationState(migrator.umzug, database);
-      await assertAppliedUnchanged(migrator.storage, migrator.files);
-      const selection = { to: options.to, step: options.step };
-      const pending =
-        direction === 'up' ? planUp(pendingAll, executed, selection) : await planDown(executed, migrator.files, selection);
-
+      if (plan.files) assertAppliedUnchanged(plan.applied, plan.files);
+      const { pending } = plan;
       let current: string | null = null;
-      migrator.umzug.on(direction === 'up' ? 'migrating' : 'reverting', ({ name }) => {
+      plan.umzug.on(direction.events.starting, ({ name }) => {
         current = name;
       });
       let failed = false;
       try {
-        if (direction === 'up') await migrator.umzug.up({ migrations: pending });
-        else await migrator.umzug.down({ migrations: pending });
+        await direction.run(plan.umzug, pending);
       } catch (error) {
         failed = true;
-        const name = current;
-        if (name !== null) {
-          const rehearsed = plan.get(name);
-          plan.set(name, {
-            name,
-            status: 'would-fail',
-            ok: false,
-            sql: rehearsed?.sql ?? statements,
-            warnings: rehearsed?.warnings ?? [],
-            durationMs: rehearsed?.durationMs ?? null,
-            error: messageOf((error as { cause?: unknown }).cause ?? error),
-          });
-        }
+        if (current !== null) rehearsal.failed(current, messageOf((error as { cause?: unknown }).cause ?? error));
       }
 
       let checks: CheckResult[] = [];
       if (!failed && pending.length > 0) {
-        checks = await runChecks({ database: copy, knex, checks: options.config.checks });
+        const db = plan.executor.reads;
+        checks = await runChecks({ engine: copy, reader: copy.reader(db), knex: db, checks: options.config.checks });
       }
       const entries = pending.map(
         (name): PlannedMigration =>
-          plan.get(name) ?? { name, status: 'not-run', ok: false, sql: [], warnings: [], durationMs: null, error: null },
+          rehearsal.plan.get(name) ?? { name, status: 'not-run', ok: false, sql: [], warnings: [], durationMs: null, error: null },
       );
       const ok = !failed && checks.every((check) => check.ok);
       const failing = entries.find((entry) => entry.status === 'would-fail');
       const failedChecks = checks.filter((check) => !check.ok);
       return {
-        command: direction === 'up' ? 'migrate' : 'down',
+        command: direction.command,
         dryRun: true,
         ok,
         exitCode: ok ? 0 : 1,
@@ -209,9 +157,74 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
         durationMs: Math.round(performance.now() - started),
       };
     } finally {
-      await knex.destroy();
+      await plan.close();
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+interface Rehearsal {
+  readonly observer: StepObserver;
+  /** Each migration as rehearsed so far, by name. */
+  readonly plan: ReadonlyMap<string, PlannedMigration>;
+  failed(name: string, error: string): void;
+}
+
+/**
+ * Watches the migrations run on the copy: every statement knex sends (bindings inlined), and the
+ * schema before and after each migration, which the destructive-change warnings are read from.
+ * Capture starts before a migration's transaction opens, so the plan shows its BEGIN, and stops
+ * after the migration's own work, before the history row is written.
+ */
+function rehearse(knex: Knex, engine: Pick<Engine, 'inspect' | 'reader'>, largeTableRows: number): Rehearsal {
+  let capturing = false;
+  let statements: string[] = [];
+  let before: SchemaShape = new Map();
+  let stepStarted = 0;
+  const plan = new Map<string, PlannedMigration>();
+  knex.on('query', (query: { sql: string; bindings?: readonly unknown[] }) => {
+    if (!capturing) return;
+    const bindings = query.bindings ?? [];
+    const sql = bindings.length > 0 ? knex.raw(query.sql, bindings as Knex.RawBinding[]).toQuery() : query.sql;
+    // knex sends `BEGIN;` for a transaction; the plan lists statements without their terminator.
+    statements.push(sql.replace(/;\s*$/, ''));
+  });
+  return {
+    plan,
+    observer: {
+      beforeStep: async () => {
+        before = await engine.inspect(engine.reader(knex));
+        statements = [];
+        capturing = true;
+        stepStarted = performance.now();
+      },
+      afterStep: async (name, db) => {
+        capturing = false;
+        const durationMs = Math.round(performance.now() - stepStarted);
+        const after = await engine.inspect(engine.reader(db));
+        plan.set(name, {
+          name,
+          status: 'would-apply',
+          ok: true,
+          sql: statements,
+          warnings: destructiveWarnings(before, after, statements, { largeTableRows }),
+          durationMs,
+          error: null,
+        });
+      },
+    },
+    failed(name, error) {
+      const rehearsed = plan.get(name);
+      plan.set(name, {
+        name,
+        status: 'would-fail',
+        ok: false,
+        sql: rehearsed?.sql ?? statements,
+        warnings: rehearsed?.warnings ?? [],
+        durationMs: rehearsed?.durationMs ?? null,
+        error,
+      });
+    },
+  };
 }

@@ -1,13 +1,14 @@
-import { stat, statfs } from 'node:fs/promises';
-import { hasArchive, newestArchivedSegment } from '../archive/litestream.ts';
 import path from 'node:path';
+import { archiveLag, hasArchive } from '../archive/litestream.ts';
 import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
-import type { ResolvedConfig } from '../config.ts';
-import { databaseBytes } from '../db.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import { engineFor } from '../engines/select.ts';
 import type { ExitCode } from '../errors.ts';
-import { pathExists } from '../files.ts';
-import { runHook, type HookResult } from '../hooks/run-hook.ts';
+import { checkFreeSpace } from '../fs/free-space.ts';
+import { pathExists } from '../fs/paths.ts';
+import { hookRunner } from '../hooks/hook-runner.ts';
+import type { HookResult } from '../hooks/run-hook.ts';
 import { formatBytes } from '../units.ts';
 
 export interface HealthOptions {
@@ -47,7 +48,8 @@ export interface HealthReport {
 export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const now = options.now ?? new Date();
   const backupDir = path.resolve(options.backupDir);
-  const database = path.resolve(options.database);
+  const engine = engineFor(options.database);
+  const database = engine.name;
   const backups = await listBackups(backupDir);
   const alerts: HealthAlert[] = [];
 
@@ -68,54 +70,23 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const drillAlert = staleDrill(events, backups, now, options.config.health.drillMaxAgeDays);
   if (drillAlert) alerts.push(drillAlert);
 
-  const size = (await pathExists(database)) ? await databaseBytes(database) : 0;
+  const size = (await engine.probe()) === 'missing' ? 0 : await engine.size();
   let free = 0;
   if (await pathExists(backupDir)) {
-    const fs = await statfs(backupDir);
-    free = fs.bavail * fs.bsize;
-    const needed = size * options.config.thresholds.freeSpaceFactor;
-    if (free < needed) {
-      alerts.push({
-        check: 'free-space',
-        message: `only ${formatBytes(free)} free in ${backupDir}; ${formatBytes(needed)} needed (${options.config.thresholds.freeSpaceFactor}x the ${formatBytes(size)} database)`,
-      });
-    }
+    const space = await checkFreeSpace(backupDir, size, options.config.thresholds.freeSpaceFactor);
+    free = space.free;
+    if (space.problem !== null) alerts.push({ check: 'free-space', message: space.problem });
   }
 
-  // The archive's lag: how much newer the database's last write is than the last archived WAL
-  // segment. An idle database has no lag even if nothing was shipped for hours.
   let archive: HealthReport['archive'] = null;
   if (await hasArchive(backupDir, options.config.archive)) {
-    const segment = await newestArchivedSegment(backupDir);
-    let lastWrite = 0;
-    for (const file of [database, `${database}-wal`]) {
-      lastWrite = Math.max(lastWrite, await stat(file).then((info) => info.mtime.getTime(), () => 0));
-    }
-    const lagSeconds = segment ? Math.max(0, (lastWrite - segment.getTime()) / 1000) : null;
-    archive = { recoveryPoint: segment?.toISOString() ?? null, lagSeconds: lagSeconds === null ? null : Number(lagSeconds.toFixed(1)) };
-    if (lagSeconds === null || lagSeconds > options.config.archive.maxLagSeconds) {
-      alerts.push({
-        check: 'archive-lag',
-        message: segment
-          ? `the WAL archive is ${lagSeconds!.toFixed(0)} s behind the database (limit ${options.config.archive.maxLagSeconds} s): is migrate-guard archive running?`
-          : 'the WAL archive has no segments: is migrate-guard archive running?',
-      });
-    }
+    archive = await archiveLag(database, backupDir);
+    const alert = archiveAlert(archive, options.config.archive.maxLagSeconds);
+    if (alert) alerts.push(alert);
   }
 
-  const hooks: HookResult[] = [];
-  const command = options.config.hooks.onAlert;
-  if (command !== null) {
-    for (const alert of alerts) {
-      hooks.push(
-        await runHook('onAlert', command, {
-          cwd: options.cwd ?? process.cwd(),
-          env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message },
-          timeoutMs: options.config.hooks.timeoutMs,
-        }),
-      );
-    }
-  }
+  const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database } });
+  for (const alert of alerts) await hooks.run('onAlert', { MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message });
   return {
     command: 'health',
     ok: alerts.length === 0,
@@ -125,12 +96,25 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     freeBytes: free,
     databaseBytes: size,
     archive,
-    hooks,
+    hooks: hooks.results,
+  };
+}
+
+/** An archive further behind the database than the limit, or with nothing archived at all. */
+export function archiveAlert(archive: NonNullable<HealthReport['archive']>, maxLagSeconds: number): HealthAlert | null {
+  const { lagSeconds } = archive;
+  if (lagSeconds !== null && lagSeconds <= maxLagSeconds) return null;
+  return {
+    check: 'archive-lag',
+    message:
+      lagSeconds !== null
+        ? `the WAL archive is ${lagSeconds.toFixed(0)} s behind the database (limit ${maxLagSeconds} s): is migrate-guard archive running?`
+        : 'the WAL archive has no segments: is migrate-guard archive running?',
   };
 }
 
 /** The newest verified backup of each kind against the one before it. */
-function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): HealthAlert[] {
+export function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): HealthAlert[] {
   const alerts: HealthAlert[] = [];
   const byKind = new Map<string, BackupEntry[]>();
   for (const entry of backups.filter((b) => b.verified)) byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
@@ -152,7 +136,7 @@ function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): Hea
  * The last successful drill is older than the limit. A new installation is not alerted before it
  * has had backups for that long: there was nothing to drill with.
  */
-function staleDrill(events: readonly BackupEvent[], backups: readonly BackupEntry[], now: Date, maxAgeDays: number): HealthAlert | null {
+export function staleDrill(events: readonly BackupEvent[], backups: readonly BackupEntry[], now: Date, maxAgeDays: number): HealthAlert | null {
   const limit = now.getTime() - maxAgeDays * 86_400_000;
   const lastDrill = events.filter((event) => event.job === 'drill' && event.error === null).at(-1);
   if (lastDrill && Date.parse(lastDrill.time) >= limit) return null;
@@ -167,7 +151,7 @@ function staleDrill(events: readonly BackupEvent[], backups: readonly BackupEntr
 }
 
 /** A job (per kind) whose most recent run failed: it has not succeeded since. */
-function failedJobs(events: readonly BackupEvent[]): HealthAlert[] {
+export function failedJobs(events: readonly BackupEvent[]): HealthAlert[] {
   const latest = new Map<string, BackupEvent>();
   for (const event of events) latest.set(`${event.job} ${event.kind ?? ''}`.trim(), event);
   return [...latest.entries()]

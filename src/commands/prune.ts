@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { appendBackupEvent } from '../backup/event-log.ts';
+import { recordJob } from '../backup/event-log.ts';
 import { manifestPathOf } from '../backup/manifest.ts';
 import { planRetention, type RetentionDecision } from '../backup/retention.ts';
 import { listBackups } from '../backup/store.ts';
-import type { ResolvedConfig } from '../config.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
 import { messageOf } from '../errors.ts';
-import { removeIfPresent } from '../files.ts';
+import { removeIfPresent } from '../fs/paths.ts';
 
 export interface PruneOptions {
   readonly backupDir: string;
@@ -28,7 +28,7 @@ export interface PruneReport {
 
 /** Applies the retention policy; each backup goes with its manifest. */
 export async function runPrune(options: PruneOptions): Promise<PruneReport> {
-  const started = performance.now();
+  const startedAt = performance.now();
   const backupDir = path.resolve(options.backupDir);
   const backups = await listBackups(backupDir);
   const decisions = planRetention(
@@ -49,16 +49,7 @@ export async function runPrune(options: PruneOptions): Promise<PruneReport> {
       error = messageOf(caught);
       throw caught;
     } finally {
-      await appendBackupEvent(backupDir, {
-        time: new Date().toISOString(),
-        job: 'prune',
-        kind: null,
-        file: null,
-        bytes: null,
-        durationMs: Math.round(performance.now() - started),
-        verified: error === null,
-        error,
-      }).catch(() => undefined);
+      await recordJob(backupDir, 'prune', { startedAt, error });
     }
   }
   return {

@@ -1,19 +1,21 @@
 import { stat } from 'node:fs/promises';
-import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
 import path from 'node:path';
-import { recordFileJob } from '../backup/event-log.ts';
+import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
+import { recordJob } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
-import type { ResolvedConfig } from '../config.ts';
-import { databaseBytes, SqliteConnection } from '../db.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
-import { defaultSmokeQueries, smokeQueries } from '../checks/smoke.ts';
+import { smokeCheck } from '../checks/smoke.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
-import { pathExists } from '../files.ts';
-import { runHook, type HookName, type HookResult } from '../hooks/run-hook.ts';
-import { acquireLock } from '../lock.ts';
+import { appliedNames } from '../history/read.ts';
+import { historyFor } from '../history/select.ts';
+import { hookRunner } from '../hooks/hook-runner.ts';
+import type { HookResult } from '../hooks/run-hook.ts';
 import { keepPreRestoreCopy } from '../restore/pre-restore-copy.ts';
-import { prepareBackup, restoreFull, type RestoreProof } from '../restore/full.ts';
+import { prepareBackup } from '../restore/prepare.ts';
+import { restoreFull, type RestoreProof } from '../restore/restore-full.ts';
 import { formatBytes } from '../units.ts';
 
 /** Which backup: a named one, the newest verified one, or the newest verified at or before a time. */
@@ -58,34 +60,33 @@ export interface RestoreReport {
  */
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const started = performance.now();
-  const database = path.resolve(options.database);
+  const startedAt = performance.now();
+  const engine = engineFor(options.database);
+  const database = engine.name;
+  const applied = appliedNames(historyFor(engine));
   const backupDir = path.resolve(options.backupDir);
   const chosen = await chooseBackup(options.target, backupDir, database, options.config, emit);
   const { file, gapSeconds } = chosen;
 
-  // 1. Verify the backup before anything else.
-  const prepared = await prepareBackup(file).catch(async (error: unknown) => {
+  // Verify the backup before anything else.
+  const prepared = await prepareBackup(engine, applied, file).catch(async (error: unknown) => {
     await chosen.release();
     throw error;
   });
   try {
     // The strict checks a restore must pass, run on the source first: a backup (or an archive
     // point) that would fail them is refused before the live database is touched.
-    const source = await SqliteConnection.open(prepared.source, 'readonly');
-    try {
-      const foreignKeys = await foreignKeyCheck({ connection: source });
+    await engine.readSnapshot(prepared.source, async (reader) => {
+      const foreignKeys = await foreignKeyCheck({ engine, reader });
       if (!foreignKeys.ok) throw new GuardError('BACKUP_INVALID', `${file} has foreign-key violations (${foreignKeys.detail}); nothing was changed`);
-      const smoke = await smokeQueries({ connection: source }, options.config.checks.smoke ?? (await defaultSmokeQueries({ connection: source })));
+      const smoke = await smokeCheck({ engine, reader }, options.config.checks.smoke);
       if (!smoke.ok) throw new GuardError('BACKUP_INVALID', `smoke queries fail on ${file} (${smoke.detail}); nothing was changed`);
-    } finally {
-      await source.close();
-    }
+    });
 
-    // 2. Confirm.
-    const exists = await pathExists(database);
+    // Confirm, saying what will be replaced by what.
+    const exists = (await engine.probe()) !== 'missing';
     const current = exists
-      ? `${database} (${formatBytes(await databaseBytes(database))}, last changed ${(await stat(database)).mtime.toISOString()})`
+      ? `${database} (${formatBytes(await engine.size())}, last changed ${(await stat(database)).mtime.toISOString()})`
       : `${database} (does not exist yet)`;
     const manifest = prepared.manifest;
     const summary = [
@@ -96,50 +97,40 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       throw new GuardError('USAGE', 'restore cancelled; nothing was changed');
     }
 
-    const lock = await acquireLock(database, 'restore');
-    const hooks: HookResult[] = [];
-    const hook = async (name: HookName, command: string | null) => {
-      if (command === null) return null;
-      const result = await runHook(name, command, {
-        cwd: options.cwd ?? process.cwd(),
-        env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_BACKUP: file },
-        timeoutMs: options.config.hooks.timeoutMs,
-      });
-      hooks.push(result);
-      emit({ type: 'hook', result });
-      return result;
-    };
+    const lock = await engine.lock('restore');
+    const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_BACKUP: file }, emit });
     try {
-      // 3. Stop the app.
-      const before = await hook('beforeRestore', options.config.hooks.beforeRestore);
+      // Stop the app.
+      const before = await hooks.run('beforeRestore');
       if (before && !before.ok) {
         throw new GuardError('HOOK_FAILED', `beforeRestore hook failed (exit ${before.exitCode}); nothing was changed`);
       }
-      // 4. Keep what is there now.
+      // Keep what is there now.
       let preRestoreCopy: string | null = null;
       if (exists) {
-        preRestoreCopy = await keepPreRestoreCopy(database, (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
+        preRestoreCopy = await keepPreRestoreCopy(engine, (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
         emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
       }
-      // 5 + 6. Restore into the live database and prove it.
+      // Restore into the live database and prove it.
       emit({ type: 'step', message: `restoring ${file}` });
       let proof: RestoreProof;
       try {
         proof = await restoreFull({
-          database,
+          engine,
+          applied,
           backup: prepared,
           strict: { smoke: options.config.checks.smoke },
           onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
         });
       } catch (error) {
-        await log(backupDir, file, started, messageOf(error));
+        await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });
         const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';
         throw new GuardError('RECOVERY_FAILED', `${messageOf(error)}${keep}`, { cause: error, exitCode: 3, backup: file });
       }
-      // 7. Start the app.
-      await hook('afterRestore', options.config.hooks.afterRestore);
-      const durationMs = Math.round(performance.now() - started);
-      await log(backupDir, file, started, null);
+      // Start the app.
+      await hooks.run('afterRestore');
+      const durationMs = Math.round(performance.now() - startedAt);
+      await recordJob(backupDir, 'restore', { file, startedAt, error: null });
       return {
         command: 'restore',
         ok: true,
@@ -151,7 +142,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
         recoveryPoint: chosen.recoveryPoint,
         preRestoreCopy,
         proof,
-        hooks,
+        hooks: hooks.results,
         durationMs,
       };
     } finally {
@@ -161,10 +152,6 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     await prepared.release();
     await chosen.release();
   }
-}
-
-function log(backupDir: string, file: string, started: number, error: string | null): Promise<void> {
-  return recordFileJob(backupDir, 'restore', file, Math.round(performance.now() - started), error);
 }
 
 interface Chosen {

@@ -1,6 +1,7 @@
-import path from 'node:path';
-import type { AppliedMigration } from '../migrator/contract.ts';
-import { readAppliedMigrations } from '../migrator/applied.ts';
+import { engineFor } from '../engines/select.ts';
+import type { AppliedMigration } from '../history/contract.ts';
+import { readHistory } from '../history/read.ts';
+import { historyFor } from '../history/select.ts';
 import { listMigrationFiles } from '../migrator/migration-files.ts';
 
 export interface StatusOptions {
@@ -26,9 +27,10 @@ export interface StatusReport {
 
 /** Applied and pending migrations. Reads through a connection that writes nothing. */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
-  const database = path.resolve(options.database);
+  const engine = engineFor(options.database);
+  const database = engine.name;
   const files = await listMigrationFiles(options.migrationsDir);
-  const recorded = await readAppliedMigrations(database);
+  const recorded = await readHistory(engine, historyFor(engine));
   const byName = new Map(files.map((file) => [file.name, file]));
   const applied = recorded.map((migration): AppliedStatus => {
     const file = byName.get(migration.name);

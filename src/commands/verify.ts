@@ -1,12 +1,15 @@
 import path from 'node:path';
-import { appendBackupEvent } from '../backup/event-log.ts';
-import { compareSnapshots, readManifest, snapshotDatabase, type BackupKind, type BackupManifest } from '../backup/manifest.ts';
+import { compareFacts } from '../backup/compare-facts.ts';
+import { recordJob } from '../backup/event-log.ts';
+import type { BackupKind } from '../backup/kinds.ts';
+import { readManifest, type BackupManifest } from '../backup/manifest.ts';
 import { plainBackup } from '../backup/plain-file.ts';
-import { integrityCheck } from '../checks/integrity.ts';
 import type { CheckResult } from '../checks/contract.ts';
-import { assertSqliteFile, hasSqliteHeader, SqliteConnection } from '../db.ts';
+import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import { pathExists } from '../files.ts';
+import { pathExists } from '../fs/paths.ts';
+import { appliedNames } from '../history/read.ts';
+import { historyFor } from '../history/select.ts';
 
 export interface VerifyOptions {
   readonly backup: string;
@@ -31,9 +34,9 @@ export interface VerifyReport {
 
 /**
  * Everything that makes a backup restorable: readable, checksum(s) equal to the manifest's, a
- * SQLite header, `integrity_check` exactly `ok`, the schema and every table's row count equal to
- * what was recorded when it was taken. Exit 0 when all hold, 4 when one does not; a file that is
- * not a backup at all is refused (exit 1).
+ * snapshot of its engine by its header, the engine's full proof (SQLite: `integrity_check` exactly
+ * `ok`), the schema and every table's row count equal to what was recorded when it was taken.
+ * Exit 0 when all hold, 4 when one does not; a file that is not a backup at all is refused (exit 1).
  */
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const file = path.resolve(options.backup);
@@ -42,19 +45,22 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     manifest = await readManifest(file);
   } catch (error) {
-    const sqlite = await assertSqliteFile(file).then(() => true, () => false);
+    const snapshot = await engineFor(file).isSnapshot(file).catch(() => false);
     throw new GuardError(
       'BACKUP_INVALID',
-      sqlite
+      snapshot
         ? `${file} is a SQLite file but not a migrate-guard backup (no manifest beside it); nothing to verify it against`
         : `${file} is not a backup: no manifest and not a SQLite file`,
       { cause: error },
     );
   }
-  const started = performance.now();
+  // The engine the backup was taken from, pointed at nothing in particular: only its reads of a
+  // snapshot are used here.
+  const engine = engineFor(manifest.source);
+  const startedAt = performance.now();
   const checks: CheckResult[] = [];
-  let schema: string[] = [];
-  let tables: Record<string, number> = {};
+  let schema: readonly string[] = [];
+  let tables: Readonly<Record<string, number>> = {};
   const plain = await plainBackup(file, manifest).catch((error: unknown) => {
     checks.push({ name: 'readable', ok: false, detail: messageOf(error) });
     return null;
@@ -64,26 +70,25 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       if (plain.compressedSha256 !== null) {
         checks.push(result('compressed-checksum', plain.compressedSha256 === manifest.compressedSha256, `sha256 ${plain.compressedSha256.slice(0, 12)}…`));
       }
-      checks.push(result('checksum', plain.sha256 === manifest.sha256, `sha256 ${plain.sha256.slice(0, 12)}… ${plain.sha256 === manifest.sha256 ? 'matches' : `differs from the manifest's ${manifest.sha256.slice(0, 12)}…`}`));
-      const header = await hasSqliteHeader(plain.file);
+      const matches = plain.sha256 === manifest.sha256;
+      checks.push(result('checksum', matches, `sha256 ${plain.sha256.slice(0, 12)}… ${matches ? 'matches' : `differs from the manifest's ${manifest.sha256.slice(0, 12)}…`}`));
+      const header = await engine.isSnapshot(plain.file);
       checks.push(result('header', header, header ? 'SQLite format 3' : 'not a SQLite file'));
       if (header) {
-        const connection = await SqliteConnection.open(plain.file, 'readonly');
         try {
-          const integrity = await integrityCheck(connection, 'full');
-          checks.push({ name: 'integrity', ok: integrity.ok, detail: integrity.detail });
-          const snapshot = await snapshotDatabase(connection);
-          schema = (await connection.all<{ type: string; name: string }>(
-            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-          )).map((entry) => `${entry.type} ${entry.name}`);
-          tables = { ...snapshot.tables };
-          checks.push(result('schema', snapshot.schemaHash === manifest.schemaHash, `${schema.length} objects`));
-          const differences = compareSnapshots({ ...manifest, schemaHash: snapshot.schemaHash }, snapshot);
-          checks.push(result('row-counts', differences.length === 0, differences.length === 0 ? `${Object.keys(tables).length} tables as recorded` : differences.join('; ')));
+          const proof = await engine.proveSnapshot(plain.file, appliedNames(historyFor(engine)));
+          checks.push({ name: 'integrity', ok: proof.integrity.ok, detail: proof.integrity.detail });
+          if (proof.facts === null) {
+            checks.push({ name: 'readable', ok: false, detail: proof.unreadable ?? 'unreadable' });
+          } else {
+            schema = proof.objects;
+            tables = proof.facts.tables;
+            checks.push(result('schema', proof.facts.schemaHash === manifest.schemaHash, `${schema.length} objects`));
+            const differences = compareFacts({ ...manifest, schemaHash: proof.facts.schemaHash }, proof.facts);
+            checks.push(result('row-counts', differences.length === 0, differences.length === 0 ? `${Object.keys(tables).length} tables as recorded` : differences.join('; ')));
+          }
         } catch (error) {
           checks.push({ name: 'readable', ok: false, detail: messageOf(error) });
-        } finally {
-          await connection.close();
         }
       }
     } finally {
@@ -91,16 +96,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     }
   }
   const ok = checks.every((check) => check.ok);
-  await appendBackupEvent(path.resolve(options.backupDir), {
-    time: new Date().toISOString(),
-    job: 'verify',
-    kind: manifest.kind,
-    file,
-    bytes: manifest.bytes,
-    durationMs: Math.round(performance.now() - started),
-    verified: ok,
-    error: ok ? null : checks.filter((check) => !check.ok).map((check) => `${check.name}: ${check.detail}`).join('; '),
-  }).catch(() => undefined);
+  const failures = checks.filter((check) => !check.ok).map((check) => `${check.name}: ${check.detail}`);
+  await recordJob(path.resolve(options.backupDir), 'verify', { kind: manifest.kind, file, bytes: manifest.bytes, startedAt, error: ok ? null : failures.join('; ') });
   return {
     command: 'verify',
     ok,

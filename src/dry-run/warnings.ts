@@ -1,4 +1,4 @@
-import type { SchemaShape } from './inspect.ts';
+import type { SchemaShape } from '../engines/contract.ts';
 
 /** knex rebuilds a SQLite table for most `alterTable` changes through a temporary copy. */
 const REBUILD = /ALTER TABLE [`"[]?_knex_temp_alter\d+[`"\]]? RENAME TO [`"[]?([^`"\]\s]+)/i;

@@ -1,112 +1,84 @@
 import { readFile } from 'node:fs/promises';
 import type { Knex } from 'knex';
-import type sqlite3 from 'sqlite3';
-import { Umzug, type RunnableMigration } from 'umzug';
-import { KnexStorage } from './knex-storage.ts';
+import { Umzug, type RunnableMigration, type UmzugStorage } from 'umzug';
+import type { Engine } from '../engines/contract.ts';
+import type { MigrationHistory } from '../history/contract.ts';
+import type { Executor } from './executor.ts';
 import { loadScript } from './load-script.ts';
+import type { MigrationFile } from './migration-files.ts';
 import { splitSqlStatements } from './sql-split.ts';
-import { listMigrationFiles, type MigrationFile } from './migration-files.ts';
 
-export interface MigratorOptions {
-  /** Called around each migration's own work (not the storage bookkeeping): a dry run captures there. */
+export type Direction = 'up' | 'down';
+
+export interface StepObserver {
+  /** Before a migration's transaction opens (a dry run starts capturing here, so it sees BEGIN). */
   readonly beforeStep?: (name: string) => Promise<void> | void;
-  readonly afterStep?: (name: string) => Promise<void> | void;
-  /** Each statement of a `.sql` migration as it is about to run (knex queries emit `query`). */
-  readonly onSqlStatement?: (sql: string) => void;
+  /**
+   * After the migration's own work, failed or not, inside its transaction and before its history
+   * row: `db` is what the migration wrote through, so reading it sees the uncommitted result.
+   */
+  readonly afterStep?: (name: string, db: Knex) => Promise<void> | void;
 }
 
-export interface Migrator {
-  readonly umzug: Umzug<Knex>;
-  readonly storage: KnexStorage;
+export interface MigratorOptions {
+  readonly engine: Pick<Engine, 'reader'>;
+  readonly history: MigrationHistory;
   readonly files: readonly MigrationFile[];
+  readonly executor: Executor;
+  readonly observer?: StepObserver;
 }
 
 /**
  * The umzug instance for a migrations folder: `.ts`/`.js` modules exporting `up({ context })`
- * (context is the Knex instance) and `.sql` files with an optional `.down.sql`. Each migration
- * runs in its own transaction unless it opts out; SQLite cannot change `PRAGMA foreign_keys`
- * inside one, which is why knex's migrator offers the same opt-out.
+ * (context is the Knex instance the executor gives) and `.sql` files with an optional `.down.sql`.
+ * Each step writes its own history row through the same executor, so umzug's storage only reads.
  */
-export async function createMigrator(knex: Knex, migrationsDir: string, options: MigratorOptions = {}): Promise<Migrator> {
-  const files = await listMigrationFiles(migrationsDir);
-  const storage = new KnexStorage(knex);
-  const migrations: RunnableMigration<Knex>[] = files.map((file) => {
-    const timed =
-      (fn: () => Promise<unknown>) =>
-      async (): Promise<void> => {
-        await options.beforeStep?.(file.name);
+export function createMigrator(options: MigratorOptions): Umzug<Knex> {
+  const { history, executor, observer } = options;
+  const migrations: RunnableMigration<Knex>[] = options.files.map((file) => {
+    const run = (direction: Direction) => async (): Promise<void> => {
+      await observer?.beforeStep?.(file.name);
+      const transactional = await isTransactional(file);
+      await executor.step(transactional, async (db) => {
         const started = performance.now();
         try {
-          await fn();
+          await runMigrationStep(db, file, direction);
         } finally {
-          await options.afterStep?.(file.name);
+          await observer?.afterStep?.(file.name, db);
         }
-        storage.runInfo.set(file.name, { checksum: file.checksum, durationMs: Math.round(performance.now() - started) });
-      };
-    return {
-      name: file.name,
-      path: file.path,
-      up: timed(() => runMigrationStep(knex, file, 'up', options.onSqlStatement)),
-      down: timed(() => runMigrationStep(knex, file, 'down', options.onSqlStatement)),
+        const durationMs = Math.round(performance.now() - started);
+        if (direction === 'up') await history.record(db, { name: file.name, checksum: file.checksum, durationMs });
+        else await history.forget(db, file.name);
+      });
     };
+    return { name: file.name, path: file.path, up: run('up'), down: run('down') };
   });
+  const storage: UmzugStorage<Knex> = {
+    // Recorded by each step, inside its transaction.
+    logMigration: async () => undefined,
+    unlogMigration: async () => undefined,
+    executed: async () => (await history.applied(options.engine.reader(executor.reads))).map((migration) => migration.name),
+  };
   // umzug calls a function-valued context to get the context; a Knex instance is a function.
-  const umzug = new Umzug<Knex>({ migrations, context: () => knex, storage, logger: undefined });
-  return { umzug, storage, files };
+  return new Umzug<Knex>({ migrations, context: () => executor.reads, storage, logger: undefined });
 }
 
-async function runMigrationStep(
-  knex: Knex,
-  file: MigrationFile,
-  direction: 'up' | 'down',
-  onStatement: ((sql: string) => void) | undefined,
-): Promise<void> {
+/** A `.sql` file always runs in a transaction; a script can opt out, as in knex. */
+async function isTransactional(file: MigrationFile): Promise<boolean> {
+  if (file.format === 'sql') return true;
+  return (await loadScript(file.path)).config?.transaction !== false;
+}
+
+async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direction): Promise<void> {
   if (file.format === 'sql') {
     const sqlFile = direction === 'up' ? file.path : file.downPath;
     if (!sqlFile) throw new Error(`${file.name} has no ${file.name}.down.sql`);
-    await execSqlFile(knex, splitSqlStatements(await readFile(sqlFile, 'utf8')), onStatement);
+    // Statement by statement, the list a dry run shows being exactly what runs.
+    for (const statement of splitSqlStatements(await readFile(sqlFile, 'utf8'))) await db.raw(statement);
     return;
   }
   const script = await loadScript(file.path);
   const fn = script[direction];
   if (typeof fn !== 'function') throw new Error(`${file.name} does not export ${direction}()`);
-  const params = (context: Knex) => ({ context, name: file.name, path: file.path });
-  if (script.config?.transaction === false) {
-    await fn(params(knex));
-    return;
-  }
-  await knex.transaction(async (trx) => {
-    await fn(params(trx));
-  });
-}
-
-/**
- * A `.sql` migration runs statement by statement on the pool's connection, inside one
- * transaction: the same statement list a dry run shows is what runs.
- */
-async function execSqlFile(knex: Knex, statements: readonly string[], onStatement: ((sql: string) => void) | undefined): Promise<void> {
-  const client = knex.client as {
-    acquireConnection(): Promise<sqlite3.Database>;
-    releaseConnection(connection: sqlite3.Database): Promise<void>;
-  };
-  const connection = await client.acquireConnection();
-  const exec = (text: string) =>
-    new Promise<void>((resolve, reject) => connection.exec(text, (error) => (error ? reject(error) : resolve())));
-  try {
-    onStatement?.('BEGIN');
-    await exec('BEGIN');
-    try {
-      for (const statement of statements) {
-        onStatement?.(statement);
-        await exec(statement);
-      }
-      onStatement?.('COMMIT');
-      await exec('COMMIT');
-    } catch (error) {
-      await exec('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  await fn({ context: db, name: file.name, path: file.path });
 }

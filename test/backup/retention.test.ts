@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BackupKind } from '../../src/backup/manifest.ts';
+import type { BackupKind } from '../../src/backup/kinds.ts';
 import {
   DEFAULT_RETENTION,
   planRetention,

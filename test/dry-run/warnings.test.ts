@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { destructiveWarnings } from '../../src/dry-run/warnings.ts';
-import type { SchemaShape } from '../../src/dry-run/inspect.ts';
+import type { SchemaShape } from '../../src/engines/contract.ts';
 
 const shape = (tables: Record<string, { columns: string[]; rows: number; notNull?: string[] }>): SchemaShape =>
   new Map(

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import sqlite3 from 'sqlite3';
-import { SqliteConnection } from '../../src/db.ts';
+import { SqliteConnection } from '../../src/engines/sqlite/connection.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO, 'bin/migrate-guard.js');

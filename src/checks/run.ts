@@ -1,0 +1,29 @@
+import type { ChecksConfig } from '../config/schema.ts';
+import type { CheckContext, CheckResult } from './contract.ts';
+import { customCheck } from './custom.ts';
+import { foreignKeyCheck } from './foreign-keys.ts';
+import { smokeCheck } from './smoke.ts';
+
+export interface RunChecksOptions extends CheckContext {
+  readonly checks: ChecksConfig;
+  readonly onCheck?: (result: CheckResult) => void;
+}
+
+/**
+ * The post-migration checks, in order of cost to the operator: structure first (integrity, foreign
+ * keys), then whether the application's queries still run (smoke), then the project's own checks.
+ * All of them run even after one fails, so the report shows the whole picture.
+ */
+export async function runChecks(options: RunChecksOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const record = (result: CheckResult) => {
+    results.push(result);
+    options.onCheck?.(result);
+  };
+  const { integrity } = options.checks;
+  if (integrity !== 'off') record({ name: `integrity (${integrity})`, ...(await options.engine.integrity(options.reader, integrity)) });
+  if (options.checks.foreignKeys) record(await foreignKeyCheck(options));
+  record(await smokeCheck(options, options.checks.smoke));
+  for (const check of options.checks.custom) record(await customCheck(options, check));
+  return results;
+}

@@ -1,0 +1,176 @@
+import type { Knex } from 'knex';
+
+/**
+ * What the runbook, the backup lifecycle and the checks need from a database engine, in their
+ * words: open or refuse, lock, measure, snapshot (a backup), prove a snapshot, restore one into the
+ * live database, read facts and run checks. SQLite implements it in `engines/sqlite/`; the shape
+ * keeps PostgreSQL in view (a snapshot is a `pg_dump`, proving it is a scratch `pg_restore`, the
+ * lock an advisory lock), so nothing above this seam names a file format, a PRAGMA or a driver.
+ */
+export type EngineKind = 'sqlite';
+
+/** `full` reads every page and index entry; `quick` checks structure without cross-checking indexes. */
+export type IntegrityLevel = 'full' | 'quick';
+
+export interface IntegrityResult {
+  readonly ok: boolean;
+  /** `ok`, or the first problems the engine reported. */
+  readonly detail: string;
+}
+
+/**
+ * The least a check, a history or a proof needs: the rows of one statement, `?` placeholders.
+ * A raw connection, a knex instance and a knex transaction all become one (`Engine.reader`), so a
+ * check reads exactly what the executor it is given sees, uncommitted work included.
+ */
+export interface Reader {
+  all<T = Record<string, unknown>>(sql: string, bindings?: readonly unknown[]): Promise<T[]>;
+}
+
+/** A row that references a parent row that does not exist. */
+export interface ForeignKeyViolation {
+  readonly table: string;
+  /** The engine's row handle (SQLite's rowid), when it has one. */
+  readonly row: string | null;
+  readonly parent: string;
+}
+
+export interface ColumnShape {
+  readonly name: string;
+  readonly notNull: boolean;
+  readonly hasDefault: boolean;
+}
+
+/** Tables, their columns and row counts: what a dry run compares before and after a migration. */
+export type SchemaShape = ReadonlyMap<string, { readonly columns: readonly ColumnShape[]; readonly rows: number }>;
+
+/** What a database looked like: enough to prove a restore put back the same thing. */
+export interface DatabaseFacts {
+  readonly engine: EngineKind;
+  readonly engineVersion: string;
+  readonly schemaHash: string;
+  /** Row count per table, keyed by table name. */
+  readonly tables: Readonly<Record<string, number>>;
+  readonly appliedMigrations: readonly string[];
+  /** Facts only this engine has (SQLite: page size and count), for people reading a manifest. */
+  readonly details: Readonly<Record<string, string | number>>;
+}
+
+/** A snapshot proven restorable: its full integrity check and what it holds. */
+export interface SnapshotProof {
+  readonly integrity: IntegrityResult;
+  /** Null when the snapshot could not be read far enough to tell (`unreadable` says why). */
+  readonly facts: DatabaseFacts | null;
+  readonly unreadable: string | null;
+  /** Schema objects as `type name`, for `verify`. */
+  readonly objects: readonly string[];
+}
+
+/** Who holds the run lock, for the message a refused run prints. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  readonly command: string;
+  readonly since: string;
+}
+
+export interface RunLock {
+  /** The holder whose lock we took over: a run that died without releasing it. */
+  readonly tookOverFrom: LockHolder | null;
+  release(): Promise<void>;
+}
+
+/** A knex instance on the database, and the way to stop the statement it is running. */
+export interface KnexHandle {
+  readonly knex: Knex;
+  /**
+   * Interrupts the running statement and makes the next write fail, so a migration stops between
+   * statements instead of finishing work the run is about to undo.
+   */
+  interrupt(): void;
+  destroy(): Promise<void>;
+}
+
+/** How the history reads what ran: given a reader and the engine's table listing. */
+export type AppliedReader = (reader: Reader) => Promise<readonly string[]>;
+
+export type Progress = (done: number, total: number) => void;
+
+/** Which connection a read goes through. */
+export type ReadMode =
+  /** Writes no byte of the database's files, not even a shared-memory read mark: previews, status. */
+  | 'untouched'
+  | 'readonly'
+  | 'readwrite';
+
+export interface Engine {
+  readonly kind: EngineKind;
+  /** The database as people read it in a message: a path (a URL without its password). */
+  readonly name: string;
+  /**
+   * A file that belongs beside the database (lock holder, run journal, pre-restore copies):
+   * `<db>.<suffix>` for SQLite. Absolute, so a journal still points right from another cwd.
+   */
+  sidecar(suffix: string): string;
+
+  /** Whether the database exists; refuses, untouched, anything that is not this engine's database. */
+  probe(): Promise<'missing' | 'empty' | 'ready'>;
+  /** Creates an empty database (a fresh install). */
+  create(): Promise<void>;
+  /** Bytes the database takes, committed-but-not-checkpointed WAL included. */
+  size(): Promise<number>;
+  /** One migrate-guard job at a time per database; refuses with LOCK_HELD naming the holder. */
+  lock(command: string): Promise<RunLock>;
+
+  /** Runs `work` with a reader on the live database; damage becomes a refusal naming the way out. */
+  read<T>(mode: ReadMode, work: (reader: Reader) => Promise<T>): Promise<T>;
+  /** The reader over a knex instance or transaction. */
+  reader(knex: Knex): Reader;
+  /** The knex instance migrations and checks run through (knex is loaded on first use). */
+  openKnex(): Promise<KnexHandle>;
+  /** Whether schema changes roll back with a transaction (both engines in view: yes). */
+  readonly transactionalDdl: boolean;
+
+  /** Writes a consistent, self-contained snapshot of the live database (a backup's bytes) to `target`. */
+  snapshot(target: string, onProgress?: Progress): Promise<void>;
+  /** Whether `file` is, by its first bytes, a snapshot of this engine (before anything opens it). */
+  isSnapshot(file: string): Promise<boolean>;
+  /** Proves a snapshot restorable: the full integrity check, and the facts it holds. */
+  proveSnapshot(file: string, applied: AppliedReader): Promise<SnapshotProof>;
+  /** Runs `work` with a reader on a snapshot (restore-table, the checks a restore source must pass). */
+  readSnapshot<T>(file: string, work: (reader: Reader) => Promise<T>): Promise<T>;
+  /** Puts a snapshot back into the live database, safe while the application holds it open. */
+  restore(snapshot: string, onProgress?: Progress): Promise<void>;
+  /** Removes a snapshot that will not be kept, and anything the engine left beside it. */
+  discardSnapshot(file: string): Promise<void>;
+  /** The same engine on another database (a drill's scratch database, a dry run's rehearsal copy). */
+  at(database: string): Engine;
+
+  /** A copy of the live database for a rehearsal, taken without writing a byte of the live one. */
+  rehearsalCopy(target: string, onProgress?: Progress): Promise<void>;
+
+  integrity(reader: Reader, level: IntegrityLevel): Promise<IntegrityResult>;
+  foreignKeyViolations(reader: Reader): Promise<ForeignKeyViolation[]>;
+  listTables(reader: Reader): Promise<string[]>;
+  /** Column names of a table, in order. */
+  columns(reader: Reader, table: string): Promise<string[]>;
+  facts(reader: Reader, applied: AppliedReader): Promise<DatabaseFacts>;
+  inspect(reader: Reader): Promise<SchemaShape>;
+  /** Quotes an identifier, so a table called `x"; DROP TABLE y; --` stays a name. */
+  quote(name: string): string;
+
+  /** A table's rows from a snapshot as reviewable SQL in `out` (written atomically); the row count. */
+  exportTable(snapshot: string, table: string, out: string, header: readonly string[]): Promise<number>;
+  /** Replaces a table's rows with a snapshot's in one transaction; rolled back on FK violations unless forced. */
+  replaceTable(
+    snapshot: string,
+    table: string,
+    force: boolean,
+  ): Promise<{ readonly rows: number; readonly violations: readonly ForeignKeyViolation[]; readonly committed: boolean }>;
+
+  /** The command an operator runs to put a backup back by hand, with the application stopped. */
+  manualRestore(backup: string): string;
+
+  /** The engine's code when `error` means the database itself is damaged (not a bug of ours), else null. */
+  damage(error: unknown): string | null;
+}

@@ -1,0 +1,119 @@
+import { copyFile, mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import sqlite3 from 'sqlite3';
+import type { Reader } from '../contract.ts';
+
+/** A promise-returning handle over one raw sqlite3 connection; a Reader for checks and proofs. */
+export class SqliteConnection implements Reader {
+  /** Removes a private copy the connection was opened on (see openUntouched). */
+  private cleanup: (() => Promise<void>) | null = null;
+
+  private constructor(readonly raw: sqlite3.Database) {}
+
+  static open(file: string, mode: 'readonly' | 'readwrite' | 'create' = 'readwrite'): Promise<SqliteConnection> {
+    const flags =
+      mode === 'readonly'
+        ? sqlite3.OPEN_READONLY
+        : mode === 'readwrite'
+          ? sqlite3.OPEN_READWRITE
+          : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
+    return SqliteConnection.openWith(file, flags);
+  }
+
+  /**
+   * A read-only connection that writes no byte of the database's files, -wal and -shm included,
+   * even while an application has it open in WAL mode. A plain read-only connection still writes
+   * its read mark into the -shm file; `readonly_shm=1` makes SQLite read the WAL index without
+   * writing it. With no -shm nobody has the file open: without WAL content `immutable=1` reads it
+   * without creating -wal/-shm files; with WAL content left by a crashed writer, SQLite would have
+   * to create a -shm to read it, so a private copy of the file and its -wal is read instead.
+   */
+  static async openUntouched(file: string): Promise<SqliteConnection> {
+    const uri = pathToFileURL(path.resolve(file)).href;
+    const header = Buffer.alloc(20);
+    const handle = await open(file, 'r');
+    try {
+      await handle.read(header, 0, 20, 0);
+    } finally {
+      await handle.close();
+    }
+    const isWal = header[18] === 2;
+    const exists = (suffix: string) => stat(`${file}${suffix}`).then((info) => info.size, () => -1);
+    let query = 'mode=ro';
+    if (isWal) {
+      if ((await exists('-shm')) >= 0) query = 'mode=ro&readonly_shm=1';
+      else if ((await exists('-wal')) <= 0) query = 'immutable=1';
+      else return SqliteConnection.openPrivateCopy(file);
+    }
+    return SqliteConnection.openWith(`${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
+  }
+
+  private static async openPrivateCopy(file: string): Promise<SqliteConnection> {
+    const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-read-'));
+    const copy = path.join(folder, 'copy.db');
+    try {
+      await copyFile(file, copy);
+      await copyFile(`${file}-wal`, `${copy}-wal`);
+      const connection = await SqliteConnection.openWith(copy, sqlite3.OPEN_READWRITE);
+      connection.cleanup = () => rm(folder, { recursive: true, force: true });
+      return connection;
+    } catch (error) {
+      await rm(folder, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  private static openWith(name: string, flags: number): Promise<SqliteConnection> {
+    return new Promise((resolve, reject) => {
+      const raw = new sqlite3.Database(name, flags, (error) => {
+        if (error) reject(error);
+        else resolve(new SqliteConnection(raw));
+      });
+    });
+  }
+
+  all<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      this.raw.all(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as T[])));
+    });
+  }
+
+  async get<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    const rows = await this.all<T>(sql, params);
+    return rows[0];
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.raw.exec(sql, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.raw.close((error) => (error ? reject(error) : resolve()));
+    });
+    await this.cleanup?.();
+  }
+
+  setBusyTimeout(ms: number): void {
+    this.raw.configure('busyTimeout', ms);
+  }
+}
+
+/** Quotes an identifier for SQLite, so a table called `x"; DROP TABLE y; --` stays a name. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Opens, works, closes: the connection never outlives the work, whatever it throws. */
+export async function withConnection<T>(opening: Promise<SqliteConnection>, work: (connection: SqliteConnection) => Promise<T>): Promise<T> {
+  const connection = await opening;
+  try {
+    return await work(connection);
+  } finally {
+    await connection.close();
+  }
+}

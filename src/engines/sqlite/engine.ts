@@ -1,0 +1,94 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { pathExists } from '../../fs/paths.ts';
+import type { Engine, Reader, ReadMode, SnapshotProof } from '../contract.ts';
+import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
+import { readFacts } from './facts.ts';
+import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
+import { inspectSchema } from './inspect.ts';
+import { integrityCheck } from './integrity.ts';
+import { acquireLock } from './lock.ts';
+import { onlineCopy } from './online-copy.ts';
+import { foreignKeyViolations, listTables, schemaObjects, tableColumns } from './schema.ts';
+import { copyFrom, copyToSelfContainedFile, removeCopy } from './self-contained-copy.ts';
+import { exportTableSql, replaceTableRows } from './table.ts';
+
+const OPENERS: Readonly<Record<ReadMode, (file: string) => Promise<SqliteConnection>>> = {
+  untouched: (file) => SqliteConnection.openUntouched(file),
+  readonly: (file) => SqliteConnection.open(file, 'readonly'),
+  readwrite: (file) => SqliteConnection.open(file, 'readwrite'),
+};
+
+/** The SQLite engine for one database file (an absolute path). */
+export function sqliteEngine(file: string): Engine {
+  const database = path.resolve(file);
+  return {
+    kind: 'sqlite',
+    name: database,
+    sidecar: (suffix) => `${database}.${suffix}`,
+
+    async probe() {
+      if (!(await pathExists(database))) return 'missing';
+      return (await assertSqliteFile(database)).bytes === 0 ? 'empty' : 'ready';
+    },
+    async create() {
+      await mkdir(path.dirname(database), { recursive: true });
+      // Write the header page, so the new file is a real SQLite database that backups can copy.
+      await withConnection(SqliteConnection.open(database, 'create'), (created) =>
+        created.exec('PRAGMA user_version = 0; CREATE TABLE __migrate_guard_init (x); DROP TABLE __migrate_guard_init;'),
+      );
+    },
+    size: () => databaseBytes(database),
+    lock: (command) => acquireLock(database, command),
+
+    read: (mode, work) => withConnection(OPENERS[mode](database), work),
+    reader: (knex: Knex): Reader => ({ all: async (sql, bindings = []) => (await knex.raw(sql, bindings as Knex.RawBinding[])) as never }),
+    // Loaded on first use: `migrate` with nothing pending answers without loading knex.
+    openKnex: async () => (await import('./knex.ts')).openKnex(database),
+    transactionalDdl: true,
+
+    snapshot: (target, onProgress) => copyToSelfContainedFile(database, target, onProgress),
+    isSnapshot: (snapshot) => hasSqliteHeader(snapshot),
+    proveSnapshot: (snapshot, applied) =>
+      withConnection(SqliteConnection.open(snapshot, 'readonly'), async (reader): Promise<SnapshotProof> => {
+        const integrity = await integrityCheck(reader, 'full');
+        try {
+          const facts = await readFacts(reader, applied);
+          const objects = (await schemaObjects(reader)).map((entry) => `${entry.type} ${entry.name}`);
+          return { integrity, facts, unreadable: null, objects };
+        } catch (error) {
+          return { integrity, facts: null, unreadable: (error as Error).message, objects: [] };
+        }
+      }),
+    readSnapshot: (snapshot, work) => withConnection(SqliteConnection.open(snapshot, 'readonly'), work),
+    async restore(snapshot, onProgress) {
+      await withConnection(SqliteConnection.open(database, 'create'), async (live) => {
+        // The application may be mid-transaction; wait for it rather than fail the restore.
+        live.setBusyTimeout(60_000);
+        await onlineCopy(live.raw, snapshot, 'from-file', onProgress ? { onProgress } : {});
+      });
+    },
+    discardSnapshot: removeCopy,
+    at: (other) => sqliteEngine(other),
+    rehearsalCopy: (target, onProgress) => withConnection(SqliteConnection.openUntouched(database), (source) => copyFrom(source, target, onProgress)),
+
+    integrity: integrityCheck,
+    foreignKeyViolations: (reader) => foreignKeyViolations(reader),
+    listTables: (reader) => listTables(reader),
+    columns: (reader, table) => tableColumns(reader, table),
+    facts: readFacts,
+    inspect: inspectSchema,
+    quote: quoteIdentifier,
+
+    exportTable: exportTableSql,
+    replaceTable: (snapshot, table, force) => replaceTableRows(database, snapshot, table, force),
+
+    manualRestore: (backup) => `sqlite3 ${database} ".restore '${backup}'"`,
+
+    damage(error) {
+      const code = (error as { code?: string }).code;
+      return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' ? code : null;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import knexFactory from 'knex';
+import type sqlite3 from 'sqlite3';
+import type { KnexHandle } from '../contract.ts';
+
+/**
+ * The knex instance migrations see. Foreign-key enforcement stays at SQLite's default (off), as
+ * with knex's own migrator: knex rebuilds tables on `alterTable`, and with enforcement on, the
+ * DROP of a referenced table would fire ON DELETE CASCADE. `PRAGMA foreign_key_check` after the
+ * run is what guards the relations.
+ */
+export function openKnex(file: string): KnexHandle {
+  // Every raw connection the pool opened, so a signal can interrupt the running statement.
+  const connections = new Set<sqlite3.Database>();
+  const knex = knexFactory({
+    client: 'sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (connection: sqlite3.Database, done: (error: Error | null, connection: unknown) => void) => {
+        connections.add(connection);
+        connection.configure('busyTimeout', 10_000);
+        done(null, connection);
+      },
+    },
+  });
+  return {
+    knex,
+    // `query_only`, queued behind the interrupted statement on the same connection, makes the
+    // migration's next write fail, so it stops between statements instead of finishing a long
+    // data migration the run is about to undo anyway.
+    interrupt() {
+      for (const connection of connections) {
+        connection.interrupt();
+        connection.exec('PRAGMA query_only = ON', () => undefined);
+      }
+    },
+    destroy: () => knex.destroy(),
+  };
+}

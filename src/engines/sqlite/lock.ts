@@ -1,0 +1,63 @@
+import { hostname } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { GuardError } from '../../errors.ts';
+import { writeFileAtomic } from '../../fs/atomic.ts';
+import { removeIfPresent } from '../../fs/paths.ts';
+import type { LockHolder, RunLock } from '../contract.ts';
+import { SqliteConnection } from './connection.ts';
+
+export function lockPaths(database: string): { readonly mutex: string; readonly holder: string } {
+  return { mutex: `${database}.migrate-guard.lock`, holder: `${database}.migrate-guard.lock.json` };
+}
+
+/**
+ * One run at a time per database. The mutex is an exclusive transaction on a small SQLite file:
+ * the kernel drops that lock when the process dies however it dies (SIGKILL, power cut), so a
+ * stale lock needs no guessing from pids or ages, and two runs can never both take it over.
+ * The JSON beside it only says who holds it, for the message the second run prints.
+ */
+export async function acquireLock(database: string, command: string): Promise<RunLock> {
+  const paths = lockPaths(database);
+  const mutex = await SqliteConnection.open(paths.mutex, 'create');
+  mutex.setBusyTimeout(0);
+  try {
+    // No journal file: nothing is ever written to this database, it only carries the lock.
+    await mutex.exec('PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE');
+  } catch (error) {
+    await mutex.close().catch(() => undefined);
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    const holder = await readHolder(paths.holder);
+    const who = holder
+      ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})`
+      : 'another process';
+    throw new GuardError(
+      'LOCK_HELD',
+      `another migrate-guard run holds the lock on ${database}: ${who}; wait for it to finish`,
+      { cause: error },
+    );
+  }
+  const previous = await readHolder(paths.holder);
+  const self: LockHolder = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
+  try {
+    await writeFileAtomic(paths.holder, `${JSON.stringify(self)}\n`);
+  } catch (error) {
+    await mutex.close().catch(() => undefined);
+    throw error;
+  }
+  return {
+    tookOverFrom: previous,
+    async release() {
+      await removeIfPresent(paths.holder);
+      await mutex.exec('ROLLBACK').catch(() => undefined);
+      await mutex.close();
+    },
+  };
+}
+
+async function readHolder(file: string): Promise<LockHolder | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,35 @@
+import type { HooksConfig } from '../config/schema.ts';
+import type { EventListener } from '../events.ts';
+import { runHook, type HookName, type HookResult } from './run-hook.ts';
+
+export interface HookRunner {
+  /** Every hook that ran, in order, for the report. */
+  readonly results: readonly HookResult[];
+  /** Runs the configured command for `name` (null when none is configured). */
+  run(name: HookName, env?: Readonly<Record<string, string>>): Promise<HookResult | null>;
+}
+
+export interface HookRunnerOptions {
+  readonly hooks: HooksConfig;
+  readonly cwd: string;
+  /** MIGRATE_GUARD_* variables every hook of this job gets (the database, the backup). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly emit?: EventListener;
+}
+
+/** The hooks of one job (rollout, restore, health): run, announced, and kept for its report. */
+export function hookRunner(options: HookRunnerOptions): HookRunner {
+  const results: HookResult[] = [];
+  return {
+    results,
+    async run(name, env = {}) {
+      const command = options.hooks[name];
+      if (command === null) return null;
+      options.emit?.({ type: 'step', message: `running ${name} hook: ${command}` });
+      const result = await runHook(name, command, { cwd: options.cwd, env: { ...options.env, ...env }, timeoutMs: options.hooks.timeoutMs });
+      results.push(result);
+      options.emit?.({ type: 'hook', result });
+      return result;
+    },
+  };
+}

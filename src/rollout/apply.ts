@@ -1,0 +1,54 @@
+import { GuardError, messageOf } from '../errors.ts';
+import type { Plan } from './plan.ts';
+import type { MigrationOutcome, RunFailure } from './report.ts';
+import { timed, type Run } from './run.ts';
+
+/** One outcome per planned migration (as kysely's MigrationResultSet), and the failure if any. */
+export interface ApplyResult {
+  readonly outcomes: readonly MigrationOutcome[];
+  readonly failure: RunFailure | null;
+}
+
+/**
+ * Runs exactly the planned migrations, in the planned order (newest first for down), through the
+ * plan's executor. Never throws: a failing migration is a result, and what follows (checks, or
+ * the restore) is the runbook's decision.
+ */
+export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult> {
+  const outcomes = new Map<string, MigrationOutcome>(plan.pending.map((name) => [name, { name, status: 'not-run', durationMs: null }]));
+  // Set by umzug's events while a migration runs; an object, so the catch below sees the closures' writes.
+  const running: { current: { readonly name: string; readonly started: number } | null } = { current: null };
+  const since = (started: number) => Math.round(performance.now() - started);
+  const offStarting = plan.umzug.on(run.direction.events.starting, ({ name }) => {
+    if (run.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted by a signal');
+    running.current = { name, started: performance.now() };
+    run.emit({ type: 'migration-start', name });
+  });
+  const offFinished = plan.umzug.on(run.direction.events.finished, ({ name }) => {
+    const durationMs = running.current ? since(running.current.started) : 0;
+    outcomes.set(name, { name, status: run.direction.done, durationMs });
+    running.current = null;
+    run.emit({ type: 'migration-done', name, direction: run.direction.name, durationMs });
+  });
+  let failure: RunFailure | null = null;
+  try {
+    await timed(run, 'migrations', () => run.direction.run(plan.umzug, plan.pending));
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause ?? error;
+    const interrupted = run.signal?.aborted === true;
+    const failed = running.current;
+    failure = {
+      migration: failed?.name ?? null,
+      phase: interrupted ? 'interrupted' : 'migrate',
+      message: interrupted ? `interrupted by a signal (${messageOf(cause)})` : messageOf(cause),
+    };
+    if (failed) {
+      outcomes.set(failed.name, { name: failed.name, status: 'failed', durationMs: since(failed.started) });
+      run.emit({ type: 'migration-failed', name: failed.name, message: failure.message });
+    }
+  } finally {
+    offStarting();
+    offFinished();
+  }
+  return { outcomes: [...outcomes.values()], failure };
+}

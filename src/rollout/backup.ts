@@ -1,0 +1,55 @@
+import { createBackup, nextBackupPath } from '../backup/create.ts';
+import { GuardError } from '../errors.ts';
+import { appliedNames } from '../history/read.ts';
+import { formatSeconds } from '../units.ts';
+import { openRunJournal, type RunJournal } from './run-journal.ts';
+import { timed, type Run } from './run.ts';
+import type { StoppedApp } from './stop-app.ts';
+
+export interface RolloutBackup {
+  readonly file: string;
+  readonly journal: RunJournal;
+}
+
+/**
+ * The mandatory, verified pre-rollout backup. The journal says where the run is before each step
+ * a kill could interrupt: `backing-up` (the next run clears a half-written backup), then, once the
+ * backup is verified, `migrating` (the next run restores it). Any failure here is a refusal:
+ * nothing was changed, and a stopped app is started again.
+ */
+export async function takeRolloutBackup(run: Run, app: StoppedApp): Promise<RolloutBackup> {
+  const throwIfAborted = () => {
+    if (run.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted before anything was changed');
+  };
+  const file = await nextBackupPath(run.backupDir, run.engine.name, 'pre-rollout', new Date(), false);
+  let journal: RunJournal | null = null;
+  try {
+    throwIfAborted();
+    journal = await openRunJournal(run, file);
+    run.emit({ type: 'step', message: 'taking the pre-rollout backup' });
+    await timed(run, 'backup', () =>
+      createBackup({
+        engine: run.engine,
+        applied: appliedNames(run.history),
+        backupDir: run.backupDir,
+        file,
+        kind: 'pre-rollout',
+        onProgress: (done, total) => run.emit({ type: 'progress', task: 'backup', done, total }),
+        checkpoint: throwIfAborted,
+        onVerify: () => run.emit({ type: 'step', message: 'verifying the backup (checksum, integrity_check of the whole copy)' }),
+      }),
+    );
+    throwIfAborted();
+    await journal.changing(file);
+  } catch (error) {
+    await journal?.abandon();
+    await app.restartAfterRefusal();
+    // For a rollout, a backup that failed verification is a refusal like any other: nothing changed.
+    if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') {
+      throw new GuardError('BACKUP_FAILED', `${error.message}; the rollout did not start`, { cause: error });
+    }
+    throw error;
+  }
+  run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
+  return { file, journal };
+}

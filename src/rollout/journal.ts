@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import type { Engine } from '../engines/contract.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { removeIfPresent } from '../fs/paths.ts';
+
+/**
+ * Where a run is in the runbook. Only the states from `migrating` on mean the database may have
+ * been changed; before that, an interrupted run left nothing to undo.
+ */
+export type RunState = 'backing-up' | 'migrating' | 'checking' | 'restoring';
+
+export interface JournalEntry {
+  readonly runId: string;
+  readonly pid: number;
+  readonly command: string;
+  readonly state: RunState;
+  readonly startedAt: string;
+  /** Where this run writes its backup, so a recovery can clear a half-written one. */
+  readonly backupDir: string;
+  /** The verified pre-rollout backup; set before the first change to the database. */
+  readonly backup: string | null;
+  /** The backup file being written while `backing-up`, so a recovery can remove a half of it. */
+  readonly pendingBackup?: string | null;
+}
+
+type Owner = Pick<Engine, 'sidecar'>;
+
+export function journalPath(engine: Owner): string {
+  return engine.sidecar('migrate-guard.journal.json');
+}
+
+export async function readJournal(engine: Owner): Promise<JournalEntry | null> {
+  let text: string;
+  try {
+    text = await readFile(journalPath(engine), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return JSON.parse(text) as JournalEntry;
+}
+
+export function writeJournal(engine: Owner, entry: JournalEntry): Promise<void> {
+  return writeFileAtomic(journalPath(engine), `${JSON.stringify(entry, null, 2)}\n`);
+}
+
+export function clearJournal(engine: Owner): Promise<void> {
+  return removeIfPresent(journalPath(engine));
+}
+
+export function changedDatabase(entry: JournalEntry): boolean {
+  return entry.state === 'migrating' || entry.state === 'checking' || entry.state === 'restoring';
+}

@@ -1,0 +1,125 @@
+import type { Knex } from 'knex';
+import type { Umzug } from 'umzug';
+import type { Engine, KnexHandle } from '../engines/contract.ts';
+import { refusalIfDamaged } from '../engines/damage.ts';
+import { messageOf } from '../errors.ts';
+import type { AppliedMigration, MigrationHistory } from '../history/contract.ts';
+import { readHistory } from '../history/read.ts';
+import { transactionPerMigration, type Executor } from '../migrator/executor.ts';
+import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
+import type { StepObserver } from '../migrator/umzug.ts';
+import type { Direction, MigrationState } from './direction.ts';
+import type { MigrationSource, Run } from './run.ts';
+import { planUp, type Selection } from './select-migrations.ts';
+
+/** What this run will do, and the open connection it will do it through. */
+export interface Plan {
+  /** The migrations this run applies (or reverts), in order. */
+  readonly pending: readonly string[];
+  readonly applied: readonly AppliedMigration[];
+  /** The migration files, when the run reads a folder (a project's own Umzug has none to show). */
+  readonly files: readonly MigrationFile[] | null;
+  readonly umzug: Umzug<Knex>;
+  readonly executor: Executor;
+  /** Closes the connection; safe to call again, never throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * The common case in a deploy: nothing pending. Answered from the files and the history alone,
+ * through a read that writes nothing, before knex and umzug are even loaded.
+ */
+export async function nothingPending(run: Run): Promise<boolean> {
+  if (run.direction.name !== 'up' || run.source.kind !== 'folder') return false;
+  const files = await listMigrationFiles(run.source.directory);
+  const applied = (await readHistory(run.engine, run.history)).map((migration) => migration.name);
+  const known = new Set(applied);
+  const pending = files.filter((file) => !known.has(file.name)).map((file) => file.name);
+  return planUp(pending, applied, run.selection).length === 0;
+}
+
+/** The rollout's plan: on the live database; a signal from here on interrupts the running statement. */
+export async function openPlan(run: Run): Promise<Plan> {
+  const handle = await connect(run.engine, run.source);
+  const onAbort = () => handle.interrupt();
+  const plan = await buildPlan({ ...run, handle, subject: run.engine });
+  run.signal?.addEventListener('abort', onAbort);
+  return {
+    ...plan,
+    async close() {
+      run.signal?.removeEventListener('abort', onAbort);
+      // Closing a connection must never turn a finished rollout or a proven restore into a failure.
+      await plan.close().catch((error: unknown) =>
+        run.emit({ type: 'warning', message: `could not close the migration connection cleanly: ${messageOf(error)}` }),
+      );
+    },
+  };
+}
+
+/** A connection for the migrations: the engine's own, or a project's knex (theirs to close, not ours to interrupt). */
+export function connect(engine: Pick<Engine, 'openKnex'>, source: MigrationSource): Promise<KnexHandle> {
+  if (source.kind === 'folder') return engine.openKnex();
+  return Promise.resolve({ knex: source.knex, interrupt: () => undefined, destroy: async () => undefined });
+}
+
+export interface PlanInput {
+  readonly engine: Pick<Engine, 'reader'>;
+  /** The database people know, named when it turns out to be damaged (a dry run works on a copy of it). */
+  readonly subject: Pick<Engine, 'damage' | 'name'>;
+  readonly history: MigrationHistory;
+  readonly source: MigrationSource;
+  readonly direction: Direction;
+  readonly selection: Selection;
+  readonly handle: KnexHandle;
+  readonly observer?: StepObserver;
+}
+
+/**
+ * Builds (or borrows) the umzug instance on the handle's connection and decides what runs. The
+ * handle is destroyed when the plan closes, or right away when planning refuses.
+ */
+export async function buildPlan(input: PlanInput): Promise<Plan> {
+  const { handle, source } = input;
+  try {
+    const executor = transactionPerMigration(handle.knex);
+    let files: readonly MigrationFile[] | null = null;
+    let umzug: Umzug<Knex>;
+    if (source.kind === 'folder') {
+      files = await listMigrationFiles(source.directory);
+      const { createMigrator } = await import('../migrator/umzug.ts');
+      umzug = createMigrator({ engine: input.engine, history: input.history, files, executor, ...(input.observer ? { observer: input.observer } : {}) });
+    } else {
+      umzug = source.umzug;
+    }
+    const [state, applied] = await readState(input, umzug, executor);
+    const pending = await input.direction.choose(state, files, input.selection);
+    let closed = false;
+    return {
+      pending,
+      applied,
+      files,
+      umzug,
+      executor,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await handle.destroy();
+      },
+    };
+  } catch (error) {
+    await handle.destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What ran and what is pending; a database too damaged to tell is refused, not crashed on. */
+async function readState(input: PlanInput, umzug: Umzug<Knex>, executor: Executor): Promise<[MigrationState, AppliedMigration[]]> {
+  try {
+    const pending = (await umzug.pending()).map((migration) => migration.name);
+    const executed = (await umzug.executed()).map((migration) => migration.name);
+    const applied = await input.history.applied(input.engine.reader(executor.reads));
+    return [{ pending, executed }, applied];
+  } catch (error) {
+    throw refusalIfDamaged(input.subject, error);
+  }
+}

@@ -1,0 +1,46 @@
+import { mkdir } from 'node:fs/promises';
+import { GuardError } from '../errors.ts';
+import { checkFreeSpace } from '../fs/free-space.ts';
+import type { AppliedMigration } from '../history/contract.ts';
+import type { MigrationFile } from '../migrator/migration-files.ts';
+import type { Plan } from './plan.ts';
+import type { Run } from './run.ts';
+
+/** Everything that must hold before a rollout touches anything; each failure refuses (exit 1). */
+export async function preflight(run: Run, plan: Plan): Promise<void> {
+  const { engine } = run;
+  run.emit({ type: 'step', message: `${plan.pending.length} ${run.direction.planned}; running preflight checks` });
+  const health = await engine.read('readonly', (reader) => engine.integrity(reader, 'quick'));
+  if (!health.ok) {
+    throw new GuardError(
+      'PREFLIGHT_FAILED',
+      `database ${engine.name} fails quick_check (${health.detail}); repair it or restore a backup before migrating`,
+    );
+  }
+  await mkdir(run.backupDir, { recursive: true }).catch((error: unknown) => {
+    throw new GuardError('PREFLIGHT_FAILED', `backup folder ${run.backupDir} cannot be created: ${(error as Error).message}`, { cause: error });
+  });
+  const space = await checkFreeSpace(run.backupDir, await engine.size(), run.config.thresholds.freeSpaceFactor);
+  if (space.problem !== null) throw new GuardError('PREFLIGHT_FAILED', `${space.problem}; free space or set --backup-dir`);
+  if (plan.files !== null) assertAppliedUnchanged(plan.applied, plan.files);
+}
+
+/** Every applied migration still has its file, with the checksum it had when it ran. */
+export function assertAppliedUnchanged(applied: readonly AppliedMigration[], files: readonly MigrationFile[]): void {
+  const byName = new Map(files.map((file) => [file.name, file]));
+  for (const migration of applied) {
+    const file = byName.get(migration.name);
+    if (!file) {
+      throw new GuardError(
+        'MIGRATION_CHANGED',
+        `applied migration ${migration.name} has no file in the migrations folder; restore the file before migrating`,
+      );
+    }
+    if (migration.checksum !== null && migration.checksum !== file.checksum) {
+      throw new GuardError(
+        'MIGRATION_CHANGED',
+        `applied migration ${migration.name} was edited after it ran (checksum differs); restore the original and put the change in a new migration`,
+      );
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { CheckResult } from '../checks/contract.ts';
+import type { ExitCode } from '../errors.ts';
+import type { HookResult } from '../hooks/run-hook.ts';
+import type { Recovery } from './recover.ts';
+
+/** `rolled-back`: it ran, then the restore undid it with everything else. */
+export type MigrationStatus = 'applied' | 'reverted' | 'failed' | 'not-run' | 'rolled-back';
+
+/** One migration's outcome in this run (as kysely's MigrationResult). */
+export interface MigrationOutcome {
+  readonly name: string;
+  readonly status: MigrationStatus;
+  readonly durationMs: number | null;
+}
+
+/**
+ * Where a run failed. `migrate`, `check`, `interrupted`: after the backup, in this run's report.
+ * `refused`, `recovery`: a refusal before anything changed, or an interrupted run that could not be
+ * undone, as the CLI reports them when the run threw instead of returning a report.
+ */
+export interface RunFailure {
+  readonly migration: string | null;
+  readonly phase: 'migrate' | 'check' | 'interrupted' | 'refused' | 'recovery';
+  readonly message: string;
+}
+
+export type Phase = 'backup' | 'migrations' | 'checks' | 'restore';
+
+export interface MigrateReport {
+  readonly command: 'migrate' | 'down';
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly database: string;
+  /** Migrations applied by this run that are still applied (none after a restore). */
+  readonly applied: readonly string[];
+  /** Migrations that were pending when the run started (for `down`: those it set out to revert). */
+  readonly pending: readonly string[];
+  /** `down` only: migrations reverted by this run that stay reverted. */
+  readonly reverted: readonly string[];
+  readonly backup: string | null;
+  readonly restored: boolean;
+  readonly failed: RunFailure | null;
+  readonly checks: readonly CheckResult[];
+  readonly migrations: readonly MigrationOutcome[];
+  readonly recovered: Recovery | null;
+  /** Why the automatic restore failed (exit 3); the original failure stays in `failed`. */
+  readonly restoreError: string | null;
+  readonly hooks: readonly HookResult[];
+  readonly durationMs: number;
+  /** Wall time per phase, in ms: where a slow rollout spent its time. */
+  readonly timings: Readonly<Partial<Record<Phase, number>>>;
+}

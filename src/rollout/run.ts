@@ -1,0 +1,130 @@
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { Knex } from 'knex';
+import type { Umzug } from 'umzug';
+import type { ResolvedConfig } from '../config/schema.ts';
+import type { Engine } from '../engines/contract.ts';
+import { engineFor } from '../engines/select.ts';
+import { GuardError } from '../errors.ts';
+import type { EventListener } from '../events.ts';
+import type { MigrationHistory } from '../history/contract.ts';
+import { historyFor } from '../history/select.ts';
+import { umzugHistory } from '../history/user-umzug.ts';
+import { hookRunner, type HookRunner } from '../hooks/hook-runner.ts';
+import { DOWN, UP, type Direction } from './direction.ts';
+import type { MigrateReport, Phase } from './report.ts';
+import type { Selection } from './select-migrations.ts';
+
+export interface MigrateOptions {
+  readonly database: string;
+  readonly migrationsDir: string;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  /** `up` applies pending migrations (migrate); `down` reverts applied ones. Default `up`. */
+  readonly direction?: 'up' | 'down';
+  /** up: apply up to and including this one; down: revert down to and including this one. */
+  readonly to?: string;
+  /** Only this many migrations (down: default 1). */
+  readonly step?: number;
+  /** Create the database when it does not exist (a fresh install). */
+  readonly createIfMissing?: boolean;
+  /** Aborting (SIGINT/SIGTERM in the CLI) stops the run and restores the backup. */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: EventListener;
+  /** Working directory for hooks. */
+  readonly cwd?: string;
+  /**
+   * Bring your own umzug (context: a Knex instance on `database`, given as `knex`). Its storage is
+   * its history, so the applied-migration checksum check is skipped.
+   */
+  readonly umzug?: Umzug<Knex>;
+  readonly knex?: Knex;
+}
+
+/** Where the migrations come from: our folder, or a project's own Umzug. */
+export type MigrationSource =
+  | { readonly kind: 'folder'; readonly directory: string }
+  | { readonly kind: 'umzug'; readonly umzug: Umzug<Knex>; readonly knex: Knex };
+
+/** Everything the phases of one rollout share; built once, read by all, changed by none. */
+export interface Run {
+  readonly direction: Direction;
+  readonly engine: Engine;
+  readonly history: MigrationHistory;
+  readonly source: MigrationSource;
+  readonly backupDir: string;
+  readonly config: ResolvedConfig;
+  readonly selection: Selection;
+  readonly createIfMissing: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly emit: EventListener;
+  readonly hooks: HookRunner;
+  /** Wall time per phase, filled as phases finish. */
+  readonly timings: Partial<Record<Phase, number>>;
+  readonly startedAt: number;
+}
+
+/** The run's fixed facts. Paths are absolute from here on: a journal must still point right from another cwd. */
+export async function startRun(options: MigrateOptions): Promise<Run> {
+  const engine = engineFor(options.database);
+  await assertFolder(path.dirname(engine.name));
+  const emit: EventListener = options.onEvent ?? (() => undefined);
+  const source: MigrationSource =
+    options.umzug && options.knex
+      ? { kind: 'umzug', umzug: options.umzug, knex: options.knex }
+      : { kind: 'folder', directory: path.resolve(options.migrationsDir) };
+  if (options.umzug && !options.knex) throw new GuardError('USAGE', 'a project Umzug needs its Knex instance too (options.knex)');
+  return {
+    direction: options.direction === 'down' ? DOWN : UP,
+    engine,
+    history: source.kind === 'umzug' ? umzugHistory(source.umzug) : historyFor(engine),
+    source,
+    backupDir: path.resolve(options.backupDir),
+    config: options.config,
+    selection: { to: options.to, step: options.step },
+    createIfMissing: options.createIfMissing ?? false,
+    signal: options.signal,
+    emit,
+    hooks: hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: engine.name }, emit }),
+    timings: {},
+    startedAt: performance.now(),
+  };
+}
+
+/** Runs a phase and records its wall time under `phase`. */
+export async function timed<T>(run: Run, phase: Phase, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await work();
+  } finally {
+    run.timings[phase] = Math.round(performance.now() - started);
+  }
+}
+
+/** The report every ending of a run builds from, with what that ending changes. */
+export function report(run: Run, fields: Partial<MigrateReport> & Pick<MigrateReport, 'exitCode'>): MigrateReport {
+  return {
+    command: run.direction.command,
+    ok: fields.exitCode === 0,
+    database: run.engine.name,
+    applied: [],
+    reverted: [],
+    pending: [],
+    backup: null,
+    restored: false,
+    failed: null,
+    checks: [],
+    migrations: [],
+    recovered: null,
+    restoreError: null,
+    hooks: run.hooks.results,
+    durationMs: Math.round(performance.now() - run.startedAt),
+    timings: run.timings,
+    ...fields,
+  };
+}
+
+async function assertFolder(folder: string): Promise<void> {
+  const isFolder = await stat(folder).then((info) => info.isDirectory(), () => false);
+  if (!isFolder) throw new GuardError('USAGE', `the folder for the database (${folder}) does not exist; check --db / DATABASE_URL`);
+}

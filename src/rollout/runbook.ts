@@ -1,0 +1,65 @@
+import { messageOf } from '../errors.ts';
+import { applyMigrations } from './apply.ts';
+import { takeRolloutBackup } from './backup.ts';
+import { checkDatabase } from './check.ts';
+import { finishRollout, nothingToDo, reportFailure } from './finish.ts';
+import { openDatabase } from './open-database.ts';
+import { nothingPending, openPlan } from './plan.ts';
+import { preflight } from './preflight.ts';
+import { recoverInterruptedRun } from './recover.ts';
+import type { MigrateReport } from './report.ts';
+import { startRun, type MigrateOptions } from './run.ts';
+import { stopApp } from './stop-app.ts';
+import { restoreRolloutBackup } from './undo.ts';
+
+/**
+ * The guarded rollout, as the on-call runbook reads. `down` is the same runbook in the other
+ * direction. Each phase is a function of its own; their order is the product's promise:
+ *
+ *   lock → recover an interrupted run → plan (nothing pending? done) → preflight → stop the app
+ *   → verified pre-rollout backup → apply → checks → done, or restore and prove it → report
+ *
+ * Refusals before the backup is verified throw a GuardError (exit 1: nothing was changed);
+ * everything after it ends in a report whose exit code says whether the database was restored (2)
+ * or needs a human (3).
+ */
+export async function runRollout(options: MigrateOptions): Promise<MigrateReport> {
+  const run = await startRun(options);
+
+  // One run at a time per database.
+  const lock = await run.engine.lock(run.direction.command);
+  try {
+    if (lock.tookOverFrom) run.emit({ type: 'lock-takeover', holder: lock.tookOverFrom });
+
+    // A run that died after changing the database is undone before anything else.
+    const recovered = await recoverInterruptedRun(run);
+    await openDatabase(run);
+    if (await nothingPending(run)) return nothingToDo(run, recovered, null);
+
+    const plan = await openPlan(run);
+    try {
+      if (plan.pending.length === 0) return nothingToDo(run, recovered, plan);
+      await preflight(run, plan);
+      const app = await stopApp(run);
+
+      // From here on the database may change: the verified backup and the journal come first.
+      const backup = await takeRolloutBackup(run, app);
+      const applied = await applyMigrations(run, plan);
+      const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal);
+      const rollout = { plan, recovered, backup, applied, checked };
+      await plan.close(); // the app may start, or the restore run, on a database we no longer hold
+
+      const failure = applied.failure ?? checked?.failure ?? null;
+      if (failure === null) return await finishRollout(run, rollout);
+      const restoreError = await restoreRolloutBackup(run, backup, failure);
+      return await reportFailure(run, rollout, failure, restoreError);
+    } finally {
+      await plan.close();
+    }
+  } finally {
+    // The kernel drops the lock when this process ends anyway; never let this hide the outcome.
+    await lock.release().catch((error: unknown) =>
+      run.emit({ type: 'warning', message: `could not release the run lock cleanly: ${messageOf(error)}` }),
+    );
+  }
+}

@@ -1,0 +1,40 @@
+import { messageOf } from '../errors.ts';
+import { appliedNames } from '../history/read.ts';
+import { prepareBackup } from '../restore/prepare.ts';
+import { restoreFull } from '../restore/restore-full.ts';
+import { formatSeconds } from '../units.ts';
+import type { RolloutBackup } from './backup.ts';
+import type { RunFailure } from './report.ts';
+import { timed, type Run } from './run.ts';
+
+/**
+ * Something failed after the database changed: put the pre-rollout backup back and prove it.
+ * Returns why the restore failed (null when it is proven). Only a proven restore retires the
+ * journal; otherwise the next run tries again.
+ */
+export async function restoreRolloutBackup(run: Run, backup: RolloutBackup, failure: RunFailure): Promise<string | null> {
+  run.emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
+  run.emit({ type: 'step', message: `restoring the pre-rollout backup ${backup.file}` });
+  await backup.journal.note('restoring');
+  const applied = appliedNames(run.history);
+  try {
+    await timed(run, 'restore', async () => {
+      const prepared = await prepareBackup(run.engine, applied, backup.file);
+      try {
+        await restoreFull({
+          engine: run.engine,
+          applied,
+          backup: prepared,
+          onProgress: (done, total) => run.emit({ type: 'progress', task: 'restore', done, total }),
+        });
+      } finally {
+        await prepared.release();
+      }
+    });
+  } catch (error) {
+    return messageOf(error);
+  }
+  run.emit({ type: 'step', message: `restore verified in ${formatSeconds(run.timings.restore)}: the database is back to its pre-rollout state` });
+  await backup.journal.retire();
+  return null;
+}
