@@ -19,7 +19,7 @@ export interface MakeReport {
 const SCRIPT_TEMPLATE = `import type { Knex } from 'knex';
 
 // \`context\` is the Knex instance. The migration runs in a transaction; export
-// \`const config = { transaction: false }\` when it must change PRAGMA foreign_keys.
+// \`const config = { transaction: false }\` when it must switch foreign-key enforcement.
 
 export async function up({ context: knex }: { context: Knex }): Promise<void> {
   // await knex.schema.alterTable('accounts', (table) => {

@@ -45,12 +45,13 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     manifest = await readManifest(file);
   } catch (error) {
-    const snapshot = await engineFor(file).isSnapshot(file).catch(() => false);
+    const engine = engineFor(file);
+    const snapshot = await engine.isSnapshot(file).catch(() => false);
     throw new GuardError(
       'BACKUP_INVALID',
       snapshot
-        ? `${file} is a SQLite file but not a migrate-guard backup (no manifest beside it); nothing to verify it against`
-        : `${file} is not a backup: no manifest and not a SQLite file`,
+        ? `${file} is a ${engine.snapshotLabel} but not a migrate-guard backup (no manifest beside it); nothing to verify it against`
+        : `${file} is not a backup: no manifest and not a ${engine.snapshotLabel}`,
       { cause: error },
     );
   }
@@ -73,7 +74,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       const matches = plain.sha256 === manifest.sha256;
       checks.push(result('checksum', matches, `sha256 ${plain.sha256.slice(0, 12)}… ${matches ? 'matches' : `differs from the manifest's ${manifest.sha256.slice(0, 12)}…`}`));
       const header = await engine.isSnapshot(plain.file);
-      checks.push(result('header', header, header ? 'SQLite format 3' : 'not a SQLite file'));
+      checks.push(result('header', header, header ? engine.snapshotLabel : `not a ${engine.snapshotLabel}`));
       if (header) {
         try {
           const proof = await engine.proveSnapshot(plain.file, appliedNames(historyFor(engine)));

@@ -107,6 +107,8 @@ export interface Engine {
   readonly kind: EngineKind;
   /** The database as people read it in a message: a path (a URL without its password). */
   readonly name: string;
+  /** What a snapshot of this engine is called in a message: `SQLite database`. */
+  readonly snapshotLabel: string;
   /**
    * A file that belongs beside the database (lock holder, run journal, pre-restore copies):
    * `<db>.<suffix>` for SQLite. Absolute, so a journal still points right from another cwd.

@@ -22,7 +22,7 @@ export interface PreparedBackup {
  * Anything else is refused (exit 1).
  */
 export async function prepareBackup(
-  engine: Pick<Engine, 'isSnapshot' | 'proveSnapshot'>,
+  engine: Pick<Engine, 'isSnapshot' | 'proveSnapshot' | 'snapshotLabel'>,
   applied: AppliedReader,
   file: string,
 ): Promise<PreparedBackup> {
@@ -43,15 +43,15 @@ export async function prepareBackup(
     return { file, source: plain.file, manifest, expected: manifest, release: () => plain.release() };
   }
   if (!(await engine.isSnapshot(file))) {
-    throw new GuardError('BACKUP_INVALID', `${file} is not a SQLite database and has no manifest; it is not a backup`);
+    throw new GuardError('BACKUP_INVALID', `${file} is not a ${engine.snapshotLabel} and has no manifest; it is not a backup`);
   }
   let proof;
   try {
     proof = await engine.proveSnapshot(file, applied);
   } catch (error) {
-    throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a SQLite database: ${messageOf(error)}`, { cause: error });
+    throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${messageOf(error)}`, { cause: error });
   }
   if (!proof.integrity.ok) throw new GuardError('BACKUP_INVALID', `${file} fails integrity_check (${proof.integrity.detail}); it cannot be restored`);
-  if (proof.facts === null) throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a SQLite database: ${proof.unreadable}`);
+  if (proof.facts === null) throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${proof.unreadable}`);
   return { file, source: file, manifest: null, expected: proof.facts, release: async () => undefined };
 }

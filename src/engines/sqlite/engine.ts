@@ -26,6 +26,7 @@ export function sqliteEngine(file: string): Engine {
   return {
     kind: 'sqlite',
     name: database,
+    snapshotLabel: 'SQLite database',
     sidecar: (suffix) => `${database}.${suffix}`,
 
     async probe() {
