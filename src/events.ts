@@ -18,3 +18,8 @@ export type GuardEvent =
   | { readonly type: 'hook'; readonly result: HookResult };
 
 export type EventListener = (event: GuardEvent) => void;
+
+/** A copy's progress callback that reports as `progress` events of `task`. */
+export function progressOf(emit: EventListener, task: 'backup' | 'restore'): (done: number, total: number) => void {
+  return (done, total) => emit({ type: 'progress', task, done, total });
+}

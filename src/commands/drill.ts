@@ -7,7 +7,7 @@ import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import type { EventListener } from '../events.ts';
+import { progressOf, type EventListener } from '../events.ts';
 import { appliedNames } from '../history/read.ts';
 import { historyFor } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
@@ -75,7 +75,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         applied,
         backup: prepared,
         strict: { smoke: options.config.checks.smoke },
-        onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
+        onProgress: progressOf(emit, 'restore'),
       });
     } finally {
       await prepared.release();

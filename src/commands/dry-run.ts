@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, SchemaShape } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { messageOf, type ExitCode } from '../errors.ts';
-import type { EventListener } from '../events.ts';
+import { progressOf, type EventListener } from '../events.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { historyFor } from '../history/select.ts';
 import type { StepObserver } from '../migrator/umzug.ts';
@@ -90,7 +90,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const copy = live.at(path.join(scratch, 'rehearsal.db'));
   try {
     const copyStarted = performance.now();
-    if (exists) await live.rehearsalCopy(copy.name, (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
+    if (exists) await live.rehearsalCopy(copy.name, progressOf(emit, 'backup'));
     else emit({ type: 'step', message: `database ${database} does not exist yet: rehearsing on an empty one` });
     const copyMs = Math.round(performance.now() - copyStarted);
     emit({ type: 'step', message: `rehearsing on a copy (${(copyMs / 1000).toFixed(1)}s to copy); the live database is not touched` });

@@ -8,7 +8,7 @@ import { smokeCheck } from '../checks/smoke.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import type { EventListener } from '../events.ts';
+import { progressOf, type EventListener } from '../events.ts';
 import { appliedNames } from '../history/read.ts';
 import { historyFor } from '../history/select.ts';
 import { hookRunner } from '../hooks/hook-runner.ts';
@@ -108,7 +108,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       // Keep what is there now.
       let preRestoreCopy: string | null = null;
       if (exists) {
-        preRestoreCopy = await keepPreRestoreCopy(engine, (done, total) => emit({ type: 'progress', task: 'backup', done, total }));
+        preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
         emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
       }
       // Restore into the live database and prove it.
@@ -120,7 +120,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
           applied,
           backup: prepared,
           strict: { smoke: options.config.checks.smoke },
-          onProgress: (done, total) => emit({ type: 'progress', task: 'restore', done, total }),
+          onProgress: progressOf(emit, 'restore'),
         });
       } catch (error) {
         await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });

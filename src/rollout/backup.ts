@@ -1,5 +1,6 @@
 import { createBackup, nextBackupPath } from '../backup/create.ts';
 import { GuardError } from '../errors.ts';
+import { progressOf } from '../events.ts';
 import { appliedNames } from '../history/read.ts';
 import { formatSeconds } from '../units.ts';
 import { openRunJournal, type RunJournal } from './run-journal.ts';
@@ -34,7 +35,7 @@ export async function takeRolloutBackup(run: Run, app: StoppedApp): Promise<Roll
         backupDir: run.backupDir,
         file,
         kind: 'pre-rollout',
-        onProgress: (done, total) => run.emit({ type: 'progress', task: 'backup', done, total }),
+        onProgress: progressOf(run.emit, 'backup'),
         checkpoint: throwIfAborted,
         onVerify: () => run.emit({ type: 'step', message: 'verifying the backup (checksum, integrity_check of the whole copy)' }),
       }),

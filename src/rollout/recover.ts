@@ -3,7 +3,7 @@ import path from 'node:path';
 import { manifestPathOf } from '../backup/manifest.ts';
 import type { Engine } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
-import type { EventListener } from '../events.ts';
+import { progressOf, type EventListener } from '../events.ts';
 import { temporaryOwner } from '../fs/atomic.ts';
 import { pathExists, removeIfPresent } from '../fs/paths.ts';
 import type { MigrationHistory } from '../history/contract.ts';
@@ -57,20 +57,19 @@ export async function recoverInterruptedRun({ engine, history, emit }: RecoverOp
     type: 'warning',
     message: `an interrupted ${entry.command} (pid ${entry.pid}, ${entry.state}) may have changed the database; restoring its pre-rollout backup ${entry.backup}`,
   });
-  const onProgress = (task: 'backup' | 'restore') => (done: number, total: number) => emit({ type: 'progress', task, done, total });
   const applied = appliedNames(history);
   let preRestoreCopy: string | null = null;
   try {
     const prepared = await prepareBackup(engine, applied, entry.backup);
     try {
       try {
-        preRestoreCopy = await keepPreRestoreCopy(engine, onProgress('backup'));
+        preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
         emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
       } catch (error) {
         // Undoing the half-run matters more than keeping a copy of it (a full disk, say).
         emit({ type: 'warning', message: `could not keep a copy of the current database (${messageOf(error)}); restoring anyway` });
       }
-      await restoreFull({ engine, applied, backup: prepared, onProgress: onProgress('restore') });
+      await restoreFull({ engine, applied, backup: prepared, onProgress: progressOf(emit, 'restore') });
     } finally {
       await prepared.release();
     }

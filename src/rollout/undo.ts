@@ -1,4 +1,5 @@
 import { messageOf } from '../errors.ts';
+import { progressOf } from '../events.ts';
 import { appliedNames } from '../history/read.ts';
 import { prepareBackup } from '../restore/prepare.ts';
 import { restoreFull } from '../restore/restore-full.ts';
@@ -25,7 +26,7 @@ export async function restoreRolloutBackup(run: Run, backup: RolloutBackup, fail
           engine: run.engine,
           applied,
           backup: prepared,
-          onProgress: (done, total) => run.emit({ type: 'progress', task: 'restore', done, total }),
+          onProgress: progressOf(run.emit, 'restore'),
         });
       } finally {
         await prepared.release();
