@@ -40,7 +40,7 @@ export type { CheckResult, CheckContext, CustomCheck } from './checks/contract.t
 
 export { engineFor } from './engines/select.ts';
 export type { Engine, DatabaseFacts, Reader, IntegrityLevel, IntegrityResult } from './engines/contract.ts';
-export { historyFor } from './history/select.ts';
+export { resolveHistory, recordedMigrations } from './history/select.ts';
 export { MIGRATIONS_TABLE } from './history/guard-table.ts';
 export type { MigrationHistory, AppliedMigration } from './history/contract.ts';
 

@@ -5,8 +5,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import type { Progress } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
-import { appliedNames } from '../history/read.ts';
-import { historyFor } from '../history/select.ts';
+import { recordedMigrations } from '../history/select.ts';
 
 export interface BackupOptions {
   readonly database: string;
@@ -48,7 +47,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;
   const { file, manifest } = await createBackup({
     engine,
-    applied: appliedNames(historyFor(engine)),
+    applied: recordedMigrations(engine),
     backupDir: path.resolve(options.backupDir),
     kind,
     compress: options.compress ?? compressByDefault[kind] ?? false,

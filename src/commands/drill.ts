@@ -8,8 +8,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
-import { appliedNames } from '../history/read.ts';
-import { historyFor } from '../history/select.ts';
+import { recordedMigrations } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
 import { restoreFull, type RestoreProof } from '../restore/restore-full.ts';
 
@@ -67,7 +66,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
     const engine = engineFor(path.join(scratch, 'drill.db'));
-    const applied = appliedNames(historyFor(engine));
+    const applied = recordedMigrations(engine);
     const prepared = await prepareBackup(engine, applied, file);
     try {
       proof = await restoreFull({

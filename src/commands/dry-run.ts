@@ -10,7 +10,9 @@ import { engineFor } from '../engines/select.ts';
 import { messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
-import { historyFor } from '../history/select.ts';
+import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
+import { resolveHistory } from '../history/select.ts';
+import { filesOf } from '../rollout/run.ts';
 import type { StepObserver } from '../migrator/umzug.ts';
 import { DOWN, UP } from '../rollout/direction.ts';
 import { changedDatabase, readJournal } from '../rollout/journal.ts';
@@ -20,6 +22,8 @@ import { assertAppliedUnchanged } from '../rollout/preflight.ts';
 export interface DryRunOptions {
   readonly database: string;
   readonly migrationsDir: string;
+  /** The knexfile's migrations settings; default: `migrationsDir` alone. */
+  readonly migrations?: MigrationsSettings;
   readonly config: ResolvedConfig;
   readonly direction?: 'up' | 'down';
   readonly to?: string;
@@ -95,21 +99,24 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
     const copyMs = Math.round(performance.now() - copyStarted);
     emit({ type: 'step', message: `rehearsing on a copy (${(copyMs / 1000).toFixed(1)}s to copy); the live database is not touched` });
 
+    // The history as the live database keeps it; the copy has the same tables.
+    const settings = options.migrations ?? folderSettings(options.migrationsDir);
+    const history = await resolveHistory(live, settings);
     const handle = await copy.openKnex();
     const rehearsal = rehearse(handle.knex, copy, options.config.thresholds.largeTableRows);
     // The same refusals as the real run: a damaged database, an edited applied migration.
     const plan = await buildPlan({
       engine: copy,
       subject: live,
-      history: historyFor(copy),
-      source: { kind: 'folder', directory: path.resolve(options.migrationsDir) },
+      history,
+      source: filesOf(settings, history),
       direction,
       selection: { to: options.to, step: options.step },
       handle,
       observer: rehearsal.observer,
     });
     try {
-      if (plan.files) assertAppliedUnchanged(plan.applied, plan.files);
+      if (plan.files) assertAppliedUnchanged(plan.applied, plan.files, settings.validateApplied);
       const { pending } = plan;
       let current: string | null = null;
       plan.umzug.on(direction.events.starting, ({ name }) => {

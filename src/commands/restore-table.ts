@@ -5,8 +5,7 @@ import type { Engine, Reader } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
-import { appliedNames } from '../history/read.ts';
-import { historyFor } from '../history/select.ts';
+import { recordedMigrations } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
 
 export interface RestoreTableOptions {
@@ -43,7 +42,7 @@ export interface RestoreTableReport {
  */
 export async function runRestoreTable(options: RestoreTableOptions): Promise<RestoreTableReport> {
   const engine = engineFor(options.database);
-  const applied = appliedNames(historyFor(engine));
+  const applied = recordedMigrations(engine);
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {
     const base = { command: 'restore-table' as const, table: options.table, backup: prepared.file };

@@ -9,8 +9,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
-import { appliedNames } from '../history/read.ts';
-import { historyFor } from '../history/select.ts';
+import { recordedMigrations } from '../history/select.ts';
 import { hookRunner } from '../hooks/hook-runner.ts';
 import type { HookResult } from '../hooks/run-hook.ts';
 import { keepPreRestoreCopy } from '../restore/pre-restore-copy.ts';
@@ -63,7 +62,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   const startedAt = performance.now();
   const engine = engineFor(options.database);
   const database = engine.name;
-  const applied = appliedNames(historyFor(engine));
+  const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);
   const chosen = await chooseBackup(options.target, backupDir, database, options.config, emit);
   const { file, gapSeconds } = chosen;

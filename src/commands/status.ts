@@ -1,12 +1,16 @@
 import { engineFor } from '../engines/select.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
-import { historyFor } from '../history/select.ts';
+import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
+import { resolveHistory } from '../history/select.ts';
+import { filesOf } from '../rollout/run.ts';
 import { listMigrationFiles } from '../migrator/migration-files.ts';
 
 export interface StatusOptions {
   readonly database: string;
   readonly migrationsDir: string;
+  /** The knexfile's migrations settings; default: `migrationsDir` alone. */
+  readonly migrations?: MigrationsSettings;
 }
 
 export interface AppliedStatus extends AppliedMigration {
@@ -29,8 +33,10 @@ export interface StatusReport {
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
   const engine = engineFor(options.database);
   const database = engine.name;
-  const files = await listMigrationFiles(options.migrationsDir);
-  const recorded = await readHistory(engine, historyFor(engine));
+  const history = await resolveHistory(engine, options.migrations ?? folderSettings(options.migrationsDir));
+  const source = filesOf(options.migrations ?? folderSettings(options.migrationsDir), history);
+  const files = source.kind === 'folder' ? await listMigrationFiles(source.layout, source.naming) : [];
+  const recorded = await readHistory(engine, history);
   const byName = new Map(files.map((file) => [file.name, file]));
   const applied = recorded.map((migration): AppliedStatus => {
     const file = byName.get(migration.name);

@@ -8,8 +8,7 @@ import type { CheckResult } from '../checks/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
-import { appliedNames } from '../history/read.ts';
-import { historyFor } from '../history/select.ts';
+import { recordedMigrations } from '../history/select.ts';
 
 export interface VerifyOptions {
   readonly backup: string;
@@ -77,7 +76,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       checks.push(result('header', header, header ? engine.snapshotLabel : `not a ${engine.snapshotLabel}`));
       if (header) {
         try {
-          const proof = await engine.proveSnapshot(plain.file, appliedNames(historyFor(engine)));
+          const proof = await engine.proveSnapshot(plain.file, recordedMigrations(engine));
           checks.push({ name: 'integrity', ok: proof.integrity.ok, detail: proof.integrity.detail });
           if (proof.facts === null) {
             checks.push({ name: 'readable', ok: false, detail: proof.unreadable ?? 'unreadable' });

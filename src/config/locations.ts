@@ -3,6 +3,7 @@ import { resolveDatabaseLocation } from '../engines/select.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
 import { importProjectDefault } from '../load-module.ts';
+import type { MigrationLayout } from '../migrator/migration-files.ts';
 
 export interface LocationFlags {
   readonly db?: string | undefined;
@@ -11,10 +12,21 @@ export interface LocationFlags {
   readonly config?: string | undefined;
 }
 
+/** The project's migrations as knex's `migrations` settings describe them (or our defaults). */
+export interface MigrationsSettings {
+  readonly layout: MigrationLayout;
+  /** The knexfile's `migrations.tableName`, when it names one: then knex's table is the history. */
+  readonly knexTable: string | null;
+  /** Refuse when an applied migration's file is missing (knex's `disableMigrationsListValidation` turns it off). */
+  readonly validateApplied: boolean;
+}
+
 export interface Locations {
   /** The database: an absolute path for SQLite. */
   readonly database: string;
+  /** The (first) migrations folder. */
   readonly migrationsDir: string;
+  readonly migrations: MigrationsSettings;
   readonly backupDir: string;
   readonly configFile: string | null;
 }
@@ -24,19 +36,46 @@ type Env = Readonly<Record<string, string | undefined>>;
 const CONFIG_FILES = ['migrate-guard.config.ts', 'migrate-guard.config.js', 'migrate-guard.config.mjs'];
 const KNEXFILES = ['knexfile.ts', 'knexfile.js', 'knexfile.mjs', 'knexfile.cjs'];
 
+/** The part of a knexfile environment migrate-guard reads. */
+interface KnexfileSection {
+  readonly connection?: unknown;
+  readonly migrations?: {
+    readonly directory?: string | readonly string[];
+    readonly tableName?: string;
+    readonly loadExtensions?: readonly string[];
+    readonly sortDirsSeparately?: boolean;
+    readonly disableMigrationsListValidation?: boolean;
+  };
+}
+
 /**
- * Where things are, per the contract: flag, then environment variable, then default. For the
- * database the default is the knexfile's connection for NODE_ENV, else `./database.db`.
+ * Where things are, per the contract: flag, then environment variable, then the knexfile (its
+ * connection for NODE_ENV, its `migrations` settings as knex reads them), then the defaults
+ * (`./database.db`, `./migrations`).
  */
 export async function resolveLocations(flags: LocationFlags, env: Env, cwd: string): Promise<Locations> {
+  const knexfile = await readKnexfile(cwd, env);
   // An empty DATABASE_URL= line means unset, as in most .env tooling.
   const dbUrl = flags.db || env.DATABASE_URL || undefined;
-  const database = dbUrl
-    ? resolveDatabaseLocation(dbUrl, cwd)
-    : ((await knexfileDatabase(cwd, env)) ?? path.resolve(cwd, 'database.db'));
+  const database = dbUrl ? resolveDatabaseLocation(dbUrl, cwd) : (knexfileDatabase(knexfile, cwd) ?? path.resolve(cwd, 'database.db'));
+  const settings = knexfile?.migrations ?? {};
+  const explicitDir = flags.migrations ?? env.MIGRATIONS_DIR;
+  const configured = settings.directory === undefined ? [] : typeof settings.directory === 'string' ? [settings.directory] : [...settings.directory];
+  const directories = (explicitDir !== undefined ? [explicitDir] : configured.length > 0 ? configured : ['migrations']).map((dir) =>
+    path.resolve(cwd, dir),
+  );
   return {
     database,
-    migrationsDir: path.resolve(cwd, flags.migrations ?? env.MIGRATIONS_DIR ?? 'migrations'),
+    migrationsDir: directories[0]!,
+    migrations: {
+      layout: {
+        directories,
+        extensions: settings.loadExtensions ? [...settings.loadExtensions] : null,
+        sortDirsSeparately: settings.sortDirsSeparately === true,
+      },
+      knexTable: settings.tableName ?? null,
+      validateApplied: settings.disableMigrationsListValidation !== true,
+    },
     backupDir: path.resolve(cwd, flags.backupDir ?? env.BACKUP_DIR ?? 'backups'),
     configFile: await configFile(flags.config ?? env.MIGRATE_GUARD_CONFIG, cwd),
   };
@@ -58,8 +97,8 @@ async function firstExisting(cwd: string, names: readonly string[]): Promise<str
   return null;
 }
 
-/** The database the knexfile configures for NODE_ENV (or its flat config), if there is a knexfile. */
-async function knexfileDatabase(cwd: string, env: Env): Promise<string | null> {
+/** The knexfile's section for NODE_ENV, or its flat config; null without a knexfile. */
+async function readKnexfile(cwd: string, env: Env): Promise<KnexfileSection | null> {
   const file = await firstExisting(cwd, KNEXFILES);
   if (file === null) return null;
   let loaded: Record<string, unknown>;
@@ -68,8 +107,22 @@ async function knexfileDatabase(cwd: string, env: Env): Promise<string | null> {
   } catch (error) {
     throw new GuardError('CONFIG_INVALID', `${path.basename(file)} could not be loaded: ${messageOf(error)}`, { cause: error });
   }
-  const section = (loaded[env.NODE_ENV ?? 'development'] ?? loaded) as { connection?: unknown };
-  const connection = section.connection;
+  const section = loaded[env.NODE_ENV ?? 'development'] ?? loaded;
+  return typeof section === 'object' && section !== null ? (section as KnexfileSection) : null;
+}
+
+/** The database the knexfile's connection names (a string, or `{ filename }`). */
+function knexfileDatabase(section: KnexfileSection | null, cwd: string): string | null {
+  const connection = section?.connection;
   const filename = typeof connection === 'string' ? connection : (connection as { filename?: unknown } | undefined)?.filename;
   return typeof filename === 'string' && filename !== '' ? resolveDatabaseLocation(filename, cwd) : null;
+}
+
+/** The settings for a plain migrations folder (library callers that give only `migrationsDir`). */
+export function folderSettings(migrationsDir: string): MigrationsSettings {
+  return {
+    layout: { directories: [path.resolve(migrationsDir)], extensions: null, sortDirsSeparately: false },
+    knexTable: null,
+    validateApplied: true,
+  };
 }

@@ -1,13 +1,16 @@
 import type { Knex } from 'knex';
 import type { Reader } from '../engines/contract.ts';
+import type { MigrationNaming } from '../migrator/migration-files.ts';
 
 /** One applied migration as the history records it. */
 export interface AppliedMigration {
   readonly name: string;
-  /** sha256 of the file when it ran; null when the history does not keep checksums. */
+  /** sha256 of the file when it ran; null when the history has none for it. */
   readonly checksum: string | null;
   readonly appliedAt: string;
   readonly durationMs: number | null;
+  /** knex's batch: the migrations one run applied together (`down` reverts the last batch). */
+  readonly batch?: number | null;
 }
 
 /** What a run records when a migration has been applied. */
@@ -17,11 +20,17 @@ export interface HistoryEntry {
   readonly durationMs: number;
 }
 
+/** Writes one run's history rows (a run is one knex batch), through the executor the run chose. */
+export interface HistoryRecorder {
+  record(db: Knex, entry: HistoryEntry): Promise<void>;
+  forget(db: Knex, name: string): Promise<void>;
+}
+
 /**
- * Which migrations ran. It lives in the database itself, so the record of what ran is restored
- * together with the data. Reading never creates anything (a preview or `status` must not write);
- * writing goes through the executor the run chose, so a migration and its history row commit or
- * roll back together.
+ * Which migrations ran. The history lives in the database itself where it can (ours, knex's), so
+ * the record of what ran is restored together with the data. Reading never creates anything (a
+ * preview or `status` must not write); writing goes through the executor the run chose, so a
+ * migration and its history row commit or roll back together.
  */
 export interface MigrationHistory {
   /** Where the history is kept, for messages. */
@@ -31,8 +40,27 @@ export interface MigrationHistory {
    * snapshot carries it, a manifest records it and a restore proves it.
    */
   readonly inDatabase: boolean;
-  /** What ran, in the order the history keeps; empty when there is no history yet. */
+  /** How this history names a migration file. */
+  readonly naming: MigrationNaming;
+  /** What ran, in the order it ran; empty when there is no history yet. */
   applied(reader: Reader): Promise<AppliedMigration[]>;
-  record(db: Knex, entry: HistoryEntry): Promise<void>;
-  forget(db: Knex, name: string): Promise<void>;
+  /** A recorder for one run. */
+  recorder(): HistoryRecorder;
+  /**
+   * Marks the history as in use for the tools that share it (knex's `is_locked`), so a
+   * `knex migrate:latest` started meanwhile fails as it would against another knex. Null when the
+   * history has no such mark (or nobody else can be using it yet).
+   */
+  lock?(db: Knex): Promise<HistoryLock | null>;
+  /** Clears a mark a killed run of ours left behind (its journal says it held one). */
+  clearStaleLock?(reader: Reader): Promise<void>;
+  /**
+   * After a restore put the database back: make a history kept outside the database say what the
+   * database now says (`executed` before the run), since the restore could not reach it.
+   */
+  reconcile?(executedBefore: readonly string[]): Promise<void>;
+}
+
+export interface HistoryLock {
+  release(db: Knex): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { AppliedReader, Engine } from '../engines/contract.ts';
+import type { Engine } from '../engines/contract.ts';
 import { refusalIfDamaged } from '../engines/damage.ts';
 import type { AppliedMigration, MigrationHistory } from './contract.ts';
 
@@ -14,12 +14,4 @@ export async function readHistory(engine: Engine, history: MigrationHistory): Pr
   } catch (error) {
     throw refusalIfDamaged(engine, error);
   }
-}
-
-/**
- * The names a manifest records and a restore proves, read from whatever database the reader is
- * on; none when the history is kept outside the database.
- */
-export function appliedNames(history: MigrationHistory): AppliedReader {
-  return async (reader) => (history.inDatabase ? (await history.applied(reader)).map((migration) => migration.name) : []);
 }

@@ -2,7 +2,10 @@ import type { Knex } from 'knex';
 import { importProjectFile } from '../load-module.ts';
 import type { MigrationFile } from './migration-files.ts';
 
-export type MigrationFn = (params: { readonly context: Knex; readonly name: string; readonly path?: string }) => unknown;
+/** What a migration's `up`/`down` is called with: knex's `up(knex)` and umzug's `up({ context })` both work. */
+export type MigrationArgument = Knex & { readonly context: Knex; readonly path?: string };
+
+export type MigrationFn = (argument: MigrationArgument) => unknown;
 
 interface ScriptModule {
   readonly up?: MigrationFn;

@@ -4,7 +4,7 @@ import { Umzug, type RunnableMigration, type UmzugStorage } from 'umzug';
 import type { Engine } from '../engines/contract.ts';
 import type { MigrationHistory } from '../history/contract.ts';
 import type { Executor } from './executor.ts';
-import { loadScript } from './load-script.ts';
+import { loadScript, type MigrationArgument } from './load-script.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { splitSqlStatements } from './sql-split.ts';
 
@@ -35,6 +35,7 @@ export interface MigratorOptions {
  */
 export function createMigrator(options: MigratorOptions): Umzug<Knex> {
   const { history, executor, observer } = options;
+  const recorder = history.recorder();
   const migrations: RunnableMigration<Knex>[] = options.files.map((file) => {
     const run = (direction: Direction) => async (): Promise<void> => {
       await observer?.beforeStep?.(file.name);
@@ -47,8 +48,8 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
           await observer?.afterStep?.(file.name, db);
         }
         const durationMs = Math.round(performance.now() - started);
-        if (direction === 'up') await history.record(db, { name: file.name, checksum: file.checksum, durationMs });
-        else await history.forget(db, file.name);
+        if (direction === 'up') await recorder.record(db, { name: file.name, checksum: file.checksum, durationMs });
+        else await recorder.forget(db, file.name);
       });
     };
     return { name: file.name, path: file.path, up: run('up'), down: run('down') };
@@ -80,5 +81,20 @@ async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direct
   const script = await loadScript(file.path);
   const fn = script[direction];
   if (typeof fn !== 'function') throw new Error(`${file.name} does not export ${direction}()`);
-  await fn({ context: db, name: file.name, path: file.path });
+  await fn(migrationArgument(db, file));
+}
+
+/**
+ * One argument that both signatures accept: knex's `up(knex)` uses it as the Knex instance (a
+ * function with `schema`, `raw`, …), umzug's `up({ context, name, path })` destructures it. A
+ * proxy, not a copy: a Knex instance is a function whose `name` cannot be reassigned, and a
+ * transaction must stay the same object for knex to keep using its connection.
+ */
+function migrationArgument(db: Knex, file: MigrationFile): MigrationArgument {
+  const extra: Readonly<Record<string, unknown>> = { context: db, name: file.name, path: file.path };
+  return new Proxy(db, {
+    // Read from the real instance (not through the proxy), so knex's own getters see themselves.
+    get: (target, property) => (typeof property === 'string' && property in extra ? extra[property] : Reflect.get(target, property)),
+    has: (target, property) => (typeof property === 'string' && property in extra) || Reflect.has(target, property),
+  }) as MigrationArgument;
 }

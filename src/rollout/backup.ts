@@ -1,7 +1,7 @@
 import { createBackup, nextBackupPath } from '../backup/create.ts';
 import { GuardError } from '../errors.ts';
 import { progressOf } from '../events.ts';
-import { appliedNames } from '../history/read.ts';
+import { recordedMigrations } from '../history/select.ts';
 import { formatSeconds } from '../units.ts';
 import { openRunJournal, type RunJournal } from './run-journal.ts';
 import { timed, type Run } from './run.ts';
@@ -31,7 +31,7 @@ export async function takeRolloutBackup(run: Run, app: StoppedApp): Promise<Roll
     await timed(run, 'backup', () =>
       createBackup({
         engine: run.engine,
-        applied: appliedNames(run.history),
+        applied: recordedMigrations(run.engine),
         backupDir: run.backupDir,
         file,
         kind: 'pre-rollout',

@@ -31,7 +31,7 @@ export interface Plan {
  */
 export async function nothingPending(run: Run): Promise<boolean> {
   if (run.direction.name !== 'up' || run.source.kind !== 'folder') return false;
-  const files = await listMigrationFiles(run.source.directory);
+  const files = await listMigrationFiles(run.source.layout, run.source.naming);
   const applied = (await readHistory(run.engine, run.history)).map((migration) => migration.name);
   const known = new Set(applied);
   const pending = files.filter((file) => !known.has(file.name)).map((file) => file.name);
@@ -85,7 +85,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     let files: readonly MigrationFile[] | null = null;
     let umzug: Umzug<Knex>;
     if (source.kind === 'folder') {
-      files = await listMigrationFiles(source.directory);
+      files = await listMigrationFiles(source.layout, source.naming);
       const { createMigrator } = await import('../migrator/umzug.ts');
       umzug = createMigrator({ engine: input.engine, history: input.history, files, executor, ...(input.observer ? { observer: input.observer } : {}) });
     } else {

@@ -22,15 +22,19 @@ export async function preflight(run: Run, plan: Plan): Promise<void> {
   });
   const space = await checkFreeSpace(run.backupDir, await engine.size(), run.config.thresholds.freeSpaceFactor);
   if (space.problem !== null) throw new GuardError('PREFLIGHT_FAILED', `${space.problem}; free space or set --backup-dir`);
-  if (plan.files !== null) assertAppliedUnchanged(plan.applied, plan.files);
+  if (plan.files !== null) assertAppliedUnchanged(plan.applied, plan.files, run.source.kind === 'folder' && run.source.validateApplied);
 }
 
-/** Every applied migration still has its file, with the checksum it had when it ran. */
-export function assertAppliedUnchanged(applied: readonly AppliedMigration[], files: readonly MigrationFile[]): void {
+/**
+ * Every applied migration still has its file (unless `requireFiles` is off, as knex's
+ * `disableMigrationsListValidation`), with the checksum it had when it ran.
+ */
+export function assertAppliedUnchanged(applied: readonly AppliedMigration[], files: readonly MigrationFile[], requireFiles = true): void {
   const byName = new Map(files.map((file) => [file.name, file]));
   for (const migration of applied) {
     const file = byName.get(migration.name);
     if (!file) {
+      if (!requireFiles) continue;
       throw new GuardError(
         'MIGRATION_CHANGED',
         `applied migration ${migration.name} has no file in the migrations folder; restore the file before migrating`,

@@ -7,7 +7,7 @@ import { progressOf, type EventListener } from '../events.ts';
 import { temporaryOwner } from '../fs/atomic.ts';
 import { pathExists, removeIfPresent } from '../fs/paths.ts';
 import type { MigrationHistory } from '../history/contract.ts';
-import { appliedNames } from '../history/read.ts';
+import { recordedMigrations } from '../history/select.ts';
 import { keepPreRestoreCopy } from '../restore/pre-restore-copy.ts';
 import { prepareBackup } from '../restore/prepare.ts';
 import { restoreFull } from '../restore/restore-full.ts';
@@ -57,7 +57,7 @@ export async function recoverInterruptedRun({ engine, history, emit }: RecoverOp
     type: 'warning',
     message: `an interrupted ${entry.command} (pid ${entry.pid}, ${entry.state}) may have changed the database; restoring its pre-rollout backup ${entry.backup}`,
   });
-  const applied = appliedNames(history);
+  const applied = recordedMigrations(engine);
   let preRestoreCopy: string | null = null;
   try {
     const prepared = await prepareBackup(engine, applied, entry.backup);

@@ -8,7 +8,10 @@ import { engineFor } from '../engines/select.ts';
 import { GuardError } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import type { MigrationHistory } from '../history/contract.ts';
-import { historyFor } from '../history/select.ts';
+import { resolveHistory } from '../history/select.ts';
+import { KNEX_LOAD_EXTENSIONS } from '../history/knex-table.ts';
+import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
+import type { MigrationLayout, MigrationNaming } from '../migrator/migration-files.ts';
 import { umzugHistory } from '../history/user-umzug.ts';
 import { hookRunner, type HookRunner } from '../hooks/hook-runner.ts';
 import { DOWN, UP, type Direction } from './direction.ts';
@@ -18,6 +21,8 @@ import type { Selection } from './select-migrations.ts';
 export interface MigrateOptions {
   readonly database: string;
   readonly migrationsDir: string;
+  /** The knexfile's migrations settings (folders, knex's table); default: `migrationsDir` alone. */
+  readonly migrations?: MigrationsSettings;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** `up` applies pending migrations (migrate); `down` reverts applied ones. Default `up`. */
@@ -41,9 +46,9 @@ export interface MigrateOptions {
   readonly knex?: Knex;
 }
 
-/** Where the migrations come from: our folder, or a project's own Umzug. */
+/** Where the migrations come from: files (in the history's naming), or a project's own Umzug. */
 export type MigrationSource =
-  | { readonly kind: 'folder'; readonly directory: string }
+  | { readonly kind: 'folder'; readonly layout: MigrationLayout; readonly naming: MigrationNaming; readonly validateApplied: boolean }
   | { readonly kind: 'umzug'; readonly umzug: Umzug<Knex>; readonly knex: Knex };
 
 /** Everything the phases of one rollout share; built once, read by all, changed by none. */
@@ -69,15 +74,15 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
   const engine = engineFor(options.database);
   await assertFolder(path.dirname(engine.name));
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const source: MigrationSource =
-    options.umzug && options.knex
-      ? { kind: 'umzug', umzug: options.umzug, knex: options.knex }
-      : { kind: 'folder', directory: path.resolve(options.migrationsDir) };
   if (options.umzug && !options.knex) throw new GuardError('USAGE', 'a project Umzug needs its Knex instance too (options.knex)');
+  const settings = options.migrations ?? folderSettings(options.migrationsDir);
+  const history = options.umzug ? umzugHistory(options.umzug) : await resolveHistory(engine, settings);
+  const source: MigrationSource =
+    options.umzug && options.knex ? { kind: 'umzug', umzug: options.umzug, knex: options.knex } : filesOf(settings, history);
   return {
     direction: options.direction === 'down' ? DOWN : UP,
     engine,
-    history: source.kind === 'umzug' ? umzugHistory(source.umzug) : historyFor(engine),
+    history,
     source,
     backupDir: path.resolve(options.backupDir),
     config: options.config,
@@ -89,6 +94,13 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
     timings: {},
     startedAt: performance.now(),
   };
+}
+
+/** The migration files as the history names them; a knex history counts knex's extensions by default. */
+export function filesOf(settings: MigrationsSettings, history: MigrationHistory): MigrationSource {
+  const { layout } = settings;
+  const extensions = layout.extensions ?? (history.naming === 'file-name' ? KNEX_LOAD_EXTENSIONS : null);
+  return { kind: 'folder', layout: { ...layout, extensions }, naming: history.naming, validateApplied: settings.validateApplied };
 }
 
 /** Runs a phase and records its wall time under `phase`. */

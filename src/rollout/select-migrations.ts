@@ -11,14 +11,19 @@ function bareName(name: string): string {
   return name.replace(/\.(ts|mts|cts|js|mjs|cjs|sql)$/, '');
 }
 
+/** Where `given` is in `names`: the exact name, or the same name with or without its extension. */
+function indexOfName(names: readonly string[], given: string): number {
+  const exact = names.indexOf(given);
+  return exact >= 0 ? exact : names.findIndex((name) => bareName(name) === bareName(given));
+}
+
 /** The pending migrations up to and including `to`; an unknown name refuses before anything. */
 export function planUp(pending: readonly string[], executed: readonly string[], selection: Selection): string[] {
   let targets = [...pending];
   if (selection.to !== undefined) {
-    const name = bareName(selection.to);
-    const index = pending.indexOf(name);
+    const index = indexOfName(pending, selection.to);
     if (index >= 0) targets = pending.slice(0, index + 1);
-    else if (executed.includes(name)) targets = [];
+    else if (indexOfName(executed, selection.to) >= 0) targets = [];
     else throw new GuardError('UNKNOWN_MIGRATION', `--to ${selection.to}: no migration of that name; run migrate-guard status to list them`);
   }
   if (selection.step !== undefined) targets = targets.slice(0, selection.step);
@@ -38,8 +43,7 @@ export async function planDown(
   const newestFirst = [...executed].reverse();
   let targets: string[];
   if (selection.to !== undefined) {
-    const name = bareName(selection.to);
-    const index = newestFirst.indexOf(name);
+    const index = indexOfName(newestFirst, selection.to);
     if (index < 0) {
       throw new GuardError('UNKNOWN_MIGRATION', `--to ${selection.to}: no applied migration of that name; run migrate-guard status to list them`);
     }

@@ -1,6 +1,6 @@
 import { messageOf } from '../errors.ts';
 import { progressOf } from '../events.ts';
-import { appliedNames } from '../history/read.ts';
+import { recordedMigrations } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
 import { restoreFull } from '../restore/restore-full.ts';
 import { formatSeconds } from '../units.ts';
@@ -17,7 +17,7 @@ export async function restoreRolloutBackup(run: Run, backup: RolloutBackup, fail
   run.emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
   run.emit({ type: 'step', message: `restoring the pre-rollout backup ${backup.file}` });
   await backup.journal.note('restoring');
-  const applied = appliedNames(run.history);
+  const applied = recordedMigrations(run.engine);
   try {
     await timed(run, 'restore', async () => {
       const prepared = await prepareBackup(run.engine, applied, backup.file);
