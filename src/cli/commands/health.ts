@@ -1,0 +1,15 @@
+import type { HealthReport } from '../../commands/health.ts';
+import { clock } from '../clock.ts';
+import { defineCommand } from '../command.ts';
+import { formatHealth } from '../format.ts';
+
+export const health = defineCommand({
+  name: 'health',
+  description: 'monitoring: backup age, size changes, failed jobs, free space (exit 4 on alerts)',
+  args: {},
+  async run(_args, { cli, locations, config }): Promise<HealthReport> {
+    const { runHealth } = await import('../../commands/health.ts');
+    return runHealth({ ...locations, config, now: clock(cli.env), cwd: cli.cwd });
+  },
+  format: formatHealth,
+});

@@ -1,0 +1,50 @@
+import { loadConfig } from '../config/load.ts';
+import { resolveLocations } from '../config/locations.ts';
+import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import type { AnyCommand, CliEnvironment, Invocation, Refusal } from './command.ts';
+import { listenForInterrupt } from './interrupt.ts';
+import { Output } from './output.ts';
+
+/**
+ * Parsed arguments → run → print → exit code, the same for every command. A failure becomes a
+ * refusal report here, so commands only ever describe success and their own checks.
+ */
+export async function runCommand({ command, args, flags }: Invocation, cli: CliEnvironment): Promise<ExitCode> {
+  const output = new Output(cli, flags.json === true);
+  try {
+    const locations = await resolveLocations(flags, cli.env, cli.cwd);
+    const config = await loadConfig(locations.configFile);
+    const interrupt = listenForInterrupt(cli, output, command.interrupt?.(args) ?? null);
+    try {
+      const report = await command.run(args, { cli, flags, locations, config, output, signal: interrupt.signal });
+      output.report(report, command.format(report));
+      return report.exitCode;
+    } finally {
+      interrupt.stop();
+    }
+  } catch (error) {
+    return refuse(command, error, output, cli);
+  }
+}
+
+/** A GuardError keeps its exit code and code; anything else is an internal error (exit 1). */
+function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnvironment): ExitCode {
+  const guardError = error instanceof GuardError ? error : null;
+  const exitCode = guardError?.exitCode ?? 1;
+  const code = guardError?.code ?? 'INTERNAL';
+  const message = guardError ? guardError.message : `unexpected error: ${messageOf(error)}`;
+  const backup = guardError?.backup || null;
+  const refusal: Refusal = { exitCode, message, backup };
+  output.report(
+    {
+      command: command.name,
+      ok: false,
+      exitCode,
+      ...command.refusalKeys?.(refusal),
+      error: { code, message, ...(backup ? { backup } : {}) },
+    },
+    `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}`,
+  );
+  if (!guardError && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${(error as Error).stack}\n`);
+  return exitCode;
+}
