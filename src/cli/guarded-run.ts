@@ -1,10 +1,11 @@
-type Direction = 'up' | 'down';
 import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport, RunFailure } from '../commands/migrate.ts';
 import { GuardError } from '../errors.ts';
 import type { CommandContext, Refusal } from './command.ts';
 import { formatPlan, formatRun } from './format.ts';
 import type { Interrupt } from './interrupt.ts';
+
+type Direction = 'up' | 'down';
 
 /** What migrate and down share: the selection, --dry-run, --create. */
 export interface GuardedRunArgs {
