@@ -48,19 +48,15 @@ export interface MigrationHistory {
   recorder(): HistoryRecorder;
   /**
    * Marks the history as in use for the tools that share it (knex's `is_locked`), so a
-   * `knex migrate:latest` started meanwhile fails as it would against another knex. Null when the
-   * history has no such mark (or nobody else can be using it yet).
+   * `knex migrate:latest` started meanwhile fails as it would against another knex. False when
+   * there is nothing to mark (no other tool has used this history yet); refuses when it is held.
    */
-  lock?(db: Knex): Promise<HistoryLock | null>;
-  /** Clears a mark a killed run of ours left behind (its journal says it held one). */
-  clearStaleLock?(reader: Reader): Promise<void>;
+  lock?(db: Knex): Promise<boolean>;
+  /** Clears the mark: at the end of our run, or after a killed run of ours (its journal says it held one). */
+  unlock?(reader: Reader): Promise<void>;
   /**
    * After a restore put the database back: make a history kept outside the database say what the
    * database now says (`executed` before the run), since the restore could not reach it.
    */
   reconcile?(executedBefore: readonly string[]): Promise<void>;
-}
-
-export interface HistoryLock {
-  release(db: Knex): Promise<void>;
 }

@@ -71,7 +71,7 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
     },
     async lock(db) {
       // No lock table: no knex has migrated this database, so none can be running against it.
-      if (!(await db.schema.hasTable(lockTable))) return null;
+      if (!(await db.schema.hasTable(lockTable))) return false;
       const taken = await db(lockTable).where('is_locked', 0).update({ is_locked: 1 });
       if (taken !== 1) {
         throw new GuardError(
@@ -79,9 +79,9 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
           `knex's migration lock is held (${lockTable}.is_locked = 1): a knex migrate:latest may be running; wait for it, or if none is, run knex migrate:unlock`,
         );
       }
-      return { release: async (released) => void (await released(lockTable).update({ is_locked: 0 })) };
+      return true;
     },
-    async clearStaleLock(reader) {
+    async unlock(reader) {
       if ((await engine.listTables(reader)).includes(lockTable)) await reader.all(`UPDATE ${engine.quote(lockTable)} SET is_locked = 0`);
     },
   };

@@ -20,6 +20,7 @@ export interface Rollout {
 /** Migrations and checks passed: retire the journal, start the app, report what changed. */
 export async function finishRollout(run: Run, rollout: Rollout): Promise<MigrateReport> {
   const { direction } = run;
+  await rollout.backup.historyLock.release();
   await rollout.backup.journal.retire();
   run.emit({
     type: 'step',

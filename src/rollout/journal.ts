@@ -21,6 +21,8 @@ export interface JournalEntry {
   readonly backup: string | null;
   /** The backup file being written while `backing-up`, so a recovery can remove a half of it. */
   readonly pendingBackup?: string | null;
+  /** The run marked the history in use for other tools (knex's lock row); a recovery clears it. */
+  readonly historyLocked?: boolean;
 }
 
 type Owner = Pick<Engine, 'sidecar'>;

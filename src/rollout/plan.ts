@@ -21,6 +21,10 @@ export interface Plan {
   readonly files: readonly MigrationFile[] | null;
   readonly umzug: Umzug<Knex>;
   readonly executor: Executor;
+  /** The plan's connection outside any transaction: for what others must see at once. */
+  readonly root: Knex;
+  /** What had run before this run started, as the history said then. */
+  readonly executedBefore: readonly string[];
   /** Closes the connection; safe to call again, never throws. */
   close(): Promise<void>;
 }
@@ -100,6 +104,8 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       files,
       umzug,
       executor,
+      root: handle.knex,
+      executedBefore: state.executed,
       async close() {
         if (closed) return;
         closed = true;

@@ -43,12 +43,14 @@ export interface RecoverOptions {
  * The application may have written to the database since the crash, so what is there now is kept
  * as a pre-restore copy first: recovery must not be the thing that loses data.
  */
-export async function recoverInterruptedRun({ engine, history, emit }: RecoverOptions): Promise<Recovery | null> {
+export async function recoverInterruptedRun(options: RecoverOptions): Promise<Recovery | null> {
+  const { engine, emit } = options;
   const entry = await readJournal(engine);
   if (entry === null) return null;
   const base = { state: entry.state, runId: entry.runId, pid: entry.pid };
   if (!changedDatabase(entry) || entry.backup === null) {
     await removeHalfWrittenBackup(entry);
+    await clearStaleHistoryLock(options, entry);
     await clearJournal(engine);
     emit({ type: 'step', message: `an interrupted ${entry.command} (pid ${entry.pid}) had not changed the database; cleared its leftovers` });
     return { ...base, restoredFrom: null, preRestoreCopy: null };
@@ -80,6 +82,7 @@ export async function recoverInterruptedRun({ engine, history, emit }: RecoverOp
       { cause: error, exitCode: 3, backup: entry.backup },
     );
   }
+  await clearStaleHistoryLock(options, entry);
   await clearJournal(engine);
   emit({ type: 'step', message: `restored and verified ${entry.backup}: the interrupted run is undone` });
   return { ...base, restoredFrom: entry.backup, preRestoreCopy };
@@ -95,4 +98,10 @@ async function removeHalfWrittenBackup(entry: JournalEntry): Promise<void> {
   if (entry.pendingBackup && !(await pathExists(manifestPathOf(entry.pendingBackup)))) {
     await removeIfPresent(entry.pendingBackup);
   }
+}
+
+/** The history mark (knex's lock row) the dead run set; the restored backup carries it too. */
+async function clearStaleHistoryLock({ engine, history }: RecoverOptions, entry: JournalEntry): Promise<void> {
+  const unlock = history.unlock;
+  if (entry.historyLocked && unlock && (await engine.probe()) === 'ready') await engine.read('readwrite', (reader) => unlock(reader));
 }

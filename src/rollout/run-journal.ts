@@ -15,7 +15,10 @@ export interface RunJournal {
   abandon(): Promise<void>;
 }
 
-/** Starts the journal in `backing-up`, naming the backup file about to be written. */
+/**
+ * Starts the journal in `backing-up`, naming the backup file about to be written, and whether the
+ * run marks the history in use for other tools (so a recovery clears the mark).
+ */
 export async function openRunJournal(run: Run, pendingBackup: string): Promise<RunJournal> {
   const base = {
     runId: randomUUID(),
@@ -23,6 +26,7 @@ export async function openRunJournal(run: Run, pendingBackup: string): Promise<R
     command: run.direction.command,
     startedAt: new Date().toISOString(),
     backupDir: run.backupDir,
+    historyLocked: run.history.lock !== undefined,
   };
   let backup: string | null = null;
   const write = (state: RunState) =>

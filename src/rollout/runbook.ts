@@ -43,7 +43,7 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       const app = await stopApp(run);
 
       // From here on the database may change: the verified backup and the journal come first.
-      const backup = await takeRolloutBackup(run, app);
+      const backup = await takeRolloutBackup(run, plan, app);
       const applied = await applyMigrations(run, plan);
       const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal);
       const rollout = { plan, recovered, backup, applied, checked };
@@ -51,7 +51,7 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
 
       const failure = applied.failure ?? checked?.failure ?? null;
       if (failure === null) return await finishRollout(run, rollout);
-      const restoreError = await restoreRolloutBackup(run, backup, failure);
+      const restoreError = await restoreRolloutBackup(run, plan, backup, failure);
       return await reportFailure(run, rollout, failure, restoreError);
     } finally {
       await plan.close();

@@ -5,6 +5,7 @@ import { prepareBackup } from '../restore/prepare.ts';
 import { restoreFull } from '../restore/restore-full.ts';
 import { formatSeconds } from '../units.ts';
 import type { RolloutBackup } from './backup.ts';
+import type { Plan } from './plan.ts';
 import type { RunFailure } from './report.ts';
 import { timed, type Run } from './run.ts';
 
@@ -13,7 +14,7 @@ import { timed, type Run } from './run.ts';
  * Returns why the restore failed (null when it is proven). Only a proven restore retires the
  * journal; otherwise the next run tries again.
  */
-export async function restoreRolloutBackup(run: Run, backup: RolloutBackup, failure: RunFailure): Promise<string | null> {
+export async function restoreRolloutBackup(run: Run, plan: Plan, backup: RolloutBackup, failure: RunFailure): Promise<string | null> {
   run.emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
   run.emit({ type: 'step', message: `restoring the pre-rollout backup ${backup.file}` });
   await backup.journal.note('restoring');
@@ -36,6 +37,10 @@ export async function restoreRolloutBackup(run: Run, backup: RolloutBackup, fail
     return messageOf(error);
   }
   run.emit({ type: 'step', message: `restore verified in ${formatSeconds(run.timings.restore)}: the database is back to its pre-rollout state` });
+  // A history the restore could not reach (a project Umzug's JSON file) is put back to match.
+  await run.history.reconcile?.(plan.executedBefore);
+  // The backup was taken with the history marked in use: the restore put the mark back.
+  await backup.historyLock.release();
   await backup.journal.retire();
   return null;
 }
