@@ -15,7 +15,8 @@ const base = (): Knex.Config => ({
   client: 'sqlite3',
   connection: { filename: path.resolve(filename()) },
   useNullAsDefault: true,
-  migrations: { directory: './migrations' },
+  // No `migrations` section: the DMS app keeps its history in migrate-guard's own table. A knexfile
+  // that configures migrations makes a new database get knex's `knex_migrations` instead.
 });
 
 const config: Record<'development' | 'test' | 'production', Knex.Config> = {

@@ -7,6 +7,8 @@ export type { DryRunOptions, DryRunReport, PlannedMigration } from './commands/d
 export { runStatus } from './commands/status.ts';
 export type { StatusReport } from './commands/status.ts';
 export { runMake } from './commands/make.ts';
+export { runBaseline } from './commands/baseline.ts';
+export type { BaselineReport } from './commands/baseline.ts';
 export { runBackup } from './commands/backup.ts';
 export type { BackupReport } from './commands/backup.ts';
 export { runBackups } from './commands/backups.ts';

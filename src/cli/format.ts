@@ -1,6 +1,7 @@
 import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
+import type { BaselineReport } from '../commands/baseline.ts';
 import { engineFor } from '../engines/select.ts';
 import { manualRestoreAdvice } from '../rollout/recover.ts';
 import type { BackupReport } from '../commands/backup.ts';
@@ -137,4 +138,8 @@ export function formatDrill(report: DrillReport): string {
   return report.ok
     ? `migrate-guard: drill passed: ${report.backup} restored and verified in ${seconds(report.restoreMs)} (${verdict} the ${report.objectiveMs / 60_000}-minute objective)`
     : `migrate-guard: drill FAILED for ${report.backup}: ${report.error} (exit 4)`;
+}
+
+export function formatBaseline(report: BaselineReport): string {
+  return `migrate-guard: recorded ${report.baselined.length} migration(s) as applied without running them (through ${report.baselined.at(-1)}); their ${report.tables.length} table(s) are in the database; backup first: ${report.backup}`;
 }

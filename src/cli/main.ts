@@ -9,6 +9,7 @@ import { runCommand } from './run-command.ts';
 import { archive } from './commands/archive.ts';
 import { backup } from './commands/backup.ts';
 import { backups } from './commands/backups.ts';
+import { baseline } from './commands/baseline.ts';
 import { down } from './commands/down.ts';
 import { drill } from './commands/drill.ts';
 import { health } from './commands/health.ts';
@@ -26,7 +27,7 @@ const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', im
   .version;
 
 /** In the order `--help` lists them. */
-const commands: readonly AnyCommand[] = [migrate, down, status, make, backup, backups, verify, restore, restoreTable, drill, archive, prune, health];
+const commands: readonly AnyCommand[] = [migrate, down, status, make, baseline, backup, backups, verify, restore, restoreTable, drill, archive, prune, health];
 
 /** argv → command → exit code. The only place that knows about argv and commander's usage errors. */
 export async function main(cli: CliEnvironment): Promise<ExitCode> {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { GuardError, messageOf } from '../errors.ts';
 import { importProjectDefault } from '../load-module.ts';
 import { configSchema, type GuardConfig, type ResolvedConfig } from './schema.ts';
@@ -26,5 +27,7 @@ export async function loadConfig(file: string | null): Promise<ResolvedConfig> {
   } catch (error) {
     throw new GuardError('CONFIG_INVALID', `config ${file} could not be loaded: ${messageOf(error)}`, { cause: error });
   }
-  return resolveConfig(loaded, `config ${file}`);
+  const config = resolveConfig(loaded, `config ${file}`);
+  // A module the config names is found from the config file, as an import in it would be.
+  return config.umzug === null ? config : { ...config, umzug: path.resolve(path.dirname(file), config.umzug) };
 }

@@ -3,6 +3,7 @@ import { resolveDatabaseLocation } from '../engines/select.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
 import { importProjectDefault } from '../load-module.ts';
+import { KNEX_DEFAULT_TABLE } from '../history/knex-table.ts';
 import type { MigrationLayout } from '../migrator/migration-files.ts';
 
 export interface LocationFlags {
@@ -15,7 +16,10 @@ export interface LocationFlags {
 /** The project's migrations as knex's `migrations` settings describe them (or our defaults). */
 export interface MigrationsSettings {
   readonly layout: MigrationLayout;
-  /** The knexfile's `migrations.tableName`, when it names one: then knex's table is the history. */
+  /**
+   * knex's history table when the knexfile configures migrations (its `tableName`, default
+   * `knex_migrations`): a database without any history gets knex's; null without such a knexfile.
+   */
   readonly knexTable: string | null;
   /** Refuse when an applied migration's file is missing (knex's `disableMigrationsListValidation` turns it off). */
   readonly validateApplied: boolean;
@@ -73,7 +77,7 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
         extensions: settings.loadExtensions ? [...settings.loadExtensions] : null,
         sortDirsSeparately: settings.sortDirsSeparately === true,
       },
-      knexTable: settings.tableName ?? null,
+      knexTable: knexfile?.migrations ? (settings.tableName ?? KNEX_DEFAULT_TABLE) : null,
       validateApplied: settings.disableMigrationsListValidation !== true,
     },
     backupDir: path.resolve(cwd, flags.backupDir ?? env.BACKUP_DIR ?? 'backups'),

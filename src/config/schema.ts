@@ -85,6 +85,11 @@ export const retentionSchema = z.strictObject({
  * left out, and `prefault` runs an absent section through its own defaults.
  */
 export const configSchema = z.strictObject({
+  /**
+   * A module exporting the project's own Umzug instance (as `umzug` or default), relative to the
+   * config file: the guard drives it instead of reading a migrations folder.
+   */
+  umzug: z.string().min(1).nullable().default(null),
   checks: checks.prefault({}),
   hooks: hooks.prefault({}),
   thresholds: thresholds.prefault({}),

@@ -3,6 +3,8 @@ import type { Engine } from '../engines/contract.ts';
 import { GuardError } from '../errors.ts';
 import type { AppliedMigration, MigrationHistory } from './contract.ts';
 
+export const KNEX_DEFAULT_TABLE = 'knex_migrations';
+
 /** knex's default `loadExtensions`: which files a knex project counts as migrations. */
 export const KNEX_LOAD_EXTENSIONS: readonly string[] = ['.co', '.coffee', '.eg', '.iced', '.js', '.cjs', '.litcoffee', '.ls', '.ts'];
 

@@ -3,36 +3,37 @@ import { refusalIfDamaged } from '../engines/damage.ts';
 import { GuardError } from '../errors.ts';
 import type { MigrationHistory } from './contract.ts';
 import { guardTableHistory, MIGRATIONS_TABLE } from './guard-table.ts';
-import { knexTableHistory } from './knex-table.ts';
-
-export const KNEX_DEFAULT_TABLE = 'knex_migrations';
+import { KNEX_DEFAULT_TABLE, knexTableHistory } from './knex-table.ts';
 
 export interface HistorySettings {
-  /** The knexfile's `migrations.tableName`, when it names one. */
+  /** knex's table when the knexfile configures migrations (see MigrationsSettings). */
   readonly knexTable?: string | null;
 }
 
 /**
- * The history of the project's migrations in this database: knex's table when the knexfile names
- * one or `knex_migrations` exists (an existing knex project keeps its history), else
- * migrate-guard's own. Both holding a history is refused: which one is right is the operator's call.
+ * The history of the project's migrations in this database. The one the database already has
+ * wins (an existing knex project keeps `knex_migrations`; a project already on migrate-guard keeps
+ * `migrate_guard_migrations`); a database with neither gets knex's when the knexfile configures
+ * migrations, ours otherwise. Both holding a history is refused: which is right is the operator's call.
  */
 export async function resolveHistory(engine: Engine, settings: HistorySettings = {}): Promise<MigrationHistory> {
-  if (settings.knexTable) return knexTableHistory(engine, settings.knexTable);
+  const knexTable = settings.knexTable ?? KNEX_DEFAULT_TABLE;
   let tables: string[] = [];
   try {
     if ((await engine.probe()) === 'ready') tables = await engine.read('untouched', (reader) => engine.listTables(reader));
   } catch (error) {
     throw refusalIfDamaged(engine, error);
   }
-  if (!tables.includes(KNEX_DEFAULT_TABLE)) return guardTableHistory(engine);
-  if (tables.includes(MIGRATIONS_TABLE)) {
+  const ours = tables.includes(MIGRATIONS_TABLE);
+  const knex = tables.includes(knexTable);
+  if (ours && knex) {
     throw new GuardError(
       'USAGE',
-      `${engine.name} holds two migration histories, ${MIGRATIONS_TABLE} and ${KNEX_DEFAULT_TABLE}; set migrations.tableName in the knexfile to the one to use`,
+      `${engine.name} holds two migration histories, ${MIGRATIONS_TABLE} and ${knexTable}; keep the one that is right and drop the other`,
     );
   }
-  return knexTableHistory(engine, KNEX_DEFAULT_TABLE);
+  if (knex || (!ours && settings.knexTable)) return knexTableHistory(engine, knexTable);
+  return guardTableHistory(engine);
 }
 
 /**

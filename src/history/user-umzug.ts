@@ -1,5 +1,5 @@
-import type { Knex } from 'knex';
-import type { Umzug, UmzugStorage } from 'umzug';
+import type { UmzugStorage } from 'umzug';
+import type { ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { MigrationHistory } from './contract.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { MigrationHistory } from './contract.ts';
  * snapshot's facts cannot carry it, and a restore of the database cannot reach it: after a
  * restore, `reconcile` makes the storage say again what it said before the run.
  */
-export function umzugHistory(umzug: Umzug<Knex> | Umzug<object>): MigrationHistory {
+export function umzugHistory(umzug: ProjectUmzug): MigrationHistory {
   return {
     table: 'the project Umzug storage',
     inDatabase: false,

@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { Umzug } from 'umzug';
+import type { ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
 import { planDown, planUp, type Selection } from './select-migrations.ts';
 
@@ -19,7 +18,7 @@ export interface Direction {
   readonly planned: string;
   /** The migrations this run will run, in order; refuses (before anything) what cannot run. */
   choose(state: MigrationState, files: readonly MigrationFile[] | null, selection: Selection): Promise<string[]>;
-  run(umzug: Umzug<Knex>, names: readonly string[]): Promise<unknown>;
+  run(umzug: ProjectUmzug, names: readonly string[]): Promise<unknown>;
 }
 
 export interface MigrationState {
@@ -27,6 +26,8 @@ export interface MigrationState {
   readonly pending: readonly string[];
   /** Every applied migration, in the order they ran. */
   readonly executed: readonly string[];
+  /** What knex calls the last batch (`down`'s default), when the history keeps batches. */
+  readonly lastBatch: readonly string[] | null;
 }
 
 export const UP: Direction = {
@@ -47,7 +48,7 @@ export const DOWN: Direction = {
   events: { starting: 'reverting', finished: 'reverted' },
   nothingToDo: 'nothing to revert',
   planned: 'migration(s) to revert',
-  choose: (state, files, selection) => planDown(state.executed, files, selection),
+  choose: (state, files, selection) => planDown(state.executed, files, selection, state.lastBatch),
   // Exactly the planned migrations, newest first.
   run: (umzug, names) => umzug.down({ migrations: [...names] }),
 };

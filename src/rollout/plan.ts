@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import type { Umzug } from 'umzug';
 import type { Engine, KnexHandle } from '../engines/contract.ts';
 import { refusalIfDamaged } from '../engines/damage.ts';
 import { messageOf } from '../errors.ts';
@@ -7,6 +6,7 @@ import type { AppliedMigration, MigrationHistory } from '../history/contract.ts'
 import { readHistory } from '../history/read.ts';
 import { transactionPerMigration, type Executor } from '../migrator/executor.ts';
 import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
+import type { ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { StepObserver } from '../migrator/umzug.ts';
 import type { Direction, MigrationState } from './direction.ts';
 import type { MigrationSource, Run } from './run.ts';
@@ -19,7 +19,7 @@ export interface Plan {
   readonly applied: readonly AppliedMigration[];
   /** The migration files, when the run reads a folder (a project's own Umzug has none to show). */
   readonly files: readonly MigrationFile[] | null;
-  readonly umzug: Umzug<Knex>;
+  readonly umzug: ProjectUmzug;
   readonly executor: Executor;
   /** The plan's connection outside any transaction: for what others must see at once. */
   readonly root: Knex;
@@ -60,9 +60,12 @@ export async function openPlan(run: Run): Promise<Plan> {
   };
 }
 
-/** A connection for the migrations: the engine's own, or a project's knex (theirs to close, not ours to interrupt). */
+/**
+ * The connection the migrations (ours) or the checks (a project Umzug's) go through: the engine's
+ * own, or a project's knex (theirs to close, not ours to interrupt).
+ */
 export function connect(engine: Pick<Engine, 'openKnex'>, source: MigrationSource): Promise<KnexHandle> {
-  if (source.kind === 'folder') return engine.openKnex();
+  if (source.kind === 'folder' || source.knex === null) return engine.openKnex();
   return Promise.resolve({ knex: source.knex, interrupt: () => undefined, destroy: async () => undefined });
 }
 
@@ -87,7 +90,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
   try {
     const executor = transactionPerMigration(handle.knex);
     let files: readonly MigrationFile[] | null = null;
-    let umzug: Umzug<Knex>;
+    let umzug: ProjectUmzug;
     if (source.kind === 'folder') {
       files = await listMigrationFiles(source.layout, source.naming);
       const { createMigrator } = await import('../migrator/umzug.ts');
@@ -119,13 +122,21 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
 }
 
 /** What ran and what is pending; a database too damaged to tell is refused, not crashed on. */
-async function readState(input: PlanInput, umzug: Umzug<Knex>, executor: Executor): Promise<[MigrationState, AppliedMigration[]]> {
+async function readState(input: PlanInput, umzug: ProjectUmzug, executor: Executor): Promise<[MigrationState, AppliedMigration[]]> {
   try {
     const pending = (await umzug.pending()).map((migration) => migration.name);
     const executed = (await umzug.executed()).map((migration) => migration.name);
     const applied = await input.history.applied(input.engine.reader(executor.reads));
-    return [{ pending, executed }, applied];
+    return [{ pending, executed, lastBatch: lastBatchOf(applied) }, applied];
   } catch (error) {
     throw refusalIfDamaged(input.subject, error);
   }
+}
+
+/** The migrations of the highest batch, when the history numbers batches (knex's). */
+function lastBatchOf(applied: readonly AppliedMigration[]): string[] | null {
+  const batches = applied.map((migration) => migration.batch).filter((batch): batch is number => typeof batch === 'number');
+  if (batches.length === 0) return null;
+  const last = Math.max(...batches);
+  return applied.filter((migration) => migration.batch === last).map((migration) => migration.name);
 }

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Knex } from 'knex';
-import type { Umzug } from 'umzug';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
@@ -13,6 +12,7 @@ import { KNEX_LOAD_EXTENSIONS } from '../history/knex-table.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
 import type { MigrationLayout, MigrationNaming } from '../migrator/migration-files.ts';
 import { umzugHistory } from '../history/user-umzug.ts';
+import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import { hookRunner, type HookRunner } from '../hooks/hook-runner.ts';
 import { DOWN, UP, type Direction } from './direction.ts';
 import type { MigrateReport, Phase } from './report.ts';
@@ -39,17 +39,19 @@ export interface MigrateOptions {
   /** Working directory for hooks. */
   readonly cwd?: string;
   /**
-   * Bring your own umzug (context: a Knex instance on `database`, given as `knex`). Its storage is
-   * its history, so the applied-migration checksum check is skipped.
+   * Bring your own Umzug (any storage, any context): it runs the migrations and its storage is the
+   * history, so the applied-migration checksum check is skipped. The config's `umzug` module is
+   * loaded into this when it is not given.
    */
-  readonly umzug?: Umzug<Knex>;
+  readonly umzug?: ProjectUmzug;
+  /** The Knex instance the checks read through (default: one of our own on `database`). */
   readonly knex?: Knex;
 }
 
 /** Where the migrations come from: files (in the history's naming), or a project's own Umzug. */
 export type MigrationSource =
   | { readonly kind: 'folder'; readonly layout: MigrationLayout; readonly naming: MigrationNaming; readonly validateApplied: boolean }
-  | { readonly kind: 'umzug'; readonly umzug: Umzug<Knex>; readonly knex: Knex };
+  | { readonly kind: 'umzug'; readonly umzug: ProjectUmzug; readonly knex: Knex | null };
 
 /** Everything the phases of one rollout share; built once, read by all, changed by none. */
 export interface Run {
@@ -74,11 +76,10 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
   const engine = engineFor(options.database);
   await assertFolder(path.dirname(engine.name));
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  if (options.umzug && !options.knex) throw new GuardError('USAGE', 'a project Umzug needs its Knex instance too (options.knex)');
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
-  const history = options.umzug ? umzugHistory(options.umzug) : await resolveHistory(engine, settings);
-  const source: MigrationSource =
-    options.umzug && options.knex ? { kind: 'umzug', umzug: options.umzug, knex: options.knex } : filesOf(settings, history);
+  const umzug = options.umzug ?? (await loadProjectUmzug(options.config));
+  const history = umzug ? umzugHistory(umzug) : await resolveHistory(engine, settings);
+  const source: MigrationSource = umzug ? { kind: 'umzug', umzug, knex: options.knex ?? null } : filesOf(settings, history);
   return {
     direction: options.direction === 'down' ? DOWN : UP,
     engine,

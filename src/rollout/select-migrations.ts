@@ -31,14 +31,16 @@ export function planUp(pending: readonly string[], executed: readonly string[], 
 }
 
 /**
- * The applied migrations to revert, newest first: the last one by default, the last N with
- * `step`, or everything down to and including `to`. Every one of them must have a `down` (and
- * still have its file), checked before anything changes.
+ * The applied migrations to revert, newest first: by default the last batch when the history
+ * keeps batches (knex's `migrate:rollback`), else the last one; the last N with `step`; or
+ * everything down to and including `to`. Every one of them must have a `down` (and still have its
+ * file), checked before anything changes.
  */
 export async function planDown(
   executed: readonly string[],
   files: readonly MigrationFile[] | null,
   selection: Selection,
+  lastBatch: readonly string[] | null = null,
 ): Promise<string[]> {
   const newestFirst = [...executed].reverse();
   let targets: string[];
@@ -48,6 +50,8 @@ export async function planDown(
       throw new GuardError('UNKNOWN_MIGRATION', `--to ${selection.to}: no applied migration of that name; run migrate-guard status to list them`);
     }
     targets = newestFirst.slice(0, index + 1);
+  } else if (selection.step === undefined && lastBatch !== null && lastBatch.length > 0) {
+    targets = newestFirst.filter((name) => lastBatch.includes(name));
   } else {
     targets = newestFirst.slice(0, selection.step ?? 1);
   }
