@@ -15,6 +15,8 @@ export async function importProjectFile(file: string): Promise<Record<string, un
   const url = pathToFileURL(file).href;
   if (TYPESCRIPT_FILE.test(file)) return importWithTsx(url);
   try {
+    // (The build wraps this import() in tsc's extension-rewriting helper, which only touches
+    // relative './x.ts' specifiers: a file: URL passes through unchanged.)
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     // Every project file went through tsx before, and some JavaScript still only loads that way:
