@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources through tsx, which also lets projects write their
-// migrations, knexfile and migrate-guard.config in TypeScript without a build step.
-import { register } from 'tsx/esm/api';
+// The CLI runs the compiled JavaScript in dist/ (`npm run build`; `prepare` builds it on install
+// and pack). Projects can still write their migrations, knexfile and migrate-guard.config in
+// TypeScript without a build step: src/load-module.ts loads tsx for those files only.
+import { main } from '../dist/cli/main.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
 const exitCode = await main({
   argv: process.argv.slice(2),
   env: process.env,
