@@ -21,3 +21,6 @@ const exitCode = await main({
   },
 });
 process.exitCode = exitCode;
+// The run is over, but a project's own modules may keep the event loop alive (the knex pool of
+// its Umzug's context, say): exit once what we wrote has reached stdout and stderr.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
