@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, Reader } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
@@ -24,6 +25,8 @@ export interface BaselineOptions {
   readonly backupDir: string;
   /** The last migration the database already has, by name. */
   readonly to: string;
+  /** A config naming a project Umzug is refused: that Umzug keeps its own history. */
+  readonly config?: Pick<ResolvedConfig, 'umzug'>;
   readonly onEvent?: EventListener;
 }
 
@@ -50,10 +53,11 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const engine = engineFor(options.database);
   await requireDatabase(engine);
+  if (options.config?.umzug) throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const history = await resolveHistory(engine, settings);
   const source = filesOf(settings, history);
-  if (source.kind !== 'folder') throw new GuardError('USAGE', 'baseline records migration files; a project Umzug keeps its own history');
+  if (source.kind !== 'folder') throw new GuardError('USAGE', 'baseline records migration files only');
   const files = await listMigrationFiles(source.layout, source.naming);
   const lock = await engine.lock('baseline');
   try {

@@ -7,7 +7,7 @@ import { runChecks } from '../checks/run.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, SchemaShape } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
-import { messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
@@ -76,6 +76,12 @@ export interface DryRunReport {
  */
 export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
+  if (options.config.umzug !== null) {
+    throw new GuardError(
+      'USAGE',
+      `a dry run rehearses migration files on a copy of the database; the project Umzug (${options.config.umzug}) runs its migrations on its own connection to the live one, so it cannot be rehearsed`,
+    );
+  }
   const direction = options.direction === 'down' ? DOWN : UP;
   const started = performance.now();
   const live = engineFor(options.database);

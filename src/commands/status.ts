@@ -1,4 +1,6 @@
+import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
+import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
@@ -11,6 +13,9 @@ export interface StatusOptions {
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
+  /** A project's own Umzug, or the config naming one (`umzug`). */
+  readonly umzug?: ProjectUmzug;
+  readonly config?: Pick<ResolvedConfig, 'umzug'>;
 }
 
 export interface AppliedStatus extends AppliedMigration {
@@ -29,12 +34,18 @@ export interface StatusReport {
   readonly changed: readonly string[];
 }
 
-/** Applied and pending migrations. Reads through a connection that writes nothing. */
+/**
+ * Applied and pending migrations. Reads through a connection that writes nothing; for a project
+ * Umzug, what its storage says.
+ */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
   const engine = engineFor(options.database);
   const database = engine.name;
-  const history = await resolveHistory(engine, options.migrations ?? folderSettings(options.migrationsDir));
-  const source = filesOf(options.migrations ?? folderSettings(options.migrationsDir), history);
+  const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
+  if (umzug) return statusOfUmzug(database, umzug);
+  const settings = options.migrations ?? folderSettings(options.migrationsDir);
+  const history = await resolveHistory(engine, settings);
+  const source = filesOf(settings, history);
   const files = source.kind === 'folder' ? await listMigrationFiles(source.layout, source.naming) : [];
   const recorded = await readHistory(engine, history);
   const byName = new Map(files.map((file) => [file.name, file]));
@@ -53,4 +64,11 @@ export async function runStatus(options: StatusOptions): Promise<StatusReport> {
     pending: files.filter((file) => !appliedNames.has(file.name)).map((file) => file.name),
     changed: applied.filter((migration) => migration.file !== 'unchanged').map((migration) => migration.name),
   };
+}
+
+/** A project Umzug's storage keeps names only: nothing to compare files against. */
+async function statusOfUmzug(database: string, umzug: ProjectUmzug): Promise<StatusReport> {
+  const applied = (await umzug.executed()).map((migration): AppliedStatus => ({ name: migration.name, checksum: null, appliedAt: '', durationMs: null, file: 'unchanged' }));
+  const pending = (await umzug.pending()).map((migration) => migration.name);
+  return { command: 'status', ok: true, exitCode: 0, database, applied, pending, changed: [] };
 }

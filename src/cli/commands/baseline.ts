@@ -9,10 +9,10 @@ export const baseline = defineCommand({
   args: {
     to: { type: 'string', valueHint: 'name', description: 'the last migration the database already has' },
   },
-  async run({ to }, { locations, output }): Promise<BaselineReport> {
+  async run({ to }, { locations, config, output }): Promise<BaselineReport> {
     if (to === undefined) throw new GuardError('USAGE', 'baseline needs --to <name>: the last migration the database already has');
     const { runBaseline } = await import('../../commands/baseline.ts');
-    return runBaseline({ ...locations, to, onEvent: output.event.bind(output) });
+    return runBaseline({ ...locations, config, to, onEvent: output.event.bind(output) });
   },
   format: formatBaseline,
 });

@@ -6,9 +6,9 @@ export const status = defineCommand({
   name: 'status',
   description: 'applied and pending migrations; applied ones whose file changed',
   args: {},
-  async run(_args, { locations }): Promise<StatusReport> {
+  async run(_args, { locations, config }): Promise<StatusReport> {
     const { runStatus } = await import('../../commands/status.ts');
-    return runStatus(locations);
+    return runStatus({ ...locations, config });
   },
   format: formatStatus,
 });
