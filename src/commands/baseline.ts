@@ -57,7 +57,6 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const history = await resolveHistory(engine, settings);
   const source = filesOf(settings, history);
-  if (source.kind !== 'folder') throw new GuardError('USAGE', 'baseline records migration files only');
   const files = await listMigrationFiles(source.layout, source.naming);
   const lock = await engine.lock('baseline');
   try {

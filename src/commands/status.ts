@@ -46,7 +46,7 @@ export async function runStatus(options: StatusOptions): Promise<StatusReport> {
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const history = await resolveHistory(engine, settings);
   const source = filesOf(settings, history);
-  const files = source.kind === 'folder' ? await listMigrationFiles(source.layout, source.naming) : [];
+  const files = await listMigrationFiles(source.layout, source.naming);
   const recorded = await readHistory(engine, history);
   const byName = new Map(files.map((file) => [file.name, file]));
   const applied = recorded.map((migration): AppliedStatus => {

@@ -49,9 +49,14 @@ export interface MigrateOptions {
 }
 
 /** Where the migrations come from: files (in the history's naming), or a project's own Umzug. */
-export type MigrationSource =
-  | { readonly kind: 'folder'; readonly layout: MigrationLayout; readonly naming: MigrationNaming; readonly validateApplied: boolean }
-  | { readonly kind: 'umzug'; readonly umzug: ProjectUmzug; readonly knex: Knex | null };
+export type MigrationSource = FolderSource | { readonly kind: 'umzug'; readonly umzug: ProjectUmzug; readonly knex: Knex | null };
+
+export interface FolderSource {
+  readonly kind: 'folder';
+  readonly layout: MigrationLayout;
+  readonly naming: MigrationNaming;
+  readonly validateApplied: boolean;
+}
 
 /** Everything the phases of one rollout share; built once, read by all, changed by none. */
 export interface Run {
@@ -98,7 +103,7 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
 }
 
 /** The migration files as the history names them; a knex history counts knex's extensions by default. */
-export function filesOf(settings: MigrationsSettings, history: MigrationHistory): MigrationSource {
+export function filesOf(settings: MigrationsSettings, history: MigrationHistory): FolderSource {
   const { layout } = settings;
   const extensions = layout.extensions ?? (history.naming === 'file-name' ? KNEX_LOAD_EXTENSIONS : null);
   return { kind: 'folder', layout: { ...layout, extensions }, naming: history.naming, validateApplied: settings.validateApplied };
