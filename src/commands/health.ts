@@ -113,19 +113,24 @@ export function archiveAlert(archive: NonNullable<HealthReport['archive']>, maxL
   };
 }
 
-/** The newest verified backup of each kind against the one before it. */
+/**
+ * The newest verified backup of each kind against the one before it, by the size of the data
+ * (the manifest's uncompressed bytes): one backup gzipped and the next not is not a change.
+ */
 export function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): HealthAlert[] {
   const alerts: HealthAlert[] = [];
   const byKind = new Map<string, BackupEntry[]>();
   for (const entry of backups.filter((b) => b.verified)) byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+  const dataBytes = (entry: BackupEntry) => entry.manifest?.bytes ?? entry.bytes;
   for (const [kind, entries] of byKind) {
     const [latest, previous] = entries;
-    if (!latest || !previous || previous.bytes === 0) continue;
-    const change = ((latest.bytes - previous.bytes) / previous.bytes) * 100;
+    if (!latest || !previous || dataBytes(previous) === 0) continue;
+    const [now, before] = [dataBytes(latest), dataBytes(previous)];
+    const change = ((now - before) / before) * 100;
     if (Math.abs(change) > limitPercent) {
       alerts.push({
         check: 'size-change',
-        message: `${kind} backup size changed ${change > 0 ? '+' : ''}${change.toFixed(0)}% (${formatBytes(previous.bytes)} → ${formatBytes(latest.bytes)}, limit ${limitPercent}%): ${latest.path}`,
+        message: `${kind} backup size changed ${change > 0 ? '+' : ''}${change.toFixed(0)}% (${formatBytes(before)} → ${formatBytes(now)}, limit ${limitPercent}%): ${latest.path}`,
       });
     }
   }

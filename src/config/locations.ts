@@ -59,11 +59,11 @@ interface KnexfileSection {
  */
 export async function resolveLocations(flags: LocationFlags, env: Env, cwd: string): Promise<Locations> {
   const knexfile = await readKnexfile(cwd, env);
-  // An empty DATABASE_URL= line means unset, as in most .env tooling.
+  // An empty `DATABASE_URL=` line means unset, as in most .env tooling (and so for every location).
   const dbUrl = flags.db || env.DATABASE_URL || undefined;
   const database = dbUrl ? resolveDatabaseLocation(dbUrl, cwd) : (knexfileDatabase(knexfile, cwd) ?? path.resolve(cwd, 'database.db'));
   const settings = knexfile?.migrations ?? {};
-  const explicitDir = flags.migrations ?? env.MIGRATIONS_DIR;
+  const explicitDir = flags.migrations || env.MIGRATIONS_DIR || undefined;
   const configured = settings.directory === undefined ? [] : typeof settings.directory === 'string' ? [settings.directory] : [...settings.directory];
   const directories = (explicitDir !== undefined ? [explicitDir] : configured.length > 0 ? configured : ['migrations']).map((dir) =>
     path.resolve(cwd, dir),
@@ -80,8 +80,8 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
       knexTable: knexfile?.migrations ? (settings.tableName ?? KNEX_DEFAULT_TABLE) : null,
       validateApplied: settings.disableMigrationsListValidation !== true,
     },
-    backupDir: path.resolve(cwd, flags.backupDir ?? env.BACKUP_DIR ?? 'backups'),
-    configFile: await configFile(flags.config ?? env.MIGRATE_GUARD_CONFIG, cwd),
+    backupDir: path.resolve(cwd, flags.backupDir || env.BACKUP_DIR || 'backups'),
+    configFile: await configFile(flags.config || env.MIGRATE_GUARD_CONFIG || undefined, cwd),
   };
 }
 

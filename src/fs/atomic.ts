@@ -1,6 +1,4 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { removeIfPresent } from './paths.ts';
 
@@ -35,19 +33,8 @@ export function temporaryOwner(name: string): number | null {
  * Writes to a temporary name, fsyncs, renames, then fsyncs the directory: a reader (or a power
  * cut) sees the old file or the new one, never half of one.
  */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const temporary = temporaryPath(file);
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await removeIfPresent(temporary);
-    throw error;
-  }
-  await handle.close();
-  await commitTemporary(temporary, file);
+export function writeFileAtomic(file: string, data: string): Promise<void> {
+  return writeStreamAtomic(file, (write) => write(data));
 }
 
 /** The last step of every atomic write: the rename into place, made durable. */
@@ -56,25 +43,42 @@ export async function commitTemporary(temporary: string, file: string): Promise<
   await fsyncPath(path.dirname(file));
 }
 
+/** Writes are gathered up to this size: one system call per MiB, memory flat. */
+const WRITE_BATCH = 1 << 20;
+
 /**
- * Streams text into `file` atomically: written under the temporary name with back-pressure
- * (memory stays flat), fsynced, renamed into place only when whole.
+ * Writes text into `file` atomically: under the temporary name, in batches (memory stays flat
+ * however much is produced), fsynced, renamed into place only when whole. Whatever fails (the
+ * producer, a full disk, the rename), the temporary file is gone and the error is the first one.
  */
 export async function writeStreamAtomic(file: string, produce: (write: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
   const temporary = temporaryPath(file);
-  const stream = createWriteStream(temporary);
-  const write = async (text: string) => {
-    if (!stream.write(text)) await once(stream, 'drain');
-  };
+  let handle: FileHandle | null = null;
   try {
-    await produce(write);
-    stream.end();
-    await once(stream, 'finish');
-    await fsyncPath(temporary);
+    handle = await open(temporary, 'w');
+    const target = handle;
+    let pending: string[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const text = pending.join('');
+      pending = [];
+      pendingBytes = 0;
+      await target.write(text);
+    };
+    await produce(async (text) => {
+      pending.push(text);
+      pendingBytes += text.length;
+      if (pendingBytes >= WRITE_BATCH) await flush();
+    });
+    await flush();
+    await handle.sync();
+    await handle.close();
+    handle = null;
+    await commitTemporary(temporary, file);
   } catch (error) {
-    stream.destroy();
-    await removeIfPresent(temporary);
+    await handle?.close().catch(() => undefined);
+    await removeIfPresent(temporary).catch(() => undefined);
     throw error;
   }
-  await commitTemporary(temporary, file);
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveLocations } from '../../src/config/locations.ts';
+import { folderSettings, resolveLocations } from '../../src/config/locations.ts';
 import { TempProject } from '../helpers/project.ts';
 
 let project: TempProject;
@@ -23,6 +23,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
     expect(await resolveLocations({}, {}, project.dir)).toEqual({
       database: at('database.db'),
       migrationsDir: at('migrations'),
+      migrations: folderSettings(at('migrations')),
       backupDir: at('backups'),
       configFile: null,
     });
@@ -34,6 +35,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
     expect(await resolveLocations({}, env, project.dir)).toEqual({
       database: at('env.db'),
       migrationsDir: at('env-migrations'),
+      migrations: folderSettings(at('env-migrations')),
       backupDir: '/var/backups/env',
       configFile: at('env.config.ts'),
     });
@@ -47,6 +49,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
     expect(await resolveLocations(flags, env, project.dir)).toEqual({
       database: at('flag.db'),
       migrationsDir: at('flag-migrations'),
+      migrations: folderSettings(at('flag-migrations')),
       backupDir: at('flag-backups'),
       configFile: at('flag.config.ts'),
     });
@@ -58,10 +61,10 @@ describe('resolveLocations: flag, then environment, then default', () => {
     expect((await resolveLocations({}, { DATABASE_URL: '' }, project.dir)).database).toBe(at('from-knexfile.db'));
   });
 
-  // Bug: only DATABASE_URL treats an empty value as unset. `MIGRATIONS_DIR=` or `BACKUP_DIR=` in
+  // Regression (this test found it): only DATABASE_URL treats an empty value as unset. `MIGRATIONS_DIR=` or `BACKUP_DIR=` in
   // .env resolves to the project folder itself, so knexfile.ts and migrate-guard.config.ts would
   // be listed as migrations, and backups would be written into the project root.
-  it.fails('treats empty MIGRATIONS_DIR and BACKUP_DIR as unset, like DATABASE_URL', async () => {
+  it('treats empty MIGRATIONS_DIR and BACKUP_DIR as unset, like DATABASE_URL', async () => {
     const locations = await resolveLocations({}, { MIGRATIONS_DIR: '', BACKUP_DIR: '' }, project.dir);
     expect(locations.migrationsDir).toBe(at('migrations'));
     expect(locations.backupDir).toBe(at('backups'));

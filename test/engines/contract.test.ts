@@ -7,8 +7,8 @@ import type { AppliedReader, Engine, Reader } from '../../src/engines/contract.t
 import { SqliteConnection, withConnection } from '../../src/engines/sqlite/connection.ts';
 import { sqliteEngine } from '../../src/engines/sqlite/engine.ts';
 import { GuardError, type GuardErrorCode } from '../../src/errors.ts';
-import { appliedNames } from '../../src/history/read.ts';
-import { historyFor } from '../../src/history/select.ts';
+import { guardTableHistory } from '../../src/history/guard-table.ts';
+import { recordedMigrations } from '../../src/history/select.ts';
 import { exec, sha256 } from '../helpers/project.ts';
 import { rejectionOf } from '../helpers/errors.ts';
 
@@ -150,11 +150,11 @@ export function describeEngine(name: string, make: MakeEngine): void {
         await ready();
         const handle = await engine.openKnex();
         try {
-          await historyFor(engine).record(handle.knex, { name: '001_init', checksum: 'c1', durationMs: 4 });
+          await guardTableHistory(engine).recorder().record(handle.knex, { name: '001_init', checksum: 'c1', durationMs: 4 });
         } finally {
           await handle.destroy();
         }
-        const applied = appliedNames(historyFor(engine));
+        const applied = recordedMigrations(engine);
         const progress: [number, number][] = [];
         await engine.snapshot(at('snapshot'), (done, total) => progress.push([done, total]));
         const proof = await engine.proveSnapshot(at('snapshot'), applied);

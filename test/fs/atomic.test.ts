@@ -50,9 +50,9 @@ describe('writeFileAtomic', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  // Bug: the rename (commitTemporary) runs outside the cleanup in writeFileAtomic, so when it
+  // Regression (this test found it): the rename (commitTemporary) runs outside the cleanup in writeFileAtomic, so when it
   // fails the `.state.json.tmp-<pid>` file stays behind beside the target.
-  it.fails('removes its temporary file when the rename into place fails', async () => {
+  it('removes its temporary file when the rename into place fails', async () => {
     await mkdir(at('state.json'));
     await writeFile(at('state.json/keep'), 'a folder is in the way');
     await expect(writeFileAtomic(at('state.json'), 'x')).rejects.toThrow();
@@ -95,20 +95,20 @@ describe('writeStreamAtomic', () => {
     expect(await leftovers()).toEqual(['out.sql']);
   });
 
-  // Bug: when the producer throws before the write stream has opened its file, `stream.destroy()`
+  // Regression (this test found it): when the producer throws before the write stream has opened its file, `stream.destroy()`
   // does not wait for the pending open: the unlink runs first, then the open creates
   // `.new.sql.tmp-<pid>`, which stays behind (restore-table --out on a table that fails at once).
-  it.fails('creates nothing when the producer throws before the stream opened', async () => {
+  it('creates nothing when the producer throws before the stream opened', async () => {
     await expect(writeStreamAtomic(at('new.sql'), async () => Promise.reject(new Error('nothing to write')))).rejects.toThrow('nothing to write');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await leftovers()).toEqual([]);
   });
 
-  // Bug: when the producer throws while a write is still in flight (a row written, the next read
+  // Regression (this test found it): when the producer throws while a write is still in flight (a row written, the next read
   // fails), `stream.destroy()` makes that write emit ERR_STREAM_DESTROYED on a stream with no
   // 'error' listener: the whole process dies of an uncaught exception instead of the producer's
   // error being thrown. Run in a child process, so the crash cannot take the test worker down.
-  it.fails('rejects with the producer error, without crashing, when it throws mid-write', async () => {
+  it('rejects with the producer error, without crashing, when it throws mid-write', async () => {
     const script = `
       const { writeStreamAtomic } = await import(${JSON.stringify(path.join(REPO, 'src/fs/atomic.ts'))});
       const failed = await writeStreamAtomic(process.argv[1], async (write) => {
@@ -124,8 +124,8 @@ describe('writeStreamAtomic', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  // Bug: as in writeFileAtomic, a failing rename leaves `.out.sql.tmp-<pid>` behind.
-  it.fails('removes its temporary file when the rename into place fails', async () => {
+  // Regression (this test found it): as in writeFileAtomic, a failing rename leaves `.out.sql.tmp-<pid>` behind.
+  it('removes its temporary file when the rename into place fails', async () => {
     await mkdir(at('out.sql'));
     await writeFile(at('out.sql/keep'), 'a folder is in the way');
     await expect(writeStreamAtomic(at('out.sql'), async (write) => write('x'))).rejects.toThrow();

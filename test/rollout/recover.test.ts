@@ -8,8 +8,8 @@ import type { Engine } from '../../src/engines/contract.ts';
 import { sqliteEngine } from '../../src/engines/sqlite/engine.ts';
 import type { GuardEvent } from '../../src/events.ts';
 import { temporaryPath } from '../../src/fs/atomic.ts';
-import { appliedNames } from '../../src/history/read.ts';
-import { historyFor } from '../../src/history/select.ts';
+import { guardTableHistory } from '../../src/history/guard-table.ts';
+import { recordedMigrations } from '../../src/history/select.ts';
 import { journalPath, readJournal, writeJournal, type JournalEntry, type RunState } from '../../src/rollout/journal.ts';
 import { recoverInterruptedRun } from '../../src/rollout/recover.ts';
 import { TempProject, dump, exec, query, sha256 } from '../helpers/project.ts';
@@ -38,10 +38,10 @@ afterEach(async () => {
   await project.cleanup();
 });
 
-const recover = () => recoverInterruptedRun({ engine, history: historyFor(engine), emit: (event) => events.push(event) });
+const recover = () => recoverInterruptedRun({ engine, history: guardTableHistory(engine), emit: (event) => events.push(event) });
 
 function preRollout(options: { compress?: boolean } = {}): Promise<VerifiedBackup> {
-  return createBackup({ engine, applied: appliedNames(historyFor(engine)), backupDir: project.backups, kind: 'pre-rollout', ...options });
+  return createBackup({ engine, applied: recordedMigrations(engine), backupDir: project.backups, kind: 'pre-rollout', ...options });
 }
 
 function journal(state: RunState, fields: Partial<JournalEntry> = {}): Promise<void> {
