@@ -62,6 +62,27 @@ export async function nextBackupPath(backupDir: string, database: string, kind: 
  * line in the event log.
  */
 export async function createBackup(options: CreateBackupOptions): Promise<VerifiedBackup> {
+  return (await startBackup(options)).finish();
+}
+
+/** A backup whose copy is written and whose proof is running. */
+export interface PendingBackup {
+  readonly file: string;
+  /** Settles when the proof does: resolves when the copy is proven, rejects with why not. */
+  readonly proven: Promise<void>;
+  /** Once proven: compresses (when asked), renames into place, writes the manifest. */
+  finish(): Promise<VerifiedBackup>;
+  /** Throws the copy away, interrupting its proof: the run that wanted it ended without it. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes the engine's snapshot to the temporary name and starts its proof: the first checksum
+ * pass and the engine's integrity check run side by side (the file is read twice, by two cores,
+ * while it is in the page cache), then the facts, then the checksum is re-read. A rollout runs its
+ * migrations meanwhile and commits only once `proven` resolved.
+ */
+export async function startBackup(options: CreateBackupOptions): Promise<PendingBackup> {
   const startedAt = performance.now();
   const createdAt = new Date();
   const { engine } = options;
@@ -73,54 +94,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
   const compressedTemporary = `${temporary}.gz`;
   const log = (error: string | null, bytes: number | null = null) =>
     recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error });
-  try {
-    await mkdir(folder, { recursive: true });
-    await engine.snapshot(temporary, options.onProgress);
-    options.checkpoint?.();
-    options.onVerify?.();
-    const sha256 = await sha256File(temporary);
-    options.checkpoint?.();
-    const proof = await engine.proveSnapshot(temporary, options.applied);
-    if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
-    if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
-    if ((await sha256File(temporary)) !== sha256) throw unverified('the checksum changed when the copy was read back');
-    const { size } = await stat(temporary);
-
-    let compressed: { bytes: number; sha256: string } | null = null;
-    if (compress) {
-      options.checkpoint?.();
-      compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
-      await commitTemporary(compressedTemporary, file);
-      await engine.discardSnapshot(temporary);
-    } else {
-      await commitTemporary(temporary, file);
-    }
-    const fields: Omit<BackupManifest, 'format'> = {
-      file: path.basename(file),
-      source: engine.name,
-      kind: options.kind,
-      createdAt: createdAt.toISOString(),
-      bytes: size,
-      sha256,
-      compressed: compressed !== null,
-      compressedBytes: compressed?.bytes ?? null,
-      compressedSha256: compressed?.sha256 ?? null,
-      ...proof.facts,
-      verified: true,
-      verifiedAt: new Date().toISOString(),
-    };
-    let manifest: BackupManifest;
-    try {
-      manifest = await writeManifest(file, fields);
-    } catch (error) {
-      await removeIfPresent(file);
-      throw error;
-    }
-    await log(null, compressed?.bytes ?? size);
-    return { file, manifest };
-  } catch (error) {
+  const cleanUp = async () => {
     await engine.discardSnapshot(temporary);
     await removeIfPresent(compressedTemporary).catch(() => undefined);
+  };
+  const failed = async (error: unknown): Promise<never> => {
+    await cleanUp();
     await log(messageOf(error));
     if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
     throw new GuardError(
@@ -128,7 +107,77 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
       `could not write a verified backup to ${folder}: ${messageOf(error)}; check free space and permissions there`,
       { cause: error },
     );
+  };
+
+  try {
+    await mkdir(folder, { recursive: true });
+    await engine.snapshot(temporary, options.onProgress);
+    options.checkpoint?.();
+  } catch (error) {
+    return failed(error);
   }
+  options.onVerify?.();
+  const abandon = new AbortController();
+  const proof = (async () => {
+    const [sha256, proof] = await Promise.all([sha256File(temporary), engine.proveSnapshot(temporary, options.applied, abandon.signal)]);
+    if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
+    if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
+    if ((await sha256File(temporary)) !== sha256) throw unverified('the checksum changed when the copy was read back');
+    return { sha256, facts: proof.facts };
+  })();
+  // Observed at once, so a failure while nobody awaits yet is not an unhandled rejection.
+  const proven = proof.then(() => undefined);
+  proven.catch(() => undefined);
+
+  return {
+    file,
+    proven,
+    async finish() {
+      try {
+        const { sha256, facts } = await proof;
+        options.checkpoint?.();
+        const { size } = await stat(temporary);
+        let compressed: { bytes: number; sha256: string } | null = null;
+        if (compress) {
+          compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
+          await commitTemporary(compressedTemporary, file);
+          await engine.discardSnapshot(temporary);
+        } else {
+          await commitTemporary(temporary, file);
+        }
+        const fields: Omit<BackupManifest, 'format'> = {
+          file: path.basename(file),
+          source: engine.name,
+          kind: options.kind,
+          createdAt: createdAt.toISOString(),
+          bytes: size,
+          sha256,
+          compressed: compressed !== null,
+          compressedBytes: compressed?.bytes ?? null,
+          compressedSha256: compressed?.sha256 ?? null,
+          ...facts,
+          verified: true,
+          verifiedAt: new Date().toISOString(),
+        };
+        let manifest: BackupManifest;
+        try {
+          manifest = await writeManifest(file, fields);
+        } catch (error) {
+          await removeIfPresent(file);
+          throw error;
+        }
+        await log(null, compressed?.bytes ?? size);
+        return { file, manifest };
+      } catch (error) {
+        return failed(error);
+      }
+    },
+    async discard() {
+      abandon.abort();
+      await proof.catch(() => undefined);
+      await cleanUp();
+    },
+  };
 }
 
 function unverified(reason: string): GuardError {

@@ -25,10 +25,15 @@ export function formatRun(report: MigrateReport): string | null {
       return report.pending.length === 0
         ? null
         : `migrate-guard: done: ${changed} migration(s) ${verb} in ${seconds(report.durationMs)}; backup ${report.backup}`;
-    case 2:
-      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: the database was restored from ${report.backup} and verified; nothing was changed (exit 2)`;
+    case 2: {
+      const undone =
+        report.undo === 'rollback'
+          ? 'the run was rolled back (nothing was committed) and the database verified as it was'
+          : `the database was restored from ${report.backup} and verified`;
+      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: ${undone}; nothing was changed (exit 2)`;
+    }
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic restore failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
   }
 }
 

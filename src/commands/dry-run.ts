@@ -120,6 +120,9 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       selection: { to: options.to, step: options.step },
       handle,
       observer: rehearsal.observer,
+      // Per migration: the rehearsal inspects the schema between migrations on the same connection.
+      transactions: 'per-migration',
+      transactionalDdl: copy.transactionalDdl,
     });
     try {
       if (plan.files) assertAppliedUnchanged(plan.applied, plan.files, settings.validateApplied);

@@ -90,6 +90,12 @@ export const configSchema = z.strictObject({
    * config file: the guard drives it instead of reading a migrations folder.
    */
   umzug: z.string().min(1).nullable().default(null),
+  /**
+   * `group`: all pending migrations, their history rows and the checks in one transaction, which
+   * commits only when the backup is proven and every check passed (a failure is a rollback, not a
+   * restore). A run with a `transaction: false` migration runs `per-migration` whatever this says.
+   */
+  transactions: z.enum(['group', 'per-migration']).default('group'),
   checks: checks.prefault({}),
   hooks: hooks.prefault({}),
   thresholds: thresholds.prefault({}),

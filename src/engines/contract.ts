@@ -137,8 +137,8 @@ export interface Engine {
   snapshot(target: string, onProgress?: Progress): Promise<void>;
   /** Whether `file` is, by its first bytes, a snapshot of this engine (before anything opens it). */
   isSnapshot(file: string): Promise<boolean>;
-  /** Proves a snapshot restorable: the full integrity check, and the facts it holds. */
-  proveSnapshot(file: string, applied: AppliedReader): Promise<SnapshotProof>;
+  /** Proves a snapshot restorable: the full integrity check, and the facts it holds. Aborting interrupts it. */
+  proveSnapshot(file: string, applied: AppliedReader, signal?: AbortSignal): Promise<SnapshotProof>;
   /** Runs `work` with a reader on a snapshot (restore-table, the checks a restore source must pass). */
   readSnapshot<T>(file: string, work: (reader: Reader) => Promise<T>): Promise<T>;
   /** Puts a snapshot back into the live database, safe while the application holds it open. */

@@ -65,7 +65,7 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
 }
 
 /** A `.sql` file always runs in a transaction; a script can opt out, as in knex. */
-async function isTransactional(file: MigrationFile): Promise<boolean> {
+export async function isTransactional(file: MigrationFile): Promise<boolean> {
   if (file.format === 'sql') return true;
   return (await loadScript(file.path)).config?.transaction !== false;
 }

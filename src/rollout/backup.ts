@@ -1,4 +1,4 @@
-import { createBackup, nextBackupPath } from '../backup/create.ts';
+import { nextBackupPath, startBackup, type PendingBackup } from '../backup/create.ts';
 import { GuardError } from '../errors.ts';
 import { progressOf } from '../events.ts';
 import { recordedMigrations } from '../history/select.ts';
@@ -14,13 +14,23 @@ export interface RolloutBackup {
   readonly journal: RunJournal;
   /** Released when the run ends in a known state. */
   readonly historyLock: HeldHistoryLock;
+  /**
+   * Resolves once the backup is proven and in place (a group run commits only then); a backup
+   * that fails its proof ends the run as a refusal: nothing was committed.
+   */
+  verified(): Promise<void>;
+  /** The run ended without needing the backup (a rolled-back group): an unproven copy is dropped. */
+  discard(): Promise<void>;
+  /** Ends a run that changed nothing with `error`: lock released, journal cleared, app restarted. */
+  refuse(error: unknown): Promise<never>;
 }
 
 /**
  * The mandatory, verified pre-rollout backup. The journal says where the run is before each step
- * a kill could interrupt: `backing-up` (the next run clears a half-written backup), then, once the
- * backup is verified, `migrating` (the next run restores it). Any failure here is a refusal:
- * nothing was changed, and a stopped app is started again.
+ * a kill could interrupt: `backing-up` (the next run clears a half-written backup); then, for a
+ * group run, `grouped` as soon as the copy is written, its proof going on beside the migrations;
+ * otherwise `migrating` once the backup is proven (the next run restores it). Any failure here
+ * is a refusal: nothing was changed, and a stopped app is started again.
  */
 export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): Promise<RolloutBackup> {
   const throwIfAborted = () => {
@@ -29,13 +39,26 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   const file = await nextBackupPath(run.backupDir, run.engine.name, 'pre-rollout', new Date(), false);
   let journal: RunJournal | null = null;
   let historyLock: HeldHistoryLock | null = null;
+  const refuse = async (error: unknown): Promise<never> => {
+    await historyLock?.release();
+    await journal?.abandon();
+    await app.restartAfterRefusal();
+    // For a rollout, a backup that failed verification is a refusal like any other: nothing changed.
+    if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') {
+      throw new GuardError('BACKUP_FAILED', `${error.message}; nothing was changed`, { cause: error });
+    }
+    throw error;
+  };
+  let pending: PendingBackup;
+  let verifying: Promise<void>;
+  const backupStarted = performance.now();
   try {
     throwIfAborted();
     journal = await openRunJournal(run, file);
     historyLock = await lockHistory(run, plan);
     run.emit({ type: 'step', message: 'taking the pre-rollout backup' });
-    await timed(run, 'backup', () =>
-      createBackup({
+    pending = await timed(run, 'copy', () =>
+      startBackup({
         engine: run.engine,
         applied: recordedMigrations(run.engine),
         backupDir: run.backupDir,
@@ -43,21 +66,30 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
         kind: 'pre-rollout',
         onProgress: progressOf(run.emit, 'backup'),
         checkpoint: throwIfAborted,
-        onVerify: () => run.emit({ type: 'step', message: 'verifying the backup (checksum, integrity_check of the whole copy)' }),
       }),
     );
-    throwIfAborted();
-    await journal.changing(file);
-  } catch (error) {
-    await historyLock?.release();
-    await journal?.abandon();
-    await app.restartAfterRefusal();
-    // For a rollout, a backup that failed verification is a refusal like any other: nothing changed.
-    if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') {
-      throw new GuardError('BACKUP_FAILED', `${error.message}; the rollout did not start`, { cause: error });
+    run.emit({ type: 'step', message: `proving the backup (checksum, integrity_check of the whole copy)${plan.mode === 'group' ? ' while the migrations run' : ''}` });
+    verifying = timed(run, 'proof', () => pending.finish()).then(() => {
+      run.timings.backup = Math.round(performance.now() - backupStarted);
+      run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
+    });
+    verifying.catch(() => undefined);
+    if (plan.mode === 'group') {
+      await journal.grouping();
+    } else {
+      await verifying;
+      throwIfAborted();
+      await journal.changing(file);
     }
-    throw error;
+  } catch (error) {
+    return refuse(error);
   }
-  run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
-  return { file, journal, historyLock };
+  const held = { journal, historyLock };
+  return {
+    file,
+    ...held,
+    verified: () => verifying.catch(refuse),
+    discard: () => pending.discard(),
+    refuse,
+  };
 }

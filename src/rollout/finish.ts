@@ -1,4 +1,5 @@
 import type { ExitCode } from '../errors.ts';
+import { pathExists } from '../fs/paths.ts';
 import { formatSeconds } from '../units.ts';
 import type { ApplyResult } from './apply.ts';
 import type { RolloutBackup } from './backup.ts';
@@ -39,13 +40,21 @@ export async function finishRollout(run: Run, rollout: Rollout): Promise<Migrate
 }
 
 /**
- * A migration or a check failed and the restore ran: exit 2 when it is proven, 3 when not. The
- * alerting hook hears about both; the app is started again only on a database the restore proved.
+ * A migration or a check failed and the run was undone (rolled back, or the backup restored):
+ * exit 2 when the undo is proven, 3 when not. The alerting hook hears about both; the app is
+ * started again only on a database the undo proved.
  */
-export async function reportFailure(run: Run, rollout: Rollout, failure: RunFailure, restoreError: string | null): Promise<MigrateReport> {
+export async function reportFailure(
+  run: Run,
+  rollout: Rollout,
+  failure: RunFailure,
+  undone: { readonly undo: 'rollback' | 'restore'; readonly error: string | null },
+): Promise<MigrateReport> {
+  const restoreError = undone.error;
   const exitCode: ExitCode = restoreError === null ? 2 : 3;
   const env = {
     MIGRATE_GUARD_OUTCOME: exitCode === 2 ? 'restored' : 'restore-failed',
+    MIGRATE_GUARD_UNDO: undone.undo,
     MIGRATE_GUARD_EXIT_CODE: String(exitCode),
     MIGRATE_GUARD_BACKUP: rollout.backup.file,
     MIGRATE_GUARD_FAILED_MIGRATION: failure.migration ?? '',
@@ -57,8 +66,10 @@ export async function reportFailure(run: Run, rollout: Rollout, failure: RunFail
   return report(run, {
     exitCode,
     pending: rollout.plan.pending,
-    backup: rollout.backup.file,
+    // A rolled-back group may have dropped a copy whose proof it did not need to wait for.
+    backup: (await pathExists(rollout.backup.file)) ? rollout.backup.file : null,
     restored: exitCode === 2,
+    undo: undone.undo,
     failed: failure,
     checks: rollout.checked?.checks ?? [],
     restoreError,

@@ -4,10 +4,13 @@ import { writeFileAtomic } from '../fs/atomic.ts';
 import { removeIfPresent } from '../fs/paths.ts';
 
 /**
- * Where a run is in the runbook. Only the states from `migrating` on mean the database may have
- * been changed; before that, an interrupted run left nothing to undo.
+ * Where a run is in the runbook. Only `migrating`, `checking` and `restoring` mean the database may
+ * have been changed. Before them an interrupted run left nothing to undo; so in `grouped`, where
+ * every change is in one transaction that only commits once the backup is proven and the checks
+ * passed: killed before the commit, SQLite throws the transaction away on the next open; killed
+ * after it, the database is the proven result.
  */
-export type RunState = 'backing-up' | 'migrating' | 'checking' | 'restoring';
+export type RunState = 'backing-up' | 'grouped' | 'migrating' | 'checking' | 'restoring';
 
 export interface JournalEntry {
   readonly runId: string;

@@ -4,10 +4,10 @@ import { refusalIfDamaged } from '../engines/damage.ts';
 import { messageOf } from '../errors.ts';
 import type { AppliedMigration, MigrationHistory } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
-import { transactionPerMigration, type Executor } from '../migrator/executor.ts';
+import { TransactionOwner, type Executor } from '../migrator/executor.ts';
 import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
 import type { ProjectUmzug } from '../migrator/project-umzug.ts';
-import type { StepObserver } from '../migrator/umzug.ts';
+import { isTransactional, type StepObserver } from '../migrator/umzug.ts';
 import type { Direction, MigrationState } from './direction.ts';
 import type { MigrationSource, Run } from './run.ts';
 import { planUp, type Selection } from './select-migrations.ts';
@@ -20,7 +20,14 @@ export interface Plan {
   /** The migration files, when the run reads a folder (a project's own Umzug has none to show). */
   readonly files: readonly MigrationFile[] | null;
   readonly umzug: ProjectUmzug;
-  readonly executor: Executor;
+  /**
+   * `group`: every migration, history row and check in one transaction that commits only once the
+   * backup is proven and the checks passed (a failure is a rollback); `per-migration`: each in its
+   * own transaction, a failure undone by restoring the backup (a migration that opts out of
+   * transactions, a project Umzug, or the config asks for it).
+   */
+  readonly mode: TransactionMode;
+  readonly executor: TransactionOwner;
   /** The plan's connection outside any transaction: for what others must see at once. */
   readonly root: Knex;
   /** What had run before this run started, as the history said then. */
@@ -46,7 +53,13 @@ export async function nothingPending(run: Run): Promise<boolean> {
 export async function openPlan(run: Run): Promise<Plan> {
   const handle = await connect(run.engine, run.source);
   const onAbort = () => handle.interrupt();
-  const plan = await buildPlan({ ...run, handle, subject: run.engine });
+  const plan = await buildPlan({
+    ...run,
+    handle,
+    subject: run.engine,
+    transactions: run.config.transactions,
+    transactionalDdl: run.engine.transactionalDdl,
+  });
   run.signal?.addEventListener('abort', onAbort);
   return {
     ...plan,
@@ -79,7 +92,12 @@ export interface PlanInput {
   readonly selection: Selection;
   readonly handle: KnexHandle;
   readonly observer?: StepObserver;
+  /** The config's choice; a run that cannot be grouped runs per migration whatever it says. */
+  readonly transactions: TransactionMode;
+  readonly transactionalDdl: boolean;
 }
+
+export type TransactionMode = 'group' | 'per-migration';
 
 /**
  * Builds (or borrows) the umzug instance on the handle's connection and decides what runs. The
@@ -88,7 +106,7 @@ export interface PlanInput {
 export async function buildPlan(input: PlanInput): Promise<Plan> {
   const { handle, source } = input;
   try {
-    const executor = transactionPerMigration(handle.knex);
+    const executor = new TransactionOwner(handle.knex);
     let files: readonly MigrationFile[] | null = null;
     let umzug: ProjectUmzug;
     if (source.kind === 'folder') {
@@ -100,12 +118,14 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     }
     const [state, applied] = await readState(input, umzug, executor);
     const pending = await input.direction.choose(state, files, input.selection);
+    const mode = await chooseMode(input, files, pending);
     let closed = false;
     return {
       pending,
       applied,
       files,
       umzug,
+      mode,
       executor,
       root: handle.knex,
       executedBefore: state.executed,
@@ -139,4 +159,13 @@ function lastBatchOf(applied: readonly AppliedMigration[]): string[] | null {
   if (batches.length === 0) return null;
   const last = Math.max(...batches);
   return applied.filter((migration) => migration.batch === last).map((migration) => migration.name);
+}
+
+/** A group needs transactional DDL and every planned migration inside a transaction: one that opts out makes the run per migration. */
+async function chooseMode(input: PlanInput, files: readonly MigrationFile[] | null, pending: readonly string[]): Promise<TransactionMode> {
+  if (input.transactions !== 'group' || !input.transactionalDdl || files === null) return 'per-migration';
+  for (const file of files.filter((candidate) => pending.includes(candidate.name))) {
+    if (!(await isTransactional(file))) return 'per-migration';
+  }
+  return 'group';
 }

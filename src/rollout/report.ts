@@ -20,11 +20,16 @@ export interface MigrationOutcome {
  */
 export interface RunFailure {
   readonly migration: string | null;
-  readonly phase: 'migrate' | 'check' | 'interrupted' | 'refused' | 'recovery';
+  readonly phase: 'migrate' | 'check' | 'commit' | 'interrupted' | 'refused' | 'recovery';
   readonly message: string;
 }
 
-export type Phase = 'backup' | 'migrations' | 'checks' | 'restore';
+/**
+ * `copy`: the snapshot; `proof`: checksum and integrity check of the copy (in a group run, side by
+ * side with the migrations and checks); `backup`: copy and proof until the backup is in place;
+ * `commit` / `rollback`: the group's end; `restore`: the restore path's undo.
+ */
+export type Phase = 'copy' | 'proof' | 'backup' | 'migrations' | 'checks' | 'commit' | 'rollback' | 'restore';
 
 export interface MigrateReport {
   readonly command: 'migrate' | 'down';
@@ -38,7 +43,10 @@ export interface MigrateReport {
   /** `down` only: migrations reverted by this run that stay reverted. */
   readonly reverted: readonly string[];
   readonly backup: string | null;
+  /** The database is back to its pre-run state, proven (by a group's rollback, or by a restore of the backup). */
   readonly restored: boolean;
+  /** How a failed run was undone: `rollback` (a group: nothing was committed) or `restore` (the backup went back in). */
+  readonly undo: 'rollback' | 'restore' | null;
   readonly failed: RunFailure | null;
   readonly checks: readonly CheckResult[];
   readonly migrations: readonly MigrationOutcome[];

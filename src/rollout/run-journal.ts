@@ -7,6 +7,8 @@ import type { Run } from './run.ts';
 export interface RunJournal {
   /** Records that the database may be changed from now on, and which backup undoes it. Must succeed. */
   changing(backup: string): Promise<void>;
+  /** Records that the changes go into one transaction that commits only when all is proven. */
+  grouping(): Promise<void>;
   /** Refines the story (checking, restoring); failing to write it must not stop the run. */
   note(state: RunState): Promise<void>;
   /** The run ended in a known state: nothing to undo. Failing to delete is said loudly, not thrown. */
@@ -37,6 +39,7 @@ export async function openRunJournal(run: Run, pendingBackup: string): Promise<R
       backup = verified;
       await write('migrating');
     },
+    grouping: () => write('grouped'),
     note: (state) =>
       write(state).catch((error: unknown) => run.emit({ type: 'warning', message: `could not update the run journal: ${messageOf(error)}` })),
     retire: () =>

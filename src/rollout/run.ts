@@ -130,6 +130,7 @@ export function report(run: Run, fields: Partial<MigrateReport> & Pick<MigrateRe
     pending: [],
     backup: null,
     restored: false,
+    undo: null,
     failed: null,
     checks: [],
     migrations: [],

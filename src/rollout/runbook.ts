@@ -3,6 +3,7 @@ import { applyMigrations } from './apply.ts';
 import { takeRolloutBackup } from './backup.ts';
 import { checkDatabase } from './check.ts';
 import { finishRollout, nothingToDo, reportFailure } from './finish.ts';
+import { openGroup } from './group.ts';
 import { openDatabase } from './open-database.ts';
 import { nothingPending, openPlan } from './plan.ts';
 import { preflight } from './preflight.ts';
@@ -42,17 +43,22 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       await preflight(run, plan);
       const app = await stopApp(run);
 
-      // From here on the database may change: the verified backup and the journal come first.
+      // From here on the database may change: the backup and the journal come first. A group run
+      // proves the backup while its migrations and checks run, in one transaction that commits
+      // only once all of it passed; a per-migration run proves the backup before the first change.
       const backup = await takeRolloutBackup(run, plan, app);
+      const group = await openGroup(run, plan, backup);
       const applied = await applyMigrations(run, plan);
       const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal);
+      const ended = await group?.end(applied.failure ?? checked?.failure ?? null);
       const rollout = { plan, recovered, backup, applied, checked };
       await plan.close(); // the app may start, or the restore run, on a database we no longer hold
 
-      const failure = applied.failure ?? checked?.failure ?? null;
+      const failure = ended ? ended.failure : (applied.failure ?? checked?.failure ?? null);
       if (failure === null) return await finishRollout(run, rollout);
+      if (ended) return await reportFailure(run, rollout, failure, { undo: 'rollback', error: ended.undoError });
       const restoreError = await restoreRolloutBackup(run, plan, backup, failure);
-      return await reportFailure(run, rollout, failure, restoreError);
+      return await reportFailure(run, rollout, failure, { undo: 'restore', error: restoreError });
     } finally {
       await plan.close();
     }

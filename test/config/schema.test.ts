@@ -7,6 +7,7 @@ import { thrownBy } from '../helpers/errors.ts';
 /** The defaults as the README's "Configuration" section states them. */
 const README_DEFAULTS = {
   umzug: null,
+  transactions: 'group',
   checks: { integrity: 'full', foreignKeys: true, smoke: null, custom: [] },
   hooks: {
     beforeMigrate: null,

@@ -2,15 +2,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { pathExists } from '../../fs/paths.ts';
-import type { Engine, Reader, ReadMode, SnapshotProof } from '../contract.ts';
+import type { Engine, Reader, ReadMode } from '../contract.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
 import { readFacts } from './facts.ts';
 import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
 import { inspectSchema } from './inspect.ts';
 import { integrityCheck } from './integrity.ts';
+import { proveSnapshotFile } from './prove.ts';
 import { acquireLock } from './lock.ts';
 import { onlineCopy } from './online-copy.ts';
-import { foreignKeyViolations, listTables, schemaObjects, tableColumns } from './schema.ts';
+import { foreignKeyViolations, listTables, tableColumns } from './schema.ts';
 import { copyFrom, copyToSelfContainedFile, removeCopy } from './self-contained-copy.ts';
 import { exportTableSql, replaceTableRows } from './table.ts';
 
@@ -51,17 +52,7 @@ export function sqliteEngine(file: string): Engine {
 
     snapshot: (target, onProgress) => copyToSelfContainedFile(database, target, onProgress),
     isSnapshot: (snapshot) => hasSqliteHeader(snapshot),
-    proveSnapshot: (snapshot, applied) =>
-      withConnection(SqliteConnection.open(snapshot, 'readonly'), async (reader): Promise<SnapshotProof> => {
-        const integrity = await integrityCheck(reader, 'full');
-        try {
-          const facts = await readFacts(reader, applied);
-          const objects = (await schemaObjects(reader)).map((entry) => `${entry.type} ${entry.name}`);
-          return { integrity, facts, unreadable: null, objects };
-        } catch (error) {
-          return { integrity, facts: null, unreadable: (error as Error).message, objects: [] };
-        }
-      }),
+    proveSnapshot: proveSnapshotFile,
     readSnapshot: (snapshot, work) => withConnection(SqliteConnection.open(snapshot, 'readonly'), work),
     async restore(snapshot, onProgress) {
       await withConnection(SqliteConnection.open(database, 'create'), async (live) => {

@@ -1,0 +1,80 @@
+import { compareRestored } from '../backup/compare-facts.ts';
+import type { DatabaseFacts } from '../engines/contract.ts';
+import { messageOf } from '../errors.ts';
+import { recordedMigrations } from '../history/select.ts';
+import { formatSeconds } from '../units.ts';
+import type { RolloutBackup } from './backup.ts';
+import type { Plan } from './plan.ts';
+import type { RunFailure } from './report.ts';
+import { timed, type Run } from './run.ts';
+
+/** How a group run ended: the failure (the run's, or its commit's) and, after a rollback, whether it was proven. */
+export interface GroupEnd {
+  readonly failure: RunFailure | null;
+  /** Why the rolled-back database could not be proven as it was (null when it was, or on commit). */
+  readonly undoError: string | null;
+}
+
+export interface Group {
+  /**
+   * No failure: waits for the backup's proof, then commits (a backup that fails its proof rolls
+   * the group back and refuses: nothing was committed). A failure: rolls back, and proves the
+   * database is what it was when the group began.
+   */
+  end(failure: RunFailure | null): Promise<GroupEnd>;
+}
+
+/**
+ * Opens the group's one transaction (a per-migration run has none: null), and reads, inside it,
+ * the facts a rollback must bring back: schema, row counts, applied migrations.
+ */
+export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Promise<Group | null> {
+  if (plan.mode !== 'group') return null;
+  await plan.executor.beginGroup();
+  const before = await factsOf(run, plan);
+  return {
+    async end(failure) {
+      if (failure === null) {
+        try {
+          await backup.verified();
+        } catch (error) {
+          await plan.executor.rollbackGroup().catch(() => undefined);
+          return backup.refuse(error);
+        }
+        try {
+          await timed(run, 'commit', () => plan.executor.commitGroup());
+          return { failure: null, undoError: null };
+        } catch (error) {
+          // A COMMIT that fails leaves the transaction open or already undone: undo it either way.
+          return rollBack({ migration: null, phase: 'commit', message: messageOf(error) }, true);
+        }
+      }
+      return rollBack(failure, plan.executor.grouped);
+    },
+  };
+
+  async function rollBack(failure: RunFailure, open: boolean): Promise<GroupEnd> {
+    run.emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
+    run.emit({ type: 'step', message: 'rolling back: nothing the run did is kept' });
+    try {
+      await timed(run, 'rollback', async () => {
+        if (open) await plan.executor.rollbackGroup();
+        const problems = compareRestored(before, await factsOf(run, plan));
+        if (problems.length > 0) throw new Error(`after the rollback the database differs from before the run: ${problems.join('; ')}`);
+      });
+    } catch (error) {
+      // The database is not what it was: the backup is the way back, so it is kept and proven.
+      await backup.verified().catch(() => undefined);
+      return { failure, undoError: messageOf(error) };
+    }
+    run.emit({ type: 'step', message: `rolled back in ${formatSeconds(run.timings.rollback)}; schema, row counts and applied migrations are as before the run` });
+    // Nothing to restore from: a copy not proven yet is not worth the wait (a proven one stays).
+    await backup.discard();
+    return { failure, undoError: null };
+  }
+}
+
+/** Read through the executor: inside the group, what it sees; after it, the database. */
+function factsOf(run: Run, plan: Plan): Promise<DatabaseFacts> {
+  return run.engine.facts(run.engine.reader(plan.executor.reads), recordedMigrations(run.engine));
+}
