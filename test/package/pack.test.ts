@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
+import { cli as cliIn, installApp, packTarball, run } from '../helpers/packed-app.ts';
 import { REPO, parseReport, query } from '../helpers/project.ts';
 
 /**
@@ -14,64 +13,17 @@ import { REPO, parseReport, query } from '../helpers/project.ts';
 
 let work: string;
 let app: string;
-let packedFiles: string[];
+let packedFiles: readonly string[];
 
-/**
- * The environment of `npm test` tells a nested npm where the outer project is
- * (npm_config_local_prefix and friends): drop what npm exported so the nested npm works on the
- * folder it runs in, keeping the user's cache, registry and npmrc.
- */
-function cleanEnv(): Record<string, string | undefined> {
-  const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig']);
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('npm_') || keep.has(key)));
-}
-
-const run = (command: string, args: readonly string[], cwd: string, env: Record<string, string | undefined> = {}) =>
-  execa(command, [...args], { cwd, env: { ...cleanEnv(), ...env }, extendEnv: false, reject: false, all: true, stdin: 'ignore' });
-
-const cli = (args: readonly string[]) => run('npx', ['--no', 'migrate-guard', ...args], app, { DATABASE_URL: path.join(app, 'app.db') });
-
-/** Tracked and new (not ignored) files, without dist/ or node_modules: what a clone holds. */
-async function copyWorkingTree(to: string): Promise<void> {
-  const listed = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO });
-  for (const file of listed.stdout.split('\0')) {
-    if (!file || file === 'node_modules' || !existsSync(path.join(REPO, file))) continue;
-    await mkdir(path.dirname(path.join(to, file)), { recursive: true });
-    await copyFile(path.join(REPO, file), path.join(to, file));
-  }
-  // For `prepare` (tsc and the types it compiles against).
-  await symlink(path.join(REPO, 'node_modules'), path.join(to, 'node_modules'));
-}
+const cli = (args: readonly string[]) => cliIn(app, args, { DATABASE_URL: path.join(app, 'app.db') });
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pack-'));
-  const checkout = path.join(work, 'checkout');
-  await copyWorkingTree(checkout);
-  // The real pack's --json lists the tarball's files exactly as `npm pack --dry-run --json` does.
-  const pack = await run('npm', ['pack', '--json', '--pack-destination', work], checkout);
-  expect(pack.exitCode, pack.all).toBe(0);
-  const [packed] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
-  packedFiles = packed.files.map((file) => file.path);
-
+  const tarball = await packTarball(work);
+  packedFiles = tarball.files;
   app = path.join(work, 'app');
+  await installApp(tarball.file, app, { name: 'some-app', private: true, type: 'module' });
   await mkdir(path.join(app, 'migrations'), { recursive: true });
-  await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'some-app', private: true, type: 'module' }));
-  // --ignore-scripts: with its install script sqlite3 compiles from source (a minute, more on a
-  // loaded CI machine); the dependencies' scripts are not what this test is about. The repo's own
-  // `npm ci` built the very same sqlite3 version for this Node on this machine, so its binary is
-  // copied in; another version (a newer 6.x resolved here) is built for real.
-  // migrate-guard itself has no install scripts. esbuild (under tsx) runs without its postinstall.
-  const install = await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', path.join(work, packed.filename)], app);
-  expect(install.exitCode, install.all).toBe(0);
-  const version = (dir: string) => run('node', ['-p', "require('./node_modules/sqlite3/package.json').version"], dir).then((r) => r.stdout);
-  if ((await version(app)) === (await version(REPO))) {
-    const binding = 'node_modules/sqlite3/build/Release/node_sqlite3.node';
-    await mkdir(path.dirname(path.join(app, binding)), { recursive: true });
-    await copyFile(path.join(REPO, binding), path.join(app, binding));
-  } else {
-    const rebuild = await run('npm', ['rebuild', 'sqlite3'], app);
-    expect(rebuild.exitCode, rebuild.all).toBe(0);
-  }
 }, 600_000);
 
 afterAll(async () => {
