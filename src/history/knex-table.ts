@@ -36,20 +36,26 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
       const tables = await engine.listTables(reader);
       if (!tables.includes(table)) return [];
       const rows = await reader.all<KnexRow>(`SELECT id, name, batch, migration_time FROM ${engine.quote(table)} ORDER BY id`);
-      const checksums = new Map<string, { checksum: string | null; duration_ms: number | null }>();
+      // A checksum counts only for the very row it was recorded with: knex's rollback deletes its
+      // row but not ours, and a later `knex migrate:latest` of an edited file is a new row.
+      const checksums = new Map<string, { checksum: string | null; duration_ms: number | null; knex_id: number | null }>();
       if (tables.includes(KNEX_CHECKSUMS_TABLE)) {
-        const kept = await reader.all<{ name: string; checksum: string | null; duration_ms: number | null }>(
-          `SELECT name, checksum, duration_ms FROM ${engine.quote(KNEX_CHECKSUMS_TABLE)}`,
+        const kept = await reader.all<{ name: string; checksum: string | null; duration_ms: number | null; knex_id: number | null }>(
+          `SELECT name, checksum, duration_ms, knex_id FROM ${engine.quote(KNEX_CHECKSUMS_TABLE)}`,
         );
         for (const row of kept) checksums.set(row.name, row);
       }
-      return rows.map((row) => ({
-        name: row.name,
-        checksum: checksums.get(row.name)?.checksum ?? null,
-        appliedAt: isoTime(row.migration_time),
-        durationMs: checksums.get(row.name)?.duration_ms ?? null,
-        batch: row.batch,
-      }));
+      return rows.map((row) => {
+        const kept = checksums.get(row.name);
+        const ours = kept !== undefined && kept.knex_id === row.id;
+        return {
+          name: row.name,
+          checksum: ours ? kept.checksum : null,
+          appliedAt: isoTime(row.migration_time),
+          durationMs: ours ? kept.duration_ms : null,
+          batch: row.batch,
+        };
+      });
     },
     recorder() {
       // One run is one batch, numbered when its first migration is recorded, as knex does.
@@ -61,9 +67,10 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
             const [row] = (await db(table).max({ latest: 'batch' })) as { latest: number | null }[];
             batch = (row?.latest ?? 0) + 1;
           }
-          await db(table).insert({ name: entry.name, batch, migration_time: new Date() });
+          const [inserted] = (await db(table).insert({ name: entry.name, batch, migration_time: new Date() }, ['id'])) as ({ id: number } | number)[];
+          const knexId = typeof inserted === 'object' ? inserted.id : (inserted ?? null);
           await db(KNEX_CHECKSUMS_TABLE).where({ name: entry.name }).delete();
-          await db(KNEX_CHECKSUMS_TABLE).insert({ name: entry.name, checksum: entry.checksum, duration_ms: entry.durationMs });
+          await db(KNEX_CHECKSUMS_TABLE).insert({ name: entry.name, checksum: entry.checksum, duration_ms: entry.durationMs, knex_id: knexId });
         },
         async forget(db, name) {
           await db(table).where({ name }).delete();
@@ -111,6 +118,8 @@ async function ensureKnexTables(db: Knex, table: string, lockTable: string): Pro
       t.string('name').primary();
       t.string('checksum');
       t.integer('duration_ms');
+      // The knex row (its id) the checksum was recorded with.
+      t.integer('knex_id');
     });
   }
 }

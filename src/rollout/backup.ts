@@ -54,7 +54,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   const backupStarted = performance.now();
   try {
     throwIfAborted();
-    journal = await openRunJournal(run, file);
+    journal = await openRunJournal(run, file, plan.executedBefore);
     historyLock = await lockHistory(run, plan);
     run.emit({ type: 'step', message: 'taking the pre-rollout backup' });
     pending = await timed(run, 'copy', () =>

@@ -26,6 +26,11 @@ export interface JournalEntry {
   readonly pendingBackup?: string | null;
   /** The run marked the history in use for other tools (knex's lock row); a recovery clears it. */
   readonly historyLocked?: boolean;
+  /**
+   * For a history kept outside the database (a project Umzug's JSON file): what it said before
+   * the run, so a recovery that restores the database puts it back too.
+   */
+  readonly executedBefore?: readonly string[];
 }
 
 type Owner = Pick<Engine, 'sidecar'>;

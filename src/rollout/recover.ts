@@ -72,6 +72,8 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
         emit({ type: 'warning', message: `could not keep a copy of the current database (${messageOf(error)}); restoring anyway` });
       }
       await restoreFull({ engine, applied, backup: prepared, onProgress: progressOf(emit, 'restore') });
+      // A history the restore could not reach (a project Umzug's JSON file) is put back to match.
+      if (entry.executedBefore) await options.history.reconcile?.(entry.executedBefore);
     } finally {
       await prepared.release();
     }

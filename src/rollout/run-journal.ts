@@ -21,7 +21,7 @@ export interface RunJournal {
  * Starts the journal in `backing-up`, naming the backup file about to be written, and whether the
  * run marks the history in use for other tools (so a recovery clears the mark).
  */
-export async function openRunJournal(run: Run, pendingBackup: string): Promise<RunJournal> {
+export async function openRunJournal(run: Run, pendingBackup: string, executedBefore: readonly string[]): Promise<RunJournal> {
   const base = {
     runId: randomUUID(),
     pid: process.pid,
@@ -29,6 +29,7 @@ export async function openRunJournal(run: Run, pendingBackup: string): Promise<R
     startedAt: new Date().toISOString(),
     backupDir: run.backupDir,
     historyLocked: run.history.lock !== undefined,
+    ...(run.history.inDatabase ? {} : { executedBefore }),
   };
   let backup: string | null = null;
   const write = (state: RunState) =>

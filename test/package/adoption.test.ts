@@ -307,11 +307,11 @@ exports.down = async ({ context }) => {
     }
   });
 
-  // BUG (src/history/knex-table.ts): the checksum row in migrate_guard_checksums outlives knex's
+  // Regression (this test found it; src/history/knex-table.ts): the checksum row in migrate_guard_checksums outlives knex's
   // own row. `knex migrate:rollback` deletes only knex's row, so after the usual knex loop
   // (rollback, edit the migration, migrate:latest) the stale checksum of the old file is taken as
   // the applied one: status flags the migration as changed and migrate refuses (exit 1).
-  it.fails('a migration knex rolled back, edited and applied again is not taken for an edited one', async () => {
+  it('a migration knex rolled back, edited and applied again is not taken for an edited one', async () => {
     const waits = '20240105000000_waits.js';
     const rollback = await knexCli(knexApp, ['migrate:rollback']);
     expect(rollback.exitCode, rollback.all).toBe(0);
@@ -383,10 +383,10 @@ export const umzug = new Umzug({
     expect(await tables(db)).toEqual(['items', 'tags']);
   });
 
-  // BUG (src/commands/status.ts, src/cli/commands/status.ts): `status` ignores the config's
+  // Regression (this test found it; src/commands/status.ts, src/cli/commands/status.ts): `status` ignores the config's
   // `umzug` module and reads ./migrations with the database's tables: here it exits 1 ("migrations
   // folder …/migrations cannot be read"); with an empty ./migrations it reports nothing applied.
-  it.fails("status --json shows the Umzug's migrations as applied", async () => {
+  it("status --json shows the Umzug's migrations as applied", async () => {
     const status = await reportOf(await cli(umzugApp, ['status', '--json'], env, TIMEOUT), 0);
     expect(status.applied.map((migration: { name: string }) => migration.name)).toEqual(['001_items.js', '002_tags.js']);
     expect(status.pending).toEqual([]);
@@ -419,11 +419,11 @@ export const umzug = new Umzug({
     expect(await query(db, 'SELECT name FROM items ORDER BY id')).toEqual([{ name: 'first' }, { name: 'from 003' }, { name: 'from 004' }]);
   });
 
-  // BUG (src/rollout/recover.ts): the recovery of a killed run restores the database but never
+  // Regression (this test found it; src/rollout/recover.ts): the recovery of a killed run restores the database but never
   // reconciles a project Umzug's storage (the journal does not even keep what had run before), so
   // umzug.json still lists the migration the killed run completed, the database no longer has it,
   // and the next run says "nothing to migrate": that migration is never applied again.
-  it.fails("a killed run's recovery puts umzug.json back with the database, and the next run applies the lost migration", async () => {
+  it("a killed run's recovery puts umzug.json back with the database, and the next run applies the lost migration", async () => {
     const marker = path.join(umzugApp, 'hanging');
     const storageBefore = await readFile(storage);
     await writeFiles(umzugApp, {
