@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Engine, Reader } from '../engines/contract.ts';
+import type { ChangedSet, Engine, Reader } from '../engines/contract.ts';
 
 /** The `checks` entries of the `--json` report. */
 export interface CheckResult {
@@ -23,4 +23,6 @@ export interface CheckContext {
   readonly engine: Pick<Engine, 'integrity' | 'foreignKeyViolations' | 'listTables' | 'quote'>;
   readonly reader: Reader;
   readonly knex: Knex;
+  /** What the run wrote: the structural checks prove that at full strength (and the rest by its structure). */
+  readonly changed?: ChangedSet;
 }

@@ -6,8 +6,8 @@ export function describeViolation(violation: ForeignKeyViolation): string {
   return `${violation.table} rowid ${violation.row ?? '?'} references a missing ${violation.parent} row`;
 }
 
-export async function foreignKeyCheck({ engine, reader }: Pick<CheckContext, 'engine' | 'reader'>): Promise<CheckResult> {
-  const violations = await engine.foreignKeyViolations(reader);
+export async function foreignKeyCheck({ engine, reader, changed }: Pick<CheckContext, 'engine' | 'reader' | 'changed'>): Promise<CheckResult> {
+  const violations = await engine.foreignKeyViolations(reader, changed);
   if (violations.length === 0) return { name: 'foreign-keys', ok: true, detail: 'no violations' };
   const shown = violations.slice(0, 5).map(describeViolation).join('; ');
   const more = violations.length > 5 ? ` (and ${violations.length - 5} more)` : '';

@@ -21,7 +21,12 @@ export async function runChecks(options: RunChecksOptions): Promise<CheckResult[
     options.onCheck?.(result);
   };
   const { integrity } = options.checks;
-  if (integrity !== 'off') record({ name: `integrity (${integrity})`, ...(await options.engine.integrity(options.reader, integrity)) });
+  if (integrity !== 'off') {
+    // `whole-file`: the full check of everything, whatever the run wrote.
+    const level = integrity === 'whole-file' ? 'full' : integrity;
+    const changed = integrity === 'whole-file' ? undefined : options.changed;
+    record({ name: `integrity (${integrity})`, ...(await options.engine.integrity(options.reader, level, changed)) });
+  }
   if (options.checks.foreignKeys) record(await foreignKeyCheck(options));
   record(await smokeCheck(options, options.checks.smoke));
   for (const check of options.checks.custom) record(await customCheck(options, check));

@@ -132,6 +132,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
         current = name;
       });
       let failed = false;
+      const written = plan.handle.watchWrites();
       try {
         await direction.run(plan.umzug, pending);
       } catch (error) {
@@ -142,7 +143,8 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       let checks: CheckResult[] = [];
       if (!failed && pending.length > 0) {
         const db = plan.executor.reads;
-        checks = await runChecks({ engine: copy, reader: copy.reader(db), knex: db, checks: options.config.checks });
+        // The same checks the real run makes, on what the rehearsal wrote.
+        checks = await runChecks({ engine: copy, reader: copy.reader(db), knex: db, changed: written(), checks: options.config.checks });
       }
       const entries = pending.map(
         (name): PlannedMigration =>

@@ -11,8 +11,13 @@ const customCheck = z.strictObject({
 });
 
 const checks = z.strictObject({
-  /** `full` is `PRAGMA integrity_check`; `quick` skips index checks and is faster on large databases. */
-  integrity: z.enum(['full', 'quick', 'off']).default('full'),
+  /**
+   * `full`: what the run wrote proven at the strength of `PRAGMA integrity_check` (the quick check
+   * of the whole file, the full check of every table the run wrote; the whole file when the writes
+   * cannot all be accounted for); `whole-file`: the full check of everything; `quick` skips index
+   * checks.
+   */
+  integrity: z.enum(['full', 'whole-file', 'quick', 'off']).default('full'),
   foreignKeys: z.boolean().default(true),
   /** SQL that must run without error after the migrations; null: a count of every table. */
   smoke: z.array(z.string().min(1)).nullable().default(null),

@@ -80,9 +80,23 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
+/**
+ * What a run wrote: the tables whose b-trees it changed (under their names after the run), the
+ * tables whose existing rows it updated, deleted or dropped, or — when any statement could not be
+ * accounted for — why the whole database must count as changed.
+ */
+export interface ChangedSet {
+  readonly tables: readonly string[];
+  readonly rowsChanged: readonly string[];
+  /** The statement (or reason) that makes the set unknowable; null when the set is complete. */
+  readonly unknown: string | null;
+}
+
 /** A knex instance on the database, and the way to stop the statement it is running. */
 export interface KnexHandle {
   readonly knex: Knex;
+  /** Starts recording what the statements run through this handle write; call the result to read it. */
+  watchWrites(): () => ChangedSet;
   /**
    * Interrupts the running statement and makes the next write fail, so a migration stops between
    * statements instead of finishing work the run is about to undo.
@@ -151,8 +165,17 @@ export interface Engine {
   /** A copy of the live database for a rehearsal, taken without writing a byte of the live one. */
   rehearsalCopy(target: string, onProgress?: Progress): Promise<void>;
 
-  integrity(reader: Reader, level: IntegrityLevel): Promise<IntegrityResult>;
-  foreignKeyViolations(reader: Reader): Promise<ForeignKeyViolation[]>;
+  /**
+   * The integrity check. With `changed` (a complete set), `full` proves what the run could have
+   * touched at full strength: the quick check of the whole database plus the full check of every
+   * table (and its indexes) in the set; otherwise the full check of everything.
+   */
+  integrity(reader: Reader, level: IntegrityLevel, changed?: ChangedSet): Promise<IntegrityResult>;
+  /**
+   * Rows pointing at rows that do not exist. With `changed` (complete): only where a violation
+   * can have appeared, in the tables written and in those pointing at tables whose rows changed.
+   */
+  foreignKeyViolations(reader: Reader, changed?: ChangedSet): Promise<ForeignKeyViolation[]>;
   listTables(reader: Reader): Promise<string[]>;
   /** Column names of a table, in order. */
   columns(reader: Reader, table: string): Promise<string[]>;

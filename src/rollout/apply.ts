@@ -1,3 +1,4 @@
+import type { ChangedSet } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import type { Plan } from './plan.ts';
 import type { MigrationOutcome, RunFailure } from './report.ts';
@@ -7,6 +8,8 @@ import { timed, type Run } from './run.ts';
 export interface ApplyResult {
   readonly outcomes: readonly MigrationOutcome[];
   readonly failure: RunFailure | null;
+  /** What the migrations wrote, for the checks to prove. */
+  readonly written: ChangedSet;
 }
 
 /**
@@ -31,6 +34,7 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
     run.emit({ type: 'migration-done', name, direction: run.direction.name, durationMs });
   });
   let failure: RunFailure | null = null;
+  const written = plan.handle.watchWrites();
   try {
     await timed(run, 'migrations', () => run.direction.run(plan.umzug, plan.pending));
   } catch (error) {
@@ -50,5 +54,5 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
     offStarting();
     offFinished();
   }
-  return { outcomes: [...outcomes.values()], failure };
+  return { outcomes: [...outcomes.values()], failure, written: written() };
 }

@@ -1,5 +1,6 @@
 import type { CheckResult } from '../checks/contract.ts';
 import { runChecks } from '../checks/run.ts';
+import type { ChangedSet } from '../engines/contract.ts';
 import { messageOf } from '../errors.ts';
 import type { Plan } from './plan.ts';
 import type { RunFailure } from './report.ts';
@@ -15,7 +16,7 @@ export interface CheckOutcome {
  * The post-migration checks, through the executor the migrations wrote through. A check that
  * cannot run at all is a failed check; a signal that came during the checks fails the run too.
  */
-export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal): Promise<CheckOutcome> {
+export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal, changed: ChangedSet): Promise<CheckOutcome> {
   await journal.note('checking');
   run.emit({ type: 'step', message: 'running post-migration checks' });
   const db = plan.executor.reads;
@@ -24,6 +25,7 @@ export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal): 
       engine: run.engine,
       reader: run.engine.reader(db),
       knex: db,
+      changed,
       checks: run.config.checks,
       onCheck: (result) => run.emit({ type: 'check', result }),
     }).catch((error: unknown): CheckResult[] => [{ name: 'checks', ok: false, detail: `the checks could not run: ${messageOf(error)}` }]),

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Engine, KnexHandle } from '../engines/contract.ts';
+import type { ChangedSet, Engine, KnexHandle } from '../engines/contract.ts';
 import { refusalIfDamaged } from '../engines/damage.ts';
 import { messageOf } from '../errors.ts';
 import type { AppliedMigration, MigrationHistory } from '../history/contract.ts';
@@ -28,6 +28,8 @@ export interface Plan {
    */
   readonly mode: TransactionMode;
   readonly executor: TransactionOwner;
+  /** The connection the migrations run through (ours, or the project's for a project Umzug's checks). */
+  readonly handle: KnexHandle;
   /** The plan's connection outside any transaction: for what others must see at once. */
   readonly root: Knex;
   /** What had run before this run started, as the history said then. */
@@ -75,12 +77,19 @@ export async function openPlan(run: Run): Promise<Plan> {
 
 /**
  * The connection the migrations (ours) or the checks (a project Umzug's) go through: the engine's
- * own, or a project's knex (theirs to close, not ours to interrupt).
+ * own, or a project's knex (theirs to close, not ours to interrupt). A project Umzug runs its
+ * migrations on connections of its own, so what they write cannot be watched: its checks take the
+ * whole database.
  */
-export function connect(engine: Pick<Engine, 'openKnex'>, source: MigrationSource): Promise<KnexHandle> {
-  if (source.kind === 'folder' || source.knex === null) return engine.openKnex();
-  return Promise.resolve({ knex: source.knex, interrupt: () => undefined, destroy: async () => undefined });
+export async function connect(engine: Pick<Engine, 'openKnex'>, source: MigrationSource): Promise<KnexHandle> {
+  if (source.kind === 'folder') return engine.openKnex();
+  const handle: KnexHandle = source.knex
+    ? { knex: source.knex, interrupt: () => undefined, destroy: async () => undefined, watchWrites: () => () => UNWATCHED }
+    : await engine.openKnex();
+  return { ...handle, watchWrites: () => () => UNWATCHED };
 }
+
+const UNWATCHED: ChangedSet = { tables: [], rowsChanged: [], unknown: 'a project Umzug runs its migrations on connections of its own' };
 
 export interface PlanInput {
   readonly engine: Pick<Engine, 'reader'>;
@@ -127,6 +136,7 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
       umzug,
       mode,
       executor,
+      handle,
       root: handle.knex,
       executedBefore: state.executed,
       async close() {

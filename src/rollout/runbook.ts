@@ -49,7 +49,7 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       const backup = await takeRolloutBackup(run, plan, app);
       const group = await openGroup(run, plan, backup);
       const applied = await applyMigrations(run, plan);
-      const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal);
+      const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal, applied.written);
       const ended = await group?.end(applied.failure ?? checked?.failure ?? null);
       const rollout = { plan, recovered, backup, applied, checked };
       await plan.close(); // the app may start, or the restore run, on a database we no longer hold

@@ -7,11 +7,11 @@ import { quoteIdentifier, SqliteConnection, withConnection } from './connection.
 import { readFacts } from './facts.ts';
 import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
 import { inspectSchema } from './inspect.ts';
-import { integrityCheck } from './integrity.ts';
+import { foreignKeyViolationsOfChanges, integrityOfChanges } from './changed-checks.ts';
 import { proveSnapshotFile } from './prove.ts';
 import { acquireLock } from './lock.ts';
 import { onlineCopy } from './online-copy.ts';
-import { foreignKeyViolations, listTables, tableColumns } from './schema.ts';
+import { listTables, tableColumns } from './schema.ts';
 import { copyFrom, copyToSelfContainedFile, removeCopy } from './self-contained-copy.ts';
 import { exportTableSql, replaceTableRows } from './table.ts';
 
@@ -65,8 +65,8 @@ export function sqliteEngine(file: string): Engine {
     at: (other) => sqliteEngine(other),
     rehearsalCopy: (target, onProgress) => withConnection(SqliteConnection.openUntouched(database), (source) => copyFrom(source, target, onProgress)),
 
-    integrity: integrityCheck,
-    foreignKeyViolations: (reader) => foreignKeyViolations(reader),
+    integrity: integrityOfChanges,
+    foreignKeyViolations: foreignKeyViolationsOfChanges,
     listTables: (reader) => listTables(reader),
     columns: (reader, table) => tableColumns(reader, table),
     facts: readFacts,

@@ -1,6 +1,7 @@
 import knexFactory from 'knex';
 import type sqlite3 from 'sqlite3';
 import type { KnexHandle } from '../contract.ts';
+import { WriteSet } from './write-set.ts';
 
 /**
  * The knex instance migrations see. Foreign-key enforcement stays at SQLite's default (off), as
@@ -11,6 +12,7 @@ import type { KnexHandle } from '../contract.ts';
 export function openKnex(file: string): KnexHandle {
   // Every raw connection the pool opened, so a signal can interrupt the running statement.
   const connections = new Set<sqlite3.Database>();
+  const watchers = new Set<(sql: string) => void>();
   const knex = knexFactory({
     client: 'sqlite3',
     connection: { filename: file },
@@ -20,6 +22,7 @@ export function openKnex(file: string): KnexHandle {
       max: 1,
       afterCreate: (connection: sqlite3.Database, done: (error: Error | null, connection: unknown) => void) => {
         connections.add(connection);
+        for (const watcher of watchers) connection.on('trace', watcher);
         connection.configure('busyTimeout', 10_000);
         done(null, connection);
       },
@@ -27,6 +30,14 @@ export function openKnex(file: string): KnexHandle {
   });
   return {
     knex,
+    watchWrites() {
+      const written = new WriteSet();
+      const listener = (sql: string) => written.add(sql);
+      // Every connection the pool holds now or opens later (it holds one: max 1).
+      for (const connection of connections) connection.on('trace', listener);
+      watchers.add(listener);
+      return () => written.result();
+    },
     // `query_only`, queued behind the interrupted statement on the same connection, makes the
     // migration's next write fail, so it stops between statements instead of finishing a long
     // data migration the run is about to undo anyway.
