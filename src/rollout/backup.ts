@@ -44,9 +44,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     await journal?.abandon();
     await app.restartAfterRefusal();
     // For a rollout, a backup that failed verification is a refusal like any other: nothing changed.
-    if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') {
-      throw new GuardError('BACKUP_FAILED', `${error.message}; nothing was changed`, { cause: error });
-    }
+    if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') throw await diagnose(run, error);
     throw error;
   };
   let pending: PendingBackup;
@@ -92,4 +90,22 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     discard: () => pending.discard(),
     refuse,
   };
+}
+
+/**
+ * A copy that fails its proof is either a damaged database (the copy has its pages) or a copy that
+ * went bad on its way to disk. The database's own full check tells which, so the refusal names
+ * the way out: repair the database, or look at the backup folder's disk.
+ */
+async function diagnose(run: Run, error: GuardError): Promise<GuardError> {
+  const { engine } = run;
+  const health = await engine.read('readonly', (reader) => engine.integrity(reader, 'full')).catch((caught: unknown) => ({ ok: false, detail: (caught as Error).message }));
+  if (!health.ok) {
+    return new GuardError(
+      'PREFLIGHT_FAILED',
+      `database ${engine.name} fails integrity_check (${health.detail}); nothing was changed: repair it or restore a backup before migrating`,
+      { cause: error },
+    );
+  }
+  return new GuardError('BACKUP_FAILED', `${error.message}; nothing was changed`, { cause: error });
 }
