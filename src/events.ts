@@ -11,6 +11,11 @@ export type GuardEvent =
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'lock-takeover'; readonly holder: LockHolder }
   | { readonly type: 'progress'; readonly task: 'backup' | 'restore'; readonly done: number; readonly total: number }
+  /**
+   * A long step whose work cannot be counted (an integrity check): a terminal shows what is being
+   * proven and the time it has taken so far, until the next event.
+   */
+  | { readonly type: 'working'; readonly label: string }
   | { readonly type: 'migration-start'; readonly name: string }
   | { readonly type: 'migration-done'; readonly name: string; readonly direction: 'up' | 'down'; readonly durationMs: number }
   | { readonly type: 'migration-failed'; readonly name: string; readonly message: string }

@@ -1,4 +1,5 @@
 import type { ChecksConfig } from '../config/schema.ts';
+import type { ChangedSet } from '../engines/contract.ts';
 import type { CheckContext, CheckResult } from './contract.ts';
 import { customCheck } from './custom.ts';
 import { foreignKeyCheck } from './foreign-keys.ts';
@@ -7,6 +8,8 @@ import { smokeCheck } from './smoke.ts';
 export interface RunChecksOptions extends CheckContext {
   readonly checks: ChecksConfig;
   readonly onCheck?: (result: CheckResult) => void;
+  /** Says which check starts: the structural ones take seconds on a large database. */
+  readonly onStart?: (what: string) => void;
 }
 
 /**
@@ -21,14 +24,29 @@ export async function runChecks(options: RunChecksOptions): Promise<CheckResult[
     options.onCheck?.(result);
   };
   const { integrity } = options.checks;
+  const start = (what: string) => options.onStart?.(what);
   if (integrity !== 'off') {
     // `whole-file`: the full check of everything, whatever the run wrote.
     const level = integrity === 'whole-file' ? 'full' : integrity;
     const changed = integrity === 'whole-file' ? undefined : options.changed;
+    start(describeIntegrity(level, changed));
     record({ name: `integrity (${integrity})`, ...(await options.engine.integrity(options.reader, level, changed)) });
   }
-  if (options.checks.foreignKeys) record(await foreignKeyCheck(options));
+  if (options.checks.foreignKeys) {
+    start('checking foreign keys');
+    record(await foreignKeyCheck(options));
+  }
+  start('running the smoke queries');
   record(await smokeCheck(options, options.checks.smoke));
-  for (const check of options.checks.custom) record(await customCheck(options, check));
+  for (const check of options.checks.custom) {
+    start(`running check ${check.name}`);
+    record(await customCheck(options, check));
+  }
   return results;
+}
+
+function describeIntegrity(level: 'full' | 'quick', changed: ChangedSet | undefined): string {
+  if (level === 'quick') return 'checking integrity: quick_check of the whole database';
+  if (changed === undefined || changed.unknown !== null) return 'checking integrity: integrity_check of the whole database';
+  return `checking integrity: quick_check of the whole database, integrity_check of ${changed.tables.join(', ') || 'nothing else'}`;
 }

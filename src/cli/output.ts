@@ -14,6 +14,7 @@ export interface OutputStreams {
 export class Output {
   private bar: cliProgressModule.SingleBar | null = null;
   private barTask: string | null = null;
+  private ticker: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly streams: OutputStreams,
@@ -29,6 +30,9 @@ export class Output {
     switch (event.type) {
       case 'progress':
         this.progress(event.task, event.done, event.total);
+        return;
+      case 'working':
+        this.working(event.label);
         return;
       case 'step':
         this.line(`migrate-guard: ${event.message}`);
@@ -84,7 +88,27 @@ export class Output {
     this.bar.update(done);
   }
 
+  /**
+   * `  proving the backup (…)  12.3s`, rewritten in place four times a second until the next
+   * event; on a terminal only (a log file gets the step lines, not a ticking clock).
+   */
+  private working(label: string): void {
+    this.stopBar();
+    if (!this.streams.stderr.isTTY) return;
+    const started = performance.now();
+    const draw = () => this.streams.stderr.write(`\r\x1b[2K  ${label}  ${((performance.now() - started) / 1000).toFixed(1)}s`);
+    draw();
+    this.ticker = setInterval(draw, 250);
+    // A ticking clock must never keep the process alive.
+    this.ticker.unref();
+  }
+
   stopBar(): void {
+    if (this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = null;
+      this.streams.stderr.write('\r\x1b[2K');
+    }
     if (this.bar) {
       this.bar.stop();
       this.bar = null;

@@ -75,6 +75,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         backup: prepared,
         strict: { smoke: options.config.checks.smoke },
         onProgress: progressOf(emit, 'restore'),
+        onProve: () => emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, foreign keys, smoke queries' }),
       });
     } finally {
       await prepared.release();

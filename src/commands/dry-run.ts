@@ -144,7 +144,14 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       if (!failed && pending.length > 0) {
         const db = plan.executor.reads;
         // The same checks the real run makes, on what the rehearsal wrote.
-        checks = await runChecks({ engine: copy, reader: copy.reader(db), knex: db, changed: written(), checks: options.config.checks });
+        checks = await runChecks({
+          engine: copy,
+          reader: copy.reader(db),
+          knex: db,
+          changed: written(),
+          checks: options.config.checks,
+          onStart: (label) => emit({ type: 'working', label: `${label} (on the rehearsal copy)` }),
+        });
       }
       const entries = pending.map(
         (name): PlannedMigration =>

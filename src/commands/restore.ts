@@ -120,6 +120,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
           backup: prepared,
           strict: { smoke: options.config.checks.smoke },
           onProgress: progressOf(emit, 'restore'),
+          onProve: () => emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, foreign keys, smoke queries' }),
         });
       } catch (error) {
         await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });

@@ -10,6 +10,8 @@ export interface RestoreOptions {
   readonly applied: AppliedReader;
   readonly backup: PreparedBackup;
   readonly onProgress?: Progress;
+  /** Says when the copy is in and the proof of the restored database starts. */
+  readonly onProve?: () => void;
   /**
    * The `restore` command's stricter proof: no foreign-key violations and the smoke queries run
    * (null: count every table). The automatic rollback puts back what was there, violations and all.
@@ -42,6 +44,7 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
   } catch (error) {
     throw fail(`restore from ${options.backup.file} failed: ${messageOf(error)}`, error);
   }
+  options.onProve?.();
   try {
     return await engine.read('readwrite', async (reader) => {
       // When the backup's checksum matched its manifest, its bytes are the ones that passed a full

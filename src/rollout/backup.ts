@@ -67,6 +67,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
       }),
     );
     run.emit({ type: 'step', message: `proving the backup (checksum, integrity_check of the whole copy)${plan.mode === 'group' ? ' while the migrations run' : ''}` });
+    run.emit({ type: 'working', label: 'proving the backup: sha256 and integrity_check of every page of the copy' });
     verifying = timed(run, 'proof', () => pending.finish()).then(() => {
       run.timings.backup = Math.round(performance.now() - backupStarted);
       run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });

@@ -28,6 +28,7 @@ export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal, c
       changed,
       checks: run.config.checks,
       onCheck: (result) => run.emit({ type: 'check', result }),
+      onStart: (label) => run.emit({ type: 'working', label }),
     }).catch((error: unknown): CheckResult[] => [{ name: 'checks', ok: false, detail: `the checks could not run: ${messageOf(error)}` }]),
   );
   const failed = checks.filter((check) => !check.ok);

@@ -36,6 +36,7 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
     async end(failure) {
       if (failure === null) {
         try {
+          run.emit({ type: 'working', label: 'waiting for the backup proof (integrity_check of the copy) before committing' });
           await backup.verified();
         } catch (error) {
           await plan.executor.rollbackGroup().catch(() => undefined);

@@ -28,6 +28,7 @@ export async function restoreRolloutBackup(run: Run, plan: Plan, backup: Rollout
           applied,
           backup: prepared,
           onProgress: progressOf(run.emit, 'restore'),
+          onProve: () => run.emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, applied migrations' }),
         });
       } finally {
         await prepared.release();
