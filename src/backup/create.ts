@@ -119,7 +119,10 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   options.onVerify?.();
   const abandon = new AbortController();
   const proof = (async () => {
-    const [sha256, proof] = await Promise.all([sha256File(temporary), engine.proveSnapshot(temporary, options.applied, abandon.signal)]);
+    const [sha256, proof] = await Promise.all([
+      sha256File(temporary, undefined, abandon.signal),
+      engine.proveSnapshot(temporary, options.applied, abandon.signal),
+    ]);
     if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
     if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
     if ((await sha256File(temporary)) !== sha256) throw unverified('the checksum changed when the copy was read back');

@@ -23,12 +23,13 @@ export function hashingTap(hash: Hash = createHash('sha256')): Transform & { rea
  * Streams the file through sha256 (after `through`, e.g. a gunzip, when given): memory stays flat
  * whatever the database size.
  */
-export async function sha256File(file: string, through?: NodeJS.ReadWriteStream): Promise<string> {
+export async function sha256File(file: string, through?: NodeJS.ReadWriteStream, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const digest = async function* (source: AsyncIterable<Buffer | string>) {
     for await (const chunk of source) hash.update(chunk);
   };
   const read = createReadStream(file, { highWaterMark: READ_CHUNK });
-  await (through ? pipeline(read, through, digest) : pipeline(read, digest));
+  const options = signal ? { signal } : {};
+  await (through ? pipeline(read, through, digest, options) : pipeline(read, digest, options));
   return hash.digest('hex');
 }
