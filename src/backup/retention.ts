@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import { retentionSchema } from '../config/schema.ts';
 import type { BackupKind } from './kinds.ts';
 
@@ -13,7 +14,7 @@ export interface RetentionPolicy {
 }
 
 /** The config schema's defaults: written once, there. */
-export const DEFAULT_RETENTION: RetentionPolicy = retentionSchema.parse({});
+export const DEFAULT_RETENTION: RetentionPolicy = v.parse(retentionSchema, {});
 
 export interface RetentionCandidate {
   readonly file: string;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import * as v from 'valibot';
 import { GuardError, messageOf } from '../errors.ts';
 import { importProjectDefault } from '../load-module.ts';
 import { configSchema, type GuardConfig, type ResolvedConfig } from './schema.ts';
@@ -10,12 +11,20 @@ export function defineConfig(config: GuardConfig): GuardConfig {
 
 /** Validates a config object and fills in the defaults. One readable line per problem. */
 export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig {
-  const parsed = configSchema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
-  throw new GuardError('CONFIG_INVALID', `${source} is invalid: ${problems}`);
+  // valibot takes an array for an object; a config is never one.
+  if (Array.isArray(input)) throw new GuardError('CONFIG_INVALID', `${source} is invalid: (root): expected an object, got an array`);
+  const parsed = v.safeParse(configSchema, input ?? {});
+  if (parsed.success) return parsed.output;
+  throw new GuardError('CONFIG_INVALID', `${source} is invalid: ${parsed.issues.map(describeIssue).join('; ')}`);
+}
+
+/** `health.maxAgeHours: Invalid type: …`; an unknown key is named at the object that has it. */
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const keys = (issue.path ?? []).map((item) => String(item.key));
+  if (issue.type === 'strict_object' && issue.expected === 'never') {
+    return `${keys.slice(0, -1).join('.') || '(root)'}: unrecognized key ${JSON.stringify(keys.at(-1))}`;
+  }
+  return `${keys.join('.') || '(root)'}: ${issue.message}`;
 }
 
 /** Loads and validates the config file; no file means the defaults. */

@@ -1,30 +1,38 @@
-import { z } from 'zod';
+import * as v from 'valibot';
 import { REQUESTABLE_KINDS } from '../backup/kinds.ts';
 import type { CustomCheck } from '../checks/contract.ts';
 
-/** A hook is a shell command; none configured is null. */
-const hook = () => z.string().min(1).nullable().default(null);
+// valibot rather than zod: the config is read on every start, and zod alone took 40 ms to load
+// (valibot 13 ms) of a `migrate` with nothing pending that must cost no more than knex's own.
 
-const customCheck = z.strictObject({
-  name: z.string().min(1),
-  run: z.custom<CustomCheck['run']>((value) => typeof value === 'function', { message: 'must be a function' }),
+/** A value with a default: the default goes through the schema too (so a section's own defaults apply). */
+const withDefault = <S extends v.GenericSchema>(schema: S, fallback: v.InferInput<S>) => v.optional(schema, fallback as never);
+
+/** A hook is a shell command; none configured is null. */
+const hook = () => withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null);
+const positive = () => v.pipe(v.number(), v.gtValue(0));
+const count = () => v.pipe(v.number(), v.integer(), v.minValue(0));
+
+const customCheck = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1)),
+  run: v.custom<CustomCheck['run']>((value) => typeof value === 'function', 'must be a function'),
 });
 
-const checks = z.strictObject({
+const checks = v.strictObject({
   /**
    * `full`: what the run wrote proven at the strength of `PRAGMA integrity_check` (the quick check
    * of the whole file, the full check of every table the run wrote; the whole file when the writes
    * cannot all be accounted for); `whole-file`: the full check of everything; `quick` skips index
    * checks.
    */
-  integrity: z.enum(['full', 'whole-file', 'quick', 'off']).default('full'),
-  foreignKeys: z.boolean().default(true),
+  integrity: withDefault(v.picklist(['full', 'whole-file', 'quick', 'off']), 'full'),
+  foreignKeys: withDefault(v.boolean(), true),
   /** SQL that must run without error after the migrations; null: a count of every table. */
-  smoke: z.array(z.string().min(1)).nullable().default(null),
-  custom: z.array(customCheck).default([]),
+  smoke: withDefault(v.nullable(v.array(v.pipe(v.string(), v.minLength(1)))), null),
+  custom: withDefault(v.array(customCheck), []),
 });
 
-const hooks = z.strictObject({
+const hooks = v.strictObject({
   beforeMigrate: hook(),
   afterMigrate: hook(),
   onFailure: hook(),
@@ -33,86 +41,89 @@ const hooks = z.strictObject({
   /** Around `restore` (e.g. stop / start the app); a failing beforeRestore cancels it. */
   beforeRestore: hook(),
   afterRestore: hook(),
-  timeoutMs: z.number().int().positive().default(10 * 60_000),
+  timeoutMs: withDefault(v.pipe(v.number(), v.integer(), v.gtValue(0)), 10 * 60_000),
 });
 
-const thresholds = z.strictObject({
+const thresholds = v.strictObject({
   /** Free space needed in the backup folder, as a multiple of the database size. */
-  freeSpaceFactor: z.number().positive().default(2),
+  freeSpaceFactor: withDefault(positive(), 2),
   /** A dry run warns when a migration rebuilds a table with at least this many rows. */
-  largeTableRows: z.number().int().nonnegative().default(100_000),
+  largeTableRows: withDefault(count(), 100_000),
 });
 
 /** Compressed unless the config says otherwise: the kinds kept for weeks and months. */
 const COMPRESSED_BY_DEFAULT = { daily: true, weekly: true, monthly: true } as const;
 
-const backups = z.strictObject({
+const backups = v.strictObject({
   /** Which kinds are gzipped by default (`--compress` / `--no-compress` override). */
-  compress: z
-    .partialRecord(z.enum(REQUESTABLE_KINDS), z.boolean())
-    .default({})
-    .transform((given) => ({ ...COMPRESSED_BY_DEFAULT, ...given })),
+  compress: withDefault(
+    v.pipe(
+      v.record(v.picklist(REQUESTABLE_KINDS), v.boolean()),
+      v.transform((given): Partial<Record<(typeof REQUESTABLE_KINDS)[number], boolean>> => ({ ...COMPRESSED_BY_DEFAULT, ...given })),
+    ),
+    {},
+  ),
   /** gzip level 1-9. Level 1 took 13 s for 1 GB here and level 6 took 26 s, for 5% less disk. */
-  gzipLevel: z.number().int().min(1).max(9).default(1),
+  gzipLevel: withDefault(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(9)), 1),
 });
 
-const health = z.strictObject({
+const health = v.strictObject({
   /** Alert when the newest verified backup is older than this. */
-  maxAgeHours: z.number().positive().default(26),
+  maxAgeHours: withDefault(positive(), 26),
   /** Alert when a backup's size differs from the previous one of its kind by more than this. */
-  sizeChangePercent: z.number().positive().default(20),
+  sizeChangePercent: withDefault(positive(), 20),
   /** Alert when the last successful restore drill is older than this. */
-  drillMaxAgeDays: z.number().positive().default(35),
+  drillMaxAgeDays: withDefault(positive(), 35),
 });
 
-const archive = z.strictObject({
+const archive = v.strictObject({
   /** A Litestream replica URL (s3://…); null: a file replica in <backup-dir>/wal-archive. */
-  replica: z.string().min(1).nullable().default(null),
+  replica: withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null),
   /** Litestream's sync interval, e.g. "1s". */
-  syncInterval: z.string().regex(/^\d+(ms|s|m)$/).default('1s'),
+  syncInterval: withDefault(v.pipe(v.string(), v.regex(/^\d+(ms|s|m)$/)), '1s'),
   /** `health` alerts when the archive is further behind the database than this. */
-  maxLagSeconds: z.number().positive().default(60),
+  maxLagSeconds: withDefault(positive(), 60),
 });
 
-export const retentionSchema = z.strictObject({
+export const retentionSchema = v.strictObject({
   /** The newest backup of each of the last N days that have one. */
-  dailyDays: z.number().int().nonnegative().default(30),
+  dailyDays: withDefault(count(), 30),
   /** Every hot backup younger than N days. */
-  hotDays: z.number().int().nonnegative().default(7),
+  hotDays: withDefault(count(), 7),
   /** The newest backup of each of the last N ISO weeks that have one. */
-  weeklyWeeks: z.number().int().nonnegative().default(12),
+  weeklyWeeks: withDefault(count(), 12),
   /** The newest backup of each of the last N calendar months that have one. */
-  monthlyMonths: z.number().int().nonnegative().default(12),
+  monthlyMonths: withDefault(count(), 12),
 });
 
 /**
  * `migrate-guard.config.ts`, and the one place its defaults are written: every section may be
- * left out, and `prefault` runs an absent section through its own defaults.
+ * left out, and an absent section runs through its own defaults.
  */
-export const configSchema = z.strictObject({
+export const configSchema = v.strictObject({
   /**
    * A module exporting the project's own Umzug instance (as `umzug` or default), relative to the
    * config file: the guard drives it instead of reading a migrations folder.
    */
-  umzug: z.string().min(1).nullable().default(null),
+  umzug: withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null),
   /**
    * `group`: all pending migrations, their history rows and the checks in one transaction, which
    * commits only when the backup is proven and every check passed (a failure is a rollback, not a
    * restore). A run with a `transaction: false` migration runs `per-migration` whatever this says.
    */
-  transactions: z.enum(['group', 'per-migration']).default('group'),
-  checks: checks.prefault({}),
-  hooks: hooks.prefault({}),
-  thresholds: thresholds.prefault({}),
-  backups: backups.prefault({}),
-  health: health.prefault({}),
-  archive: archive.prefault({}),
-  retention: retentionSchema.prefault({}),
+  transactions: withDefault(v.picklist(['group', 'per-migration']), 'group'),
+  checks: withDefault(checks, {}),
+  hooks: withDefault(hooks, {}),
+  thresholds: withDefault(thresholds, {}),
+  backups: withDefault(backups, {}),
+  health: withDefault(health, {}),
+  archive: withDefault(archive, {}),
+  retention: withDefault(retentionSchema, {}),
 });
 
 /** The shape of `migrate-guard.config.ts`, as a project writes it. */
-export type GuardConfig = z.input<typeof configSchema>;
+export type GuardConfig = v.InferInput<typeof configSchema>;
 /** The config with every default filled in, as the core reads it. */
-export type ResolvedConfig = z.output<typeof configSchema>;
+export type ResolvedConfig = v.InferOutput<typeof configSchema>;
 export type ChecksConfig = ResolvedConfig['checks'];
 export type HooksConfig = ResolvedConfig['hooks'];

@@ -26,3 +26,9 @@ export async function loadScript(file: string): Promise<ScriptModule> {
   // A CommonJS migration arrives as `default` when imported from ESM.
   return typeof loaded.up === 'function' ? loaded : (loaded.default ?? loaded);
 }
+
+/** A `.sql` file always runs in a transaction; a script can opt out, as in knex. */
+export async function isTransactional(file: MigrationFile): Promise<boolean> {
+  if (file.format === 'sql') return true;
+  return (await loadScript(file.path)).config?.transaction !== false;
+}

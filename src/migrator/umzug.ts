@@ -4,7 +4,7 @@ import { Umzug, type RunnableMigration, type UmzugStorage } from 'umzug';
 import type { Engine } from '../engines/contract.ts';
 import type { MigrationHistory } from '../history/contract.ts';
 import type { Executor } from './executor.ts';
-import { loadScript, type MigrationArgument } from './load-script.ts';
+import { isTransactional, loadScript, type MigrationArgument } from './load-script.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { splitSqlStatements } from './sql-split.ts';
 
@@ -62,12 +62,6 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
   };
   // umzug calls a function-valued context to get the context; a Knex instance is a function.
   return new Umzug<Knex>({ migrations, context: () => executor.reads, storage, logger: undefined });
-}
-
-/** A `.sql` file always runs in a transaction; a script can opt out, as in knex. */
-export async function isTransactional(file: MigrationFile): Promise<boolean> {
-  if (file.format === 'sql') return true;
-  return (await loadScript(file.path)).config?.transaction !== false;
 }
 
 async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direction): Promise<void> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load.ts';
+import * as v from 'valibot';
 import { configSchema } from '../../src/config/schema.ts';
 import { DEFAULT_RETENTION } from '../../src/backup/retention.ts';
 import { thrownBy } from '../helpers/errors.ts';
@@ -86,7 +87,7 @@ describe('resolveConfig: defaults', () => {
   });
 
   it('exposes the same schema the resolver uses', () => {
-    expect(configSchema.parse({})).toEqual(README_DEFAULTS);
+    expect(v.parse(configSchema, {})).toEqual(README_DEFAULTS);
   });
 });
 
