@@ -7,10 +7,10 @@ import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import { progressOf, type EventListener } from '../events.ts';
+import type { EventListener } from '../events.ts';
 import { recordedMigrations } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
-import { restoreFull, type RestoreProof } from '../restore/restore-full.ts';
+import { restoreStrictly, type RestoreProof } from '../restore/restore-full.ts';
 
 /** The runbook's recovery time objective: a full restore in under 30 minutes. */
 export const RESTORE_OBJECTIVE_MS = 30 * 60_000;
@@ -69,14 +69,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const applied = recordedMigrations(engine);
     const prepared = await prepareBackup(engine, applied, file);
     try {
-      proof = await restoreFull({
-        engine,
-        applied,
-        backup: prepared,
-        strict: { smoke: options.config.checks.smoke },
-        onProgress: progressOf(emit, 'restore'),
-        onProve: () => emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, foreign keys, smoke queries' }),
-      });
+      proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
     } finally {
       await prepared.release();
     }

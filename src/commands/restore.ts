@@ -14,7 +14,7 @@ import { hookRunner } from '../hooks/hook-runner.ts';
 import type { HookResult } from '../hooks/run-hook.ts';
 import { keepPreRestoreCopy } from '../restore/pre-restore-copy.ts';
 import { prepareBackup } from '../restore/prepare.ts';
-import { restoreFull, type RestoreProof } from '../restore/restore-full.ts';
+import { restoreStrictly, type RestoreProof } from '../restore/restore-full.ts';
 import { formatBytes } from '../units.ts';
 
 /** Which backup: a named one, the newest verified one, or the newest verified at or before a time. */
@@ -114,14 +114,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       emit({ type: 'step', message: `restoring ${file}` });
       let proof: RestoreProof;
       try {
-        proof = await restoreFull({
-          engine,
-          applied,
-          backup: prepared,
-          strict: { smoke: options.config.checks.smoke },
-          onProgress: progressOf(emit, 'restore'),
-          onProve: () => emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, foreign keys, smoke queries' }),
-        });
+        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
       } catch (error) {
         await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });
         const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';

@@ -3,6 +3,7 @@ import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
 import type { AppliedReader, Engine, Progress, Reader } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
+import { progressOf, type EventListener } from '../events.ts';
 import type { PreparedBackup } from './prepare.ts';
 
 export interface RestoreOptions {
@@ -74,6 +75,22 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
     if (error instanceof GuardError) throw error;
     throw fail(`restore from ${options.backup.file} could not be verified: ${messageOf(error)}`, error);
   }
+}
+
+/**
+ * The `restore` command's and the drill's restore: the strict proof (foreign keys, the configured
+ * smoke queries), with the copy's progress and the proof's wait shown as events.
+ */
+export function restoreStrictly(
+  options: Pick<RestoreOptions, 'engine' | 'applied' | 'backup'> & { readonly smoke: readonly string[] | null; readonly emit: EventListener },
+): Promise<RestoreProof> {
+  const { emit, smoke, ...rest } = options;
+  return restoreFull({
+    ...rest,
+    strict: { smoke },
+    onProgress: progressOf(emit, 'restore'),
+    onProve: () => emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, foreign keys, smoke queries' }),
+  });
 }
 
 /** Soft-delete-aware counts: the rows the application still shows. */
