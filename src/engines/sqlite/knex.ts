@@ -1,7 +1,7 @@
 import knexFactory from 'knex';
 import type sqlite3 from 'sqlite3';
 import type { KnexHandle } from '../contract.ts';
-import { WriteSet } from './write-set.ts';
+import { WriteSet } from '../write-set.ts';
 
 /**
  * The knex instance migrations see. Foreign-key enforcement stays at SQLite's default (off), as

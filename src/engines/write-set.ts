@@ -1,8 +1,10 @@
-import type { ChangedSet } from '../contract.ts';
+import type { ChangedSet } from './contract.ts';
 
 /**
- * Which tables a run wrote to, read from every statement SQLite ran on the run's connection (its
- * trace: the statement text as it begins executing, trigger bodies announced as `-- TRIGGER`).
+ * Which tables a run wrote to, read from every statement it ran on its connection (SQLite's trace:
+ * the statement text as it begins executing, trigger bodies announced as `-- TRIGGER`; for
+ * PostgreSQL the statements knex sent). The grammar read is the part both engines share; anything
+ * else (PostgreSQL's TRUNCATE, COPY, ALTER TYPE, …) is not recognised and counts as unknown.
  *
  * Why it is complete: a b-tree of the main database changes only through a statement that writes
  * it. The statements that can are INSERT/REPLACE/UPDATE/DELETE (on their named table and its
