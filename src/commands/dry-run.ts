@@ -148,7 +148,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
           engine: copy,
           reader: copy.reader(db),
           knex: db,
-          changed: written(),
+          changed: await written(copy.reader(db)),
           checks: options.config.checks,
           onStart: (label) => emit({ type: 'working', label: `${label} (on the rehearsal copy)` }),
         });

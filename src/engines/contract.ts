@@ -95,8 +95,11 @@ export interface ChangedSet {
 /** A knex instance on the database, and the way to stop the statement it is running. */
 export interface KnexHandle {
   readonly knex: Knex;
-  /** Starts recording what the statements run through this handle write; call the result to read it. */
-  watchWrites(): () => ChangedSet;
+  /**
+   * Starts recording what the statements run through this handle write; the result reads it,
+   * through a reader on the executor that ran them (inside a transaction, the engine may ask it).
+   */
+  watchWrites(): (reader: Reader) => Promise<ChangedSet>;
   /**
    * Interrupts the running statement and makes the next write fail, so a migration stops between
    * statements instead of finishing work the run is about to undo.

@@ -8,8 +8,8 @@ import { timed, type Run } from './run.ts';
 export interface ApplyResult {
   readonly outcomes: readonly MigrationOutcome[];
   readonly failure: RunFailure | null;
-  /** What the migrations wrote, for the checks to prove. */
-  readonly written: ChangedSet;
+  /** What the migrations wrote, for the checks to prove (read only when they all passed). */
+  readonly written: ChangedSet | null;
 }
 
 /**
@@ -54,5 +54,11 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
     offStarting();
     offFinished();
   }
-  return { outcomes: [...outcomes.values()], failure, written: written() };
+  const changed =
+    failure === null
+      ? await written(run.engine.reader(plan.executor.reads)).catch(
+          (error: unknown): ChangedSet => ({ tables: [], rowsChanged: [], unknown: `what the run wrote could not be read (${messageOf(error)})` }),
+        )
+      : null;
+  return { outcomes: [...outcomes.values()], failure, written: changed };
 }

@@ -16,7 +16,7 @@ export interface CheckOutcome {
  * The post-migration checks, through the executor the migrations wrote through. A check that
  * cannot run at all is a failed check; a signal that came during the checks fails the run too.
  */
-export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal, changed: ChangedSet): Promise<CheckOutcome> {
+export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal, changed: ChangedSet | null): Promise<CheckOutcome> {
   await journal.note('checking');
   run.emit({ type: 'step', message: 'running post-migration checks' });
   const db = plan.executor.reads;
@@ -25,7 +25,7 @@ export async function checkDatabase(run: Run, plan: Plan, journal: RunJournal, c
       engine: run.engine,
       reader: run.engine.reader(db),
       knex: db,
-      changed,
+      ...(changed ? { changed } : {}),
       checks: run.config.checks,
       onCheck: (result) => run.emit({ type: 'check', result }),
       onStart: (label) => run.emit({ type: 'working', label }),

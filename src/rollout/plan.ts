@@ -85,9 +85,9 @@ export async function openPlan(run: Run): Promise<Plan> {
 export async function connect(engine: Pick<Engine, 'openKnex'>, source: MigrationSource): Promise<KnexHandle> {
   if (source.kind === 'folder') return engine.openKnex();
   const handle: KnexHandle = source.knex
-    ? { knex: source.knex, interrupt: () => undefined, destroy: async () => undefined, watchWrites: () => () => UNWATCHED }
+    ? { knex: source.knex, interrupt: () => undefined, destroy: async () => undefined, watchWrites: () => async () => UNWATCHED }
     : await engine.openKnex();
-  return { ...handle, watchWrites: () => () => UNWATCHED };
+  return { ...handle, watchWrites: () => async () => UNWATCHED };
 }
 
 const UNWATCHED: ChangedSet = { tables: [], rowsChanged: [], unknown: 'a project Umzug runs its migrations on connections of its own' };

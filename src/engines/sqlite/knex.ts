@@ -36,7 +36,7 @@ export function openKnex(file: string): KnexHandle {
       // Every connection the pool holds now or opens later (it holds one: max 1).
       for (const connection of connections) connection.on('trace', listener);
       watchers.add(listener);
-      return () => written.result();
+      return async () => written.result();
     },
     // `query_only`, queued behind the interrupted statement on the same connection, makes the
     // migration's next write fail, so it stops between statements instead of finishing a long
