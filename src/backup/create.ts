@@ -3,7 +3,8 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { AppliedReader, Engine, Progress } from '../engines/contract.ts';
+import type { AppliedReader, DatabaseFacts, Engine, Progress } from '../engines/contract.ts';
+import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
 import { hashingTap, READ_CHUNK, sha256File } from '../fs/hash.ts';
@@ -109,9 +110,10 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     );
   };
 
+  let snapshotFacts: DatabaseFacts | null = null;
   try {
     await mkdir(folder, { recursive: true });
-    await engine.snapshot(temporary, options.onProgress);
+    snapshotFacts = await engine.snapshot(temporary, options.onProgress, options.applied);
     options.checkpoint?.();
   } catch (error) {
     return failed(error);
@@ -125,6 +127,10 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     ]);
     if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
     if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
+    // Where the engine read the database's facts in the snapshot's own transaction, the copy
+    // restored must show exactly them: a dump that restores is not yet a dump of everything.
+    const missing = snapshotFacts ? compareRestored(snapshotFacts, proof.facts) : [];
+    if (missing.length > 0) throw unverified(`the copy does not hold what the database held: ${missing.join('; ')}`);
     if ((await sha256File(temporary)) !== sha256) throw unverified('the checksum changed when the copy was read back');
     return { sha256, facts: proof.facts };
   })();

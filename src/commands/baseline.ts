@@ -85,8 +85,8 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
 async function schemaCreatedBy(engine: Engine, files: readonly MigrationFile[]): Promise<Map<string, string[]>> {
   const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-baseline-'));
   try {
-    const scratch = engine.at(path.join(folder, 'empty.db'));
-    await scratch.create();
+    const empty = await engine.scratch(folder);
+    const scratch = empty.engine;
     const handle = await scratch.openKnex();
     try {
       const { createMigrator } = await import('../migrator/umzug.ts');
@@ -107,6 +107,7 @@ async function schemaCreatedBy(engine: Engine, files: readonly MigrationFile[]):
       return created;
     } finally {
       await handle.destroy();
+      await empty.drop();
     }
   } finally {
     await rm(folder, { recursive: true, force: true });

@@ -18,6 +18,8 @@ export const RESTORE_OBJECTIVE_MS = 30 * 60_000;
 export interface DrillOptions {
   readonly backupDir: string;
   readonly config: ResolvedConfig;
+  /** The live database: the drill's scratch database is made on its engine (its server, for PostgreSQL). */
+  readonly database?: string;
   /** A given backup; default the newest verified one. */
   readonly backup?: string;
   /** Drill from the WAL archive's latest point instead of a backup (needs `database` for the config). */
@@ -65,13 +67,19 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const engine = engineFor(path.join(scratch, 'drill.db'));
-    const applied = recordedMigrations(engine);
-    const prepared = await prepareBackup(engine, applied, file);
+    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir });
+    const target = await live.scratch(scratch);
     try {
-      proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
+      const engine = target.engine;
+      const applied = recordedMigrations(engine);
+      const prepared = await prepareBackup(engine, applied, file);
+      try {
+        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
+      } finally {
+        await prepared.release();
+      }
     } finally {
-      await prepared.release();
+      await target.drop();
     }
   } catch (caught) {
     error = messageOf(caught);

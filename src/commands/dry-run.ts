@@ -97,11 +97,11 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
 
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-dry-run-'));
-  const copy = live.at(path.join(scratch, 'rehearsal.db'));
+  const copyStarted = performance.now();
+  const rehearsalDatabase = exists ? await live.rehearsal(scratch, progressOf(emit, 'backup')) : await live.scratch(scratch);
+  const copy = rehearsalDatabase.engine;
   try {
-    const copyStarted = performance.now();
-    if (exists) await live.rehearsalCopy(copy.name, progressOf(emit, 'backup'));
-    else emit({ type: 'step', message: `database ${database} does not exist yet: rehearsing on an empty one` });
+    if (!exists) emit({ type: 'step', message: `database ${database} does not exist yet: rehearsing on an empty one` });
     const copyMs = Math.round(performance.now() - copyStarted);
     emit({ type: 'step', message: `rehearsing on a copy (${(copyMs / 1000).toFixed(1)}s to copy); the live database is not touched` });
 
@@ -185,6 +185,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       await plan.close();
     }
   } finally {
+    await rehearsalDatabase.drop().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
   }
 }

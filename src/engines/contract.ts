@@ -113,6 +113,12 @@ export type AppliedReader = (reader: Reader) => Promise<readonly string[]>;
 
 export type Progress = (done: number, total: number) => void;
 
+/** A database the engine made for a job, and the way to throw it away. */
+export interface ScratchDatabase {
+  readonly engine: Engine;
+  drop(): Promise<void>;
+}
+
 /** Which connection a read goes through. */
 export type ReadMode =
   /** Writes no byte of the database's files, not even a shared-memory read mark: previews, status. */
@@ -150,8 +156,13 @@ export interface Engine {
   /** Whether schema changes roll back with a transaction (both engines in view: yes). */
   readonly transactionalDdl: boolean;
 
-  /** Writes a consistent, self-contained snapshot of the live database (a backup's bytes) to `target`. */
-  snapshot(target: string, onProgress?: Progress): Promise<void>;
+  /**
+   * Writes a consistent, self-contained snapshot of the live database (a backup's bytes) to
+   * `target`. Returns the live database's facts as of that snapshot when the engine can read them
+   * in the snapshot's own transaction (PostgreSQL: its proof restores the dump and compares); null
+   * when the snapshot file is itself what gets proven (SQLite).
+   */
+  snapshot(target: string, onProgress?: Progress, applied?: AppliedReader): Promise<DatabaseFacts | null>;
   /** Whether `file` is, by its first bytes, a snapshot of this engine (before anything opens it). */
   isSnapshot(file: string): Promise<boolean>;
   /** Proves a snapshot restorable: the full integrity check, and the facts it holds. Aborting interrupts it. */
@@ -162,11 +173,13 @@ export interface Engine {
   restore(snapshot: string, onProgress?: Progress): Promise<void>;
   /** Removes a snapshot that will not be kept, and anything the engine left beside it. */
   discardSnapshot(file: string): Promise<void>;
-  /** The same engine on another database (a drill's scratch database, a dry run's rehearsal copy). */
-  at(database: string): Engine;
-
-  /** A copy of the live database for a rehearsal, taken without writing a byte of the live one. */
-  rehearsalCopy(target: string, onProgress?: Progress): Promise<void>;
+  /** An empty database of this engine to work in (a drill's restore, a baseline's rehearsal), in `folder` where it is a file. */
+  scratch(folder: string): Promise<ScratchDatabase>;
+  /**
+   * A copy of the live database to rehearse on, taken without writing to the live one (a file
+   * copy through a read that writes nothing; a scratch database restored from a fresh dump).
+   */
+  rehearsal(folder: string, onProgress?: Progress): Promise<ScratchDatabase>;
 
   /**
    * The integrity check. With `changed` (a complete set), `full` proves what the run could have

@@ -15,6 +15,7 @@ export const drill = defineCommand({
     const { runDrill } = await import('../../commands/drill.ts');
     return runDrill({
       backupDir: locations.backupDir,
+      database: locations.database,
       config,
       ...(backup === undefined ? {} : { backup: await backupFile(backup, context) }),
       ...(fromArchive ? { fromArchive: { database: locations.database } } : {}),

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Reader } from '../contract.ts';
 
 /** What every connection of ours says it is, so `pg_stat_activity` (and a refused run) can name it. */
@@ -15,7 +15,9 @@ export class PgConnection implements Reader {
   private constructor(readonly client: pg.Client) {}
 
   static async open(url: string): Promise<PgConnection> {
-    const client = new pg.Client({ connectionString: url, application_name: APPLICATION_NAME });
+    // Loaded on first use: a SQLite project never loads the pg driver.
+    const { default: driver } = await import('pg');
+    const client = new driver.Client({ connectionString: url, application_name: APPLICATION_NAME });
     await client.connect();
     return new PgConnection(client);
   }

@@ -87,16 +87,19 @@ export async function inspectPg(reader: Reader): Promise<SchemaShape> {
 }
 
 /**
- * PostgreSQL enforces foreign keys itself; a violation can only hide behind a constraint that is
- * not validated (`NOT VALID`, or one a run added that way): those are checked row by row.
+ * Rows pointing at rows that do not exist. PostgreSQL enforces foreign keys itself, so one can
+ * only be there behind a constraint that is `NOT VALID`, or one whose checks were switched off (a
+ * session in `session_replication_role = replica`, triggers disabled): every foreign key of the
+ * tables in `tables` (all of them when not given) is checked row by row.
  */
-export async function pgForeignKeyViolations(reader: Reader): Promise<ForeignKeyViolation[]> {
-  const unvalidated = await reader.all<{ child: string; parent: string; name: string; definition: string }>(
-    `SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent, conname AS name, pg_get_constraintdef(oid) AS definition
-       FROM pg_constraint WHERE contype = 'f' AND NOT convalidated AND connamespace = current_schema()::regnamespace`,
+export async function pgForeignKeyViolations(reader: Reader, tables?: readonly string[]): Promise<ForeignKeyViolation[]> {
+  const keys = await reader.all<{ child: string; childname: string; parent: string; definition: string }>(
+    `SELECT conrelid::regclass::text AS child, c.relname AS childname, confrelid::regclass::text AS parent, pg_get_constraintdef(k.oid) AS definition
+       FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+      WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace`,
   );
   const violations: ForeignKeyViolation[] = [];
-  for (const key of unvalidated) {
+  for (const key of keys.filter((candidate) => tables === undefined || tables.includes(candidate.childname))) {
     const match = /FOREIGN KEY \((.+?)\) REFERENCES (.+?)\((.+?)\)/.exec(key.definition);
     if (!match) continue;
     const childColumns = match[1]!.split(',').map((column) => column.trim());
@@ -106,7 +109,7 @@ export async function pgForeignKeyViolations(reader: Reader): Promise<ForeignKey
     const rows = await reader.all<{ ctid: string }>(
       `SELECT c.ctid::text AS ctid FROM ${key.child} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${match[2]} p WHERE ${joined}) LIMIT 100`,
     );
-    violations.push(...rows.map((row) => ({ table: key.child, row: row.ctid, parent: key.parent })));
+    violations.push(...rows.map((row) => ({ table: key.childname, row: row.ctid, parent: key.parent })));
   }
   return violations;
 }

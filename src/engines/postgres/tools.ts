@@ -3,7 +3,7 @@ import path from 'node:path';
 import { GuardError } from '../../errors.ts';
 import { pathExists } from '../../fs/paths.ts';
 
-export type PgTool = 'pg_dump' | 'pg_restore';
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
 
 /**
  * The client tool to dump or restore a server of major version `serverMajor`: on PATH, or in

@@ -50,7 +50,10 @@ export function sqliteEngine(file: string): Engine {
     openKnex: async () => (await import('./knex.ts')).openKnex(database),
     transactionalDdl: true,
 
-    snapshot: (target, onProgress) => copyToSelfContainedFile(database, target, onProgress),
+    async snapshot(target, onProgress) {
+      await copyToSelfContainedFile(database, target, onProgress);
+      return null;
+    },
     isSnapshot: (snapshot) => hasSqliteHeader(snapshot),
     proveSnapshot: proveSnapshotFile,
     readSnapshot: (snapshot, work) => withConnection(SqliteConnection.open(snapshot, 'readonly'), work),
@@ -62,8 +65,16 @@ export function sqliteEngine(file: string): Engine {
       });
     },
     discardSnapshot: removeCopy,
-    at: (other) => sqliteEngine(other),
-    rehearsalCopy: (target, onProgress) => withConnection(SqliteConnection.openUntouched(database), (source) => copyFrom(source, target, onProgress)),
+    async scratch(folder) {
+      const scratch = sqliteEngine(path.join(folder, 'scratch.db'));
+      await scratch.create();
+      return { engine: scratch, drop: () => removeCopy(scratch.name) };
+    },
+    async rehearsal(folder, onProgress) {
+      const copy = sqliteEngine(path.join(folder, 'rehearsal.db'));
+      await withConnection(SqliteConnection.openUntouched(database), (source) => copyFrom(source, copy.name, onProgress));
+      return { engine: copy, drop: () => removeCopy(copy.name) };
+    },
 
     integrity: integrityOfChanges,
     foreignKeyViolations: foreignKeyViolationsOfChanges,

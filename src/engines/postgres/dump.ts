@@ -1,0 +1,105 @@
+import { execa } from 'execa';
+import { GuardError } from '../../errors.ts';
+import { withPg } from './connection.ts';
+import { findPgTool } from './tools.ts';
+import { displayUrl } from './url.ts';
+
+/**
+ * The client tools run with the password in their environment (PGPASSWORD), never on their
+ * command line, where any local account could read it from the process list.
+ */
+function connectionArgs(url: string): { readonly dbname: string; readonly env: Record<string, string> } {
+  const parsed = new URL(url);
+  const password = decodeURIComponent(parsed.password);
+  parsed.password = '';
+  return { dbname: parsed.toString(), env: password ? { PGPASSWORD: password } : {} };
+}
+
+/** The server's major version: the client tools must be at least as new. */
+export async function serverMajor(url: string): Promise<number> {
+  return withPg(url, async (connection) => {
+    const [row] = await connection.all<{ num: string }>("SELECT current_setting('server_version_num') AS num");
+    return Math.floor(Number(row?.num ?? 0) / 10_000);
+  });
+}
+
+async function tool(name: 'pg_dump' | 'pg_restore' | 'psql', url: string): Promise<string> {
+  return findPgTool(name, await serverMajor(url));
+}
+
+/** The line that says what went wrong (psql's `ERROR:`, else the last one), for a one-line error. */
+function lastLine(output: string | undefined): string {
+  const lines = (output ?? '').trim().split('\n').filter(Boolean);
+  return lines.find((line) => /\bERROR:/.test(line))?.replace(/^.*?ERROR:\s*/, '') ?? lines.at(-1) ?? 'no output';
+}
+
+/** `pg_dump --format=custom` of the whole database (or as of an exported snapshot) into `target`. */
+export async function dumpDatabase(url: string, target: string, snapshot: string | null, signal?: AbortSignal): Promise<void> {
+  const { dbname, env } = connectionArgs(url);
+  const args = ['--format=custom', '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
+  const result = await execa(await tool('pg_dump', url), args, { env, reject: false, all: true, stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
+  if (result.exitCode !== 0) throw new Error(`pg_dump of ${displayUrl(url)} failed: ${lastLine(result.all)}`);
+}
+
+/**
+ * `pg_restore` of a whole dump into an empty database, stopping at the first error and in one
+ * transaction: a dump that restores this way has every object and row it claims.
+ */
+export async function restoreIntoEmpty(url: string, dump: string, options: { readonly tables?: readonly string[]; readonly signal?: AbortSignal } = {}): Promise<{ ok: boolean; detail: string }> {
+  const { dbname, env } = connectionArgs(url);
+  const tables = (options.tables ?? []).flatMap((table) => ['--table', table]);
+  const args = ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...tables, '--dbname', dbname, dump];
+  const result = await execa(await tool('pg_restore', url), args, {
+    env,
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+  });
+  return result.exitCode === 0 ? { ok: true, detail: 'ok' } : { ok: false, detail: `pg_restore failed: ${lastLine(result.all)}` };
+}
+
+/**
+ * A dump's SQL, piped into psql as one transaction between `before` (the drops of what the dump
+ * does not know, a DELETE, a session setting) and `after` (a check that raises): all of it
+ * commits, or none of it.
+ */
+export async function runDumpAsOneTransaction(
+  url: string,
+  dump: string,
+  restoreArgs: readonly string[],
+  before: readonly string[],
+  after: readonly string[] = [],
+): Promise<{ ok: boolean; detail: string }> {
+  const { dbname, env } = connectionArgs(url);
+  // Both tools found before the first starts: its output must not flow before psql is there to take it.
+  const [pgRestore, psql] = [await tool('pg_restore', url), await tool('psql', url)];
+  const restore = execa(pgRestore, [...restoreArgs, '--no-owner', '--no-privileges', '--file', '-', dump], {
+    env,
+    reject: false,
+    stdin: 'ignore',
+    stderr: 'pipe',
+  });
+  const psqlArgs = ['--single-transaction', '--quiet', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '--dbname', dbname];
+  for (const statement of before) psqlArgs.push('--command', statement);
+  psqlArgs.push('--file', '-');
+  for (const statement of after) psqlArgs.push('--command', statement);
+  const applied = await restore.pipe(psql, psqlArgs, { env, reject: false, all: true });
+  const restored = await restore;
+  if (restored.exitCode !== 0) return { ok: false, detail: `pg_restore failed: ${lastLine(String(restored.stderr ?? ''))}` };
+  if (applied.exitCode !== 0) return { ok: false, detail: lastLine(applied.all) };
+  return { ok: true, detail: 'ok' };
+}
+
+/** The objects of the schema a dump holds, from its table of contents (`pg_restore --list`). */
+export async function dumpObjects(url: string, dump: string): Promise<Set<string>> {
+  const result = await execa(await tool('pg_restore', url), ['--list', dump], { reject: false, all: true, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new GuardError('BACKUP_INVALID', `${dump} is not a readable PostgreSQL dump: ${lastLine(result.all)}`);
+  const objects = new Set<string>();
+  // `215; 1259 16390 TABLE public items postgres`
+  for (const line of result.stdout.split('\n')) {
+    const match = /^\d+;\s+\d+\s+\d+\s+(TABLE|VIEW|SEQUENCE|MATERIALIZED VIEW|TYPE)\s+(\S+)\s+(\S+)\s/.exec(line);
+    if (match) objects.add(`${match[1]} ${match[3]}`);
+  }
+  return objects;
+}

@@ -1,0 +1,359 @@
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { GuardError } from '../../errors.ts';
+import { fsyncPath, writeStreamAtomic } from '../../fs/atomic.ts';
+import { removeIfPresent } from '../../fs/paths.ts';
+import type { ChangedSet, Engine, IntegrityLevel, IntegrityResult, Reader, ScratchDatabase } from '../contract.ts';
+import { PgConnection, quotePg, withPg } from './connection.ts';
+import { acquirePgLock } from './lock.ts';
+import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
+import { databaseOf, displayUrl, withDatabase } from './url.ts';
+
+/** The client tools, loaded on first use (with execa): reading and locking need neither. */
+const tools = () => import('./dump.ts');
+
+const DUMP_MAGIC = Buffer.from('PGDMP', 'latin1');
+
+/** The maintenance database CREATE/DROP DATABASE run from. */
+const MAINTENANCE = 'postgres';
+
+/**
+ * The PostgreSQL engine for one database, as its URL names it. A snapshot is a
+ * `pg_dump --format=custom` taken in a transaction whose facts are read alongside; it is proven
+ * by `pg_restore --single-transaction --exit-on-error` into a scratch database whose facts must
+ * equal them. The run's files (journal, pre-restore dumps) live in `stateDir`: a server has no
+ * "beside the database".
+ */
+export function postgresEngine(url: string, options: { readonly stateDir: string }): Engine {
+  const database = databaseOf(url);
+  const name = displayUrl(url);
+  const stateDir = path.resolve(options.stateDir);
+  const maintenance = withDatabase(url, MAINTENANCE);
+
+  const engine: Engine = {
+    kind: 'postgres',
+    name,
+    snapshotLabel: 'PostgreSQL dump (pg_dump --format=custom)',
+    sidecar: (suffix) => path.join(stateDir, `${database}.${suffix}`),
+
+    async probe() {
+      let connection: PgConnection;
+      try {
+        connection = await PgConnection.open(url);
+      } catch (error) {
+        if ((error as { code?: string }).code === '3D000') return 'missing';
+        throw new GuardError('USAGE', `cannot connect to ${name}: ${(error as Error).message}; check DATABASE_URL and that the server runs`, { cause: error });
+      }
+      // A database that exists is ready, tables or not ('empty' is a SQLite file of zero bytes).
+      await connection.close();
+      return 'ready';
+    },
+    create: () => withPg(maintenance, (connection) => connection.exec(`CREATE DATABASE ${quotePg(database)}`)),
+    async size() {
+      return withPg(url, async (connection) => Number((await connection.all<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes'))[0]?.bytes ?? 0));
+    },
+    lock: (command) => acquirePgLock(url, database, command),
+
+    read: (mode, work) =>
+      withPg(url, async (connection) => {
+        // A read-only transaction writes nothing, and sees one consistent state throughout.
+        if (mode === 'readwrite') return work(connection);
+        await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          return await work(connection);
+        } finally {
+          await connection.exec('ROLLBACK').catch(() => undefined);
+        }
+      }),
+    reader: (knex: Knex): Reader => ({
+      all: async (sql, bindings = []) => ((await knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: never[] }).rows,
+    }),
+    openKnex: async () => (await import('./knex.ts')).openPgKnex(url),
+    transactionalDdl: true,
+
+    async snapshot(target, onProgress, applied) {
+      const { dumpDatabase } = await tools();
+      // pg_dump says nothing countable while it works: the bar goes from nothing to done.
+      onProgress?.(0, 1);
+      // The facts are read in the very transaction pg_dump then dumps (an exported snapshot):
+      // the proof can demand that the restored dump shows exactly them.
+      const facts = await withPg(url, async (connection) => {
+        await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          const [exported] = await connection.all<{ id: string }>('SELECT pg_export_snapshot() AS id');
+          const read = await readPgFacts(connection, applied ?? (async () => []));
+          await dumpDatabase(url, target, exported!.id);
+          return read;
+        } finally {
+          await connection.exec('ROLLBACK').catch(() => undefined);
+        }
+      });
+      await fsyncPath(target);
+      onProgress?.(1, 1);
+      return facts;
+    },
+    async isSnapshot(file) {
+      const handle = await open(file, 'r');
+      try {
+        const header = Buffer.alloc(DUMP_MAGIC.length);
+        const { bytesRead } = await handle.read(header, 0, header.length, 0);
+        return bytesRead === header.length && header.equals(DUMP_MAGIC);
+      } finally {
+        await handle.close();
+      }
+    },
+    async proveSnapshot(file, applied, signal) {
+      return withRestoredDump(file, signal, async (scratch, restored) => {
+        if (!restored.ok) return { integrity: restored, facts: null, unreadable: restored.detail, objects: [] };
+        return scratch.engine.read('readonly', async (reader) => ({
+          integrity: { ok: true, detail: 'ok (pg_restore --single-transaction --exit-on-error into a scratch database)' },
+          facts: await readPgFacts(reader, applied),
+          unreadable: null,
+          objects: (await pgSchemaObjects(reader)).map((object) => `${object.type} ${object.name}`),
+        }));
+      });
+    },
+    readSnapshot: (file, work) =>
+      withRestoredDump(file, undefined, async (scratch, restored) => {
+        if (!restored.ok) throw new GuardError('BACKUP_INVALID', `${file} does not restore: ${restored.detail}`);
+        return scratch.engine.read('readonly', work);
+      }),
+    async restore(snapshot, onProgress) {
+      onProgress?.(0, 1);
+      // pg_restore --clean drops and recreates what the dump holds; what the run created that the
+      // dump does not know (a new table) is dropped first, in the same transaction.
+      const { dumpObjects, runDumpAsOneTransaction } = await tools();
+      const known = await dumpObjects(url, snapshot);
+      const extra = await withPg(url, (connection) => objectsNotIn(connection, known));
+      const result = await runDumpAsOneTransaction(url, snapshot, ['--clean', '--if-exists'], extra);
+      if (!result.ok) throw new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
+      onProgress?.(1, 1);
+    },
+    discardSnapshot: removeIfPresent,
+
+    scratch: () => scratchDatabase(),
+    async rehearsal(folder) {
+      const scratch = await scratchDatabase();
+      try {
+        const dump = path.join(folder, 'rehearsal.dump');
+        const { dumpDatabase, restoreIntoEmpty } = await tools();
+        // pg_dump reads in one repeatable-read transaction and takes only ACCESS SHARE locks,
+        // which block no reader and no writer of the live database.
+        await dumpDatabase(url, dump, null);
+        const restored = await restoreIntoEmpty(scratch.url, dump);
+        await removeIfPresent(dump);
+        if (!restored.ok) throw new Error(`the rehearsal copy could not be made: ${restored.detail}`);
+        return scratch;
+      } catch (error) {
+        await scratch.drop();
+        throw error;
+      }
+    },
+
+    integrity: pgIntegrity,
+    async foreignKeyViolations(reader, changed) {
+      if (changed === undefined || changed.unknown !== null) return pgForeignKeyViolations(reader);
+      // Where a violation can have appeared: the tables written, and those pointing at a table whose rows changed.
+      const children = await reader.all<{ name: string }>(
+        `SELECT DISTINCT c.relname AS name FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
+          WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace AND p.relname = ANY(?::text[])`,
+        [[...changed.rowsChanged]],
+      );
+      return pgForeignKeyViolations(reader, [...changed.tables, ...children.map((child) => child.name)]);
+    },
+    listTables: listPgTables,
+    columns: pgColumns,
+    facts: readPgFacts,
+    inspect: inspectPg,
+    quote: quotePg,
+
+    async exportTable(snapshot, table, out, header) {
+      return withRestoredDump(snapshot, undefined, async (scratch, restored) => {
+        if (!restored.ok) throw new GuardError('BACKUP_INVALID', `${snapshot} does not restore: ${restored.detail}`);
+        return withPg(scratch.url, (connection) => exportRows(connection, table, out, header));
+      });
+    },
+    async replaceTable(snapshot, table, force) {
+      const { runDumpAsOneTransaction } = await tools();
+      // The backup's rows of one table, in one transaction with the DELETE of the live ones. The
+      // foreign-key triggers are off meanwhile (PostgreSQL would refuse the DELETE of rows the
+      // same transaction puts back; this needs a superuser, or the SET privilege on
+      // session_replication_role); at the end every key from or to the table is checked, and a
+      // broken one rolls it all back unless forced.
+      const keys = await withPg(url, (connection) => keysAround(connection, table));
+      const check = keys.map(
+        (key) => `IF EXISTS (${key.orphans}) THEN RAISE EXCEPTION 'migrate-guard: broken foreign key: % references a missing % row', ${pgLiteral(key.child)}, ${pgLiteral(key.parent)}; END IF;`,
+      );
+      // The dump's SQL empties search_path for its session; the check names tables as we do.
+      const after = ['RESET search_path', 'SET session_replication_role = DEFAULT', ...(force || check.length === 0 ? [] : [`DO $check$ BEGIN ${check.join(' ')} END $check$`])];
+      const before = ['SET session_replication_role = replica', `DELETE FROM ${quotePg(table)}`];
+      const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], before, after);
+      if (!result.ok) {
+        const broken = /migrate-guard: broken foreign key: (.+) references a missing (.+) row/.exec(result.detail);
+        if (!broken) throw new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
+        return { rows: 0, violations: [{ table: broken[1]!, row: null, parent: broken[2]! }], committed: false };
+      }
+      return withPg(url, async (connection) => ({
+        rows: Number((await connection.all<{ n: string }>(`SELECT COUNT(*) AS n FROM ${quotePg(table)}`))[0]?.n ?? 0),
+        violations: await pgForeignKeyViolations(connection, [...new Set(keys.map((key) => key.child))]),
+        committed: true,
+      }));
+    },
+
+    manualRestore: (backup) => `pg_restore --clean --if-exists --single-transaction --no-owner --dbname '${name}' '${backup}'`,
+    damage(error) {
+      const code = (error as { code?: string }).code;
+      return code === 'XX001' || code === 'XX002' ? code : null;
+    },
+  };
+  return engine;
+
+  /** An empty database on the same server, dropped (its sessions ended) when done. */
+  async function scratchDatabase(): Promise<ScratchDatabase & { readonly url: string }> {
+    const scratchName = `migrate_guard_scratch_${process.pid}_${randomBytes(4).toString('hex')}`;
+    await withPg(maintenance, (connection) => connection.exec(`CREATE DATABASE ${quotePg(scratchName)}`));
+    const scratchUrl = withDatabase(url, scratchName);
+    return {
+      url: scratchUrl,
+      engine: postgresEngine(scratchUrl, { stateDir }),
+      drop: () => withPg(maintenance, (connection) => connection.exec(`DROP DATABASE IF EXISTS ${quotePg(scratchName)} WITH (FORCE)`)),
+    };
+  }
+
+  /** A dump restored into a scratch database for `work`, then dropped whatever happens. */
+  async function withRestoredDump<T>(
+    dump: string,
+    signal: AbortSignal | undefined,
+    work: (scratch: ScratchDatabase & { readonly url: string }, restored: { ok: boolean; detail: string }) => Promise<T>,
+  ): Promise<T> {
+    const { restoreIntoEmpty } = await tools();
+    const scratch = await scratchDatabase();
+    try {
+      const restored = await restoreIntoEmpty(scratch.url, dump, signal ? { signal } : {});
+      return await work(scratch, restored);
+    } finally {
+      await scratch.drop().catch(() => undefined);
+    }
+  }
+}
+
+/** Every foreign key from or to `table`, with the query that finds the rows it would leave pointing nowhere. */
+async function keysAround(connection: PgConnection, table: string): Promise<{ child: string; parent: string; orphans: string }[]> {
+  const keys = await connection.all<{ child: string; parent: string; definition: string }>(
+    `SELECT c.relname AS child, p.relname AS parent, pg_get_constraintdef(k.oid) AS definition
+       FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
+      WHERE k.contype = 'f' AND k.connamespace = current_schema()::regnamespace AND (c.relname = ? OR p.relname = ?)`,
+    [table, table],
+  );
+  return keys.flatMap((key) => {
+    const match = /FOREIGN KEY \((.+?)\) REFERENCES (.+?)\((.+?)\)/.exec(key.definition);
+    if (!match) return [];
+    const childColumns = match[1]!.split(',').map((column) => column.trim());
+    const parentColumns = match[3]!.split(',').map((column) => column.trim());
+    const joined = childColumns.map((column, index) => `c.${column} = p.${parentColumns[index]}`).join(' AND ');
+    const notNull = childColumns.map((column) => `c.${column} IS NOT NULL`).join(' AND ');
+    return [{ child: key.child, parent: key.parent, orphans: `SELECT 1 FROM ${quotePg(key.child)} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${match[2]} p WHERE ${joined})` }];
+  });
+}
+
+/** Relations and types of the schema a dump does not hold: made by the run, dropped before a restore. */
+async function objectsNotIn(connection: PgConnection, known: ReadonlySet<string>): Promise<string[]> {
+  const rows = await connection.all<{ kind: string; name: string }>(
+    `SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' END AS kind,
+            c.relname AS name
+       FROM pg_class c
+      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+     UNION ALL
+     SELECT 'TYPE', t.typname FROM pg_type t
+      WHERE t.typnamespace = current_schema()::regnamespace AND t.typtype IN ('e', 'c', 'd') AND t.typrelid = 0`,
+  );
+  return rows.filter((row) => !known.has(`${row.kind} ${row.name}`)).map((row) => `DROP ${row.kind} IF EXISTS ${quotePg(row.name)} CASCADE`);
+}
+
+/**
+ * No index left invalid (a failed `CREATE INDEX CONCURRENTLY` leaves one), no constraint left
+ * `NOT VALID` on a table the run wrote, and — where the `amcheck` extension is installed —
+ * `bt_index_check(heapallindexed)` of the B-tree indexes of the tables the run wrote (of every
+ * table when that set is unknown), PostgreSQL's counterpart of SQLite's index-against-table check.
+ */
+async function pgIntegrity(reader: Reader, level: IntegrityLevel, changed?: ChangedSet): Promise<IntegrityResult> {
+  const invalid = await reader.all<{ name: string }>(
+    `SELECT i.indexrelid::regclass::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+      WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::regnamespace`,
+  );
+  if (invalid.length > 0) return { ok: false, detail: `index(es) left invalid: ${invalid.map((row) => row.name).join(', ')}` };
+  const known = changed !== undefined && changed.unknown === null;
+  const tables = known ? [...changed.tables] : await listPgTables(reader);
+  const notValid = await reader.all<{ name: string }>(
+    `SELECT conrelid::regclass::text || '.' || conname AS name FROM pg_constraint
+      WHERE NOT convalidated AND connamespace = current_schema()::regnamespace AND conrelid::regclass::text = ANY(?::text[])`,
+    [tables.map(quoteIfNeeded)],
+  );
+  if (notValid.length > 0) return { ok: false, detail: `constraint(s) left NOT VALID: ${notValid.map((row) => row.name).join(', ')}` };
+  if (level === 'quick') return { ok: true, detail: 'ok (no invalid index)' };
+  const [amcheck] = await reader.all<{ installed: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck') AS installed");
+  if (!amcheck?.installed) {
+    return { ok: true, detail: 'ok (no invalid index; amcheck is not installed, so index contents were not checked: CREATE EXTENSION amcheck)' };
+  }
+  const indexes = await reader.all<{ oid: number; name: string }>(
+    `SELECT i.indexrelid::oid AS oid, i.indexrelid::regclass::text AS name FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+      WHERE am.amname = 'btree' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(?::text[])`,
+    [tables],
+  );
+  for (const index of indexes) {
+    try {
+      await reader.all('SELECT bt_index_check(?::regclass, true)', [index.oid]);
+    } catch (error) {
+      return { ok: false, detail: `bt_index_check(${index.name}): ${(error as Error).message}` };
+    }
+  }
+  return { ok: true, detail: `ok (no invalid index; bt_index_check of ${indexes.length} index(es) of ${known ? `what the run wrote: ${tables.join(', ') || 'no table'}` : 'every table'})` };
+}
+
+/** regclass::text quotes a name only when it needs quotes. */
+function quoteIfNeeded(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : quotePg(name);
+}
+
+/** A table's rows as reviewable INSERTs, read through a cursor (memory stays flat). */
+async function exportRows(connection: PgConnection, table: string, out: string, header: readonly string[]): Promise<number> {
+  const columns = await pgColumns(connection, table);
+  if (columns.length === 0) throw new GuardError('USAGE', `no table ${JSON.stringify(table)} in the backup`);
+  const list = columns.map(quotePg).join(', ');
+  let rows = 0;
+  await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    await connection.exec(`DECLARE rows_out NO SCROLL CURSOR FOR SELECT ${list} FROM ${quotePg(table)} ORDER BY ctid`);
+    await writeStreamAtomic(out, async (write) => {
+      for (const line of header) await write(`-- ${line}\n`);
+      await write('BEGIN;\n');
+      for (;;) {
+        const batch = await connection.all<Record<string, unknown>>('FETCH 1000 FROM rows_out');
+        if (batch.length === 0) break;
+        for (const row of batch) {
+          rows += 1;
+          await write(`INSERT INTO ${quotePg(table)} (${list}) VALUES (${columns.map((column) => pgLiteral(row[column])).join(', ')});\n`);
+        }
+      }
+      await write('COMMIT;\n');
+    });
+  } finally {
+    await connection.exec('ROLLBACK').catch(() => undefined);
+  }
+  return rows;
+}
+
+/** A SQL literal for a value the pg driver gave back. */
+export function pgLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (Buffer.isBuffer(value)) return `'\\x${value.toString('hex')}'::bytea`;
+  if (value instanceof Date) return `'${value.toISOString()}'`;
+  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return `'${text.replaceAll("'", "''")}'`;
+}
