@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { AppliedReader, Engine, Progress } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
+import { createEmptyFile, fileModeFrom, makePrivateDir } from '../fs/file-mode.ts';
 import { hashingTap, READ_CHUNK, sha256File } from '../fs/hash.ts';
 import { withPeriodicFlush } from '../fs/periodic-flush.ts';
 import { pathExists, removeIfPresent } from '../fs/paths.ts';
@@ -74,7 +75,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Verifi
   const log = (error: string | null, bytes: number | null = null) =>
     recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error });
   try {
-    await mkdir(folder, { recursive: true });
+    await makePrivateDir(folder);
     await engine.snapshot(temporary, options.onProgress);
     options.checkpoint?.();
     options.onVerify?.();
@@ -141,6 +142,7 @@ function unverified(reason: string): GuardError {
  */
 async function gzipVerified(plain: string, target: string, plainSha256: string, level: number): Promise<{ bytes: number; sha256: string }> {
   const tap = hashingTap();
+  await createEmptyFile(target, await fileModeFrom(plain));
   await withPeriodicFlush(target, 100, () =>
     pipeline(createReadStream(plain, { highWaterMark: READ_CHUNK }), createGzip({ level }), tap, createWriteStream(target)),
   );

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { DatabaseFacts } from '../engines/contract.ts';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { fileModeFrom } from '../fs/file-mode.ts';
 import type { BackupKind } from './kinds.ts';
 
 const FORMAT = 'migrate-guard-backup/2';
@@ -36,9 +37,10 @@ export function manifestPathOf(backupFile: string): string {
   return `${backupFile}.manifest.json`;
 }
 
+/** Written atomically, with the backup's own permission bits: it describes the data's shape. */
 export async function writeManifest(backupFile: string, fields: Omit<BackupManifest, 'format'>): Promise<BackupManifest> {
   const manifest: BackupManifest = { format: FORMAT, ...fields };
-  await writeFileAtomic(manifestPathOf(backupFile), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(manifestPathOf(backupFile), `${JSON.stringify(manifest, null, 2)}\n`, await fileModeFrom(backupFile));
   return manifest;
 }
 
