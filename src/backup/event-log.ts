@@ -4,7 +4,8 @@ import { makePrivateDir, openWithMode, PRIVATE_FILE_MODE } from '../fs/file-mode
 import { redactText } from '../redact.ts';
 import type { BackupKind } from './kinds.ts';
 
-export type JobName = 'backup' | 'verify' | 'prune' | 'restore' | 'drill';
+/** `scrub`: a line per backup `verify --all` re-read (`file` set), then one for the whole run (`file` null). */
+export type JobName = 'backup' | 'verify' | 'prune' | 'restore' | 'drill' | 'scrub';
 
 /** One line of `<backupDir>/events.jsonl`: what a job did, for `health` and for people. */
 export interface BackupEvent {

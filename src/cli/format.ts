@@ -7,6 +7,7 @@ import { manualRestoreAdvice } from '../rollout/recover.ts';
 import type { BackupReport } from '../commands/backup.ts';
 import type { BackupsReport } from '../commands/backups.ts';
 import type { VerifyReport } from '../commands/verify.ts';
+import type { ScrubReport } from '../commands/scrub.ts';
 import type { HealthReport } from '../commands/health.ts';
 import type { PruneReport } from '../commands/prune.ts';
 import type { RestoreReport } from '../commands/restore.ts';
@@ -82,7 +83,8 @@ export function formatBackup(report: BackupReport): string {
 export function formatBackups(report: BackupsReport): string {
   if (report.backups.length === 0) return 'migrate-guard: no backups';
   const rows = report.backups.map((b) =>
-    [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  '),
+    [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  ') +
+      (b.scrubError ? `\n    failed its scrub at ${b.scrubbedAt}: ${b.scrubError}` : ''),
   );
   return ['created                   kind              size      verified    sha256        path', ...rows].join('\n');
 }
@@ -91,6 +93,21 @@ export function formatVerify(report: VerifyReport): string {
   const lines = report.checks.map((check) => `  ${check.ok ? 'ok    ' : 'FAILED'} ${check.name}: ${check.detail}`);
   lines.push(`  tables: ${Object.entries(report.tables).map(([name, rows]) => `${name} ${rows}`).join(', ') || 'none'}`);
   lines.push(report.ok ? `migrate-guard: ${report.backup} is a good backup` : `migrate-guard: ${report.backup} FAILED verification (exit 4)`);
+  return lines.join('\n');
+}
+
+export function formatScrub(report: ScrubReport): string {
+  const lines = report.backups.map((entry) => {
+    const state = entry.result === 'ok' ? 'ok    ' : entry.result === 'failed' ? 'FAILED' : 'skip  ';
+    return `  ${state} ${entry.path}${entry.error ? `: ${entry.error}` : ''}`;
+  });
+  const checked = report.backups.filter((entry) => entry.result !== 'skipped').length;
+  const what = report.deep ? 'fully verified (checksums, integrity_check, schema, row counts)' : 're-read against their manifest checksums';
+  lines.push(
+    report.ok
+      ? `migrate-guard: scrub: ${checked} backup(s) ${what}; all match`
+      : `migrate-guard: scrub: ${report.failed.length} of ${checked} backup(s) FAILED and no longer count as verified (exit 4): ${report.failed.join(', ')}`,
+  );
   return lines.join('\n');
 }
 

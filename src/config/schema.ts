@@ -58,6 +58,8 @@ const health = z.strictObject({
   sizeChangePercent: z.number().positive().default(20),
   /** Alert when the last successful restore drill is older than this. */
   drillMaxAgeDays: z.number().positive().default(35),
+  /** Alert when the last scrub (`verify --all`, daily from cron) is older than this. */
+  scrubMaxAgeHours: z.number().positive().default(26),
 });
 
 const archive = z.strictObject({

@@ -5,7 +5,7 @@ import { formatHealth } from '../format.ts';
 
 export const health = defineCommand({
   name: 'health',
-  description: 'monitoring: backup age, size changes, failed jobs, free space (exit 4 on alerts)',
+  description: 'monitoring: backup age, size changes, failed jobs, scrubs, drills, free space (exit 4 on alerts)',
   args: {},
   async run(_args, { cli, locations, config }): Promise<HealthReport> {
     const { runHealth } = await import('../../commands/health.ts');
