@@ -117,6 +117,7 @@ export function formatHealth(report: HealthReport): string {
     : 'no verified backup';
   const lines = [`migrate-guard: ${newest}; ${formatBytes(report.freeBytes)} free for backups`];
   for (const alert of report.alerts) lines.push(`  ALERT ${alert.check}: ${alert.message}`);
+  if (report.prometheus) lines.push(`migrate-guard: metrics written to ${report.prometheus}`);
   lines.push(report.ok ? 'migrate-guard: healthy' : `migrate-guard: ${report.alerts.length} alert(s) (exit 4)`);
   return lines.join('\n');
 }

@@ -9,6 +9,7 @@ import { checkFreeSpace } from '../fs/free-space.ts';
 import { pathExists } from '../fs/paths.ts';
 import { hookRunner } from '../hooks/hook-runner.ts';
 import type { HookResult } from '../hooks/run-hook.ts';
+import { renderPrometheus, writePrometheusFile } from '../monitoring/prometheus.ts';
 import { formatBytes } from '../units.ts';
 
 export interface HealthOptions {
@@ -18,6 +19,8 @@ export interface HealthOptions {
   /** Injectable for tests and for reasoning about "as of". */
   readonly now?: Date;
   readonly cwd?: string;
+  /** Also write the report as Prometheus metrics (node_exporter's textfile collector) to this file. */
+  readonly prometheus?: string;
 }
 
 export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag' | 'scrub-failed' | 'scrub-age';
@@ -37,8 +40,16 @@ export interface HealthReport {
   readonly databaseBytes: number;
   /** With a local WAL archive: the newest archived point, and how far the database is ahead of it. */
   readonly archive: { readonly recoveryPoint: string | null; readonly lagSeconds: number | null } | null;
+  /** The newest verified backup of each kind that has one. */
+  readonly kinds: readonly { readonly kind: string; readonly path: string; readonly createdAt: string; readonly ageSeconds: number; readonly bytes: number }[];
+  /** The last run of each job (per kind), from the event log. */
+  readonly jobs: readonly { readonly job: string; readonly kind: string | null; readonly time: string; readonly ok: boolean }[];
+  /** The last successful restore drill. */
+  readonly drill: { readonly lastSuccess: string | null; readonly ageSeconds: number | null };
   /** The last scrub (`verify --all`) and the backups that failed theirs. */
   readonly scrub: { readonly lastRun: string | null; readonly ageSeconds: number | null; readonly failed: readonly string[] };
+  /** The Prometheus metrics file written, or null. */
+  readonly prometheus: string | null;
   readonly hooks: readonly HookResult[];
 }
 
@@ -88,10 +99,10 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     if (alert) alerts.push(alert);
   }
 
+  const secondsSince = (time: string) => Math.round((now.getTime() - Date.parse(time)) / 1000);
+  const lastDrill = events.filter((event) => event.job === 'drill' && event.error === null).at(-1) ?? null;
   const scrubbed = lastScrub(events);
-  const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database } });
-  for (const alert of alerts) await hooks.run('onAlert', { MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message });
-  return {
+  const report: Omit<HealthReport, 'hooks'> = {
     command: 'health',
     ok: alerts.length === 0,
     exitCode: alerts.length === 0 ? 0 : 4,
@@ -100,13 +111,34 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     freeBytes: free,
     databaseBytes: size,
     archive,
-    scrub: {
-      lastRun: scrubbed?.time ?? null,
-      ageSeconds: scrubbed ? Math.round((now.getTime() - Date.parse(scrubbed.time)) / 1000) : null,
-      failed: backups.filter((entry) => entry.scrubError !== null).map((entry) => entry.path),
-    },
-    hooks: hooks.results,
+    kinds: newestPerKind(backups).map((entry) => ({ kind: entry.kind, path: entry.path, createdAt: entry.createdAt, ageSeconds: secondsSince(entry.createdAt), bytes: entry.bytes })),
+    jobs: lastRuns(events),
+    drill: { lastSuccess: lastDrill?.time ?? null, ageSeconds: lastDrill ? secondsSince(lastDrill.time) : null },
+    scrub: { lastRun: scrubbed?.time ?? null, ageSeconds: scrubbed ? secondsSince(scrubbed.time) : null, failed: backups.filter((entry) => entry.scrubError !== null).map((entry) => entry.path) },
+    prometheus: options.prometheus ? path.resolve(options.cwd ?? process.cwd(), options.prometheus) : null,
   };
+  // Metrics first: a monitoring system must get them even when an alert hook hangs.
+  if (report.prometheus !== null) await writePrometheusFile(report.prometheus, renderPrometheus(report));
+
+  const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database } });
+  for (const alert of alerts) await hooks.run('onAlert', { MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message });
+  return { ...report, hooks: hooks.results };
+}
+
+/** The newest verified backup of each kind, newest kind first. */
+function newestPerKind(backups: readonly BackupEntry[]): BackupEntry[] {
+  const seen = new Set<string>();
+  return backups.filter((entry) => entry.verified && !seen.has(entry.kind) && seen.add(entry.kind));
+}
+
+/** The last run of each job per kind; a scrub counts by its run line, not its per-backup lines. */
+export function lastRuns(events: readonly BackupEvent[]): HealthReport['jobs'] {
+  const latest = new Map<string, BackupEvent>();
+  for (const event of events) {
+    if (event.job === 'scrub' && event.file !== null) continue;
+    latest.set(`${event.job} ${event.kind ?? ''}`, event);
+  }
+  return [...latest.values()].map((event) => ({ job: event.job, kind: event.kind, time: event.time, ok: event.error === null && event.verified }));
 }
 
 /** The last scrub run (its summary line), or null. */

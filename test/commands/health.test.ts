@@ -3,7 +3,7 @@ import type { BackupEvent, JobName } from '../../src/backup/event-log.ts';
 import type { BackupKind } from '../../src/backup/kinds.ts';
 import type { BackupManifest } from '../../src/backup/manifest.ts';
 import type { BackupEntry } from '../../src/backup/store.ts';
-import { archiveAlert, failedJobs, scrubAlerts, sizeChanges, staleDrill } from '../../src/commands/health.ts';
+import { archiveAlert, failedJobs, lastRuns, scrubAlerts, sizeChanges, staleDrill } from '../../src/commands/health.ts';
 
 const NOW = new Date('2026-03-31T12:00:00.000Z');
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
@@ -243,7 +243,7 @@ describe('scrubAlerts', () => {
   });
 });
 
-describe('failedJobs with scrubs', () => {
+describe('failedJobs and lastRuns with scrubs', () => {
   it('leaves scrub failures to scrubAlerts: a later scrub of another backup of the kind cannot hide one', () => {
     const events = [
       event('scrub', daysAgo(0), { kind: 'daily', file: '/a.db.gz', error: 'checksum differs' }),
@@ -251,5 +251,20 @@ describe('failedJobs with scrubs', () => {
       event('scrub', daysAgo(0), { error: '1 of 2 backups no longer match' }),
     ];
     expect(failedJobs(events)).toEqual([]);
+  });
+
+  it('reports the last run of each job and kind, a scrub by its run line', () => {
+    const events = [
+      event('backup', daysAgo(2), { kind: 'daily' }),
+      event('backup', daysAgo(1), { kind: 'daily', error: 'disk full' }),
+      event('drill', daysAgo(1)),
+      event('scrub', daysAgo(0), { kind: 'daily', file: '/a.db.gz', error: 'checksum differs' }),
+      event('scrub', daysAgo(0), { error: '1 of 1 backups no longer match' }),
+    ];
+    expect(lastRuns(events)).toEqual([
+      { job: 'backup', kind: 'daily', time: daysAgo(1), ok: false },
+      { job: 'drill', kind: null, time: daysAgo(1), ok: true },
+      { job: 'scrub', kind: null, time: daysAgo(0), ok: false },
+    ]);
   });
 });
