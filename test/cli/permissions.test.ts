@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { readManifest } from '../../src/backup/manifest.ts';
 import { sqliteEngine } from '../../src/engines/sqlite/engine.ts';
 import { TempProject, exec, parseReport } from '../helpers/project.ts';
 import { addItem, createItems, partialThenThrow } from '../helpers/migrations.ts';
+import { useTempProject } from '../helpers/use-project.ts';
 
 /**
  * Who can read what migrate-guard writes: everything that holds the data or its shape gets the
@@ -15,13 +16,10 @@ import { addItem, createItems, partialThenThrow } from '../helpers/migrations.ts
  * the project folder: every file and folder that was not there before is checked.
  */
 
+const current = useTempProject(createItems, { migrate: false });
 let project: TempProject;
-beforeEach(async () => {
-  project = await TempProject.create();
-  await project.writeMigration('001_items.ts', createItems);
-});
-afterEach(async () => {
-  await project.cleanup();
+beforeEach(() => {
+  project = current();
 });
 
 const UMASK_022 = { shellPrefix: 'umask 022' };

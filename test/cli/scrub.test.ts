@@ -1,17 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TempProject, exec, parseReport, query } from '../helpers/project.ts';
+import { useTempProject } from '../helpers/use-project.ts';
 import { createItems } from '../helpers/migrations.ts';
 
+const current = useTempProject(createItems, { migrate: true });
 let project: TempProject;
-beforeEach(async () => {
-  project = await TempProject.create();
-  await project.writeMigration('001_items.ts', createItems);
-  expect((await project.run(['migrate'])).exitCode).toBe(0);
-});
-afterEach(async () => {
-  await project.cleanup();
+beforeEach(() => {
+  project = current();
 });
 
 const backupJson = async (args: string[]) => {
