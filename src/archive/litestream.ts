@@ -1,9 +1,12 @@
 import { createRequire } from 'node:module';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { fileModeFrom, makePrivateDir } from '../fs/file-mode.ts';
+import { litestreamReplica } from './replica.ts';
 
 /**
  * Pinned: @flydotio/litestream-<platform>-<arch>@1.0.1 ship the Litestream v0.3.13 binary. The
@@ -37,28 +40,55 @@ export function defaultArchiveDir(backupDir: string): string {
   return path.join(backupDir, 'wal-archive');
 }
 
+export interface LitestreamSetup {
+  /** The generated `litestream.yml`. */
+  readonly config: string;
+  /** What Litestream's environment must add: credentials taken out of the replica URL. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
 /**
- * Writes the Litestream configuration for one database, derived from ours, and returns its path.
- * Kept beside the archive, so `litestream` can be run by hand with the same settings.
+ * Writes the Litestream configuration for one database, derived from ours. Kept beside the
+ * archive, so `litestream` can be run by hand with the same settings (and the same environment).
+ * The file is 0600 and holds no secret: credentials in `archive.replica` go to Litestream's
+ * environment (see replica.ts). The folders the archive lives in are made 0700 before Litestream
+ * runs: the archive folder, a file replica's folder, and Litestream's own folder beside the
+ * database (`.<db>-litestream`); Litestream keeps an existing folder as it is and gives the files
+ * it writes in them the database's mode.
  */
-export async function writeLitestreamConfig(database: string, backupDir: string, settings: ArchiveSettings): Promise<string> {
+export async function writeLitestreamConfig(database: string, backupDir: string, settings: ArchiveSettings): Promise<LitestreamSetup> {
   const archiveDir = defaultArchiveDir(backupDir);
-  await mkdir(archiveDir, { recursive: true });
-  const replica = settings.replica
-    ? `      - url: ${JSON.stringify(settings.replica)}`
-    : `      - type: file\n        path: ${JSON.stringify(path.join(archiveDir, 'replica'))}`;
+  await makePrivateDir(archiveDir);
+  const live = path.resolve(database);
+  await makePrivateDir(path.join(path.dirname(live), `.${path.basename(live)}-litestream`));
+  const replica = settings.replica ? litestreamReplica(settings.replica) : null;
+  const replicaFolder = replica ? fileReplicaFolder(replica.url) : path.join(archiveDir, 'replica');
+  if (replicaFolder !== null) await makePrivateDir(replicaFolder);
+  const entry = replica
+    ? [`      - url: ${JSON.stringify(replica.url)}`, ...replica.lines.map((line) => `        ${line}`)]
+    : [`      - type: file`, `        path: ${JSON.stringify(replicaFolder)}`];
   const yaml = [
     '# Written by migrate-guard archive; regenerated on every start.',
     'dbs:',
-    `  - path: ${JSON.stringify(path.resolve(database))}`,
+    `  - path: ${JSON.stringify(live)}`,
     '    replicas:',
-    replica,
+    ...entry,
     `        sync-interval: ${settings.syncInterval}`,
     '',
   ].join('\n');
   const file = path.join(archiveDir, 'litestream.yml');
   await writeFileAtomic(file, yaml);
-  return file;
+  return { config: file, env: replica?.env ?? {} };
+}
+
+/** The folder of a `file://` replica URL, or null for a remote one. */
+function fileReplicaFolder(url: string): string | null {
+  if (!url.startsWith('file://')) return null;
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return null;
+  }
 }
 
 /** Whether an archive has been written for this backup folder (a generation exists). */
@@ -118,12 +148,12 @@ export type ArchiveRestore =
  * the newest state at or before the target, and the recovery point says which second that is.
  */
 export async function restoreArchiveToFile(database: string, backupDir: string, settings: ArchiveSettings, at: Date | null): Promise<ArchiveRestore> {
+  const { config, env } = await writeLitestreamConfig(database, backupDir, settings);
   const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pitr-'));
   const release = () => rm(folder, { recursive: true, force: true });
   const file = path.join(folder, 'point-in-time.db');
   const { execa } = await import('execa');
-  const config = await writeLitestreamConfig(database, backupDir, settings);
-  const run = (args: readonly string[]) => execa(litestreamBinary(), [...args], { reject: false, stdin: 'ignore', all: true });
+  const run = (args: readonly string[]) => execa(litestreamBinary(), [...args], { reject: false, stdin: 'ignore', all: true, env });
   let timestamp = (at ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   let useTimestamp = at !== null;
   const latest = await latestArchivedPoint(run, config, database);
@@ -138,6 +168,13 @@ export async function restoreArchiveToFile(database: string, backupDir: string, 
     await release();
     const reason = /error="([^"]+)"/.exec(result.all ?? '')?.[1] ?? (result.all ?? '').trim().split('\n').at(-1) ?? 'failed';
     return { ok: false, timestamp, reason };
+  }
+  // Litestream wrote it itself: no wider than the database it is a copy of.
+  try {
+    await chmod(file, await fileModeFrom(database));
+  } catch (error) {
+    await release();
+    throw error;
   }
   return { ok: true, file, timestamp, release };
 }

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -7,6 +7,7 @@ import type { AppliedReader, DatabaseFacts, Engine, Progress } from '../engines/
 import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
+import { createEmptyFile, fileModeFrom, makePrivateDir } from '../fs/file-mode.ts';
 import { hashingTap, READ_CHUNK, sha256File } from '../fs/hash.ts';
 import { withPeriodicFlush } from '../fs/periodic-flush.ts';
 import { pathExists, removeIfPresent } from '../fs/paths.ts';
@@ -112,7 +113,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
 
   let snapshotFacts: DatabaseFacts | null = null;
   try {
-    await mkdir(folder, { recursive: true });
+    await makePrivateDir(folder);
     snapshotFacts = await engine.snapshot(temporary, options.onProgress, options.applied);
     options.checkpoint?.();
   } catch (error) {
@@ -199,6 +200,7 @@ function unverified(reason: string): GuardError {
  */
 async function gzipVerified(plain: string, target: string, plainSha256: string, level: number): Promise<{ bytes: number; sha256: string }> {
   const tap = hashingTap();
+  await createEmptyFile(target, await fileModeFrom(plain));
   await withPeriodicFlush(target, 100, () =>
     pipeline(createReadStream(plain, { highWaterMark: READ_CHUNK }), createGzip({ level }), tap, createWriteStream(target)),
   );

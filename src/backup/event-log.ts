@@ -1,8 +1,11 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { makePrivateDir, openWithMode, PRIVATE_FILE_MODE } from '../fs/file-mode.ts';
+import { redactText } from '../redact.ts';
 import type { BackupKind } from './kinds.ts';
 
-export type JobName = 'backup' | 'verify' | 'prune' | 'restore' | 'drill';
+/** `scrub`: a line per backup `verify --all` re-read (`file` set), then one for the whole run (`file` null). */
+export type JobName = 'backup' | 'verify' | 'prune' | 'restore' | 'drill' | 'scrub';
 
 /** One line of `<backupDir>/events.jsonl`: what a job did, for `health` and for people. */
 export interface BackupEvent {
@@ -35,7 +38,8 @@ export interface JobRecord {
 /**
  * Appends the job's line, best effort: a log line that cannot be written must not turn a finished
  * job into a failed one. A line is one `write` of a few hundred bytes in append mode, so
- * concurrent jobs do not interleave inside a line.
+ * concurrent jobs do not interleave inside a line. The log names backups and their errors: it is
+ * 0600 (narrowed if an older version left it wider), its folder 0700 when we create it.
  */
 export async function recordJob(backupDir: string, job: JobName, record: JobRecord): Promise<void> {
   const event: BackupEvent = {
@@ -46,11 +50,16 @@ export async function recordJob(backupDir: string, job: JobName, record: JobReco
     bytes: record.bytes ?? null,
     durationMs: Math.round(performance.now() - record.startedAt),
     verified: record.verified ?? record.error === null,
-    error: record.error,
+    error: record.error === null ? null : redactText(record.error),
   };
   try {
-    await mkdir(backupDir, { recursive: true });
-    await appendFile(eventLogPath(backupDir), `${JSON.stringify(event)}\n`);
+    await makePrivateDir(backupDir);
+    const handle = await openWithMode(eventLogPath(backupDir), 'a', PRIVATE_FILE_MODE);
+    try {
+      await handle.write(`${JSON.stringify(event)}\n`);
+    } finally {
+      await handle.close();
+    }
   } catch {
     // best effort, see above
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { createEmptyFile, fileModeFrom } from '../fs/file-mode.ts';
 import { hashingTap, READ_CHUNK, sha256File } from '../fs/hash.ts';
 import type { BackupManifest } from './manifest.ts';
 
@@ -19,7 +20,8 @@ export interface PlainBackup {
 
 /**
  * The backup as a plain snapshot file, checksummed on the way: a compressed backup is decompressed
- * as a stream into a private temporary folder (memory stays flat), hashing both sides.
+ * as a stream into a private temporary folder (memory stays flat), hashing both sides; the
+ * decompressed copy gets the backup's permission bits.
  */
 export async function plainBackup(file: string, manifest: Pick<BackupManifest, 'compressed'>): Promise<PlainBackup> {
   if (!manifest.compressed) {
@@ -30,6 +32,7 @@ export async function plainBackup(file: string, manifest: Pick<BackupManifest, '
   const compressed = hashingTap();
   const plain = hashingTap();
   try {
+    await createEmptyFile(target, await fileModeFrom(file));
     await pipeline(createReadStream(file, { highWaterMark: READ_CHUNK }), compressed, createGunzip(), plain, createWriteStream(target));
   } catch (error) {
     await rm(folder, { recursive: true, force: true });

@@ -14,7 +14,11 @@ export interface BackupEntry {
   readonly bytes: number;
   readonly compressed: boolean;
   readonly sha256: string | null;
+  /** False for a backup that failed its last scrub (`verify --all`), as for one without a manifest. */
   readonly verified: boolean;
+  /** When `verify --all` last re-read it (null: never), and why that failed (null: it matched). */
+  readonly scrubbedAt: string | null;
+  readonly scrubError: string | null;
   /** null for a file in a kind folder without a readable manifest: not a usable backup. */
   readonly manifest: BackupManifest | null;
 }
@@ -44,6 +48,8 @@ export async function listBackups(backupDir: string): Promise<BackupEntry[]> {
         compressed: manifest?.compressed ?? name.endsWith('.gz'),
         sha256: manifest?.sha256 ?? null,
         verified: manifest?.verified === true,
+        scrubbedAt: manifest?.scrubbedAt ?? null,
+        scrubError: manifest?.scrubError ?? null,
         manifest,
       });
     }

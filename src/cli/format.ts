@@ -7,6 +7,7 @@ import { manualRestoreAdvice } from '../rollout/recover.ts';
 import type { BackupReport } from '../commands/backup.ts';
 import type { BackupsReport } from '../commands/backups.ts';
 import type { VerifyReport } from '../commands/verify.ts';
+import type { ScrubReport } from '../commands/scrub.ts';
 import type { HealthReport } from '../commands/health.ts';
 import type { PruneReport } from '../commands/prune.ts';
 import type { RestoreReport } from '../commands/restore.ts';
@@ -101,7 +102,8 @@ export function formatBackup(report: BackupReport): string {
 export function formatBackups(report: BackupsReport): string {
   if (report.backups.length === 0) return 'migrate-guard: no backups';
   const rows = report.backups.map((b) =>
-    [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  '),
+    [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  ') +
+      (b.scrubError ? `\n    failed its scrub at ${b.scrubbedAt}: ${b.scrubError}` : ''),
   );
   return ['created                   kind              size      verified    sha256        path', ...rows].join('\n');
 }
@@ -113,12 +115,28 @@ export function formatVerify(report: VerifyReport): string {
   return lines.join('\n');
 }
 
+export function formatScrub(report: ScrubReport): string {
+  const lines = report.backups.map((entry) => {
+    const state = entry.result === 'ok' ? 'ok    ' : entry.result === 'failed' ? 'FAILED' : 'skip  ';
+    return `  ${state} ${entry.path}${entry.error ? `: ${entry.error}` : ''}`;
+  });
+  const checked = report.backups.filter((entry) => entry.result !== 'skipped').length;
+  const what = report.deep ? 'fully verified (checksums, integrity_check, schema, row counts)' : 're-read against their manifest checksums';
+  lines.push(
+    report.ok
+      ? `migrate-guard: scrub: ${checked} backup(s) ${what}; all match`
+      : `migrate-guard: scrub: ${report.failed.length} of ${checked} backup(s) FAILED and no longer count as verified (exit 4): ${report.failed.join(', ')}`,
+  );
+  return lines.join('\n');
+}
+
 export function formatHealth(report: HealthReport): string {
   const newest = report.newestVerified
     ? `newest verified backup: ${report.newestVerified.kind}, ${report.newestVerified.ageHours} h old (${report.newestVerified.path})`
     : 'no verified backup';
   const lines = [`migrate-guard: ${newest}; ${formatBytes(report.freeBytes)} free for backups`];
   for (const alert of report.alerts) lines.push(`  ALERT ${alert.check}: ${alert.message}`);
+  if (report.prometheus) lines.push(`migrate-guard: metrics written to ${report.prometheus}`);
   lines.push(report.ok ? 'migrate-guard: healthy' : `migrate-guard: ${report.alerts.length} alert(s) (exit 4)`);
   return lines.join('\n');
 }

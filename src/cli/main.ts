@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import dotenv from 'dotenv';
 import type { ExitCode } from '../errors.ts';
+import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, Invocation } from './command.ts';
 import { addCommand } from './program.ts';
 import { runCommand } from './run-command.ts';
@@ -62,9 +63,8 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     // commander already printed the usage error on stderr; a pipeline asking for JSON still gets its object.
     if (cli.argv.includes('--json')) {
       const named = cli.argv.find((arg) => commands.some((command) => command.name === arg));
-      cli.stdout.write(
-        `${JSON.stringify({ command: named ?? 'migrate-guard', ok: false, exitCode: 1, error: { code: 'USAGE', message: error.message.replace(/^error: /, '') } }, null, 2)}\n`,
-      );
+      const message = redactText(error.message.replace(/^error: /, ''));
+      cli.stdout.write(`${JSON.stringify({ command: named ?? 'migrate-guard', ok: false, exitCode: 1, error: { code: 'USAGE', message } }, null, 2)}\n`);
     }
     return 1;
   }

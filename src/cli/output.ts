@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type cliProgressModule from 'cli-progress';
 import type { GuardEvent } from '../events.ts';
+import { redactText } from '../redact.ts';
 
 export interface OutputStreams {
   readonly stdout: NodeJS.WritableStream;
@@ -9,7 +10,9 @@ export interface OutputStreams {
 
 /**
  * Human output goes to stderr, one concise line per step, with a progress bar for long copies when
- * stderr is a terminal. With --json, stdout carries only the final report object.
+ * stderr is a terminal. With --json, stdout carries only the final report object. Whatever is
+ * printed passes through `redactText`: a password in a URL (DATABASE_URL, a replica) quoted by a
+ * message or a report is never shown.
  */
 export class Output {
   private bar: cliProgressModule.SingleBar | null = null;
@@ -23,7 +26,7 @@ export class Output {
 
   line(text: string): void {
     this.stopBar();
-    this.streams.stderr.write(`${text}\n`);
+    this.streams.stderr.write(`${redactText(text)}\n`);
   }
 
   event(event: GuardEvent): void {
@@ -66,8 +69,8 @@ export class Output {
 
   report(report: object, humanSummary: string | null): void {
     this.stopBar();
-    if (this.json) this.streams.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else if (humanSummary) this.streams.stderr.write(`${humanSummary}\n`);
+    if (this.json) this.streams.stdout.write(`${redactText(JSON.stringify(report, null, 2))}\n`);
+    else if (humanSummary) this.streams.stderr.write(`${redactText(humanSummary)}\n`);
   }
 
   private progress(task: string, done: number, total: number): void {

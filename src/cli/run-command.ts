@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/load.ts';
 import { resolveLocations } from '../config/locations.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
 import { Output } from './output.ts';
@@ -45,6 +46,6 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
     },
     `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}`,
   );
-  if (!guardError && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${(error as Error).stack}\n`);
+  if (!guardError && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${redactText(String((error as Error).stack))}\n`);
   return exitCode;
 }

@@ -36,9 +36,9 @@ export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport
   await requireDatabase(engine);
   const database = engine.name;
   const binary = litestreamBinary();
-  const config = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
+  const { config, env } = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
   const { execa } = await import('execa');
-  const litestream = execa(binary, ['replicate', '-config', config], { reject: false, stdin: 'ignore', all: true, cancelSignal: options.signal, forceKillAfterDelay: 10_000 });
+  const litestream = execa(binary, ['replicate', '-config', config], { reject: false, stdin: 'ignore', all: true, env, cancelSignal: options.signal, forceKillAfterDelay: 10_000 });
   let lastLine = '';
   litestream.all?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {

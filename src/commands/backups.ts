@@ -16,7 +16,7 @@ export async function runBackups(options: { readonly backupDir: string }): Promi
     command: 'backups',
     ok: true,
     exitCode: 0,
-    backups: entries.map(({ path: file, kind, createdAt, bytes, compressed, sha256, verified }) => ({
+    backups: entries.map(({ path: file, kind, createdAt, bytes, compressed, sha256, verified, scrubbedAt, scrubError }) => ({
       path: file,
       kind,
       createdAt,
@@ -24,6 +24,8 @@ export async function runBackups(options: { readonly backupDir: string }): Promi
       compressed,
       sha256,
       verified,
+      scrubbedAt,
+      scrubError,
     })),
   };
 }

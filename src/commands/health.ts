@@ -9,6 +9,7 @@ import { checkFreeSpace } from '../fs/free-space.ts';
 import { pathExists } from '../fs/paths.ts';
 import { hookRunner } from '../hooks/hook-runner.ts';
 import type { HookResult } from '../hooks/run-hook.ts';
+import { renderPrometheus, writePrometheusFile } from '../monitoring/prometheus.ts';
 import { formatBytes } from '../units.ts';
 
 export interface HealthOptions {
@@ -18,9 +19,11 @@ export interface HealthOptions {
   /** Injectable for tests and for reasoning about "as of". */
   readonly now?: Date;
   readonly cwd?: string;
+  /** Also write the report as Prometheus metrics (node_exporter's textfile collector) to this file. */
+  readonly prometheus?: string;
 }
 
-export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag';
+export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag' | 'scrub-failed' | 'scrub-age';
 
 export interface HealthAlert {
   readonly check: HealthCheck;
@@ -37,6 +40,16 @@ export interface HealthReport {
   readonly databaseBytes: number;
   /** With a local WAL archive: the newest archived point, and how far the database is ahead of it. */
   readonly archive: { readonly recoveryPoint: string | null; readonly lagSeconds: number | null } | null;
+  /** The newest verified backup of each kind that has one. */
+  readonly kinds: readonly { readonly kind: string; readonly path: string; readonly createdAt: string; readonly ageSeconds: number; readonly bytes: number }[];
+  /** The last run of each job (per kind), from the event log. */
+  readonly jobs: readonly { readonly job: string; readonly kind: string | null; readonly time: string; readonly ok: boolean }[];
+  /** The last successful restore drill. */
+  readonly drill: { readonly lastSuccess: string | null; readonly ageSeconds: number | null };
+  /** The last scrub (`verify --all`) and the backups that failed theirs. */
+  readonly scrub: { readonly lastRun: string | null; readonly ageSeconds: number | null; readonly failed: readonly string[] };
+  /** The Prometheus metrics file written, or null. */
+  readonly prometheus: string | null;
   readonly hooks: readonly HookResult[];
 }
 
@@ -69,6 +82,7 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   alerts.push(...failedJobs(events));
   const drillAlert = staleDrill(events, backups, now, options.config.health.drillMaxAgeDays);
   if (drillAlert) alerts.push(drillAlert);
+  alerts.push(...scrubAlerts(events, backups, now, options.config.health.scrubMaxAgeHours));
 
   const size = (await engine.probe()) === 'missing' ? 0 : await engine.size();
   let free = 0;
@@ -85,9 +99,10 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     if (alert) alerts.push(alert);
   }
 
-  const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database } });
-  for (const alert of alerts) await hooks.run('onAlert', { MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message });
-  return {
+  const secondsSince = (time: string) => Math.round((now.getTime() - Date.parse(time)) / 1000);
+  const lastDrill = events.filter((event) => event.job === 'drill' && event.error === null).at(-1) ?? null;
+  const scrubbed = lastScrub(events);
+  const report: Omit<HealthReport, 'hooks'> = {
     command: 'health',
     ok: alerts.length === 0,
     exitCode: alerts.length === 0 ? 0 : 4,
@@ -96,8 +111,65 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     freeBytes: free,
     databaseBytes: size,
     archive,
-    hooks: hooks.results,
+    kinds: newestPerKind(backups).map((entry) => ({ kind: entry.kind, path: entry.path, createdAt: entry.createdAt, ageSeconds: secondsSince(entry.createdAt), bytes: entry.bytes })),
+    jobs: lastRuns(events),
+    drill: { lastSuccess: lastDrill?.time ?? null, ageSeconds: lastDrill ? secondsSince(lastDrill.time) : null },
+    scrub: { lastRun: scrubbed?.time ?? null, ageSeconds: scrubbed ? secondsSince(scrubbed.time) : null, failed: backups.filter((entry) => entry.scrubError !== null).map((entry) => entry.path) },
+    prometheus: options.prometheus ? path.resolve(options.cwd ?? process.cwd(), options.prometheus) : null,
   };
+  // Metrics first: a monitoring system must get them even when an alert hook hangs.
+  if (report.prometheus !== null) await writePrometheusFile(report.prometheus, renderPrometheus(report));
+
+  const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database } });
+  for (const alert of alerts) await hooks.run('onAlert', { MIGRATE_GUARD_ALERT_CHECK: alert.check, MIGRATE_GUARD_ALERT: alert.message });
+  return { ...report, hooks: hooks.results };
+}
+
+/** The newest verified backup of each kind, newest kind first. */
+function newestPerKind(backups: readonly BackupEntry[]): BackupEntry[] {
+  const seen = new Set<string>();
+  return backups.filter((entry) => entry.verified && !seen.has(entry.kind) && seen.add(entry.kind));
+}
+
+/** The last run of each job per kind; a scrub counts by its run line, not its per-backup lines. */
+export function lastRuns(events: readonly BackupEvent[]): HealthReport['jobs'] {
+  const latest = new Map<string, BackupEvent>();
+  for (const event of events) {
+    if (event.job === 'scrub' && event.file !== null) continue;
+    latest.set(`${event.job} ${event.kind ?? ''}`, event);
+  }
+  return [...latest.values()].map((event) => ({ job: event.job, kind: event.kind, time: event.time, ok: event.error === null && event.verified }));
+}
+
+/** The last scrub run (its summary line), or null. */
+export function lastScrub(events: readonly BackupEvent[]): BackupEvent | null {
+  return events.filter((event) => event.job === 'scrub' && event.file === null).at(-1) ?? null;
+}
+
+/**
+ * A backup that failed its last scrub (one alert each, naming it: it stays failed in its manifest
+ * until a scrub finds it matching again or it is removed), and a scrub older than the limit. A new
+ * installation is not alerted before it has had backups for that long: there was nothing to scrub.
+ */
+export function scrubAlerts(events: readonly BackupEvent[], backups: readonly BackupEntry[], now: Date, maxAgeHours: number): HealthAlert[] {
+  const alerts: HealthAlert[] = backups
+    .filter((entry) => entry.scrubError !== null)
+    .map((entry) => ({
+      check: 'scrub-failed',
+      message: `backup ${entry.path} failed its scrub at ${entry.scrubbedAt}: ${entry.scrubError}; it no longer counts as verified`,
+    }));
+  const limit = now.getTime() - maxAgeHours * 3_600_000;
+  const last = lastScrub(events);
+  if (last && Date.parse(last.time) >= limit) return alerts;
+  const oldest = backups.at(-1);
+  if (!last && (!oldest || Date.parse(oldest.createdAt) >= limit)) return alerts;
+  alerts.push({
+    check: 'scrub-age',
+    message: last
+      ? `the last scrub (verify --all) ran at ${last.time}, more than ${maxAgeHours} h ago; is its cron line running?`
+      : `no scrub (verify --all) has run in the ${maxAgeHours} h there have been backups; add its daily cron line`,
+  });
+  return alerts;
 }
 
 /** An archive further behind the database than the limit, or with nothing archived at all. */
@@ -155,10 +227,14 @@ export function staleDrill(events: readonly BackupEvent[], backups: readonly Bac
   };
 }
 
-/** A job (per kind) whose most recent run failed: it has not succeeded since. */
+/**
+ * A job (per kind) whose most recent run failed: it has not succeeded since. Scrubs are left to
+ * scrubAlerts: their per-backup verdicts live in the manifests, where a later scrub of another
+ * backup of the same kind cannot hide them.
+ */
 export function failedJobs(events: readonly BackupEvent[]): HealthAlert[] {
   const latest = new Map<string, BackupEvent>();
-  for (const event of events) latest.set(`${event.job} ${event.kind ?? ''}`.trim(), event);
+  for (const event of events) if (event.job !== 'scrub') latest.set(`${event.job} ${event.kind ?? ''}`.trim(), event);
   return [...latest.entries()]
     .filter(([, event]) => event.error !== null || !event.verified)
     .map(([job, event]) => ({ check: 'failed-job' as const, message: `last ${job} failed at ${event.time}: ${event.error ?? 'not verified'}` }));

@@ -53,7 +53,7 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
         `migrate-guard restore-table: the rows of ${JSON.stringify(options.table)} from ${prepared.file}`,
         `backup taken ${prepared.manifest?.createdAt ?? 'at an unknown time (no manifest)'}; exported ${new Date().toISOString()}`,
         'Review before running. It only inserts: delete the rows you want replaced first.',
-      ]);
+      ], await engine.fileMode());
       return { ...base, ok: true, exitCode: 0, mode: 'export', rows, out, preRestoreBackup: null, violations: [] };
     }
 

@@ -74,6 +74,8 @@ const health = v.strictObject({
   sizeChangePercent: withDefault(positive(), 20),
   /** Alert when the last successful restore drill is older than this. */
   drillMaxAgeDays: withDefault(positive(), 35),
+  /** Alert when the last scrub (`verify --all`, daily from cron) is older than this. */
+  scrubMaxAgeHours: withDefault(positive(), 26),
 });
 
 const archive = v.strictObject({

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { FileMode } from '../fs/file-mode.ts';
 
 /**
  * What the runbook, the backup lifecycle and the checks need from a database engine, in their
@@ -128,7 +129,7 @@ export type ReadMode =
 
 export interface Engine {
   readonly kind: EngineKind;
-  /** The database as people read it in a message: a path (a URL without its password). */
+  /** The database as people read it in a message and manifests store it: a path (a URL through `redact`, never with its password). */
   readonly name: string;
   /** What a snapshot of this engine is called in a message: `SQLite database`. */
   readonly snapshotLabel: string;
@@ -144,6 +145,11 @@ export interface Engine {
   create(): Promise<void>;
   /** Bytes the database takes, committed-but-not-checkpointed WAL included. */
   size(): Promise<number>;
+  /**
+   * Permission bits for the files that hold this database's data or shape (exports, copies): the
+   * database file's own, never wider (owner read/write kept); 0600 when there is no file (yet).
+   */
+  fileMode(): Promise<FileMode>;
   /** One migrate-guard job at a time per database; refuses with LOCK_HELD naming the holder. */
   lock(command: string): Promise<RunLock>;
 
@@ -200,8 +206,8 @@ export interface Engine {
   /** Quotes an identifier, so a table called `x"; DROP TABLE y; --` stays a name. */
   quote(name: string): string;
 
-  /** A table's rows from a snapshot as reviewable SQL in `out` (written atomically); the row count. */
-  exportTable(snapshot: string, table: string, out: string, header: readonly string[]): Promise<number>;
+  /** A table's rows from a snapshot as reviewable SQL in `out` (written atomically, with `mode`); the row count. */
+  exportTable(snapshot: string, table: string, out: string, header: readonly string[], mode: FileMode): Promise<number>;
   /** Replaces a table's rows with a snapshot's in one transaction; rolled back on FK violations unless forced. */
   replaceTable(
     snapshot: string,

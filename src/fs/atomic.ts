@@ -1,5 +1,6 @@
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { openWithMode, PRIVATE_FILE_MODE, type FileMode } from './file-mode.ts';
 import { removeIfPresent } from './paths.ts';
 
 /** fsync a file (or a directory, which makes a rename in it durable). */
@@ -31,10 +32,11 @@ export function temporaryOwner(name: string): number | null {
 
 /**
  * Writes to a temporary name, fsyncs, renames, then fsyncs the directory: a reader (or a power
- * cut) sees the old file or the new one, never half of one.
+ * cut) sees the old file or the new one, never half of one. The file gets `mode` (default 0600),
+ * from the moment the temporary file exists.
  */
-export function writeFileAtomic(file: string, data: string): Promise<void> {
-  return writeStreamAtomic(file, (write) => write(data));
+export function writeFileAtomic(file: string, data: string, mode: FileMode = PRIVATE_FILE_MODE): Promise<void> {
+  return writeStreamAtomic(file, (write) => write(data), mode);
 }
 
 /** The last step of every atomic write: the rename into place, made durable. */
@@ -50,12 +52,17 @@ const WRITE_BATCH = 1 << 20;
  * Writes text into `file` atomically: under the temporary name, in batches (memory stays flat
  * however much is produced), fsynced, renamed into place only when whole. Whatever fails (the
  * producer, a full disk, the rename), the temporary file is gone and the error is the first one.
+ * The file has `mode` from its creation (see file-mode.ts).
  */
-export async function writeStreamAtomic(file: string, produce: (write: (text: string) => Promise<void>) => Promise<void>): Promise<void> {
+export async function writeStreamAtomic(
+  file: string,
+  produce: (write: (text: string) => Promise<void>) => Promise<void>,
+  mode: FileMode = PRIVATE_FILE_MODE,
+): Promise<void> {
   const temporary = temporaryPath(file);
   let handle: FileHandle | null = null;
   try {
-    handle = await open(temporary, 'w');
+    handle = await openWithMode(temporary, 'w', mode);
     const target = handle;
     let pending: string[] = [];
     let pendingBytes = 0;

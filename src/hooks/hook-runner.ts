@@ -1,5 +1,6 @@
 import type { HooksConfig } from '../config/schema.ts';
 import type { EventListener } from '../events.ts';
+import { redactText } from '../redact.ts';
 import { runHook, type HookName, type HookResult } from './run-hook.ts';
 
 export interface HookRunner {
@@ -26,7 +27,9 @@ export function hookRunner(options: HookRunnerOptions): HookRunner {
       const command = options.hooks[name];
       if (command === null) return null;
       options.emit?.({ type: 'step', message: `running ${name} hook: ${command}` });
-      const result = await runHook(name, command, { cwd: options.cwd, env: { ...options.env, ...env }, timeoutMs: options.hooks.timeoutMs });
+      // What we tell a hook (an error, an alert) is passed on to chat and pagers: no password in it.
+      const told = Object.fromEntries(Object.entries({ ...options.env, ...env }).map(([key, value]) => [key, redactText(value)]));
+      const result = await runHook(name, command, { cwd: options.cwd, env: told, timeoutMs: options.hooks.timeoutMs });
       results.push(result);
       options.emit?.({ type: 'hook', result });
       return result;

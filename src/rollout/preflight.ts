@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import { GuardError } from '../errors.ts';
+import { makePrivateDir } from '../fs/file-mode.ts';
 import { checkFreeSpace } from '../fs/free-space.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
@@ -16,7 +16,7 @@ import type { Run } from './run.ts';
 export async function preflight(run: Run, plan: Plan): Promise<void> {
   const { engine } = run;
   run.emit({ type: 'step', message: `${plan.pending.length} ${run.direction.planned}; running preflight checks` });
-  await mkdir(run.backupDir, { recursive: true }).catch((error: unknown) => {
+  await makePrivateDir(run.backupDir).catch((error: unknown) => {
     throw new GuardError('PREFLIGHT_FAILED', `backup folder ${run.backupDir} cannot be created: ${(error as Error).message}`, { cause: error });
   });
   const space = await checkFreeSpace(run.backupDir, await engine.size(), run.config.thresholds.freeSpaceFactor);

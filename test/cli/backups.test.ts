@@ -135,8 +135,9 @@ describe('health', () => {
     const later = new Date(Date.now() + 30 * 3_600_000).toISOString();
     const stale = await project.run(['health', '--json'], { env: { MIGRATE_GUARD_NOW: later } });
     expect(stale.exitCode).toBe(4);
-    expect(parseReport(stale.stdout).alerts.map((alert: { check: string }) => alert.check)).toEqual(['backup-age']);
-    expect(await readFile(path.join(project.dir, 'alerts.log'), 'utf8')).toBe('backup-age\n');
+    // Backups for 30 h and never a scrub (verify --all): that alerts too.
+    expect(parseReport(stale.stdout).alerts.map((alert: { check: string }) => alert.check)).toEqual(['backup-age', 'scrub-age']);
+    expect(await readFile(path.join(project.dir, 'alerts.log'), 'utf8')).toBe('backup-age\nscrub-age\n');
   });
 
   it('alerts on a size change over 20% within a kind, a failed job, and low free space', async () => {

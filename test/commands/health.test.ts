@@ -3,7 +3,7 @@ import type { BackupEvent, JobName } from '../../src/backup/event-log.ts';
 import type { BackupKind } from '../../src/backup/kinds.ts';
 import type { BackupManifest } from '../../src/backup/manifest.ts';
 import type { BackupEntry } from '../../src/backup/store.ts';
-import { archiveAlert, failedJobs, sizeChanges, staleDrill } from '../../src/commands/health.ts';
+import { archiveAlert, failedJobs, lastRuns, scrubAlerts, sizeChanges, staleDrill } from '../../src/commands/health.ts';
 
 const NOW = new Date('2026-03-31T12:00:00.000Z');
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
@@ -27,15 +27,15 @@ function backup(kind: BackupKind, createdAt: string, bytes: number, options: { v
     verified,
     verifiedAt: verified ? createdAt : null,
   } as BackupManifest;
-  return { path: file, kind, createdAt, bytes, compressed, sha256: 'ab', verified, manifest };
+  return { path: file, kind, createdAt, bytes, compressed, sha256: 'ab', verified, scrubbedAt: null, scrubError: null, manifest };
 }
 
 /** Newest first, as listBackups sorts them. */
 const newestFirst = (entries: BackupEntry[]) => [...entries].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 
-function event(job: JobName, time: string, options: { kind?: BackupKind | null; error?: string | null; verified?: boolean } = {}): BackupEvent {
+function event(job: JobName, time: string, options: { kind?: BackupKind | null; error?: string | null; verified?: boolean; file?: string | null } = {}): BackupEvent {
   const error = options.error ?? null;
-  return { time, job, kind: options.kind ?? null, file: null, bytes: null, durationMs: 5, verified: options.verified ?? error === null, error };
+  return { time, job, kind: options.kind ?? null, file: options.file ?? null, bytes: null, durationMs: 5, verified: options.verified ?? error === null, error };
 }
 
 describe('sizeChanges', () => {
@@ -197,5 +197,74 @@ describe('archiveAlert', () => {
       check: 'archive-lag',
       message: expect.stringContaining('no segments'),
     });
+  });
+});
+
+describe('scrubAlerts', () => {
+  const HOURS = 26;
+  const hoursAgo = (hours: number) => new Date(NOW.getTime() - hours * 3_600_000).toISOString();
+  const scrubRun = (time: string, error: string | null = null) => event('scrub', time, { error });
+  const failedScrub = (entry: BackupEntry): BackupEntry => ({ ...entry, verified: false, scrubbedAt: hoursAgo(1), scrubError: 'checksum: sha256 … differs' });
+
+  it('says nothing on a new installation that never had a backup', () => {
+    expect(scrubAlerts([], [], NOW, HOURS)).toEqual([]);
+  });
+
+  it('does not alert before there have been backups for the limit, scrub or not', () => {
+    expect(scrubAlerts([], [backup('daily', hoursAgo(25), 1000)], NOW, HOURS)).toEqual([]);
+  });
+
+  it('alerts when there have been backups for longer than the limit and never a scrub', () => {
+    const alerts = scrubAlerts([], [backup('daily', hoursAgo(1), 1000), backup('daily', hoursAgo(27), 1000)], NOW, HOURS);
+    expect(alerts).toEqual([{ check: 'scrub-age', message: expect.stringContaining('no scrub (verify --all) has run') }]);
+  });
+
+  it('is quiet while the last scrub run is within the limit, even one that found a bad backup', () => {
+    expect(scrubAlerts([scrubRun(hoursAgo(25), '1 of 2 backups no longer match')], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS)).toEqual([]);
+  });
+
+  it('alerts when the last scrub run is older than the limit, saying when it ran', () => {
+    const alerts = scrubAlerts([scrubRun(hoursAgo(30)), scrubRun(hoursAgo(27))], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS);
+    expect(alerts).toEqual([{ check: 'scrub-age', message: expect.stringContaining(hoursAgo(27)) }]);
+  });
+
+  it("counts runs by their summary line, not a backup's line", () => {
+    const perBackup = event('scrub', hoursAgo(1), { kind: 'daily', file: '/srv/backups/daily/x.db.gz' });
+    expect(scrubAlerts([scrubRun(hoursAgo(30)), perBackup], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS).map((a) => a.check)).toEqual(['scrub-age']);
+  });
+
+  it('alerts once per backup that failed its scrub, naming it and why, however recent the scrub', () => {
+    const bad = failedScrub(backup('daily', hoursAgo(5), 1000));
+    const alerts = scrubAlerts([scrubRun(hoursAgo(1))], [backup('daily', hoursAgo(2), 1000), bad], NOW, HOURS);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.check).toBe('scrub-failed');
+    expect(alerts[0]!.message).toContain(bad.path);
+    expect(alerts[0]!.message).toContain('differs');
+  });
+});
+
+describe('failedJobs and lastRuns with scrubs', () => {
+  it('leaves scrub failures to scrubAlerts: a later scrub of another backup of the kind cannot hide one', () => {
+    const events = [
+      event('scrub', daysAgo(0), { kind: 'daily', file: '/a.db.gz', error: 'checksum differs' }),
+      event('scrub', daysAgo(0), { kind: 'daily', file: '/b.db.gz' }),
+      event('scrub', daysAgo(0), { error: '1 of 2 backups no longer match' }),
+    ];
+    expect(failedJobs(events)).toEqual([]);
+  });
+
+  it('reports the last run of each job and kind, a scrub by its run line', () => {
+    const events = [
+      event('backup', daysAgo(2), { kind: 'daily' }),
+      event('backup', daysAgo(1), { kind: 'daily', error: 'disk full' }),
+      event('drill', daysAgo(1)),
+      event('scrub', daysAgo(0), { kind: 'daily', file: '/a.db.gz', error: 'checksum differs' }),
+      event('scrub', daysAgo(0), { error: '1 of 1 backups no longer match' }),
+    ];
+    expect(lastRuns(events)).toEqual([
+      { job: 'backup', kind: 'daily', time: daysAgo(1), ok: false },
+      { job: 'drill', kind: null, time: daysAgo(1), ok: true },
+      { job: 'scrub', kind: null, time: daysAgo(0), ok: false },
+    ]);
   });
 });

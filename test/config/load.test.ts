@@ -38,7 +38,7 @@ describe('loadConfig', () => {
        });`,
     );
     const config = await loadConfig(file);
-    expect(config.health).toEqual({ maxAgeHours: 48, sizeChangePercent: 20, drillMaxAgeDays: 35 });
+    expect(config.health).toEqual({ maxAgeHours: 48, sizeChangePercent: 20, drillMaxAgeDays: 35, scrubMaxAgeHours: 26 });
     expect(config.checks.custom.map((check) => check.name)).toEqual(['always-fine']);
     expect(typeof config.checks.custom[0]!.run).toBe('function');
     expect(config.retention).toEqual(resolveConfig({}).retention);

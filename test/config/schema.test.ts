@@ -21,7 +21,7 @@ const README_DEFAULTS = {
   },
   thresholds: { freeSpaceFactor: 2, largeTableRows: 100_000 },
   backups: { compress: { daily: true, weekly: true, monthly: true }, gzipLevel: 1 },
-  health: { maxAgeHours: 26, sizeChangePercent: 20, drillMaxAgeDays: 35 },
+  health: { maxAgeHours: 26, sizeChangePercent: 20, drillMaxAgeDays: 35, scrubMaxAgeHours: 26 },
   archive: { replica: null, syncInterval: '1s', maxLagSeconds: 60 },
   retention: { dailyDays: 30, hotDays: 7, weeklyWeeks: 12, monthlyMonths: 12 },
 };
@@ -50,7 +50,7 @@ describe('resolveConfig: defaults', () => {
 
   it('keeps the other defaults of a partly given section, and the other sections', () => {
     const config = resolveConfig({ health: { maxAgeHours: 48 }, checks: { integrity: 'quick' }, hooks: { onAlert: './page.sh' } });
-    expect(config.health).toEqual({ maxAgeHours: 48, sizeChangePercent: 20, drillMaxAgeDays: 35 });
+    expect(config.health).toEqual({ maxAgeHours: 48, sizeChangePercent: 20, drillMaxAgeDays: 35, scrubMaxAgeHours: 26 });
     expect(config.checks).toEqual({ ...README_DEFAULTS.checks, integrity: 'quick' });
     expect(config.hooks).toEqual({ ...README_DEFAULTS.hooks, onAlert: './page.sh' });
     expect(config.retention).toEqual(README_DEFAULTS.retention);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -392,9 +392,10 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         const snapshot = await snapshotOf();
         const expected = await engine.readSnapshot(snapshot, (reader) => contentOf(engine, reader));
 
-        const rows = await engine.exportTable(snapshot, 'parent', at('parent.sql'), ['from the snapshot', 'table parent']);
+        const rows = await engine.exportTable(snapshot, 'parent', at('parent.sql'), ['from the snapshot', 'table parent'], await engine.fileMode());
 
         expect(rows).toBe(3);
+        expect((await stat(at('parent.sql'))).mode & 0o777).toBe(await engine.fileMode());
         const sql = await readFile(at('parent.sql'), 'utf8');
         expect(sql.startsWith('-- from the snapshot\n-- table parent\n')).toBe(true);
         expect((await readdir(dir)).filter((file) => file.includes('.tmp-'))).toEqual([]);

@@ -1,17 +1,26 @@
+import type { ScrubReport } from '../../commands/scrub.ts';
 import type { VerifyReport } from '../../commands/verify.ts';
+import { GuardError } from '../../errors.ts';
 import { backupFile } from '../backup-argument.ts';
 import { defineCommand } from '../command.ts';
-import { formatVerify } from '../format.ts';
+import { formatScrub, formatVerify } from '../format.ts';
 
 export const verify = defineCommand({
   name: 'verify',
-  description: 'check that a backup is restorable (exit 4 when it is not)',
+  description: 'check that a backup is restorable, or re-read every stored backup with --all (exit 4 when one is not)',
   args: {
-    backup: { type: 'positional', required: true, description: 'a backup file, or its name in the backup folder' },
+    backup: { type: 'positional', description: 'a backup file, or its name in the backup folder' },
+    all: { type: 'boolean', description: 're-read every stored backup against its manifest (the daily scrub); one that no longer matches stops counting as verified' },
+    deep: { type: 'boolean', description: 'with --all: the full proof for each (integrity_check, schema, row counts), as verify <backup> does' },
   },
-  async run({ backup }, context): Promise<VerifyReport> {
+  async run({ backup, all, deep }, context): Promise<VerifyReport | ScrubReport> {
+    if ((backup === undefined) === (all !== true)) throw new GuardError('USAGE', 'verify needs exactly one of: <backup>, --all');
+    if (all) {
+      const { runScrub } = await import('../../commands/scrub.ts');
+      return runScrub({ backupDir: context.locations.backupDir, deep: deep === true });
+    }
     const { runVerify } = await import('../../commands/verify.ts');
-    return runVerify({ backup: await backupFile(backup, context), backupDir: context.locations.backupDir });
+    return runVerify({ backup: await backupFile(backup!, context), backupDir: context.locations.backupDir });
   },
-  format: formatVerify,
+  format: (report) => ('all' in report ? formatScrub(report) : formatVerify(report)),
 });

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { GuardError } from '../../errors.ts';
 import { withPg } from './connection.ts';
 import { findPgTool } from './tools.ts';
-import { displayUrl } from './url.ts';
+import { redact } from '../../redact.ts';
 
 /**
  * The client tools run with the password in their environment (PGPASSWORD), never on their
@@ -38,7 +38,7 @@ export async function dumpDatabase(url: string, target: string, snapshot: string
   const { dbname, env } = connectionArgs(url);
   const args = ['--format=custom', '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
   const result = await execa(await tool('pg_dump', url), args, { env, reject: false, all: true, stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
-  if (result.exitCode !== 0) throw new Error(`pg_dump of ${displayUrl(url)} failed: ${lastLine(result.all)}`);
+  if (result.exitCode !== 0) throw new Error(`pg_dump of ${redact(url)} failed: ${lastLine(result.all)}`);
 }
 
 /**

@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { chmod, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { GuardError } from '../../errors.ts';
 import { fsyncPath, writeStreamAtomic } from '../../fs/atomic.ts';
+import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { removeIfPresent } from '../../fs/paths.ts';
 import type { ChangedSet, Engine, IntegrityLevel, IntegrityResult, Reader, ScratchDatabase } from '../contract.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import { acquirePgLock } from './lock.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
-import { databaseOf, displayUrl, withDatabase } from './url.ts';
+import { redact } from '../../redact.ts';
+import { databaseOf, withDatabase } from './url.ts';
 
 /** The client tools, loaded on first use (with execa): reading and locking need neither. */
 const tools = () => import('./dump.ts');
@@ -28,7 +30,7 @@ const MAINTENANCE = 'postgres';
  */
 export function postgresEngine(url: string, options: { readonly stateDir: string }): Engine {
   const database = databaseOf(url);
-  const name = displayUrl(url);
+  const name = redact(url);
   const stateDir = path.resolve(options.stateDir);
   const maintenance = withDatabase(url, MAINTENANCE);
 
@@ -54,6 +56,8 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     async size() {
       return withPg(url, async (connection) => Number((await connection.all<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes'))[0]?.bytes ?? 0));
     },
+    // A dump holds every row: only its owner reads it (there is no database file to take bits from).
+    fileMode: async () => PRIVATE_FILE_MODE,
     lock: (command) => acquirePgLock(url, database, command),
 
     read: (mode, work) =>
@@ -90,6 +94,8 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
           await connection.exec('ROLLBACK').catch(() => undefined);
         }
       });
+      // pg_dump creates its file with the umask's mode.
+      await chmod(target, PRIVATE_FILE_MODE);
       await fsyncPath(target);
       onProgress?.(1, 1);
       return facts;

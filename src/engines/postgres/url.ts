@@ -1,23 +1,14 @@
+import { redact } from '../../redact.ts';
+
 /** `postgres://` and `postgresql://` URLs, as DATABASE_URL and knexfiles give them. */
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location.trim());
 }
 
-/** The URL as a message or a manifest may show it: the password replaced by `***`. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}
-
 /** The database a URL names (the path's first segment). */
 export function databaseOf(url: string): string {
   const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  if (name === '') throw new Error(`${displayUrl(url)} names no database`);
+  if (name === '') throw new Error(`${redact(url)} names no database`);
   return name;
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sqlite3 from 'sqlite3';
+import { createFileIfMissing, PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import type { Reader } from '../contract.ts';
 
 /** A promise-returning handle over one raw sqlite3 connection; a Reader for checks and proofs. */
@@ -12,7 +13,13 @@ export class SqliteConnection implements Reader {
 
   private constructor(readonly raw: sqlite3.Database) {}
 
-  static open(file: string, mode: 'readonly' | 'readwrite' | 'create' = 'readwrite'): Promise<SqliteConnection> {
+  /**
+   * `create` makes a missing file 0600 first (SQLite would create it 0644 less the umask): a new
+   * database, a restore into a missing one, a drill's scratch database, the lock file.
+   */
+  static async open(file: string, mode: 'readonly' | 'readwrite' | 'create' = 'readwrite'): Promise<SqliteConnection> {
+    // Not for SQLite's special names: an in-memory or a temporary database is no file of ours.
+    if (mode === 'create' && file !== '' && file !== ':memory:' && !file.startsWith('file:')) await createFileIfMissing(file, PRIVATE_FILE_MODE);
     const flags =
       mode === 'readonly'
         ? sqlite3.OPEN_READONLY

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import { fileModeFrom } from '../../fs/file-mode.ts';
 import { pathExists } from '../../fs/paths.ts';
 import type { Engine, Reader, ReadMode } from '../contract.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
@@ -42,6 +43,7 @@ export function sqliteEngine(file: string): Engine {
       );
     },
     size: () => databaseBytes(database),
+    fileMode: () => fileModeFrom(database),
     lock: (command) => acquireLock(database, command),
 
     read: (mode, work) => withConnection(OPENERS[mode](database), work),

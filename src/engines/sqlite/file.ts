@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../../errors.ts';
+import { redact, splitCredentials } from '../../redact.ts';
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
@@ -54,16 +55,20 @@ export async function databaseBytes(file: string): Promise<number> {
   return total;
 }
 
-/** Resolves `DATABASE_URL` forms (`file:…`, `sqlite:…`, `sqlite://…`, a plain path) to a path. */
+/**
+ * Resolves `DATABASE_URL` forms (`file:…`, `sqlite:…`, `sqlite://…`, a plain path) to a path. A
+ * user name and password in the URL (SQLite has no users) are dropped, so they never become part
+ * of the path every message and manifest shows.
+ */
 export function databasePathFromUrl(url: string, cwd: string): string {
-  let value = url.trim();
+  let value = splitCredentials(url.trim()).url;
   const withoutQuery = (v: string) => v.split('?')[0] ?? v;
   if (value.startsWith('sqlite://')) value = withoutQuery(value.slice('sqlite://'.length));
   else if (value.startsWith('sqlite:')) value = withoutQuery(value.slice('sqlite:'.length));
   else if (value.startsWith('file://')) value = withoutQuery(decodeURIComponent(value.slice('file://'.length)));
   else if (value.startsWith('file:')) value = withoutQuery(decodeURIComponent(value.slice('file:'.length)));
   if (value === '' || value === ':memory:') {
-    throw new GuardError('USAGE', `DATABASE_URL "${url}" does not name a database file`);
+    throw new GuardError('USAGE', `DATABASE_URL "${redact(url)}" does not name a database file`);
   }
   return path.resolve(cwd, value);
 }

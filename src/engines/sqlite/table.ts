@@ -1,4 +1,5 @@
 import { writeStreamAtomic } from '../../fs/atomic.ts';
+import type { FileMode } from '../../fs/file-mode.ts';
 import type { ForeignKeyViolation } from '../contract.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
 import { foreignKeyViolations, tableColumns } from './schema.ts';
@@ -15,7 +16,7 @@ export function sqlLiteral(value: unknown): string {
  * Writes a table's rows as reviewable SQL: a header saying where they came from, then one
  * transaction of INSERTs. Rows are streamed (memory stays flat); the file appears only when whole.
  */
-export async function exportTableSql(snapshot: string, table: string, out: string, header: readonly string[]): Promise<number> {
+export async function exportTableSql(snapshot: string, table: string, out: string, header: readonly string[], mode: FileMode): Promise<number> {
   return withConnection(SqliteConnection.open(snapshot, 'readonly'), async (connection) => {
     const columns = await tableColumns(connection, table);
     let rows = 0;
@@ -38,7 +39,7 @@ export async function exportTableSql(snapshot: string, table: string, out: strin
         await new Promise<void>((resolve) => statement.finalize(() => resolve()));
       }
       await write('COMMIT;\n');
-    });
+    }, mode);
     return rows;
   });
 }

@@ -1,0 +1,110 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { recordJob } from '../backup/event-log.ts';
+import type { BackupKind } from '../backup/kinds.ts';
+import { recordScrub, type ScrubLevel } from '../backup/manifest.ts';
+import { checksumChecks } from '../backup/scrub.ts';
+import { listBackups, type BackupEntry } from '../backup/store.ts';
+import type { CheckResult } from '../checks/contract.ts';
+import { messageOf, type ExitCode } from '../errors.ts';
+import { pathExists } from '../fs/paths.ts';
+import { checkBackup, failuresOf } from './verify.ts';
+
+export interface ScrubOptions {
+  /** The backup folder whose backups are re-read; its event log gets the results. */
+  readonly backupDir: string;
+  /** The full proof (integrity check, schema, row counts) instead of the checksums alone. */
+  readonly deep?: boolean;
+}
+
+/** One backup as the scrub found it. */
+export interface ScrubbedBackup {
+  readonly path: string;
+  readonly kind: BackupKind;
+  readonly createdAt: string;
+  /**
+   * `ok`: it still matches its manifest; `failed`: it does not (or cannot be read), and no longer
+   * counts as verified; `skipped`: nothing to check it against yet (being written) or gone meanwhile.
+   */
+  readonly result: 'ok' | 'failed' | 'skipped';
+  readonly error: string | null;
+  readonly checks: readonly CheckResult[];
+}
+
+export interface ScrubReport {
+  readonly command: 'verify';
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly all: true;
+  readonly deep: boolean;
+  readonly backups: readonly ScrubbedBackup[];
+  /** Paths of the backups that failed. */
+  readonly failed: readonly string[];
+  readonly durationMs: number;
+}
+
+/** A backup file without a manifest younger than this is taken for one being written, not a broken one. */
+const BEING_WRITTEN_MS = 10 * 60_000;
+
+/**
+ * The runbook's "backup verification: daily, automated": every stored backup re-read against its
+ * manifest (`deep`: with the full proof `verify` gives one backup). Each result is a `scrub` line in
+ * the event log and is kept in the backup's manifest (see recordScrub): a backup that no longer
+ * matches stops counting as verified everywhere. Exit 0 when all match, 4 when one does not.
+ */
+export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
+  const started = performance.now();
+  const backupDir = path.resolve(options.backupDir);
+  const level: ScrubLevel = options.deep ? 'deep' : 'checksum';
+  const results: (ScrubbedBackup & { readonly startedAt: number })[] = [];
+  // Oldest first: the ones longest unread get read first if the run is cut short.
+  for (const entry of (await listBackups(backupDir)).reverse()) {
+    const scrubbed = await scrubOne(entry, level);
+    results.push(scrubbed);
+    if (scrubbed.result !== 'skipped') {
+      await recordJob(backupDir, 'scrub', { kind: entry.kind, file: entry.path, bytes: entry.bytes, startedAt: scrubbed.startedAt, error: scrubbed.error });
+    }
+  }
+  const failed = results.filter((entry) => entry.result === 'failed').map((entry) => entry.path);
+  const checked = results.filter((entry) => entry.result !== 'skipped').length;
+  const summary = failed.length === 0 ? null : `${failed.length} of ${checked} backups no longer match their manifest: ${failed.join(', ')}`;
+  await recordJob(backupDir, 'scrub', { startedAt: started, error: summary });
+  return {
+    command: 'verify',
+    ok: failed.length === 0,
+    exitCode: failed.length === 0 ? 0 : 4,
+    all: true,
+    deep: level === 'deep',
+    backups: results.reverse().map(({ startedAt: _startedAt, ...entry }) => entry),
+    failed,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+async function scrubOne(entry: BackupEntry, level: ScrubLevel): Promise<ScrubbedBackup & { readonly startedAt: number }> {
+  const startedAt = performance.now();
+  const base = { path: entry.path, kind: entry.kind, createdAt: entry.createdAt, startedAt };
+  const skipped = (why: string) => ({ ...base, result: 'skipped' as const, error: why, checks: [] });
+  const { manifest } = entry;
+  if (manifest === null) {
+    const age = await stat(entry.path).then((info) => Date.now() - info.mtimeMs, () => null);
+    if (age === null) return skipped('removed while the scrub ran');
+    if (age < BEING_WRITTEN_MS) return skipped('no manifest yet: being written');
+    return { ...base, result: 'failed', error: 'no readable manifest beside it: nothing proves what it holds', checks: [] };
+  }
+  let checks: CheckResult[];
+  try {
+    checks = level === 'deep' ? (await checkBackup(entry.path, manifest)).checks : await checksumChecks(entry.path, manifest);
+  } catch (error) {
+    checks = [{ name: 'readable', ok: false, detail: messageOf(error) }];
+  }
+  const ok = checks.every((check) => check.ok);
+  if (!ok && !(await pathExists(entry.path))) return skipped('removed while the scrub ran');
+  let error = ok ? null : failuresOf(checks);
+  try {
+    await recordScrub(entry.path, manifest, { at: new Date().toISOString(), level, error });
+  } catch (caught) {
+    error = `${error ?? 'it matches'}, but the result could not be kept in its manifest: ${messageOf(caught)}`;
+  }
+  return { ...base, result: error === null ? 'ok' : 'failed', error, checks };
+}
