@@ -17,7 +17,7 @@ import type { BackupKind } from './kinds.ts';
 import { manifestPathOf, writeManifest, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
-  readonly engine: Pick<Engine, 'name' | 'snapshot' | 'proveSnapshot' | 'discardSnapshot'>;
+  readonly engine: Pick<Engine, 'name' | 'snapshotExtension' | 'snapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode'>;
   /** How the history names what ran, for the manifest. */
   readonly applied: AppliedReader;
   readonly backupDir: string;
@@ -41,14 +41,22 @@ export interface VerifiedBackup {
 }
 
 /**
- * `<backupDir>/<kind>/<db name>_<kind>_<YYYYMMDD_HHMMSS>.db[.gz]`: one folder per kind, names
- * that sort by time. A second backup of a kind within the same second gets `_2`, `_3`, ….
+ * `<backupDir>/<kind>/<db name>_<kind>_<YYYYMMDD_HHMMSS>.db[.gz]` (`.dump` for PostgreSQL): one
+ * folder per kind, names that sort by time. A second backup of a kind within the same second gets
+ * `_2`, `_3`, ….
  */
-export async function nextBackupPath(backupDir: string, database: string, kind: BackupKind, at: Date, compress: boolean): Promise<string> {
-  const base = path.basename(database).replace(/\.(db|sqlite3?)$/i, '');
+export async function nextBackupPath(
+  backupDir: string,
+  engine: Pick<Engine, 'name' | 'snapshotExtension'>,
+  kind: BackupKind,
+  at: Date,
+  compress: boolean,
+): Promise<string> {
+  // The database's own name: a file's without its extension, a URL's last path segment.
+  const base = path.basename(engine.name.replace(/[?#].*$/, '')).replace(/\.(db|sqlite3?)$/i, '');
   const stamp = fileStamp(at);
   const folder = path.join(path.resolve(backupDir), kind);
-  const extension = compress ? '.db.gz' : '.db';
+  const extension = `${engine.snapshotExtension}${compress ? '.gz' : ''}`;
   for (let n = 1; ; n += 1) {
     const candidate = path.join(folder, `${base}_${kind}_${stamp}${n === 1 ? '' : `_${n}`}${extension}`);
     if (!(await pathExists(candidate)) && !(await pathExists(manifestPathOf(candidate)))) return candidate;
@@ -90,7 +98,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   const { engine } = options;
   const compress = options.compress ?? false;
   const backupDir = path.resolve(options.backupDir);
-  const file = options.file ?? (await nextBackupPath(backupDir, engine.name, options.kind, createdAt, compress));
+  const file = options.file ?? (await nextBackupPath(backupDir, engine, options.kind, createdAt, compress));
   const folder = path.dirname(file);
   const temporary = temporaryPath(file);
   const compressedTemporary = `${temporary}.gz`;

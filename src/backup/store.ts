@@ -23,7 +23,8 @@ export interface BackupEntry {
   readonly manifest: BackupManifest | null;
 }
 
-const isBackupFile = (name: string) => !name.startsWith('.') && (name.endsWith('.db') || name.endsWith('.db.gz'));
+/** A SQLite backup (`.db`) or a PostgreSQL dump (`.dump`), gzipped or not; temporary files are hidden. */
+const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump)(\.gz)?$/.test(name);
 
 /** Every backup under the backup folder's kind folders, newest first. */
 export async function listBackups(backupDir: string): Promise<BackupEntry[]> {

@@ -32,7 +32,8 @@ export interface ArchiveReport {
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  if (engine.pointInTimeAdvice !== null) throw new GuardError('USAGE', engine.pointInTimeAdvice);
   await requireDatabase(engine);
   const database = engine.name;
   const binary = litestreamBinary();

@@ -41,7 +41,7 @@ export interface BackupReport {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
   await requireDatabase(engine);
   const kind = options.kind ?? 'manual';
   const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;

@@ -51,7 +51,7 @@ export interface BaselineReport {
  */
 export async function runBaseline(options: BaselineOptions): Promise<BaselineReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
   await requireDatabase(engine);
   if (options.config?.umzug) throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);

@@ -61,7 +61,7 @@ export interface HealthReport {
 export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const now = options.now ?? new Date();
   const backupDir = path.resolve(options.backupDir);
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
   const database = engine.name;
   const backups = await listBackups(backupDir);
   const alerts: HealthAlert[] = [];

@@ -41,7 +41,7 @@ export interface RestoreTableReport {
  * backup, rolled back when the result breaks a foreign key (unless --force).
  */
 export async function runRestoreTable(options: RestoreTableOptions): Promise<RestoreTableReport> {
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
   const applied = recordedMigrations(engine);
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {

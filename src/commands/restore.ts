@@ -6,6 +6,7 @@ import { listBackups, type BackupEntry } from '../backup/store.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
+import type { Engine } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
@@ -60,11 +61,11 @@ export interface RestoreReport {
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const startedAt = performance.now();
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
   const database = engine.name;
   const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);
-  const chosen = await chooseBackup(options.target, backupDir, database, options.config, emit);
+  const chosen = await chooseBackup(options.target, backupDir, engine, options.config, emit);
   const { file, gapSeconds } = chosen;
 
   // Verify the backup before anything else.
@@ -155,10 +156,19 @@ interface Chosen {
   release(): Promise<void>;
 }
 
-async function chooseBackup(target: RestoreTarget, backupDir: string, database: string, config: ResolvedConfig, emit: EventListener): Promise<Chosen> {
+async function chooseBackup(
+  target: RestoreTarget,
+  backupDir: string,
+  engine: Pick<Engine, 'name' | 'pointInTimeAdvice'>,
+  config: ResolvedConfig,
+  emit: EventListener,
+): Promise<Chosen> {
+  const database = engine.name;
   const nothing = async () => undefined;
   if ('backup' in target) return { file: target.backup, gapSeconds: null, source: 'backup', recoveryPoint: null, release: nothing };
-  if ('at' in target && (await hasArchive(backupDir, config.archive))) {
+  // To the second needs a WAL archive; where the engine has none of ours, the newest backup before the time is what there is.
+  if ('at' in target && engine.pointInTimeAdvice !== null) emit({ type: 'warning', message: engine.pointInTimeAdvice });
+  if ('at' in target && engine.pointInTimeAdvice === null && (await hasArchive(backupDir, config.archive))) {
     const fromArchive = await restoreFromArchive(database, backupDir, config, target.at, emit);
     if (fromArchive) return fromArchive;
   }

@@ -15,6 +15,8 @@ export interface ScrubOptions {
   readonly backupDir: string;
   /** The full proof (integrity check, schema, row counts) instead of the checksums alone. */
   readonly deep?: boolean;
+  /** The live database: a PostgreSQL dump's deep proof runs on its server. */
+  readonly database?: string;
 }
 
 /** One backup as the scrub found it. */
@@ -59,7 +61,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const results: (ScrubbedBackup & { readonly startedAt: number })[] = [];
   // Oldest first: the ones longest unread get read first if the run is cut short.
   for (const entry of (await listBackups(backupDir)).reverse()) {
-    const scrubbed = await scrubOne(entry, level);
+    const scrubbed = await scrubOne(entry, level, options.database);
     results.push(scrubbed);
     if (scrubbed.result !== 'skipped') {
       await recordJob(backupDir, 'scrub', { kind: entry.kind, file: entry.path, bytes: entry.bytes, startedAt: scrubbed.startedAt, error: scrubbed.error });
@@ -81,7 +83,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   };
 }
 
-async function scrubOne(entry: BackupEntry, level: ScrubLevel): Promise<ScrubbedBackup & { readonly startedAt: number }> {
+async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string | undefined): Promise<ScrubbedBackup & { readonly startedAt: number }> {
   const startedAt = performance.now();
   const base = { path: entry.path, kind: entry.kind, createdAt: entry.createdAt, startedAt };
   const skipped = (why: string) => ({ ...base, result: 'skipped' as const, error: why, checks: [] });
@@ -94,7 +96,7 @@ async function scrubOne(entry: BackupEntry, level: ScrubLevel): Promise<Scrubbed
   }
   let checks: CheckResult[];
   try {
-    checks = level === 'deep' ? (await checkBackup(entry.path, manifest)).checks : await checksumChecks(entry.path, manifest);
+    checks = level === 'deep' ? (await checkBackup(entry.path, manifest, database)).checks : await checksumChecks(entry.path, manifest);
   } catch (error) {
     checks = [{ name: 'readable', ok: false, detail: messageOf(error) }];
   }

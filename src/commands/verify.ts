@@ -5,7 +5,7 @@ import type { BackupKind } from '../backup/kinds.ts';
 import { readManifest, type BackupManifest } from '../backup/manifest.ts';
 import { plainBackup } from '../backup/plain-file.ts';
 import type { CheckResult } from '../checks/contract.ts';
-import { engineFor } from '../engines/select.ts';
+import { engineFor, engineForBackup } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
 import { recordedMigrations } from '../history/select.ts';
@@ -14,6 +14,8 @@ export interface VerifyOptions {
   readonly backup: string;
   /** Where the event log is. */
   readonly backupDir: string;
+  /** The live database: a PostgreSQL dump is proven on its server. */
+  readonly database?: string;
 }
 
 export interface VerifyReport {
@@ -55,7 +57,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     );
   }
   const startedAt = performance.now();
-  const { checks, schema, tables } = await checkBackup(file, manifest);
+  const { checks, schema, tables } = await checkBackup(file, manifest, options.database);
   const ok = checks.every((check) => check.ok);
   await recordJob(path.resolve(options.backupDir), 'verify', { kind: manifest.kind, file, bytes: manifest.bytes, startedAt, error: ok ? null : failuresOf(checks) });
   return {
@@ -87,10 +89,10 @@ export function failuresOf(checks: readonly CheckResult[]): string {
 export async function checkBackup(
   file: string,
   manifest: BackupManifest,
+  database?: string,
 ): Promise<{ readonly checks: CheckResult[]; readonly schema: readonly string[]; readonly tables: Readonly<Record<string, number>> }> {
-  // The engine the backup was taken from, pointed at nothing in particular: only its reads of a
-  // snapshot are used here.
-  const engine = engineFor(manifest.source);
+  // The engine the backup was taken from: only its reads of a snapshot are used here.
+  const engine = engineForBackup(manifest.engine, manifest.source, database);
   const checks: CheckResult[] = [];
   let schema: readonly string[] = [];
   let tables: Readonly<Record<string, number>> = {};

@@ -42,6 +42,7 @@ const KNEXFILES = ['knexfile.ts', 'knexfile.js', 'knexfile.mjs', 'knexfile.cjs']
 
 /** The part of a knexfile environment migrate-guard reads. */
 interface KnexfileSection {
+  readonly client?: unknown;
   readonly connection?: unknown;
   readonly migrations?: {
     readonly directory?: string | readonly string[];
@@ -115,11 +116,27 @@ async function readKnexfile(cwd: string, env: Env): Promise<KnexfileSection | nu
   return typeof section === 'object' && section !== null ? (section as KnexfileSection) : null;
 }
 
-/** The database the knexfile's connection names (a string, or `{ filename }`). */
+/**
+ * The database the knexfile's connection names: a string (a file, or a URL), `{ filename }` for
+ * SQLite, or for PostgreSQL (`client: 'pg'`) `{ connectionString }` or `{ host, port, user,
+ * password, database }`.
+ */
 function knexfileDatabase(section: KnexfileSection | null, cwd: string): string | null {
   const connection = section?.connection;
-  const filename = typeof connection === 'string' ? connection : (connection as { filename?: unknown } | undefined)?.filename;
-  return typeof filename === 'string' && filename !== '' ? resolveDatabaseLocation(filename, cwd) : null;
+  if (typeof connection === 'string') return connection === '' ? null : resolveDatabaseLocation(connection, cwd);
+  const fields = (connection ?? {}) as Record<string, unknown>;
+  if (typeof fields.filename === 'string' && fields.filename !== '') return resolveDatabaseLocation(fields.filename, cwd);
+  if (typeof fields.connectionString === 'string') return resolveDatabaseLocation(fields.connectionString, cwd);
+  if (/^(pg|postgres|postgresql)$/.test(String(section?.client ?? '')) && typeof fields.database === 'string') {
+    const url = new URL('postgres://localhost');
+    url.hostname = String(fields.host ?? 'localhost');
+    if (fields.port !== undefined) url.port = String(fields.port);
+    if (fields.user !== undefined) url.username = encodeURIComponent(String(fields.user));
+    if (fields.password !== undefined) url.password = encodeURIComponent(String(fields.password));
+    url.pathname = `/${encodeURIComponent(fields.database)}`;
+    return url.toString();
+  }
+  return null;
 }
 
 /** The settings for a plain migrations folder (library callers that give only `migrationsDir`). */

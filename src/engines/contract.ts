@@ -134,6 +134,13 @@ export interface Engine {
   /** What a snapshot of this engine is called in a message: `SQLite database`. */
   readonly snapshotLabel: string;
   /**
+   * Null when `archive` (continuous WAL archiving with Litestream) and `restore --to` from it
+   * work for this engine; otherwise the one line that says what does.
+   */
+  readonly pointInTimeAdvice: string | null;
+  /** A backup file's extension: `.db` for SQLite, `.dump` for PostgreSQL (`.gz` is added when gzipped). */
+  readonly snapshotExtension: string;
+  /**
    * A file that belongs beside the database (lock holder, run journal, pre-restore copies):
    * `<db>.<suffix>` for SQLite. Absolute, so a journal still points right from another cwd.
    */

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Engine } from './contract.ts';
+import { GuardError } from '../errors.ts';
+import type { Engine, EngineKind } from './contract.ts';
 import { databasePathFromUrl } from './sqlite/file.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
@@ -21,6 +22,19 @@ export interface EngineOptions {
 export function engineFor(database: string, options: EngineOptions = {}): Engine {
   if (isPostgresUrl(database)) return postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups') });
   return sqliteEngine(path.resolve(database));
+}
+
+/**
+ * The engine that proves a backup taken from an engine of `kind`: a SQLite backup is a file that
+ * needs nothing else; a PostgreSQL dump is restored into a scratch database on the server the
+ * live database (`database`) is on, since its manifest keeps the URL without its password.
+ */
+export function engineForBackup(kind: EngineKind, source: string, database: string | undefined, options: EngineOptions = {}): Engine {
+  if (kind === 'sqlite') return engineFor(isPostgresUrl(source) ? 'backup.db' : source, options);
+  if (database === undefined || !isPostgresUrl(database)) {
+    throw new GuardError('USAGE', `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`);
+  }
+  return engineFor(database, options);
 }
 
 /** A `DATABASE_URL` (or `--db`, or a knexfile's connection) as the location `engineFor` takes. */

@@ -22,12 +22,15 @@ export interface PreparedBackup {
  * Anything else is refused (exit 1).
  */
 export async function prepareBackup(
-  engine: Pick<Engine, 'isSnapshot' | 'proveSnapshot' | 'snapshotLabel'>,
+  engine: Pick<Engine, 'kind' | 'isSnapshot' | 'proveSnapshot' | 'snapshotLabel'>,
   applied: AppliedReader,
   file: string,
 ): Promise<PreparedBackup> {
   if (!(await pathExists(file))) throw new GuardError('BACKUP_INVALID', `backup ${file} does not exist`);
   const manifest = await readManifest(file).catch(() => null);
+  if (manifest && manifest.engine !== engine.kind) {
+    throw new GuardError('BACKUP_INVALID', `${file} is a ${manifest.engine} backup; it cannot be restored into a ${engine.kind} database`);
+  }
   if (manifest) {
     let plain: PlainBackup;
     try {

@@ -36,7 +36,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   const throwIfAborted = () => {
     if (run.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted before anything was changed');
   };
-  const file = await nextBackupPath(run.backupDir, run.engine.name, 'pre-rollout', new Date(), false);
+  const file = await nextBackupPath(run.backupDir, run.engine, 'pre-rollout', new Date(), false);
   let journal: RunJournal | null = null;
   let historyLock: HeldHistoryLock | null = null;
   const refuse = async (error: unknown): Promise<never> => {

@@ -78,8 +78,7 @@ export interface Run {
 
 /** The run's fixed facts. Paths are absolute from here on: a journal must still point right from another cwd. */
 export async function startRun(options: MigrateOptions): Promise<Run> {
-  const engine = engineFor(options.database);
-  await assertFolder(path.dirname(engine.name));
+  const engine = engineFor(options.database, { stateDir: options.backupDir });
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const umzug = options.umzug ?? (await loadProjectUmzug(options.config));
@@ -141,9 +140,4 @@ export function report(run: Run, fields: Partial<MigrateReport> & Pick<MigrateRe
     timings: run.timings,
     ...fields,
   };
-}
-
-async function assertFolder(folder: string): Promise<void> {
-  const isFolder = await stat(folder).then((info) => info.isDirectory(), () => false);
-  if (!isFolder) throw new GuardError('USAGE', `the folder for the database (${folder}) does not exist; check --db / DATABASE_URL`);
 }

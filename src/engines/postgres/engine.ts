@@ -38,6 +38,9 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     kind: 'postgres',
     name,
     snapshotLabel: 'PostgreSQL dump (pg_dump --format=custom)',
+    snapshotExtension: '.dump',
+    pointInTimeAdvice:
+      'PostgreSQL point-in-time recovery belongs to the server: archive its WAL with pgBackRest or WAL-G (see the README: "PostgreSQL"); migrate-guard restores its verified dumps',
     sidecar: (suffix) => path.join(stateDir, `${database}.${suffix}`),
 
     async probe() {

@@ -1,7 +1,8 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { fileModeFrom } from '../../fs/file-mode.ts';
+import { GuardError } from '../../errors.ts';
 import { pathExists } from '../../fs/paths.ts';
 import type { Engine, Reader, ReadMode } from '../contract.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
@@ -29,6 +30,8 @@ export function sqliteEngine(file: string): Engine {
     kind: 'sqlite',
     name: database,
     snapshotLabel: 'SQLite database',
+    snapshotExtension: '.db',
+    pointInTimeAdvice: null,
     sidecar: (suffix) => `${database}.${suffix}`,
 
     async probe() {
@@ -44,7 +47,13 @@ export function sqliteEngine(file: string): Engine {
     },
     size: () => databaseBytes(database),
     fileMode: () => fileModeFrom(database),
-    lock: (command) => acquireLock(database, command),
+    async lock(command) {
+      // The lock lives beside the database: a folder that is not there is a wrong path.
+      const folder = path.dirname(database);
+      const isFolder = await stat(folder).then((info) => info.isDirectory(), () => false);
+      if (!isFolder) throw new GuardError('USAGE', `the folder for the database (${folder}) does not exist; check --db / DATABASE_URL`);
+      return acquireLock(database, command);
+    },
 
     read: (mode, work) => withConnection(OPENERS[mode](database), work),
     reader: (knex: Knex): Reader => ({ all: async (sql, bindings = []) => (await knex.raw(sql, bindings as Knex.RawBinding[])) as never }),
