@@ -86,7 +86,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     // Confirm, saying what will be replaced by what.
     const exists = (await engine.probe()) !== 'missing';
     const current = exists
-      ? `${database} (${formatBytes(await engine.size())}, last changed ${(await stat(database)).mtime.toISOString()})`
+      ? `${database} (${formatBytes(await engine.size())}${await lastChanged(database)})`
       : `${database} (does not exist yet)`;
     const manifest = prepared.manifest;
     const summary = [
@@ -215,4 +215,10 @@ export function parseRestoreTime(text: string): Date {
     throw new GuardError('USAGE', `--to "${text}": give "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 with an offset`);
   }
   return at;
+}
+
+/** `, last changed <time>` for a database that is a file; nothing for one on a server. */
+async function lastChanged(database: string): Promise<string> {
+  const changed = await stat(database).then((info) => info.mtime.toISOString(), () => null);
+  return changed === null ? '' : `, last changed ${changed}`;
 }
