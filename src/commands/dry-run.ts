@@ -203,7 +203,7 @@ interface Rehearsal {
  * Capture starts before a migration's transaction opens, so the plan shows its BEGIN, and stops
  * after the migration's own work, before the history row is written.
  */
-function rehearse(knex: Knex, engine: Pick<Engine, 'inspect' | 'reader'>, largeTableRows: number): Rehearsal {
+function rehearse(knex: Knex, engine: Pick<Engine, 'inspect' | 'reader' | 'lockWarnings'>, largeTableRows: number): Rehearsal {
   let capturing = false;
   let statements: string[] = [];
   let before: SchemaShape = new Map();
@@ -234,7 +234,7 @@ function rehearse(knex: Knex, engine: Pick<Engine, 'inspect' | 'reader'>, largeT
           status: 'would-apply',
           ok: true,
           sql: statements,
-          warnings: destructiveWarnings(before, after, statements, { largeTableRows }),
+          warnings: [...destructiveWarnings(before, after, statements, { largeTableRows }), ...engine.lockWarnings(statements, before, largeTableRows)],
           durationMs,
           error: null,
         });

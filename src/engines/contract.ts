@@ -212,6 +212,12 @@ export interface Engine {
   inspect(reader: Reader): Promise<SchemaShape>;
   /** Quotes an identifier, so a table called `x"; DROP TABLE y; --` stays a name. */
   quote(name: string): string;
+  /**
+   * What a dry run should warn about how the engine locks: statements that rewrite or lock a
+   * table of at least `largeTableRows` rows (`before`: the tables as they were) for their whole
+   * duration. SQLite locks the whole file for any write, so it has nothing to add here.
+   */
+  lockWarnings(statements: readonly string[], before: SchemaShape, largeTableRows: number): string[];
 
   /** A table's rows from a snapshot as reviewable SQL in `out` (written atomically, with `mode`); the row count. */
   exportTable(snapshot: string, table: string, out: string, header: readonly string[], mode: FileMode): Promise<number>;

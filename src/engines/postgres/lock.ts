@@ -33,6 +33,20 @@ export async function acquirePgLock(url: string, database: string, command: stri
         : 'another session';
       throw new GuardError('LOCK_HELD', `another migrate-guard run holds the lock on ${database}: ${who}; wait for it to finish`);
     }
+    // A session lock needs a session. Through a pooler in transaction mode (PgBouncer's
+    // `pool_mode = transaction`) the next statement may run on another server session, which
+    // does not hold it: seen here, the lock would protect nothing.
+    const [held] = await connection.all<{ held: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+                        AND ((classid::bigint << 32) | objid::bigint) = ?::bigint) AS held`,
+      [key],
+    );
+    if (!held?.held) {
+      throw new GuardError(
+        'USAGE',
+        `${database}: the run lock taken a moment ago is not held by this session: DATABASE_URL goes through a pooler in transaction mode (PgBouncer), where session locks do not hold; point it at the server, or at a session-mode pool`,
+      );
+    }
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;

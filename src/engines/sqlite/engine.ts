@@ -94,6 +94,7 @@ export function sqliteEngine(file: string): Engine {
     facts: readFacts,
     inspect: inspectSchema,
     quote: quoteIdentifier,
+    lockWarnings: () => [],
 
     exportTable: exportTableSql,
     replaceTable: (snapshot, table, force) => replaceTableRows(database, snapshot, table, force),
