@@ -19,6 +19,8 @@ export interface RolloutBackup {
    * that fails its proof ends the run as a refusal: nothing was committed.
    */
   verified(): Promise<void>;
+  /** Waits for the proof, whatever it says: whether the backup is proven and in place. */
+  proven(): Promise<boolean>;
   /** The run ended without needing the backup (a rolled-back group): an unproven copy is dropped. */
   discard(): Promise<void>;
   /** Ends a run that changed nothing with `error`: lock released, journal cleared, app restarted. */
@@ -88,6 +90,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     file,
     ...held,
     verified: () => verifying.catch(refuse),
+    proven: () => verifying.then(() => true, () => false),
     discard: () => pending.discard(),
     refuse,
   };

@@ -64,13 +64,16 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
         if (problems.length > 0) throw new Error(`after the rollback the database differs from before the run: ${problems.join('; ')}`);
       });
     } catch (error) {
-      // The database is not what it was: the backup is the way back, so it is kept and proven.
-      await backup.verified().catch(() => undefined);
+      // The database is not what it was: the backup is the way back, so it is kept, proven, and
+      // the journal says so (the next run restores it; the report names it for a human).
+      if (await backup.proven()) await backup.journal.changing(backup.file).catch(() => undefined);
       return { failure, undoError: messageOf(error) };
     }
     run.emit({ type: 'step', message: `rolled back in ${formatSeconds(run.timings.rollback)}; schema, row counts and applied migrations are as before the run` });
     // Nothing to restore from: a copy not proven yet is not worth the wait (a proven one stays).
     await backup.discard();
+    await backup.historyLock.release();
+    await backup.journal.retire();
     return { failure, undoError: null };
   }
 }
