@@ -171,11 +171,12 @@ export interface Engine {
 
   /**
    * Writes a consistent, self-contained snapshot of the live database (a backup's bytes) to
-   * `target`. Returns the live database's facts as of that snapshot when the engine can read them
-   * in the snapshot's own transaction (PostgreSQL: its proof restores the dump and compares); null
-   * when the snapshot file is itself what gets proven (SQLite).
+   * `target`. With `provenWith` (the snapshot is a backup that `proveSnapshot` will prove), returns
+   * the live database's facts as of that snapshot when the engine can read them in the snapshot's
+   * own transaction (PostgreSQL: its proof restores the dump and must show them, and starts while
+   * the dump is written); null when the snapshot file is itself what gets proven (SQLite).
    */
-  snapshot(target: string, onProgress?: Progress, applied?: AppliedReader): Promise<DatabaseFacts | null>;
+  snapshot(target: string, onProgress?: Progress, provenWith?: AppliedReader): Promise<DatabaseFacts | null>;
   /** Whether `file` is, by its first bytes, a snapshot of this engine (before anything opens it). */
   isSnapshot(file: string): Promise<boolean>;
   /** Proves a snapshot restorable: the full integrity check, and the facts it holds. Aborting interrupts it. */

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { execa } from 'execa';
 import { GuardError } from '../../errors.ts';
 import { withPg } from './connection.ts';
@@ -102,4 +105,56 @@ export async function dumpObjects(url: string, dump: string): Promise<Set<string
     if (match) objects.add(`${match[1]} ${match[3]}`);
   }
   return objects;
+}
+
+/**
+ * `pg_dump --format=custom` of an exported snapshot into `target` and, from the same bytes as they
+ * come, `pg_restore --single-transaction --exit-on-error` into the scratch database `proofUrl`: the
+ * dump and its proof run side by side (two processes, two cores) instead of one after the other.
+ * `dumped` settles when the file is whole and fsynced, with the sha256 of the bytes that went to
+ * both; `restored` when the scratch restore ends.
+ */
+export async function dumpWhileRestoring(
+  url: string,
+  snapshot: string,
+  target: string,
+  proofUrl: string,
+  signal?: AbortSignal,
+): Promise<{ readonly dumped: Promise<{ sha256: string }>; readonly restored: Promise<{ ok: boolean; detail: string }> }> {
+  const source = connectionArgs(url);
+  const proof = connectionArgs(proofUrl);
+  const [pgDump, pgRestore] = [await tool('pg_dump', url), await tool('pg_restore', url)];
+  const cancel = signal ? { cancelSignal: signal } : {};
+  const dump = execa(pgDump, ['--format=custom', '--snapshot', snapshot, '--dbname', source.dbname], {
+    env: source.env,
+    reject: false,
+    stdin: 'ignore',
+    stderr: 'pipe',
+    buffer: { stdout: false },
+    ...cancel,
+  });
+  const restore = execa(pgRestore, ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', '--dbname', proof.dbname], {
+    env: proof.env,
+    reject: false,
+    all: true,
+    ...cancel,
+  });
+  const hash = createHash('sha256');
+  // Created private: a dump holds every row.
+  const file = createWriteStream(target, { mode: 0o600 });
+  dump.stdout!.on('data', (chunk: Buffer) => hash.update(chunk));
+  dump.stdout!.pipe(file);
+  dump.stdout!.pipe(restore.stdin!);
+  // A restore that stops reading (it failed) must not stop the dump: its stdin errors are its own.
+  restore.stdin!.on('error', () => undefined);
+  const dumped = (async () => {
+    const [result] = await Promise.all([dump, once(file, 'close')]);
+    if (result.exitCode !== 0) throw new Error(`pg_dump of ${redact(url)} failed: ${lastLine(String(result.stderr ?? ''))}`);
+    return { sha256: hash.digest('hex') };
+  })();
+  const restored = restore.then((result) =>
+    result.exitCode === 0 ? { ok: true, detail: 'ok' } : { ok: false, detail: `pg_restore failed: ${lastLine(result.all)}` },
+  );
+  dumped.catch(() => undefined);
+  return { dumped, restored };
 }

@@ -6,7 +6,8 @@ import { GuardError } from '../../errors.ts';
 import { fsyncPath, writeStreamAtomic } from '../../fs/atomic.ts';
 import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { removeIfPresent } from '../../fs/paths.ts';
-import type { ChangedSet, Engine, IntegrityLevel, IntegrityResult, Reader, SchemaShape, ScratchDatabase } from '../contract.ts';
+import type { AppliedReader, ChangedSet, DatabaseFacts, Engine, IntegrityLevel, IntegrityResult, Reader, SchemaShape, ScratchDatabase, SnapshotProof } from '../contract.ts';
+import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import { acquirePgLock } from './lock.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
@@ -33,6 +34,8 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
   const name = redact(url);
   const stateDir = path.resolve(options.stateDir);
   const maintenance = withDatabase(url, MAINTENANCE);
+  /** The proofs of snapshots this engine dumped, running beside the dump, by file. */
+  const piped = new Map<string, { readonly proof: Promise<SnapshotProof & { readonly sha256: string }>; readonly abandon: AbortController }>();
 
   const engine: Engine = {
     kind: 'postgres',
@@ -80,23 +83,10 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     openKnex: async () => (await import('./knex.ts')).openPgKnex(url),
     transactionalDdl: true,
 
-    async snapshot(target, onProgress, applied) {
-      const { dumpDatabase } = await tools();
+    async snapshot(target, onProgress, provenWith) {
       // pg_dump says nothing countable while it works: the bar goes from nothing to done.
       onProgress?.(0, 1);
-      // The facts are read in the very transaction pg_dump then dumps (an exported snapshot):
-      // the proof can demand that the restored dump shows exactly them.
-      const facts = await withPg(url, async (connection) => {
-        await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        try {
-          const [exported] = await connection.all<{ id: string }>('SELECT pg_export_snapshot() AS id');
-          const read = await readPgFacts(connection, applied ?? (async () => []));
-          await dumpDatabase(url, target, exported!.id);
-          return read;
-        } finally {
-          await connection.exec('ROLLBACK').catch(() => undefined);
-        }
-      });
+      const facts = provenWith ? await snapshotToProve(target, provenWith) : await (await tools()).dumpDatabase(url, target, null).then(() => null);
       // pg_dump creates its file with the umask's mode.
       await chmod(target, PRIVATE_FILE_MODE);
       await fsyncPath(target);
@@ -114,14 +104,26 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       }
     },
     async proveSnapshot(file, applied, signal) {
+      // A snapshot of ours was restored from its bytes as they were written: the proof holds for
+      // the file once the file's bytes are shown to be those bytes.
+      const pipedProof = piped.get(file);
+      if (pipedProof) {
+        piped.delete(file);
+        const onAbort = () => pipedProof.abandon.abort();
+        signal?.addEventListener('abort', onAbort);
+        try {
+          const { sha256, ...proof } = await pipedProof.proof;
+          if ((await sha256File(file)) !== sha256) {
+            return { integrity: { ok: false, detail: 'the dump on disk is not the one the proof restored' }, facts: null, unreadable: 'checksum', objects: [] };
+          }
+          return proof;
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      }
       return withRestoredDump(file, signal, async (scratch, restored) => {
         if (!restored.ok) return { integrity: restored, facts: null, unreadable: restored.detail, objects: [] };
-        return scratch.engine.read('readonly', async (reader) => ({
-          integrity: { ok: true, detail: 'ok (pg_restore --single-transaction --exit-on-error into a scratch database)' },
-          facts: await readPgFacts(reader, applied),
-          unreadable: null,
-          objects: (await pgSchemaObjects(reader)).map((object) => `${object.type} ${object.name}`),
-        }));
+        return proofOf(scratch.engine, applied);
       });
     },
     readSnapshot: (file, work) =>
@@ -140,7 +142,15 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       if (!result.ok) throw new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
       onProgress?.(1, 1);
     },
-    discardSnapshot: removeIfPresent,
+    async discardSnapshot(file) {
+      const pipedProof = piped.get(file);
+      if (pipedProof) {
+        piped.delete(file);
+        pipedProof.abandon.abort();
+        await pipedProof.proof.catch(() => undefined);
+      }
+      await removeIfPresent(file);
+    },
 
     scratch: () => scratchDatabase(),
     async rehearsal(folder) {
@@ -220,6 +230,50 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
   };
   return engine;
 
+
+  /**
+   * A backup's dump: the facts are read in the very transaction pg_dump then dumps (an exported
+   * snapshot), so the proof can demand that the restored dump shows exactly them; the proof's
+   * restore reads the dump's bytes as they are written (see proveSnapshot).
+   */
+  async function snapshotToProve(target: string, applied: AppliedReader): Promise<DatabaseFacts> {
+    const { dumpWhileRestoring } = await tools();
+    return withPg(url, async (connection) => {
+      await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const [exported] = await connection.all<{ id: string }>('SELECT pg_export_snapshot() AS id');
+        const read = await readPgFacts(connection, applied);
+        const scratch = await scratchDatabase();
+        const abandon = new AbortController();
+        const { dumped, restored } = await dumpWhileRestoring(url, exported!.id, target, scratch.url, abandon.signal);
+        const proof = (async (): Promise<SnapshotProof & { readonly sha256: string }> => {
+          try {
+            const { sha256 } = await dumped;
+            const result = await restored;
+            if (!result.ok) return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
+            return { ...(await proofOf(scratch.engine, applied)), sha256 };
+          } finally {
+            await scratch.drop().catch(() => undefined);
+          }
+        })();
+        proof.catch(() => undefined);
+        piped.set(target, { proof, abandon });
+        try {
+          // The exported snapshot lives as long as this transaction: pg_dump must have it first.
+          await dumped;
+        } catch (error) {
+          abandon.abort();
+          piped.delete(target);
+          await proof.catch(() => undefined);
+          throw error;
+        }
+        return read;
+      } finally {
+        await connection.exec('ROLLBACK').catch(() => undefined);
+      }
+    });
+  }
+
   /** An empty database on the same server, dropped (its sessions ended) when done. */
   async function scratchDatabase(): Promise<ScratchDatabase & { readonly url: string }> {
     const scratchName = `migrate_guard_scratch_${process.pid}_${randomBytes(4).toString('hex')}`;
@@ -247,6 +301,16 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       await scratch.drop().catch(() => undefined);
     }
   }
+}
+
+/** What a restored dump holds: the proof's facts and objects, read from the scratch database. */
+function proofOf(scratch: Engine, applied: AppliedReader): Promise<SnapshotProof> {
+  return scratch.read('readonly', async (reader) => ({
+    integrity: { ok: true, detail: 'ok (pg_restore --single-transaction --exit-on-error into a scratch database)' },
+    facts: await readPgFacts(reader, applied),
+    unreadable: null,
+    objects: (await pgSchemaObjects(reader)).map((object) => `${object.type} ${object.name}`),
+  }));
 }
 
 /** Every foreign key from or to `table`, with the query that finds the rows it would leave pointing nowhere. */
