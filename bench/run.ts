@@ -247,6 +247,37 @@ let worstStallMs = 0;
   rows.push({ task: `hot backup, writer's worst stall ${worstStallMs} ms`, ours: oursSamples, theirs: null, theirsLabel: '(target: stall < 200 ms)', target: '< 200 ms' });
 }
 
+log('PostgreSQL rows');
+const pgServer = process.env.MIGRATE_GUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const pgReady = (await execa('pg_isready', ['-d', pgServer, '-q'], { reject: false })).exitCode === 0;
+if (pgReady) {
+  const pgUrl = pgServer.replace(/\/[^/]*$/, `/mg_bench_${sizeMb}mb`);
+  const populated = await execa('psql', ['-d', pgUrl, '-tAc', 'SELECT COUNT(*) > 0 FROM trades'], { reject: false });
+  if (populated.stdout.trim() !== 't') {
+    log(`generating a ${sizeMb} MB DMS database on PostgreSQL (once; reused by later runs)…`);
+    await execa('node', ['--import', 'tsx', path.join(REPO, 'bench/make-large-pg.ts'), pgUrl, String(sizeMb)], { cwd: REPO, stdio: 'inherit' });
+  }
+  const pgBackups = folder('pg-backups');
+  const scratchUrl = pgServer.replace(/\/[^/]*$/, '/mg_bench_runbook_scratch');
+  const pgRunbook = () =>
+    sh(
+      `pg_dump -Fc -f ${work}/runbook.dump -d ${pgUrl} && psql -q -d ${pgServer} -c "DROP DATABASE IF EXISTS mg_bench_runbook_scratch" -c "CREATE DATABASE mg_bench_runbook_scratch" && pg_restore --single-transaction --exit-on-error --no-owner -d ${scratchUrl} ${work}/runbook.dump && psql -q -d ${pgServer} -c "DROP DATABASE mg_bench_runbook_scratch"`,
+    );
+  const clearBackups = () => rm(pgBackups, { recursive: true, force: true });
+  const oursBackup = await repeat(clearBackups, () => measure('node', [BIN, 'backup', '--kind', 'pre-rollout', '--db', pgUrl, '--backup-dir', pgBackups]));
+  const theirsBackup = await repeat(null, pgRunbook);
+  rows.push({ task: 'PostgreSQL: verified backup', ours: oursBackup, theirs: theirsBackup, theirsLabel: 'pg_dump -Fc, then pg_restore into a scratch database', target: '≤ 0.8x' });
+  const revert = async () => {
+    await clearBackups();
+    await execa('psql', ['-q', '-d', pgUrl, '-c', 'ALTER TABLE accounts DROP COLUMN IF EXISTS memo', '-c', "DELETE FROM migrate_guard_migrations WHERE name = '29990101000000_add_account_memo'"]);
+  };
+  const oursRollout = await repeat(revert, () => measure('node', [BIN, 'migrate', '--db', pgUrl, '--backup-dir', pgBackups, '--migrations', migrationsPlusOne]));
+  await revert();
+  rows.push({ task: 'PostgreSQL: migrate, one trivial migration', ours: oursRollout, theirs: theirsBackup, theirsLabel: 'the backup runbook above (a rollout needs its backup proven)', target: '-' });
+} else {
+  log(`no PostgreSQL server at ${pgServer}: PostgreSQL rows skipped`);
+}
+
 log('8/8 memory of a rollout at a smaller size');
 const smallDb = path.join(path.dirname(small), 'database.db');
 const smallBackups = path.join(path.dirname(small), 'backups');
@@ -263,7 +294,7 @@ const lines = [
   `# migrate-guard benchmark`,
   '',
   `${new Date().toISOString()} · ${cpus().length} cores (${cpus()[0]?.model ?? '?'}) · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · SQLite ${version} · Node ${process.version}`,
-  `database: ${(bytes / 2 ** 20).toFixed(0)} MiB (DMS schema, ${sizeMb} MB requested) · median of ${repeats} runs${hasSqlite3 ? '' : ' · sqlite3 CLI not found: runbook rows skipped'}`,
+  `database: ${(bytes / 2 ** 20).toFixed(0)} MiB (DMS schema, ${sizeMb} MB requested) · median of ${repeats} runs${hasSqlite3 ? '' : ' · sqlite3 CLI not found: runbook rows skipped'}${pgReady ? ' · PostgreSQL rows: a database of about the same size on the local server' : ''}`,
   '',
   '| task | ours | theirs | ratio | target | ours peak RSS | ours peak RssAnon | theirs |',
   '|---|---|---|---|---|---|---|---|',

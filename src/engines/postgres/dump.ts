@@ -26,8 +26,20 @@ export async function serverMajor(url: string): Promise<number> {
   });
 }
 
+/** Found once per process: the server's major version and the tool that matches it do not change. */
+const found = new Map<string, Promise<string>>();
+
 async function tool(name: 'pg_dump' | 'pg_restore' | 'psql', url: string): Promise<string> {
-  return findPgTool(name, await serverMajor(url));
+  const server = new URL(url);
+  const key = `${name} ${server.hostname}:${server.port}`;
+  let path = found.get(key);
+  if (!path) {
+    path = serverMajor(url).then((major) => findPgTool(name, major));
+    found.set(key, path);
+    // A refusal (no tool yet) is not remembered: the operator may install it and retry in-process.
+    path.catch(() => found.delete(key));
+  }
+  return path;
 }
 
 /** The line that says what went wrong (psql's `ERROR:`, else the last one), for a one-line error. */
