@@ -1,4 +1,4 @@
-import { access, unlink } from 'node:fs/promises';
+import { access, open, unlink } from 'node:fs/promises';
 
 export function pathExists(file: string): Promise<boolean> {
   return access(file).then(
@@ -12,5 +12,17 @@ export async function removeIfPresent(file: string): Promise<void> {
     await unlink(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/** Whether the file's first bytes are `magic` (a format's signature), read before anything else opens it. */
+export async function startsWith(file: string, magic: Buffer): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const header = Buffer.alloc(magic.length);
+    const { bytesRead } = await handle.read(header, 0, header.length, 0);
+    return bytesRead === header.length && header.equals(magic);
+  } finally {
+    await handle.close();
   }
 }

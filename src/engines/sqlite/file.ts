@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../../errors.ts';
+import { startsWith } from '../../fs/paths.ts';
 import { redact, splitCredentials } from '../../redact.ts';
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
@@ -31,15 +32,8 @@ export async function assertSqliteFile(file: string): Promise<{ readonly bytes: 
 }
 
 /** Whether the file starts with SQLite's 16-byte magic string. */
-export async function hasSqliteHeader(file: string): Promise<boolean> {
-  const handle = await open(file, 'r');
-  try {
-    const header = Buffer.alloc(SQLITE_HEADER.length);
-    const { bytesRead } = await handle.read(header, 0, header.length, 0);
-    return bytesRead === header.length && header.equals(SQLITE_HEADER);
-  } finally {
-    await handle.close();
-  }
+export function hasSqliteHeader(file: string): Promise<boolean> {
+  return startsWith(file, SQLITE_HEADER);
 }
 
 /** Size of the database including its -wal file, which holds committed pages not yet checkpointed. */
