@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { stat } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
-import { GuardError } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import type { MigrationHistory } from '../history/contract.ts';
 import { resolveHistory } from '../history/select.ts';

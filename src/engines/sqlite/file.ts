@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../../errors.ts';
 import { startsWith } from '../../fs/paths.ts';
