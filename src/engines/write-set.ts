@@ -106,8 +106,10 @@ export function classifyStatement(sql: string): StatementEffect {
 }
 
 function pragma(tokens: Tokens): StatementEffect {
+  // A schema in front (`temp.`, `main.`) does not make a connection-wide PRAGMA any less so:
+  // `PRAGMA temp.foreign_keys = ON` switches enforcement on for the whole connection.
   const name = tokens.qualifiedName();
-  if (name === null || name.schema === 'temp') return name === null ? UNKNOWN : READ;
+  if (name === null) return UNKNOWN;
   const pragmaName = name.name.toLowerCase();
   if (pragmaName === 'foreign_keys') {
     // Switched on, deletes and updates may cascade into other tables: no longer one statement, one table.

@@ -20,8 +20,7 @@ export async function integrityOfChanges(reader: Reader, level: IntegrityLevel, 
   }
   const quick = await integrityCheck(reader, 'quick');
   if (!quick.ok) return { ok: false, detail: `quick_check: ${quick.detail}` };
-  const existing = new Set(await listTables(reader));
-  const tables = changed.tables.filter((table) => existing.has(table));
+  const tables = await existingTables(reader, changed.tables);
   for (const table of tables) {
     const result = await readVerdict(reader, `PRAGMA integrity_check(${literal(table)})`);
     if (!result.ok) return { ok: false, detail: `integrity_check(${table}): ${result.detail}` };
@@ -37,7 +36,7 @@ export async function integrityOfChanges(reader: Reader, level: IntegrityLevel, 
 export async function foreignKeyViolationsOfChanges(reader: Reader, changed?: ChangedSet): Promise<ForeignKeyViolation[]> {
   if (changed === undefined || changed.unknown !== null) return foreignKeyViolations(reader);
   const existing = await listTables(reader);
-  const children = new Set(changed.tables.filter((table) => existing.includes(table)));
+  const children = new Set(await existingTables(reader, changed.tables));
   const parents = new Set(changed.rowsChanged.map((table) => table.toLowerCase()));
   if (parents.size > 0) {
     for (const table of existing) {
@@ -51,4 +50,13 @@ export async function foreignKeyViolationsOfChanges(reader: Reader, changed?: Ch
     violations.push(...rows.map((row) => ({ table: row.table, row: row.rowid === null ? null : String(row.rowid), parent: row.parent })));
   }
   return violations;
+}
+
+/**
+ * The tables of `names` that exist, under the names the schema gives them: SQLite's names are
+ * case-insensitive, so `knex('TAGS')` wrote the table `tags`.
+ */
+async function existingTables(reader: Reader, names: readonly string[]): Promise<string[]> {
+  const byLowerCase = new Map((await listTables(reader)).map((table) => [table.toLowerCase(), table]));
+  return [...new Set(names.map((name) => byLowerCase.get(name.toLowerCase())).filter((table): table is string => table !== undefined))];
 }

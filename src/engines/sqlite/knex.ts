@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import knexFactory from 'knex';
 import type sqlite3 from 'sqlite3';
 import type { KnexHandle } from '../contract.ts';
@@ -32,11 +33,30 @@ export function openKnex(file: string): KnexHandle {
     knex,
     watchWrites() {
       const written = new WriteSet();
-      const listener = (sql: string) => written.add(sql);
+      // node-sqlite3 hands trace lines to JavaScript through a queue of their own, which can run
+      // behind the statements' results: the set is read only once a marker statement, run last on
+      // the same connection, has come through it (so everything before it has too).
+      let flushed: { marker: string; arrived: () => void } | null = null;
+      const listener = (sql: string) => {
+        if (flushed !== null && sql.includes(flushed.marker)) flushed.arrived();
+        else written.add(sql);
+      };
       // Every connection the pool holds now or opens later (it holds one: max 1).
       for (const connection of connections) connection.on('trace', listener);
       watchers.add(listener);
-      return async () => written.result();
+      return async (reader) => {
+        const marker = `migrate-guard flush ${randomUUID()}`;
+        const arrived = new Promise<void>((resolve) => {
+          flushed = { marker, arrived: resolve };
+        });
+        await reader.all(`SELECT '${marker}'`);
+        // Seconds, not milliseconds, would be a bug; without the marker the set cannot be trusted.
+        const timeout = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 10_000).unref());
+        if ((await Promise.race([arrived, timeout])) === 'late') {
+          return { tables: [], rowsChanged: [], unknown: "SQLite's trace of the run did not come through in time" };
+        }
+        return written.result();
+      };
     },
     // `query_only`, queued behind the interrupted statement on the same connection, makes the
     // migration's next write fail, so it stops between statements instead of finishing a long
