@@ -1,32 +1,25 @@
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import type sqlite3 from 'sqlite3';
+import { openKnex } from '../../src/engines/sqlite/knex.ts';
 import { resolveConfig, runMigrate } from '../../src/index.ts';
 import type { GuardConfig, MigrateReport } from '../../src/index.ts';
 import type { TempProject } from './project.ts';
 
 /**
- * Every statement SQLite ran for `work` on a knex connection to `file`, as its trace reports them
- * (the text the migration connection's write set classifies), in order.
+ * Every statement SQLite ran for `work` on the migration connection to `file` (the product's own
+ * knex instance, one pooled connection), as SQLite's trace reports them: the text the run's write
+ * set classifies, in order.
  */
 export async function traceKnex(file: string, work: (knex: Knex) => Promise<void>): Promise<string[]> {
   const statements: string[] = [];
-  const knex = knexFactory({
-    client: 'sqlite3',
-    connection: { filename: file },
-    useNullAsDefault: true,
-    pool: {
-      min: 1,
-      max: 1,
-      afterCreate: (connection: sqlite3.Database, done: (error: Error | null, connection: unknown) => void) => {
-        connection.on('trace', (sql: string) => statements.push(sql));
-        done(null, connection);
-      },
-    },
-  });
+  const handle = openKnex(file);
   try {
-    await work(knex);
+    const connection = (await handle.knex.client.acquireConnection()) as sqlite3.Database;
+    connection.on('trace', (sql: string) => statements.push(sql));
+    await handle.knex.client.releaseConnection(connection);
+    await work(handle.knex);
   } finally {
-    await knex.destroy();
+    await handle.destroy();
   }
   // The trace arrives on the event loop after the statement's own callback: let the last one in.
   await new Promise((resolve) => setTimeout(resolve, 20));
