@@ -85,13 +85,13 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     expect(report.migrations).toEqual([expect.objectContaining({ name: '002_notes', status: 'rolled-back' })]);
   });
 
-  // BUG (src/rollout/runbook.ts, group rollback path): after a rollback, reportFailure runs but
+  // Regression (this test found it; src/rollout/runbook.ts, group rollback path): after a rollback, reportFailure runs but
   // neither `backup.journal.retire()` nor `backup.historyLock.release()` is called (only
   // finishRollout, restoreRolloutBackup and refuse do). The run ends in a known state, yet its
   // journal (state 'grouped') stays beside the database, and the next run reports an interrupted
   // run it "recovered". Reproduction: 001 applied; add a transactional migration that throws;
   // `migrate` exits 2 with undo 'rollback'; `<db>.migrate-guard.journal.json` still exists.
-  it.fails('retires its journal after a rollback: the next run has no interrupted run to report', async () => {
+  it('retires its journal after a rollback: the next run has no interrupted run to report', async () => {
     await baseline();
     await project.writeMigration('002_broken.ts', writeThenThrow);
     const { result } = await migrate();
@@ -103,12 +103,12 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     expect(next.report.recovered).toBeNull();
   });
 
-  // BUG (same place): knex's lock row, set and committed before the group began
+  // Regression (this test found it; same place): knex's lock row, set and committed before the group began
   // (src/rollout/history-lock.ts), is not cleared after a rollback, so `knex migrate:latest` fails
   // with "Migration table is already locked" until migrate-guard runs again. Reproduction: a
   // knexfile with `migrations`; 001 applied; a migration that throws; `migrate` exits 2 (undo
   // 'rollback'); `SELECT is_locked FROM knex_migrations_lock` is 1.
-  it.fails("releases knex's migration lock after a rollback", async () => {
+  it("releases knex's migration lock after a rollback", async () => {
     await writeFile(
       path.join(project.dir, 'knexfile.ts'),
       "export default { client: 'sqlite3', connection: { filename: './app.db' }, useNullAsDefault: true, migrations: { directory: './migrations' } };\n",

@@ -5,7 +5,7 @@ import type { ChangedSet } from '../../../src/engines/contract.ts';
 import { foreignKeyViolationsOfChanges, integrityOfChanges } from '../../../src/engines/sqlite/changed-checks.ts';
 import { SqliteConnection, withConnection } from '../../../src/engines/sqlite/connection.ts';
 import { sqliteEngine } from '../../../src/engines/sqlite/engine.ts';
-import { WriteSet } from '../../../src/engines/sqlite/write-set.ts';
+import { WriteSet } from '../../../src/engines/write-set.ts';
 import { TempProject, exec, query } from '../../helpers/project.ts';
 import { createItems } from '../../helpers/migrations.ts';
 import { corruptIndex } from '../../helpers/rollout.ts';
@@ -115,13 +115,13 @@ describe('integrityOfChanges (full)', () => {
     expect(await query(project.db, 'SELECT COUNT(*) AS n FROM items')).toEqual([{ n: 2 }]);
   });
 
-  // BUG (src/engines/sqlite/changed-checks.ts, `integrityOfChanges`): the written tables are
+  // Regression (this test found it; src/engines/sqlite/changed-checks.ts, `integrityOfChanges`): the written tables are
   // matched against the schema's names case-sensitively, but SQLite's names are not: a run that
   // writes `OTHER` wrote `other`, and its integrity_check is skipped. Reproduction: the recipe of
   // test/helpers/rollout.ts `corruptIndex` on `other`; `INSERT INTO OTHER (a, b) VALUES ('x', 'y')`;
   // integrityOfChanges(reader, 'full', { tables: ['OTHER'], … }) → ok, "integrity_check of what
   // the run wrote: no table". (knex('Other').insert(…) writes the same statement.)
-  it.fails('finds the corruption in a table the run wrote under another case of its name', async () => {
+  it('finds the corruption in a table the run wrote under another case of its name', async () => {
     await corruptIndex(project.db, 'other');
     const changed = await run("INSERT INTO OTHER (a, b) VALUES ('a4', 'ww')");
     expect(changed.tables).toEqual(['OTHER']);
@@ -176,21 +176,21 @@ describe('foreignKeyViolationsOfChanges', () => {
     expect(await violations(changed)).toEqual([orphan(child, 1, parent)]);
   });
 
-  // BUG (src/engines/sqlite/changed-checks.ts, `foreignKeyViolationsOfChanges`): the written
+  // Regression (this test found it; src/engines/sqlite/changed-checks.ts, `foreignKeyViolationsOfChanges`): the written
   // tables are matched against the schema's names case-sensitively (`existing.includes(table)`),
   // so a child written as `TAGS` is not checked and its orphan row passes. Reproduction: tags →
   // items; `INSERT INTO TAGS (itemId) VALUES (999)`; foreignKeyViolationsOfChanges(reader,
   // { tables: ['TAGS'], rowsChanged: [], unknown: null }) → []. End to end, see below.
-  it.fails('finds a violation in a table the run wrote under another case of its name', async () => {
+  it('finds a violation in a table the run wrote under another case of its name', async () => {
     const changed = await run('INSERT INTO TAGS (itemId) VALUES (999)');
     expect(await violations(changed)).toEqual([orphan('tags', 3, 'items')]);
   });
 
-  // BUG (the same, end to end): a migration that inserts an orphan row through `knex('TAGS')`
+  // Regression (this test found it; the same, end to end): a migration that inserts an orphan row through `knex('TAGS')`
   // commits it (exit 0), while through `knex('tags')` the run rolls back (exit 2). Reproduction:
   // 001 creates items and tags (tags.itemId → items.id); 002: `await context('TAGS').insert({
   // itemId: 999 })`; `migrate` exits 0 and `SELECT * FROM tags` has the orphan.
-  it.fails('rolls back a run that leaves an orphan row in a table it names in another case', async () => {
+  it('rolls back a run that leaves an orphan row in a table it names in another case', async () => {
     await project.cleanup();
     project = await TempProject.create();
     await project.writeMigration('001_items.ts', createItems);
