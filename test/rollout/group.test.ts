@@ -2,10 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TempProject, dump, parseReport, query, waitForFile } from '../helpers/project.ts';
+import { TempProject, dump, exec, parseReport, query, waitForFile } from '../helpers/project.ts';
 import { addItem, createItems } from '../helpers/migrations.ts';
-import { provenTables } from '../helpers/sqlite-trace.ts';
-import type { MigrateReport } from '../../src/index.ts';
+import { migrateProject, provenTables } from '../helpers/sqlite-trace.ts';
+import { resolveConfig, runHealth, type MigrateReport } from '../../src/index.ts';
+import { readBackupEvents } from '../../src/backup/event-log.ts';
 import {
   checkNamed,
   corruptIndex,
@@ -120,6 +121,33 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     expect(result.exitCode, result.stderr).toBe(2);
     expect(report.undo).toBe('rollback');
     expect(await query(project.db, 'SELECT is_locked FROM knex_migrations_lock')).toEqual([{ is_locked: 0 }]);
+  });
+
+  // BUG (src/rollout/group.ts `rollBack` → src/backup/create.ts `discard`): a rollback discards
+  // the copy whose proof it did not wait for, but the chain the rollout started on that proof
+  // (`pending.finish()`) still runs and ends in `failed`, which appends a failed
+  // `backup pre-rollout` line to backups/events.jsonl ("The operation was aborted", "the proof was
+  // abandoned", or ENOENT renaming the temporary copy that discard already removed). `health`
+  // then alerts "last backup pre-rollout failed" after an ordinary, proven rollback. Reproduction:
+  // a 48 MB database (so the proof still runs when the migration fails); 001:
+  // `INSERT INTO big (k) VALUES (1); INSERT INTO missing_table VALUES (1);`; `migrate` exits 2
+  // (undo 'rollback'); events.jsonl's last line has an `error`; `health` has a `failed-job` alert.
+  it.fails('records no failed backup when a rollback discards the copy it did not wait for', async () => {
+    // Row counts read an index (fast); the proof reads every page (slow): it is still running at the rollback.
+    await exec(
+      project.db,
+      `CREATE TABLE big (id INTEGER PRIMARY KEY, k INTEGER, x BLOB); CREATE INDEX big_k ON big (k);
+       WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 12000) INSERT INTO big (k, x) SELECT n, randomblob(4000) FROM c;`,
+    );
+    await project.writeMigration('001_broken.sql', 'INSERT INTO big (k) VALUES (1); INSERT INTO missing_table VALUES (1);');
+    const report = await migrateProject(project);
+    expect(report).toMatchObject({ exitCode: 2, undo: 'rollback' });
+    // Through the library, so no process exit cuts short what the run still writes.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const events = (await readBackupEvents(project.backups)).filter((event) => event.error !== null);
+    expect(events).toEqual([]);
+    const health = await runHealth({ database: project.db, backupDir: project.backups, config: resolveConfig({}), cwd: project.dir });
+    expect(health.alerts.filter((alert) => alert.check === 'failed-job')).toEqual([]);
   });
 
   it('leaves the previous state after a kill -9 mid-transaction; the next run recovers "grouped" and applies once', async () => {
