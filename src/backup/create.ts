@@ -108,9 +108,12 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     await engine.discardSnapshot(temporary);
     await removeIfPresent(compressedTemporary).catch(() => undefined);
   };
+  // Set by discard(): the run ended without this backup, so its end is not a failed backup job
+  // (health would otherwise alert on an ordinary rollback).
+  let discarded = false;
   const failed = async (error: unknown): Promise<never> => {
     await cleanUp();
-    await log(messageOf(error));
+    if (!discarded) await log(messageOf(error));
     if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
     throw new GuardError(
       'BACKUP_FAILED',
@@ -147,52 +150,63 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   const proven = proof.then(() => undefined);
   proven.catch(() => undefined);
 
+  let finishing: Promise<VerifiedBackup> | null = null;
+  const finish = async (): Promise<VerifiedBackup> => {
+    try {
+      const { sha256, facts } = await proof;
+      options.checkpoint?.();
+      if (discarded) throw new GuardError('INTERRUPTED', 'the backup was discarded before it was put in place');
+      const { size } = await stat(temporary);
+      let compressed: { bytes: number; sha256: string } | null = null;
+      if (compress) {
+        compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
+        await commitTemporary(compressedTemporary, file);
+        await engine.discardSnapshot(temporary);
+      } else {
+        await commitTemporary(temporary, file);
+      }
+      const fields: Omit<BackupManifest, 'format'> = {
+        file: path.basename(file),
+        source: engine.name,
+        kind: options.kind,
+        createdAt: createdAt.toISOString(),
+        bytes: size,
+        sha256,
+        compressed: compressed !== null,
+        compressedBytes: compressed?.bytes ?? null,
+        compressedSha256: compressed?.sha256 ?? null,
+        ...facts,
+        verified: true,
+        verifiedAt: new Date().toISOString(),
+      };
+      let manifest: BackupManifest;
+      try {
+        manifest = await writeManifest(file, fields);
+      } catch (error) {
+        await removeIfPresent(file);
+        throw error;
+      }
+      await log(null, compressed?.bytes ?? size);
+      return { file, manifest };
+    } catch (error) {
+      return failed(error);
+    }
+  };
   return {
     file,
     proven,
-    async finish() {
-      try {
-        const { sha256, facts } = await proof;
-        options.checkpoint?.();
-        const { size } = await stat(temporary);
-        let compressed: { bytes: number; sha256: string } | null = null;
-        if (compress) {
-          compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
-          await commitTemporary(compressedTemporary, file);
-          await engine.discardSnapshot(temporary);
-        } else {
-          await commitTemporary(temporary, file);
-        }
-        const fields: Omit<BackupManifest, 'format'> = {
-          file: path.basename(file),
-          source: engine.name,
-          kind: options.kind,
-          createdAt: createdAt.toISOString(),
-          bytes: size,
-          sha256,
-          compressed: compressed !== null,
-          compressedBytes: compressed?.bytes ?? null,
-          compressedSha256: compressed?.sha256 ?? null,
-          ...facts,
-          verified: true,
-          verifiedAt: new Date().toISOString(),
-        };
-        let manifest: BackupManifest;
-        try {
-          manifest = await writeManifest(file, fields);
-        } catch (error) {
-          await removeIfPresent(file);
-          throw error;
-        }
-        await log(null, compressed?.bytes ?? size);
-        return { file, manifest };
-      } catch (error) {
-        return failed(error);
-      }
+    finish() {
+      finishing ??= finish();
+      return finishing;
     },
     async discard() {
+      discarded = true;
       abandon.abort();
       await proof.catch(() => undefined);
+      // A finish already under way is waited for, so nothing is still writing (a copy renamed
+      // without its manifest) once the run has returned. A backup it already put in place with
+      // its manifest is proven and listed: it stays, like any other verified backup.
+      await finishing?.catch(() => undefined);
       await cleanUp();
     },
   };

@@ -91,7 +91,10 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     ...held,
     verified: () => verifying.catch(refuse),
     proven: () => verifying.then(() => true, () => false),
-    discard: () => pending.discard(),
+    discard: async () => {
+      await pending.discard();
+      await verifying.catch(() => undefined);
+    },
     refuse,
   };
 }
