@@ -113,7 +113,7 @@ function pragma(tokens: Tokens): StatementEffect {
   const pragmaName = name.name.toLowerCase();
   if (pragmaName === 'foreign_keys') {
     // Switched on, deletes and updates may cascade into other tables: no longer one statement, one table.
-    const value = tokens.rest().replace(/[=()\s'"]/g, '').toLowerCase();
+    const value = tokens.rest().replace(/[=()\s'";]/g, '').toLowerCase();
     return value === '' || ['0', 'off', 'false', 'no'].includes(value) ? READ : UNKNOWN;
   }
   return QUIET_PRAGMAS.has(pragmaName) ? READ : UNKNOWN;

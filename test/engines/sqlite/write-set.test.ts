@@ -204,6 +204,8 @@ const STATEMENTS: readonly (readonly [string, StatementEffect, { compiles?: bool
   ["PRAGMA foreign_keys = 'yes'", UNKNOWN],
   ['PRAGMA main.foreign_keys = ON', UNKNOWN],
   ['PRAGMA foreign_keys = OFF', READ],
+  ['PRAGMA foreign_keys = OFF;', READ],
+  ['PRAGMA foreign_keys = ON;', UNKNOWN],
   ['PRAGMA foreign_keys = 0', READ],
   ["PRAGMA foreign_keys = 'false'", READ],
   ['PRAGMA foreign_keys', READ],
