@@ -10,7 +10,7 @@
  * `--keep` keeps every case's folder (by default only those with a violation are kept).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,6 @@ if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1 || (only !== 
 }
 console.log(`torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${only ? ` --only ${only}` : ''})`);
 const bin = path.resolve(values.bin);
-console.log(`cli: ${bin}`);
 const startedAt = performance.now();
 const deadline = values.minutes === undefined ? Infinity : startedAt + Number(values.minutes) * 60_000;
 const log = (line: string) => console.log(line);
@@ -70,7 +69,24 @@ const work = await mkdtemp(path.join(tmpdir(), 'migrate-guard-torture-'));
 const mountProblem = await canMountTmpfs(path.join(work, 'mount-probe'));
 if (mountProblem) log(`skipping full-disk cases: cannot mount a tmpfs here (${mountProblem}); run as root where mount is allowed`);
 
-const cli = new Cli(bin);
+const cli = new Cli(await snapshotCli(bin, path.join(work, 'cli')));
+console.log(`cli: ${bin} (its bin/ and dist/ copied to ${path.dirname(cli.bin)}/.., so a rebuild meanwhile cannot change the code under test)`);
+
+/**
+ * The build under test, frozen: `bin/` and `dist/` beside the given bin copied into the work
+ * folder, with this repository's package.json and node_modules. `npm run build` (vitest runs it)
+ * deletes dist/ first, which would fail every CLI run of a torture going on meanwhile.
+ */
+async function snapshotCli(given: string, target: string): Promise<string> {
+  const root = path.dirname(path.dirname(given));
+  if (!existsSync(path.join(root, 'dist'))) throw new Error(`no dist/ beside ${given}: run npm run build (npm run torture does)`);
+  await mkdir(target, { recursive: true });
+  await cp(path.join(root, 'bin'), path.join(target, 'bin'), { recursive: true });
+  await cp(path.join(root, 'dist'), path.join(target, 'dist'), { recursive: true });
+  await cp(path.join(REPO, 'package.json'), path.join(target, 'package.json'));
+  await symlink(path.join(REPO, 'node_modules'), path.join(target, 'node_modules'));
+  return path.join(target, 'bin', path.basename(given));
+}
 let phase = performance.now();
 const templates = await buildTemplates(work, cli);
 for (const project of [templates.base, ...Object.values(templates.applied)]) {

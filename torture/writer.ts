@@ -15,12 +15,12 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = `
 const sqlite3 = require(${JSON.stringify(path.join(REPO, 'node_modules/sqlite3'))});
 const fs = require('node:fs');
-const [db, idsFile, prefix, seedText, pauseText] = process.argv.slice(1);
+const [db, idsFile, prefix, seedText, pauseText, busyText, retryText] = process.argv.slice(1);
 const pause = Number(pauseText);
 let seed = Number(seedText) >>> 0;
 const random = () => { seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return seed / 4294967296; };
 const connection = new sqlite3.Database(db, sqlite3.OPEN_READWRITE);
-connection.configure('busyTimeout', 30000);
+connection.configure('busyTimeout', Number(busyText));
 const run = (sql, params = []) => new Promise((resolve, reject) => connection.run(sql, params, (e) => (e ? reject(e) : resolve())));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let stopping = false;
@@ -48,7 +48,7 @@ process.on('SIGTERM', () => { stopping = true; });
       errors += 1;
       lastError = String(error && error.message || error);
       await run('ROLLBACK').catch(() => undefined);
-      await sleep(20);
+      await sleep(Number(retryText));
     }
     await sleep(pause);
   }
@@ -71,8 +71,16 @@ export interface Writer {
 export type Pace = 'busy' | 'calm';
 const PAUSE_MS: Record<Pace, number> = { busy: 3, calm: 150 };
 
-export async function startWriter(db: string, idsFile: string, prefix: string, seed: number, pace: Pace): Promise<Writer> {
-  const running = startProcess('node', ['-e', SCRIPT, db, idsFile, prefix, String(seed), String(PAUSE_MS[pace])], { cwd: path.dirname(db), env: process.env, deadlineMs: 600_000 });
+export interface WriterOptions {
+  /** SQLite's busy timeout (default 30 s, like an application's). */
+  readonly busyTimeoutMs?: number;
+  /** Pause after a failed transaction before the next (default 20 ms). */
+  readonly retryMs?: number;
+}
+
+export async function startWriter(db: string, idsFile: string, prefix: string, seed: number, pace: Pace, options: WriterOptions = {}): Promise<Writer> {
+  const timing = [String(PAUSE_MS[pace]), String(options.busyTimeoutMs ?? 30_000), String(options.retryMs ?? 20)];
+  const running = startProcess('node', ['-e', SCRIPT, db, idsFile, prefix, String(seed), ...timing], { cwd: path.dirname(db), env: process.env, deadlineMs: 600_000 });
   if (!(await running.waitForOutput('ready', 15_000))) {
     const result = await running.done;
     throw new Error(`the writer did not start: ${result.stderr.trim() || result.stdout.trim()}`);
