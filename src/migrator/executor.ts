@@ -28,6 +28,9 @@ export function transactionPerMigration(knex: Knex): Executor {
  * (or a kill: SQLite undoes an unfinished transaction on the next open) throws away whole.
  */
 export class TransactionOwner implements Executor {
+  /** The group's transaction: it holds the write lock from the first statement to the last. */
+  private outer: Knex.Transaction | null = null;
+  /** A savepoint inside it, where the migrations run: a rollback to it keeps the lock. */
   private group: Knex.Transaction | null = null;
 
   constructor(private readonly knex: Knex) {}
@@ -47,25 +50,55 @@ export class TransactionOwner implements Executor {
 
   async beginGroup(): Promise<void> {
     if (this.group) throw new Error('a group transaction is already open');
-    this.group = await this.knex.transaction();
+    this.outer = await this.knex.transaction();
+    this.group = await this.outer.transaction();
   }
 
+  /**
+   * knex's `commit()` resolves even when COMMIT fails (only `executionPromise` rejects), so both
+   * are awaited: a COMMIT that failed is a failed run, never a success. SQLite keeps a transaction
+   * whose COMMIT was refused (SQLITE_BUSY) open on the connection: it is rolled back here, so the
+   * connection does not go on reading the uncommitted work.
+   */
   async commitGroup(): Promise<void> {
-    const group = this.take();
-    await group.commit();
+    const { outer, group } = this.take();
+    try {
+      await group.commit();
+      await group.executionPromise;
+      await outer.commit();
+      await outer.executionPromise;
+    } catch (error) {
+      outer.executionPromise.catch(() => undefined);
+      if (!outer.isCompleted()) await outer.rollback().catch(() => undefined);
+      // The pool holds one SQLite connection: this ROLLBACK reaches the one COMMIT left open.
+      await this.knex.raw('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
-  async rollbackGroup(): Promise<void> {
-    const group = this.take();
-    // knex rejects the transaction's promise on rollback; the run already knows why it rolls back.
+  /**
+   * Rolls the migrations back to the savepoint taken when the group began, then runs `prove` in
+   * the same transaction, still holding the write lock: what it reads is the database as it was,
+   * with nothing the application committed since mixed in. Then ends the transaction.
+   */
+  async rollbackGroup<T>(prove: (reads: Knex) => Promise<T>): Promise<T> {
+    const { outer, group } = this.take();
+    // knex rejects the transactions' promises on rollback; the run already knows why it rolls back.
     group.executionPromise.catch(() => undefined);
-    await group.rollback();
+    outer.executionPromise.catch(() => undefined);
+    try {
+      await group.rollback();
+      return await prove(outer);
+    } finally {
+      await outer.rollback();
+    }
   }
 
-  private take(): Knex.Transaction {
-    const group = this.group;
-    if (!group) throw new Error('no group transaction is open');
+  private take(): { outer: Knex.Transaction; group: Knex.Transaction } {
+    const { outer, group } = this;
+    if (!outer || !group) throw new Error('no group transaction is open');
+    this.outer = null;
     this.group = null;
-    return group;
+    return { outer, group };
   }
 }

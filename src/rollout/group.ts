@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { compareRestored } from '../backup/compare-facts.ts';
 import type { DatabaseFacts } from '../engines/contract.ts';
 import { messageOf } from '../errors.ts';
@@ -39,7 +40,7 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
           run.emit({ type: 'working', label: 'waiting for the backup proof (integrity_check of the copy) before committing' });
           await backup.verified();
         } catch (error) {
-          await plan.executor.rollbackGroup().catch(() => undefined);
+          await plan.executor.rollbackGroup(async () => undefined).catch(() => undefined);
           return backup.refuse(error);
         }
         try {
@@ -47,7 +48,7 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
           return { failure: null, undoError: null };
         } catch (error) {
           // A COMMIT that fails leaves the transaction open or already undone: undo it either way.
-          return rollBack({ migration: null, phase: 'commit', message: messageOf(error) }, true);
+          return rollBack({ migration: null, phase: 'commit', message: messageOf(error) }, false);
         }
       }
       return rollBack(failure, plan.executor.grouped);
@@ -59,8 +60,10 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
     run.emit({ type: 'step', message: 'rolling back: nothing the run did is kept' });
     try {
       await timed(run, 'rollback', async () => {
-        if (open) await plan.executor.rollbackGroup();
-        const problems = compareRestored(before, await factsOf(run, plan));
+        // Proven inside the transaction, before it lets go of the write lock: rows the application
+        // commits right after are not the run's (and would not be a failed rollback).
+        const after = open ? await plan.executor.rollbackGroup((reads) => factsIn(run, reads)) : await factsOf(run, plan);
+        const problems = compareRestored(before, after);
         if (problems.length > 0) throw new Error(`after the rollback the database differs from before the run: ${problems.join('; ')}`);
       });
     } catch (error) {
@@ -80,5 +83,9 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
 
 /** Read through the executor: inside the group, what it sees; after it, the database. */
 function factsOf(run: Run, plan: Plan): Promise<DatabaseFacts> {
-  return run.engine.facts(run.engine.reader(plan.executor.reads), recordedMigrations(run.engine));
+  return factsIn(run, plan.executor.reads);
+}
+
+function factsIn(run: Run, reads: Knex): Promise<DatabaseFacts> {
+  return run.engine.facts(run.engine.reader(reads), recordedMigrations(run.engine));
 }

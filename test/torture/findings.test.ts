@@ -45,13 +45,14 @@ CREATE TABLE journal_entries (id INTEGER PRIMARY KEY, tag TEXT NOT NULL UNIQUE R
 const hasStrace = existsSync('/usr/bin/strace');
 
 describe('bugs found by npm run torture', () => {
-  // BUG hot-journal: a rollout SIGKILLed inside its transaction on a rollback-journal (non-WAL)
+  // Regression (the torture found it; fixed in src/engines/sqlite/connection.ts `openUntouched`,
+  // which reads a private copy rolled back): a rollout SIGKILLed inside its transaction on a rollback-journal (non-WAL)
   // database leaves a hot journal. The next run reads the history through a read-only connection
   // ('untouched'), which cannot roll a hot journal back: `migrate` (and `status`, and `backup`)
   // exit 1 "unexpected error: SQLITE_READONLY: attempt to write a readonly database", and keep
   // doing so until something opens the database read-write. The README promises the opposite
   // ("SQLite throws an uncommitted transaction away on the next open").
-  it.fails('a group run SIGKILLed mid-transaction on a rollback-journal database: the next migrate recovers', async () => {
+  it('a group run SIGKILLed mid-transaction on a rollback-journal database: the next migrate recovers', async () => {
     const marker = path.join(project.dir, 'running');
     await project.writeMigration(
       '002_big_then_hang.ts',
@@ -77,13 +78,14 @@ export async function up({ context }) {
     expect(parseReport(next.stdout).applied).toEqual(['002_big_then_hang']);
   });
 
-  // BUG commit-ignored: knex's `trx.commit()` resolves even when COMMIT fails (it only rejects the
+  // Regression (the torture found it; fixed in src/migrator/executor.ts `commitGroup`, which awaits
+  // `executionPromise` and rolls the refused COMMIT back): knex's `trx.commit()` resolves even when COMMIT fails (it only rejects the
   // transaction's executionPromise), and the group run awaits `commit()`: a COMMIT that fails is
   // reported as success, exit 0, "4 migration(s) applied", then the connection closes and SQLite
   // rolls the transaction back. The torture saw it on a full disk (COMMIT: SQLITE_FULL, WAL and
   // rollback journal alike); here a reader's open transaction makes COMMIT fail with SQLITE_BUSY
   // once knex's 10 s busy timeout runs out. Nothing is applied, and the run says it was.
-  it.fails('a group run whose COMMIT fails does not report success', async () => {
+  it('a group run whose COMMIT fails does not report success', async () => {
     await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
     const reader = execa(
       'node',
@@ -109,12 +111,12 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
     }
   }, 60_000);
 
-  // BUG busy-group: a group run opens a deferred transaction and reads the database's facts in it
+  // Regression (the torture found it; fixed in src/engines/sqlite/knex.ts: BEGIN IMMEDIATE): a group run opens a deferred transaction and reads the database's facts in it
   // before its first write. If the application commits in between (WAL: the snapshot is stale,
   // SQLITE_BUSY_SNAPSHOT; rollback journal: a lock-upgrade deadlock), the first write fails at
   // once with SQLITE_BUSY, whatever the busy timeout: with an application writing, a group
   // rollout cannot succeed. (BEGIN IMMEDIATE would make the application wait instead.)
-  it.fails('a group run succeeds while the application commits beside it', async () => {
+  it('a group run succeeds while the application commits beside it', async () => {
     await project.writeMigration(
       '002_slow_alter.ts',
       `export async function up({ context }) {
@@ -127,12 +129,13 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
     expect(run.exitCode, run.stdout).toBe(0);
   });
 
-  // BUG proof-counts-app-rows (rollback): after rolling a failed group back, the proof compares the
+  // Regression (the torture found it; fixed in src/migrator/executor.ts `rollbackGroup`: the group
+  // runs in a savepoint, rolled back to and proven before the transaction lets the lock go): after rolling a failed group back, the proof compares the
   // row count of every table with the counts read when the group began, the application's tables
   // included. Rows the application committed meanwhile make the proof fail: exit 3, "CRITICAL …
   // restore by hand", for a rollback that was perfect. (Restoring the backup by hand, as told,
   // would then throw the application's rows away.)
-  it.fails('a failed group run rolled back while the application commits exits 2, not 3', async () => {
+  it('a failed group run rolled back while the application commits exits 2, not 3', async () => {
     await project.writeMigration(
       '002_fails.ts',
       `export async function up() {
@@ -187,12 +190,12 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
     expect(committed.filter((tag) => !kept.has(tag))).toEqual([]);
   });
 
-  // BUG group-rollback-leftovers: a failed group run is rolled back and reported as exit 2
+  // Regression (the torture found it; fixed in src/rollout/group.ts `rollBack`): a failed group run is rolled back and reported as exit 2
   // ("nothing the run did is kept"), but the report path never releases what the run took: the
   // run journal stays (the next run calls it "an interrupted migrate … cleared its leftovers") and,
   // in a knex project, knex's lock row stays set, so `knex migrate:latest` refuses ("Migration
   // table is already locked") until the next migrate-guard run.
-  it.fails("a rolled-back group run leaves neither its journal nor knex's lock behind", async () => {
+  it("a rolled-back group run leaves neither its journal nor knex's lock behind", async () => {
     await project.cleanup();
     project = await TempProject.create();
     await writeFile(

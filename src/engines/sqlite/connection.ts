@@ -36,6 +36,10 @@ export class SqliteConnection implements Reader {
    * writing it. With no -shm nobody has the file open: without WAL content `immutable=1` reads it
    * without creating -wal/-shm files; with WAL content left by a crashed writer, SQLite would have
    * to create a -shm to read it, so a private copy of the file and its -wal is read instead.
+   * A rollback journal left by a writer that died mid-transaction (a hot journal) is the same
+   * case: a read-only connection cannot roll it back and refuses to read, so a private copy of
+   * the file and its -journal is rolled back and read (the next read-write open does the same to
+   * the database itself).
    */
   static async openUntouched(file: string): Promise<SqliteConnection> {
     const uri = pathToFileURL(path.resolve(file)).href;
@@ -52,17 +56,19 @@ export class SqliteConnection implements Reader {
     if (isWal) {
       if ((await exists('-shm')) >= 0) query = 'mode=ro&readonly_shm=1';
       else if ((await exists('-wal')) <= 0) query = 'immutable=1';
-      else return SqliteConnection.openPrivateCopy(file);
+      else return SqliteConnection.openPrivateCopy(file, '-wal');
+    } else if ((await exists('-journal')) > 0) {
+      return SqliteConnection.openPrivateCopy(file, '-journal');
     }
     return SqliteConnection.openWith(`${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
   }
 
-  private static async openPrivateCopy(file: string): Promise<SqliteConnection> {
+  private static async openPrivateCopy(file: string, sidecar: '-wal' | '-journal'): Promise<SqliteConnection> {
     const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-read-'));
     const copy = path.join(folder, 'copy.db');
     try {
       await copyFile(file, copy);
-      await copyFile(`${file}-wal`, `${copy}-wal`);
+      await copyFile(`${file}${sidecar}`, `${copy}${sidecar}`);
       const connection = await SqliteConnection.openWith(copy, sqlite3.OPEN_READWRITE);
       connection.cleanup = () => rm(folder, { recursive: true, force: true });
       return connection;

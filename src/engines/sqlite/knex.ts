@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import knexFactory from 'knex';
+import { createRequire } from 'node:module';
+import knexFactory, { type Knex } from 'knex';
 import type sqlite3 from 'sqlite3';
 import type { KnexHandle } from '../contract.ts';
 import { WriteSet } from '../write-set.ts';
@@ -15,7 +16,7 @@ export function openKnex(file: string): KnexHandle {
   const connections = new Set<sqlite3.Database>();
   const watchers = new Set<(sql: string) => void>();
   const knex = knexFactory({
-    client: 'sqlite3',
+    client: immediateClient(),
     connection: { filename: file },
     useNullAsDefault: true,
     pool: {
@@ -69,4 +70,28 @@ export function openKnex(file: string): KnexHandle {
     },
     destroy: () => knex.destroy(),
   };
+}
+
+/**
+ * knex's SQLite client, but its transactions begin with `BEGIN IMMEDIATE`: the write lock is
+ * taken (waiting the busy timeout for an application's write to finish) before the first read.
+ * knex's plain `BEGIN` defers it to the first write, and a transaction that read first cannot take
+ * it once another connection committed since (SQLITE_BUSY at once, whatever the busy timeout): a
+ * group run reads the database's facts first, so beside a writing application it would fail every
+ * time. Savepoints (nested transactions) are unchanged. knex takes a client class as `client`.
+ */
+function immediateClient(): typeof Knex.Client {
+  const require = createRequire(import.meta.url);
+  const Client: typeof Knex.Client = require('knex/lib/dialects/sqlite3/index.js');
+  const Transaction: new (...args: unknown[]) => { query(conn: unknown, sql: string): unknown } = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js');
+  class ImmediateTransaction extends Transaction {
+    begin(conn: unknown) {
+      return this.query(conn, 'BEGIN IMMEDIATE;');
+    }
+  }
+  return class ImmediateClient extends Client {
+    override transaction(...args: unknown[]) {
+      return new ImmediateTransaction(this, ...args) as unknown as Knex.Transaction;
+    }
+  } as typeof Knex.Client;
 }
