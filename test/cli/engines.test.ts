@@ -1,25 +1,23 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TempProject, parseReport, waitForFile } from '../helpers/project.ts';
+import { parseReport, waitForFile, type TempProject } from '../helpers/project.ts';
 import { addItem, changeThenThrow, createItems, partialThenThrow, waitUntilReleased } from '../helpers/migrations.ts';
 import { postgresDatabase, sampleLocks, sqliteCopy, sqliteDatabase, type LockSeen, type TestDatabase } from '../helpers/databases.ts';
+import { useMigratedDatabase, type DatabaseMaker } from '../helpers/use-database.ts';
 
 /**
  * The same rollout and backup scenarios through the real CLI, once per engine. A row says only
- * what differs between engines: how a test gets a fresh database (and its DATABASE_URL), what a
+ * what differs between engines: how a test gets a fresh database and a copy of one (and their
+ * DATABASE_URL; running SQL, dumping and listing tables are the TestDatabase's), what a
  * backup file is called, who a refused run names as the lock's holder, what `archive` does, and
  * whether the database has a lock table a dry run can be watched through.
  */
 type Bug = 'dry-run-bindings';
 
-interface EngineRow {
+interface EngineRow extends DatabaseMaker {
   readonly name: 'sqlite' | 'postgres';
-  /** A database no other test uses, not migrated yet; `drop` removes it. */
-  fresh(project: TempProject): Promise<TestDatabase>;
-  /** A database of its own for a test in `project`, a copy of `template` (migrated once for the file). */
-  copy(template: TestDatabase, project: TempProject): Promise<TestDatabase>;
   /** A backup's extension (before `.gz`). */
   readonly extension: string;
   /** What the refusal of a second run must name: the first run's lock holder. */
@@ -84,30 +82,13 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
   const backupName = (kind: string, compressed = false) =>
     new RegExp(`^${kind}/${db.name}_${kind}_\\d{8}_\\d{6}(_\\d+)?${row.extension.replace('.', '\\.')}${compressed ? '\\.gz' : ''}$`);
 
-  /** `001_items` applied by `migrate` once; each test works on a copy of it (CREATE DATABASE … TEMPLATE, a file copy). */
-  let template: { project: TempProject; db: TestDatabase };
   /** Unless the engine has `bug`: then the test is expected to fail until src/ is fixed. */
   const itUnless = (bug: Bug) => (row.bugs.includes(bug) ? it.fails : it);
 
-  beforeAll(async () => {
-    const setup = await TempProject.create();
-    template = { project: setup, db: await row.fresh(setup) };
-    await setup.writeMigration('001_items.ts', createItems);
-    const migrated = await setup.run(['migrate'], { env: { DATABASE_URL: template.db.url } });
-    expect(migrated.exitCode, migrated.all).toBe(0);
-  });
-  afterAll(async () => {
-    await template?.db.drop();
-    await template?.project.cleanup();
-  });
-  beforeEach(async () => {
-    project = await TempProject.create();
-    await project.writeMigration('001_items.ts', createItems);
-    db = await row.copy(template.db, project);
-  });
-  afterEach(async () => {
-    await db?.drop();
-    await project?.cleanup();
+  // `001_items` applied by `migrate` once; each test works on a copy of it.
+  const migrated = useMigratedDatabase(row, { '001_items.ts': createItems });
+  beforeEach(() => {
+    ({ project, db } = migrated());
   });
 
   describe('migrate', () => {

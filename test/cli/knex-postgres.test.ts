@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { REPO, TempProject, parseReport } from '../helpers/project.ts';
 import { PG_SERVER, postgresDatabase, type TestDatabase } from '../helpers/databases.ts';
+import { knexMigration } from '../helpers/migrations.ts';
 
 /**
  * A knex project on PostgreSQL adopts migrate-guard with its `knex_migrations` history: the real
@@ -13,16 +14,6 @@ import { PG_SERVER, postgresDatabase, type TestDatabase } from '../helpers/datab
 
 /** What both CLIs run with: the knexfile's `development` section, nothing from the outer shell. */
 const ENV = { NODE_ENV: 'development', DATABASE_URL: undefined, MIGRATIONS_DIR: undefined, BACKUP_DIR: undefined, MIGRATE_GUARD_CONFIG: undefined };
-
-/** A migration in knex's own CommonJS style, creating `table`, then `then`. */
-const knexMigration = (table: string, columns: string, then = '') => `exports.up = async function (knex) {
-  await knex.schema.createTable('${table}', (t) => { t.increments('id'); ${columns} });
-  ${then}
-};
-exports.down = function (knex) {
-  return knex.schema.dropTable('${table}');
-};
-`;
 
 const ACCOUNTS = '20240101000000_accounts.js';
 const NOTES = '20240102000000_notes.js';

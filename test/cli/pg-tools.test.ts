@@ -1,11 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, execaSync } from 'execa';
-import { BIN, TempProject, parseReport } from '../helpers/project.ts';
+import { BIN, parseReport, type TempProject } from '../helpers/project.ts';
 import { addItem, createItems } from '../helpers/migrations.ts';
 import { postgresDatabase, type TestDatabase } from '../helpers/databases.ts';
+import { useMigratedDatabase } from '../helpers/use-database.ts';
 
 /**
  * The PostgreSQL client tools (pg_dump, pg_restore, psql) are looked up on PATH, then in Debian's
@@ -42,20 +43,16 @@ describe('the PostgreSQL client tools', () => {
     return parseReport(result.stdout);
   };
 
+  const migrated = useMigratedDatabase(
+    { fresh: () => postgresDatabase('mg_tools'), copy: (template) => postgresDatabase('mg_tools', { template }) },
+    { '001_items.ts': createItems },
+  );
   beforeEach(async () => {
-    project = await TempProject.create();
-    db = await postgresDatabase('mg_tools');
+    ({ project, db } = migrated());
     bin = path.join(project.dir, 'bin');
     await mkdir(bin);
-    await project.writeMigration('001_items.ts', createItems);
-    const migrated = await project.run(['migrate'], { env: { DATABASE_URL: db.url } });
-    expect(migrated.exitCode, migrated.all).toBe(0);
     const [version] = await db.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
     serverMajor = Math.floor(Number(version!.num) / 10_000);
-  });
-  afterEach(async () => {
-    await db?.drop();
-    await project?.cleanup();
   });
 
   it.runIf(existsSync(DEBIAN_TOOLS))("are found in Debian's /usr/lib/postgresql/<major>/bin when PATH has none", async () => {

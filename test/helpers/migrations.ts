@@ -79,3 +79,13 @@ export async function up({ context }) {
   while (!existsSync(${JSON.stringify(release)}) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 `;
+
+/** A migration in knex's own CommonJS style: `exports.up = function (knex)`, creating `table`, then `then`. */
+export const knexMigration = (table: string, columns: string, then = '') => `exports.up = async function (knex) {
+  await knex.schema.createTable('${table}', (t) => { t.increments('id'); ${columns} });
+  ${then}
+};
+exports.down = function (knex) {
+  return knex.schema.dropTable('${table}');
+};
+`;
