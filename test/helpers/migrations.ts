@@ -55,3 +55,37 @@ export async function up({ context }) {
   await context.schema.dropTable('batches');
 }
 `;
+
+/** Changes the database inside the run's transaction, then fails: a rollback undoes all of it. */
+export const changeThenThrow = `
+export async function up({ context }) {
+  await context.schema.createTable('half_done', (t) => { t.increments('id'); });
+  await context('items').insert({ name: 'should-vanish' });
+  await context('items').where({ name: 'alpha' }).update({ name: 'ALPHA-CHANGED' });
+  throw new Error('boom: the deploy script had a bug');
+}
+`;
+
+/**
+ * Inserts a row, writes `marker` (the run holds its lock now), then waits in the migration until
+ * `release` exists (at most 60 s), so a test can start a second run meanwhile.
+ */
+export const waitUntilReleased = (marker: string, release: string) => `
+import { existsSync, writeFileSync } from 'node:fs';
+export async function up({ context }) {
+  await context('items').insert({ name: 'from-waiting-migration' });
+  writeFileSync(${JSON.stringify(marker)}, String(process.pid));
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(${JSON.stringify(release)}) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+`;
+
+/** A migration in knex's own CommonJS style: `exports.up = function (knex)`, creating `table`, then `then`. */
+export const knexMigration = (table: string, columns: string, then = '') => `exports.up = async function (knex) {
+  await knex.schema.createTable('${table}', (t) => { t.increments('id'); ${columns} });
+  ${then}
+};
+exports.down = function (knex) {
+  return knex.schema.dropTable('${table}');
+};
+`;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, installApp, packTarball, run } from '../helpers/packed-app.ts';
 import { dump, exec, parseReport, query, sha256, waitForFile } from '../helpers/project.ts';
+import { knexMigration } from '../helpers/migrations.ts';
 
 /**
  * Projects that already migrate with knex or umzug adopt migrate-guard: the installed tarball in
@@ -87,16 +88,6 @@ const KNEXFILE = `module.exports = {
     useNullAsDefault: true,
     migrations: { directory: './migrations' },
   },
-};
-`;
-
-/** A migration in knex's own CommonJS style: `exports.up = function (knex)`, creating `table`, then `then`. */
-const knexMigration = (table: string, columns: string, then = '') => `exports.up = async function (knex) {
-  await knex.schema.createTable('${table}', (t) => { t.increments('id'); ${columns} });
-  ${then}
-};
-exports.down = function (knex) {
-  return knex.schema.dropTable('${table}');
 };
 `;
 
