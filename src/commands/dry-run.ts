@@ -198,6 +198,27 @@ interface Rehearsal {
 }
 
 /**
+ * The statement as it would be typed, its bound values written in. knex hands PostgreSQL's
+ * statements over with `$1`-style placeholders (SQLite's with `?`); each value is rendered by knex
+ * itself. Never throws: this runs inside knex's query event, where an error would fail the
+ * migration being rehearsed.
+ */
+function inlineBindings(knex: Knex, sql: string, bindings: readonly unknown[]): string {
+  if (bindings.length === 0) return sql;
+  try {
+    if (/^postgres/.test(knex.client.dialect as string)) {
+      return sql.replace(/\$(\d+)/g, (placeholder, position: string) => {
+        const index = Number(position) - 1;
+        return index < bindings.length ? knex.raw('?', [bindings[index] as Knex.RawBinding]).toQuery() : placeholder;
+      });
+    }
+    return knex.raw(sql, bindings as Knex.RawBinding[]).toQuery();
+  } catch {
+    return `${sql} -- bindings: ${JSON.stringify(bindings)}`;
+  }
+}
+
+/**
  * Watches the migrations run on the copy: every statement knex sends (bindings inlined), and the
  * schema before and after each migration, which the destructive-change warnings are read from.
  * Capture starts before a migration's transaction opens, so the plan shows its BEGIN, and stops
@@ -211,8 +232,7 @@ function rehearse(knex: Knex, engine: Pick<Engine, 'inspect' | 'reader' | 'lockW
   const plan = new Map<string, PlannedMigration>();
   knex.on('query', (query: { sql: string; bindings?: readonly unknown[] }) => {
     if (!capturing) return;
-    const bindings = query.bindings ?? [];
-    const sql = bindings.length > 0 ? knex.raw(query.sql, bindings as Knex.RawBinding[]).toQuery() : query.sql;
+    const sql = inlineBindings(knex, query.sql, query.bindings ?? []);
     // knex sends `BEGIN;` for a transaction; the plan lists statements without their terminator.
     statements.push(sql.replace(/;\s*$/, ''));
   });

@@ -60,7 +60,7 @@ const ENGINES: readonly EngineRow[] = [
       return [`pid ${sessions[0]!.pid}`, sessions[0]!.application];
     },
     archiveRefusal: /pgBackRest or WAL-G/,
-    bugs: ['dry-run-bindings'],
+    bugs: [],
     sampleLocks,
   },
 ];
@@ -199,14 +199,9 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       expect(await project.backupFiles()).toEqual(backupsBefore);
     });
 
-    // BUG (src/commands/dry-run.ts, rehearse()): the 'query' listener inlines bindings with
-    // knex.raw(query.sql, bindings).toQuery(), but on PostgreSQL knex's query event carries the
-    // driver's `$1` placeholders, not `?`, so knex.raw throws "Expected 1 bindings, saw 0" inside
-    // the migration and every migration that sends a value (an insert, a where) "would fail".
-    // Reproduce: a PostgreSQL database with 001_items applied; add a migration
-    // `export async function up({ context }) { await context('items').insert({ name: 'gamma' }); }`;
-    // `DATABASE_URL=postgres://… migrate-guard migrate --dry-run --json` exits 1, plan[0].status
-    // 'would-fail', error "Expected 1 bindings, saw 0" (a real `migrate` applies it).
+    // Regression (this test found it; fixed in src/commands/dry-run.ts `inlineBindings`): on
+    // PostgreSQL knex's query event carries `$1` placeholders, and inlining them as `?` threw
+    // "Expected 1 bindings, saw 0" inside the migration: every migration sending a value "would fail".
     itUnless('dry-run-bindings')('rehearses a migration that sends bound values, showing them inlined', async () => {
       await project.writeMigration('002_gamma.ts', addItem('gamma'));
       const before = await db.dump();
