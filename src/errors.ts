@@ -5,6 +5,8 @@
  */
 export type GuardErrorCode =
   | 'USAGE'
+  /** A tool this host needs (pg_dump, pg_restore, psql) is missing or too old: the host's problem, not the data's. */
+  | 'TOOL_MISSING'
   | 'CONFIG_INVALID'
   | 'DATABASE_MISSING'
   | 'NOT_SQLITE'

@@ -115,6 +115,8 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     await cleanUp();
     if (!discarded) await log(messageOf(error));
     if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
+    // Not the folder's fault: no hint about its space or permissions.
+    if (error instanceof GuardError && error.code === 'TOOL_MISSING') throw new GuardError('BACKUP_FAILED', `could not take the backup: ${error.message}`, { cause: error });
     throw new GuardError(
       'BACKUP_FAILED',
       `could not write a verified backup to ${folder}: ${messageOf(error)}; check free space and permissions there`,

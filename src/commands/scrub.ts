@@ -8,7 +8,7 @@ import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { CheckResult } from '../checks/contract.ts';
 import { messageOf, type ExitCode } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
-import { checkBackup, failuresOf } from './verify.ts';
+import { checkBackup, failuresOf, isToolMissing } from './verify.ts';
 
 export interface ScrubOptions {
   /** The backup folder whose backups are re-read; its event log gets the results. */
@@ -98,6 +98,8 @@ async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string 
   try {
     checks = level === 'deep' ? (await checkBackup(entry.path, manifest, database)).checks : await checksumChecks(entry.path, manifest);
   } catch (error) {
+    // The host cannot run the proof (no pg_restore): the whole scrub is refused, no manifest touched.
+    if (isToolMissing(error)) throw error;
     checks = [{ name: 'readable', ok: false, detail: messageOf(error) }];
   }
   const ok = checks.every((check) => check.ok);

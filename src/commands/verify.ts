@@ -123,6 +123,8 @@ export async function checkBackup(
             checks.push(result('row-counts', differences.length === 0, differences.length === 0 ? `${Object.keys(tables).length} tables as recorded` : differences.join('; ')));
           }
         } catch (error) {
+          // A missing pg_restore says nothing about the backup: a refusal, not a failed check.
+          if (isToolMissing(error)) throw error;
           checks.push({ name: 'readable', ok: false, detail: messageOf(error) });
         }
       }
@@ -135,4 +137,8 @@ export async function checkBackup(
 
 function result(name: string, ok: boolean, detail: string): CheckResult {
   return { name, ok, detail };
+}
+
+export function isToolMissing(error: unknown): boolean {
+  return error instanceof GuardError && error.code === 'TOOL_MISSING';
 }

@@ -22,7 +22,7 @@ export async function findPgTool(tool: PgTool, serverMajor: number): Promise<str
     if (major >= serverMajor) return candidate;
   }
   throw new GuardError(
-    'USAGE',
+    'TOOL_MISSING',
     seen.length === 0
       ? `${tool} is not installed; the PostgreSQL backup needs it: install the PostgreSQL ${serverMajor} client (Debian: apt-get install postgresql-client-${serverMajor})`
       : `${tool} is older than the server (PostgreSQL ${serverMajor}): found ${seen.join(', ')}; install the PostgreSQL ${serverMajor} client tools`,
