@@ -160,13 +160,8 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
       if (discarded) throw new GuardError('INTERRUPTED', 'the backup was discarded before it was put in place');
       const { size } = await stat(temporary);
       let compressed: { bytes: number; sha256: string } | null = null;
-      if (compress) {
-        compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
-        await commitTemporary(compressedTemporary, file);
-        await engine.discardSnapshot(temporary);
-      } else {
-        await commitTemporary(temporary, file);
-      }
+      if (compress) compressed = await gzipVerified(temporary, compressedTemporary, sha256, options.gzipLevel ?? 1);
+      const placed = compress ? compressedTemporary : temporary;
       const fields: Omit<BackupManifest, 'format'> = {
         file: path.basename(file),
         source: engine.name,
@@ -181,13 +176,16 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
         verified: true,
         verifiedAt: new Date().toISOString(),
       };
-      let manifest: BackupManifest;
+      // The manifest first, the backup's rename last: a kill between them leaves a manifest with
+      // nothing beside it (listed nowhere), never a backup listed without its proof.
+      const manifest = await writeManifest(file, fields, placed);
       try {
-        manifest = await writeManifest(file, fields);
+        await commitTemporary(placed, file);
       } catch (error) {
-        await removeIfPresent(file);
+        await removeIfPresent(manifestPathOf(file));
         throw error;
       }
+      if (compress) await engine.discardSnapshot(temporary);
       await log(null, compressed?.bytes ?? size);
       return { file, manifest };
     } catch (error) {

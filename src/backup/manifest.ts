@@ -48,9 +48,9 @@ export function manifestPathOf(backupFile: string): string {
 }
 
 /** Written atomically, with the backup's own permission bits: it describes the data's shape. */
-export async function writeManifest(backupFile: string, fields: Omit<BackupManifest, 'format'>): Promise<BackupManifest> {
+export async function writeManifest(backupFile: string, fields: Omit<BackupManifest, 'format'>, modeFrom: string = backupFile): Promise<BackupManifest> {
   const manifest: BackupManifest = { format: FORMAT, ...fields };
-  await writeFileAtomic(manifestPathOf(backupFile), `${JSON.stringify(manifest, null, 2)}\n`, await fileModeFrom(backupFile));
+  await writeFileAtomic(manifestPathOf(backupFile), `${JSON.stringify(manifest, null, 2)}\n`, await fileModeFrom(modeFrom));
   return manifest;
 }
 

@@ -236,13 +236,14 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
     }
   });
 
-  // BUG listed-before-manifest: a backup is renamed into place first and its manifest written
+  // Regression (the torture found it; fixed in src/backup/create.ts: the manifest is written
+  // before the backup's rename): a backup is renamed into place first and its manifest written
   // after it. Killed in between, `backups` lists a backup that is not verified, which `restore`,
   // `verify` and `drill` refuse (and nothing removes). The torture hit it with `backup --compress`,
   // `restore-table --apply` (its safety backup) and a rolled-back group run, which ends (and the
   // CLI exits) without waiting for the backup's finish that is still writing the manifest. strace
   // holds the process right after the rename here, where the kill lands.
-  it.skipIf(!hasStrace).fails('a backup killed at any point leaves nothing that backups lists as unverified', async () => {
+  it.skipIf(!hasStrace)('a backup killed at any point leaves nothing that backups lists as unverified', async () => {
     const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
     const traced = execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', 'inject=rename:delay_exit=5000000', 'node', BIN, 'backup'], {
       cwd: project.dir,
