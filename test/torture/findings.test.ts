@@ -212,12 +212,12 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
     expect(existsSync(`${project.db}.migrate-guard.journal.json`)).toBe(false);
   });
 
-  // BUG holder-unnamed: the run lock is taken first and the holder's name written after it, so a
+  // Regression (the torture found it; fixed in src/engines/sqlite/lock.ts `awaitLiveHolder`): the run lock is taken first and the holder's name written after it, so a
   // second run started at the same instant is refused with "…: another process" instead of the
   // pid, host and start the contract promises. The torture saw it in a third of its "two migrates
   // at once" cases; strace widens the window (it delays the holder file's rename) to make it
   // certain here.
-  it.skipIf(!hasStrace).fails('two migrates at once: the refused one names the holder', async () => {
+  it.skipIf(!hasStrace)('two migrates at once: the refused one names the holder', async () => {
     await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
     const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
     const first = execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', 'inject=rename:delay_enter=2000000', 'node', BIN, 'migrate'], {

@@ -26,7 +26,7 @@ export async function acquireLock(database: string, command: string): Promise<Ru
   } catch (error) {
     await mutex.close().catch(() => undefined);
     if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
-    const holder = await readHolder(paths.holder);
+    const holder = await awaitLiveHolder(paths.holder);
     const who = holder
       ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})`
       : 'another process';
@@ -59,5 +59,31 @@ async function readHolder(file: string): Promise<LockHolder | null> {
     return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
   } catch {
     return null;
+  }
+}
+
+/**
+ * The holder writes its name just after it took the lock: a run refused in between would read no
+ * name, or the name a killed run left. It waits for a live holder's name a few seconds (only on
+ * this rare race: a live holder is read at once), so the refusal names who to wait for.
+ */
+async function awaitLiveHolder(file: string, patienceMs = 5_000): Promise<LockHolder | null> {
+  const deadline = Date.now() + patienceMs;
+  let holder = await readHolder(file);
+  while (!(holder !== null && isLive(holder)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    holder = await readHolder(file);
+  }
+  return holder;
+}
+
+/** Whether the named process runs (another host's cannot be told: taken as live). */
+function isLive(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
