@@ -20,6 +20,8 @@ export type GuardErrorCode =
   | 'BACKUP_UNVERIFIED'
   | 'BACKUP_INVALID'
   | 'INTERRUPTED'
+  /** A restore that failed before it changed anything: SQLite or PostgreSQL undid it whole (exit 1). */
+  | 'RESTORE_FAILED'
   | 'RECOVERY_FAILED';
 
 /** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */

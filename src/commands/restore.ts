@@ -119,6 +119,9 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       } catch (error) {
         await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });
         const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';
+        if (error instanceof GuardError && error.code === 'RESTORE_FAILED') {
+          throw new GuardError('RESTORE_FAILED', `${error.message}; fix the cause (free space) and run the restore again`, { cause: error });
+        }
         throw new GuardError('RECOVERY_FAILED', `${messageOf(error)}${keep}`, { cause: error, exitCode: 3, backup: file });
       }
       // Start the app.

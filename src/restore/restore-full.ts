@@ -1,7 +1,7 @@
 import { compareRestored } from '../backup/compare-facts.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
-import type { AppliedReader, Engine, Progress, Reader } from '../engines/contract.ts';
+import type { AppliedReader, DatabaseFacts, Engine, Progress, Reader } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import type { PreparedBackup } from './prepare.ts';
@@ -40,9 +40,15 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
   const critical = { exitCode: 3, backup: options.backup.file } as const;
   const fail = (message: string, cause?: unknown) =>
     new GuardError('RECOVERY_FAILED', message, cause === undefined ? critical : { ...critical, cause });
+  // The restore is one transaction on either engine: one that fails (a full disk) leaves the
+  // database as it was. What it was is read first, so a failure can be told apart from damage.
+  const before = (await engine.probe()) === 'ready' ? await engine.read('readonly', (reader) => engine.facts(reader, options.applied)).catch(() => null) : null;
   try {
     await engine.restore(options.backup.source, options.onProgress);
   } catch (error) {
+    if (before !== null && (await unchangedSince(engine, options.applied, before))) {
+      throw new GuardError('RESTORE_FAILED', `restore from ${options.backup.file} failed and was undone, the database is as it was (quick_check, schema, row counts): ${messageOf(error)}`, { cause: error });
+    }
     throw fail(`restore from ${options.backup.file} failed: ${messageOf(error)}`, error);
   }
   options.onProve?.();
@@ -102,4 +108,19 @@ async function liveRowCounts(engine: Pick<Engine, 'columns' | 'quote'>, reader: 
     counts[table] = row?.n ?? 0;
   }
   return counts;
+}
+
+/**
+ * Whether the database still passes quick_check and has the schema and row counts it had. Read
+ * read-write: SQLite rolls a failed copy's leftover journal back on that open.
+ */
+async function unchangedSince(engine: Engine, applied: AppliedReader, before: DatabaseFacts): Promise<boolean> {
+  try {
+    return await engine.read('readwrite', async (reader) => {
+      if (!(await engine.integrity(reader, 'quick')).ok) return false;
+      return compareRestored(before, await engine.facts(reader, applied)).length === 0;
+    });
+  } catch {
+    return false;
+  }
 }
