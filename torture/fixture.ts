@@ -34,17 +34,20 @@ INSERT INTO orders (id, customer_id, amount, note)
   '002_seed.down.sql': 'DELETE FROM orders;\nDELETE FROM customers;\n',
 };
 
-/** A data migration in batches with pauses, so a kill can land inside it. */
+/**
+ * A data migration in batches with pauses, so a kill can land inside it; not idempotent (amounts
+ * move by one), as real data migrations often are: run twice over the same rows, it shows.
+ */
 const backfill = (transactional: boolean) => `${transactional ? '' : 'export const config = { transaction: false };\n'}
 export async function up({ context: knex }) {
   for (let start = 0; start < ${ORDERS}; start += 1000) {
-    await knex.raw("UPDATE orders SET status = CASE WHEN amount % 3 = 0 THEN 'paid' ELSE 'open' END WHERE id > ? AND id <= ?", [start, start + 1000]);
+    await knex.raw("UPDATE orders SET status = CASE WHEN amount % 3 = 0 THEN 'paid' ELSE 'open' END, amount = amount + 1 WHERE id > ? AND id <= ?", [start, start + 1000]);
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
 }
 export async function down({ context: knex }) {
   for (let start = 0; start < ${ORDERS}; start += 5000) {
-    await knex.raw('UPDATE orders SET status = NULL WHERE id > ? AND id <= ?', [start, start + 5000]);
+    await knex.raw('UPDATE orders SET status = NULL, amount = amount - 1 WHERE id > ? AND id <= ?', [start, start + 5000]);
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
 }
