@@ -13,18 +13,7 @@ export interface KnownBug {
   matches(violation: Violation, kase: Case): boolean;
 }
 
-export const KNOWN_BUGS: readonly KnownBug[] = [
-  {
-    id: 'proof-counts-app-rows',
-    test: 'restore exits 0 while the application writes',
-    matches: (v) => /differs from the backup: [^;]*(ledger|journal_entries)/.test(v.detail),
-  },
-  {
-    id: 'restore-gap',
-    test: 'restore keeps every row the application committed: in the database or in the pre-restore copy',
-    matches: (v) => v.invariant === 'committed rows survive' && /in a pre-restore copy \([1-9]\d* cop/.test(v.detail),
-  },
-];
+export const KNOWN_BUGS: readonly KnownBug[] = [];
 
 /** The known bugs a violating case shows (empty: a new problem). */
 export function knownBugsOf(kase: Case): string[] {

@@ -106,16 +106,18 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
         throw new GuardError('HOOK_FAILED', `beforeRestore hook failed (exit ${before.exitCode}); nothing was changed`);
       }
       // Keep what is there now.
+      // (taken once the restore holds the write lock: no commit falls between the copy and the restore)
       let preRestoreCopy: string | null = null;
-      if (exists) {
+      const keepCurrent = async () => {
         preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
         emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
-      }
+        emit({ type: 'step', message: `restoring ${file}` });
+      };
       // Restore into the live database and prove it.
-      emit({ type: 'step', message: `restoring ${file}` });
+      if (!exists) emit({ type: 'step', message: `restoring ${file}` });
       let proof: RestoreProof;
       try {
-        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
+        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit, ...(exists ? { keepCurrent } : {}) });
       } catch (error) {
         await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });
         const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';

@@ -183,8 +183,12 @@ export interface Engine {
   proveSnapshot(file: string, applied: AppliedReader, signal?: AbortSignal): Promise<SnapshotProof>;
   /** Runs `work` with a reader on a snapshot (restore-table, the checks a restore source must pass). */
   readSnapshot<T>(file: string, work: (reader: Reader) => Promise<T>): Promise<T>;
-  /** Puts a snapshot back into the live database, safe while the application holds it open. */
-  restore(snapshot: string, onProgress?: Progress): Promise<void>;
+  /**
+   * Puts a snapshot back into the live database, safe while the application holds it open, and
+   * proves it with `steps.prove` reading the database as the restore left it. Throws when the copy
+   * failed (the engine undid it: the database is as it was).
+   */
+  restore<T>(snapshot: string, steps: RestoreSteps<T>): Promise<T>;
   /** Removes a snapshot that will not be kept, and anything the engine left beside it. */
   discardSnapshot(file: string): Promise<void>;
   /** An empty database of this engine to work in (a drill's restore, a baseline's rehearsal), in `folder` where it is a file. */
@@ -234,4 +238,20 @@ export interface Engine {
 
   /** The engine's code when `error` means the database itself is damaged (not a bug of ours), else null. */
   damage(error: unknown): string | null;
+}
+
+/** What a restore does around its copy, in the engine's own locking. */
+export interface RestoreSteps<T> {
+  readonly onProgress?: Progress;
+  /**
+   * Runs once the restore holds the database's write lock and before it changes anything: what
+   * the database holds then (every commit the application made before it) can be kept. An
+   * application that writes meanwhile waits; none of its commits falls between this and the copy.
+   */
+  readonly beforeChange?: () => Promise<void>;
+  /**
+   * Reads the restored database. `othersWrote`: another connection committed since the restore
+   * (the application, writing on top of it), so row counts may legitimately differ from the backup.
+   */
+  prove(reader: Reader, othersWrote: boolean): Promise<T>;
 }

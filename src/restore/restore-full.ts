@@ -11,6 +11,11 @@ export interface RestoreOptions {
   readonly applied: AppliedReader;
   readonly backup: PreparedBackup;
   readonly onProgress?: Progress;
+  /**
+   * Keeps what the database holds before the restore changes it (the pre-restore copy), called
+   * once the restore holds the write lock: no commit of the application's can fall in between.
+   */
+  readonly keepCurrent?: () => Promise<void>;
   /** Says when the copy is in and the proof of the restored database starts. */
   readonly onProve?: () => void;
   /**
@@ -27,6 +32,11 @@ export interface RestoreProof {
   /** Rows not soft-deleted, for tables with a `deletedAt` column. */
   readonly liveRows: Readonly<Record<string, number>>;
   readonly appliedMigrations: readonly string[];
+  /**
+   * Row counts that differ from the backup because the application committed on top of the
+   * restore before the proof read it (empty when nobody wrote): reported, not proven.
+   */
+  readonly writtenSince: readonly string[];
 }
 
 /**
@@ -43,60 +53,84 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
   // The restore is one transaction on either engine: one that fails (a full disk) leaves the
   // database as it was. What it was is read first, so a failure can be told apart from damage.
   const before = (await engine.probe()) === 'ready' ? await engine.read('readonly', (reader) => engine.facts(reader, options.applied)).catch(() => null) : null;
+  let copied = false;
   try {
-    await engine.restore(options.backup.source, options.onProgress);
+    return await engine.restore(options.backup.source, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.keepCurrent ? { beforeChange: options.keepCurrent } : {}),
+      prove: (reader, othersWrote) => {
+        copied = true;
+        options.onProve?.();
+        return prove(options, reader, othersWrote, fail);
+      },
+    });
   } catch (error) {
+    if (error instanceof GuardError) throw error;
+    if (copied) throw fail(`restore from ${options.backup.file} could not be verified: ${messageOf(error)}`, error);
     if (before !== null && (await unchangedSince(engine, options.applied, before))) {
       throw new GuardError('RESTORE_FAILED', `restore from ${options.backup.file} failed and was undone, the database is as it was (quick_check, schema, row counts): ${messageOf(error)}`, { cause: error });
     }
     throw fail(`restore from ${options.backup.file} failed: ${messageOf(error)}`, error);
   }
-  options.onProve?.();
-  try {
-    return await engine.read('readwrite', async (reader) => {
-      // When the backup's checksum matched its manifest, its bytes are the ones that passed a full
-      // integrity_check when it was taken, and the restore copied exactly those pages: a second
-      // full pass (25 s per GB here) proves nothing new, while quick_check (3.6 s) still catches a
-      // bad copy (b-tree structure, page accounting). A backup without a manifest had its full
-      // check in prepareBackup.
-      const integrity = await engine.integrity(reader, 'quick');
-      if (!integrity.ok) throw fail(`restored database fails quick_check: ${integrity.detail}`);
-      const facts = await engine.facts(reader, options.applied);
-      const problems = compareRestored(options.backup.expected, facts);
-      if (problems.length > 0) throw fail(`restored database differs from the backup: ${problems.join('; ')}`);
-      if (options.strict) {
-        const foreignKeys = await foreignKeyCheck({ engine, reader });
-        if (!foreignKeys.ok) throw fail(`restored database has foreign-key violations: ${foreignKeys.detail}`);
-        const smoke = await smokeCheck({ engine, reader }, options.strict.smoke);
-        if (!smoke.ok) throw fail(`smoke queries fail on the restored database: ${smoke.detail}`);
-      }
-      return {
-        integrity: integrity.detail,
-        tables: facts.tables,
-        liveRows: await liveRowCounts(engine, reader, Object.keys(facts.tables)),
-        appliedMigrations: facts.appliedMigrations,
-      };
-    });
-  } catch (error) {
-    if (error instanceof GuardError) throw error;
-    throw fail(`restore from ${options.backup.file} could not be verified: ${messageOf(error)}`, error);
+}
+
+/**
+ * The proof, on the database as the restore left it. When the application committed on top of
+ * the restore before this read (`othersWrote`), row counts may differ from the backup's by what it
+ * wrote: those differences are reported, not failed; the schema, the applied migrations and the
+ * structure must still match exactly.
+ */
+async function prove(options: RestoreOptions, reader: Reader, othersWrote: boolean, fail: (message: string) => GuardError): Promise<RestoreProof> {
+  const { engine } = options;
+  // When the backup's checksum matched its manifest, its bytes are the ones that passed a full
+  // integrity_check when it was taken, and the restore copied exactly those pages: a second
+  // full pass (25 s per GB here) proves nothing new, while quick_check (3.6 s) still catches a
+  // bad copy (b-tree structure, page accounting). A backup without a manifest had its full
+  // check in prepareBackup.
+  const integrity = await engine.integrity(reader, 'quick');
+  if (!integrity.ok) throw fail(`restored database fails quick_check: ${integrity.detail}`);
+  const facts = await engine.facts(reader, options.applied);
+  const expected = options.backup.expected;
+  const problems = compareRestored(expected, facts);
+  const shapeProblems = compareRestored({ ...expected, tables: {} }, { ...facts, tables: {} });
+  const writtenSince = othersWrote && shapeProblems.length === 0 ? problems : [];
+  if (problems.length > 0 && writtenSince.length === 0) throw fail(`restored database differs from the backup: ${problems.join('; ')}`);
+  if (options.strict) {
+    const foreignKeys = await foreignKeyCheck({ engine, reader });
+    if (!foreignKeys.ok) throw fail(`restored database has foreign-key violations: ${foreignKeys.detail}`);
+    const smoke = await smokeCheck({ engine, reader }, options.strict.smoke);
+    if (!smoke.ok) throw fail(`smoke queries fail on the restored database: ${smoke.detail}`);
   }
+  return {
+    integrity: integrity.detail,
+    tables: facts.tables,
+    liveRows: await liveRowCounts(engine, reader, Object.keys(facts.tables)),
+    appliedMigrations: facts.appliedMigrations,
+    writtenSince,
+  };
 }
 
 /**
  * The `restore` command's and the drill's restore: the strict proof (foreign keys, the configured
  * smoke queries), with the copy's progress and the proof's wait shown as events.
  */
-export function restoreStrictly(
-  options: Pick<RestoreOptions, 'engine' | 'applied' | 'backup'> & { readonly smoke: readonly string[] | null; readonly emit: EventListener },
+export async function restoreStrictly(
+  options: Pick<RestoreOptions, 'engine' | 'applied' | 'backup' | 'keepCurrent'> & { readonly smoke: readonly string[] | null; readonly emit: EventListener },
 ): Promise<RestoreProof> {
   const { emit, smoke, ...rest } = options;
-  return restoreFull({
+  const proof = await restoreFull({
     ...rest,
     strict: { smoke },
     onProgress: progressOf(emit, 'restore'),
     onProve: () => emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, foreign keys, smoke queries' }),
   });
+  if (proof.writtenSince.length > 0) {
+    emit({
+      type: 'warning',
+      message: `the application wrote on top of the restore before its proof read it; these row counts are theirs, not compared: ${proof.writtenSince.join('; ')}`,
+    });
+  }
+  return proof;
 }
 
 /** Soft-delete-aware counts: the rows the application still shows. */

@@ -64,14 +64,16 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
   try {
     const prepared = await prepareBackup(engine, applied, entry.backup);
     try {
-      try {
-        preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
-        emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
-      } catch (error) {
-        // Undoing the half-run matters more than keeping a copy of it (a full disk, say).
-        emit({ type: 'warning', message: `could not keep a copy of the current database (${messageOf(error)}); restoring anyway` });
-      }
-      await restoreFull({ engine, applied, backup: prepared, onProgress: progressOf(emit, 'restore') });
+      const keepCurrent = async () => {
+        try {
+          preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
+          emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
+        } catch (error) {
+          // Undoing the half-run matters more than keeping a copy of it (a full disk, say).
+          emit({ type: 'warning', message: `could not keep a copy of the current database (${messageOf(error)}); restoring anyway` });
+        }
+      };
+      await restoreFull({ engine, applied, backup: prepared, keepCurrent, onProgress: progressOf(emit, 'restore') });
       // A history the restore could not reach (a project Umzug's JSON file) is put back to match.
       if (entry.executedBefore) await options.history.reconcile?.(entry.executedBefore);
     } finally {

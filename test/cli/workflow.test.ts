@@ -74,7 +74,7 @@ describe('migrate --dry-run', () => {
         ['004_after', 'not-run'],
       ]);
       expect(report.plan[1].error).toContain('no such table: nowhere');
-      expect(report.plan[1].sql).toEqual(['BEGIN', "INSERT INTO items (name) VALUES ('x')", 'INSERT INTO nowhere VALUES (1)']);
+      expect(report.plan[1].sql).toEqual(['BEGIN IMMEDIATE', "INSERT INTO items (name) VALUES ('x')", 'INSERT INTO nowhere VALUES (1)']);
       expect(await fileHashes(project.db)).toEqual(before);
       expect(await project.backupFiles()).toEqual(backupsBefore);
     } finally {

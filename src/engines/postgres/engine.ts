@@ -122,7 +122,10 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         if (!restored.ok) throw new GuardError('BACKUP_INVALID', `${file} does not restore: ${restored.detail}`);
         return scratch.engine.read('readonly', work);
       }),
-    async restore(snapshot, onProgress) {
+    async restore(snapshot, { onProgress, beforeChange, prove }) {
+      // Kept before the restore's transaction: writes committed between the two are in neither
+      // (on SQLite the restore's write lock closes that gap; here it is a known gap).
+      await beforeChange?.();
       onProgress?.(0, 1);
       // pg_restore --clean drops and recreates what the dump holds; what the run created that the
       // dump does not know (a new table) is dropped first, in the same transaction.
@@ -132,6 +135,8 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       const result = await runDumpAsOneTransaction(url, snapshot, ['--clean', '--if-exists'], extra);
       if (!result.ok) throw new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
       onProgress?.(1, 1);
+      // No way here to tell the application's commits since the restore from a bad restore: strict.
+      return engine.read('readwrite', (reader) => prove(reader, false));
     },
     async discardSnapshot(file) {
       const pipedProof = piped.get(file);

@@ -34,6 +34,12 @@ export interface CopyOptions {
    * source must be stepped instead: its read lock blocks writers for as long as a step lasts.
    */
   readonly oneStep?: boolean;
+  /**
+   * Runs after the first step. Copying *into* a database, that step took its write lock, held
+   * until the copy is done, and changed nothing yet: what the database holds can be read (and
+   * kept) with no commit of anyone else's able to fall in between.
+   */
+  readonly afterFirstStep?: () => Promise<void>;
 }
 
 /**
@@ -58,6 +64,7 @@ export async function onlineCopy(connection: sqlite3.Database, file: string, dir
   let restarts = 0;
   try {
     await step(options.oneStep ? -1 : 1);
+    await options.afterFirstStep?.();
     let lastRemaining = backup.remaining;
     while (!backup.completed) {
       onProgress?.(backup.pageCount - backup.remaining, backup.pageCount);

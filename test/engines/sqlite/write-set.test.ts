@@ -54,11 +54,11 @@ describe('classifyStatement: what the statements knex runs on SQLite write', () 
     expect(temp).toBeDefined();
     expect(effects(statements)).toEqual([
       ['PRAGMA table_info(`items`)', READ],
-      ['BEGIN;', READ],
+      ['BEGIN IMMEDIATE;', READ],
       [expect.stringMatching(/^SELECT type, sql FROM sqlite_master WHERE/), READ],
       ['COMMIT;', READ],
       ['PRAGMA foreign_keys', READ],
-      ['BEGIN;', READ],
+      ['BEGIN IMMEDIATE;', READ],
       [expect.stringMatching(new RegExp(`^CREATE TABLE \`${temp}\` \\(`)), write(temp!)],
       [`INSERT INTO "${temp}" SELECT "id", "name" FROM "items";`, write(temp!)],
       ['DROP TABLE "items"', write(null, 'items')],
@@ -90,7 +90,7 @@ describe('classifyStatement: what the statements knex runs on SQLite write', () 
       ["insert into `items` (`id`, `name`) values (2, 'ignored') on conflict (`id`) do nothing", write('items')],
       ['delete from `tags` where `itemId` = 1', write('tags', 'tags')],
       ['create index `items_name_index` on `items` (`name`)', write('items')],
-      ['BEGIN;', READ],
+      ['BEGIN IMMEDIATE;', READ],
       ['insert into `tags` (`itemId`) values (1)', write('tags')],
       [expect.stringMatching(/^SAVEPOINT trx\d+;$/), READ],
       ['insert into `tags` (`itemId`) values (2)', write('tags')],
