@@ -6,7 +6,7 @@ import { listBackups, type BackupEntry } from '../backup/store.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine } from '../engines/contract.ts';
+import type { Engine, Progress } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
@@ -108,8 +108,8 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       // Keep what is there now.
       // (taken once the restore holds the write lock: no commit falls between the copy and the restore)
       let preRestoreCopy: string | null = null;
-      const keepCurrent = async () => {
-        preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
+      const keepCurrent = async (snapshot: (target: string, onProgress?: Progress) => Promise<void>) => {
+        preRestoreCopy = await keepPreRestoreCopy(engine, snapshot, progressOf(emit, 'backup'));
         emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
         emit({ type: 'step', message: `restoring ${file}` });
       };

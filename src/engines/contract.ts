@@ -245,10 +245,11 @@ export interface RestoreSteps<T> {
   readonly onProgress?: Progress;
   /**
    * Runs once the restore holds the database's write lock and before it changes anything: what
-   * the database holds then (every commit the application made before it) can be kept. An
-   * application that writes meanwhile waits; none of its commits falls between this and the copy.
+   * the database holds then (every commit the application made before it) can be kept, through
+   * the `snapshot` it is given (the engine's snapshot, read where the lock allows). An application
+   * that writes meanwhile waits; none of its commits falls between this and the copy.
    */
-  readonly beforeChange?: () => Promise<void>;
+  readonly beforeChange?: (snapshot: (target: string, onProgress?: Progress) => Promise<void>) => Promise<void>;
   /**
    * Reads the restored database. `othersWrote`: another connection committed since the restore
    * (the application, writing on top of it), so row counts may legitimately differ from the backup.

@@ -9,13 +9,18 @@ import { fileStamp } from '../units.ts';
  * verified on purpose: the database being replaced may be the broken one, and a copy of a broken
  * database is still the evidence (and the data) someone will want back.
  */
-export async function keepPreRestoreCopy(engine: Pick<Engine, 'sidecar' | 'snapshot' | 'discardSnapshot'>, onProgress?: Progress): Promise<string> {
+export async function keepPreRestoreCopy(
+  engine: Pick<Engine, 'sidecar' | 'discardSnapshot'>,
+  /** The snapshot the restore under way hands over: it reads where the restore's lock allows. */
+  snapshot: (target: string, onProgress?: Progress) => Promise<void>,
+  onProgress?: Progress,
+): Promise<string> {
   const stamp = fileStamp(new Date());
   let target = engine.sidecar(`pre-restore.${stamp}`);
   for (let n = 2; await pathExists(target); n += 1) target = engine.sidecar(`pre-restore.${stamp}_${n}`);
   const temporary = temporaryPath(target);
   try {
-    await engine.snapshot(temporary, onProgress);
+    await snapshot(temporary, onProgress);
     await commitTemporary(temporary, target);
     return target;
   } catch (error) {

@@ -1,7 +1,7 @@
 import { compareRestored } from '../backup/compare-facts.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
-import type { AppliedReader, DatabaseFacts, Engine, Progress, Reader } from '../engines/contract.ts';
+import type { AppliedReader, DatabaseFacts, Engine, Progress, Reader, RestoreSteps } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import type { PreparedBackup } from './prepare.ts';
@@ -15,7 +15,7 @@ export interface RestoreOptions {
    * Keeps what the database holds before the restore changes it (the pre-restore copy), called
    * once the restore holds the write lock: no commit of the application's can fall in between.
    */
-  readonly keepCurrent?: () => Promise<void>;
+  readonly keepCurrent?: RestoreSteps<unknown>['beforeChange'];
   /** Says when the copy is in and the proof of the restored database starts. */
   readonly onProve?: () => void;
   /**

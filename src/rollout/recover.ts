@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { manifestPathOf } from '../backup/manifest.ts';
-import type { Engine } from '../engines/contract.ts';
+import type { Engine, Progress } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import { temporaryOwner } from '../fs/atomic.ts';
@@ -64,9 +64,9 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
   try {
     const prepared = await prepareBackup(engine, applied, entry.backup);
     try {
-      const keepCurrent = async () => {
+      const keepCurrent = async (snapshot: (target: string, onProgress?: Progress) => Promise<void>) => {
         try {
-          preRestoreCopy = await keepPreRestoreCopy(engine, progressOf(emit, 'backup'));
+          preRestoreCopy = await keepPreRestoreCopy(engine, snapshot, progressOf(emit, 'backup'));
           emit({ type: 'step', message: `kept the current database as ${preRestoreCopy}` });
         } catch (error) {
           // Undoing the half-run matters more than keeping a copy of it (a full disk, say).

@@ -125,7 +125,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     async restore(snapshot, { onProgress, beforeChange, prove }) {
       // Kept before the restore's transaction: writes committed between the two are in neither
       // (on SQLite the restore's write lock closes that gap; here it is a known gap).
-      await beforeChange?.();
+      await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
       onProgress?.(0, 1);
       // pg_restore --clean drops and recreates what the dump holds; what the run created that the
       // dump does not know (a new table) is dropped first, in the same transaction.

@@ -12,7 +12,7 @@ import { inspectSchema } from './inspect.ts';
 import { foreignKeyViolationsOfChanges, integrityOfChanges } from './changed-checks.ts';
 import { proveSnapshotFile } from './prove.ts';
 import { acquireLock } from './lock.ts';
-import { onlineCopy } from './online-copy.ts';
+import { restoreInto } from './restore.ts';
 import { listTables, tableColumns } from './schema.ts';
 import { copyFrom, copyToSelfContainedFile, removeCopy } from './self-contained-copy.ts';
 import { exportTableSql, replaceTableRows } from './table.ts';
@@ -68,23 +68,7 @@ export function sqliteEngine(file: string): Engine {
     isSnapshot: (snapshot) => hasSqliteHeader(snapshot),
     proveSnapshot: proveSnapshotFile,
     readSnapshot: (snapshot, work) => withConnection(SqliteConnection.open(snapshot, 'readonly'), work),
-    restore: (snapshot, steps) =>
-      withConnection(SqliteConnection.open(database, 'create'), async (live) => {
-        // The application may be mid-transaction; wait for it rather than fail the restore.
-        live.setBusyTimeout(60_000);
-        // PRAGMA data_version changes only when another connection commits, not for this
-        // connection's own copy: read before and after, it tells whether the application wrote
-        // on top of the restore before the proof's snapshot (then counts may differ, rightly).
-        const versionBefore = await dataVersion(live);
-        await onlineCopy(live.raw, snapshot, 'from-file', { ...(steps.onProgress ? { onProgress: steps.onProgress } : {}), ...(steps.beforeChange ? { afterFirstStep: steps.beforeChange } : {}) });
-        await live.exec('BEGIN');
-        try {
-          await live.all('SELECT COUNT(*) FROM sqlite_master'); // the read snapshot the proof sees starts here
-          return await steps.prove(live, (await dataVersion(live)) !== versionBefore);
-        } finally {
-          await live.exec('COMMIT').catch(() => undefined);
-        }
-      }),
+    restore: (snapshot, steps) => restoreInto(database, snapshot, steps),
     discardSnapshot: removeCopy,
     async scratch(folder) {
       const scratch = sqliteEngine(path.join(folder, 'scratch.db'));
@@ -118,7 +102,3 @@ export function sqliteEngine(file: string): Engine {
   };
 }
 
-async function dataVersion(connection: SqliteConnection): Promise<number> {
-  const row = await connection.get<{ data_version: number }>('PRAGMA data_version');
-  return row?.data_version ?? 0;
-}
