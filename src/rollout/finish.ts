@@ -48,7 +48,7 @@ export async function reportFailure(
   run: Run,
   rollout: Rollout,
   failure: RunFailure,
-  undone: { readonly undo: 'rollback' | 'restore'; readonly error: string | null },
+  undone: { readonly undo: 'rollback' | 'restore'; readonly error: string | null; readonly preRestoreCopy?: string | null },
 ): Promise<MigrateReport> {
   const restoreError = undone.error;
   const exitCode: ExitCode = restoreError === null ? 2 : 3;
@@ -73,6 +73,7 @@ export async function reportFailure(
     failed: failure,
     checks: rollout.checked?.checks ?? [],
     restoreError,
+    preRestoreCopy: undone.preRestoreCopy ?? null,
     recovered: rollout.recovered,
     migrations: rollout.applied.outcomes.map((outcome) =>
       outcome.status === 'applied' || outcome.status === 'reverted' ? { ...outcome, status: 'rolled-back' } : outcome,

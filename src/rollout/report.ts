@@ -51,6 +51,11 @@ export interface MigrateReport {
   readonly checks: readonly CheckResult[];
   readonly migrations: readonly MigrationOutcome[];
   readonly recovered: Recovery | null;
+  /**
+   * After a restore undo: the database as the failed run left it, kept before the backup went
+   * back in (what an application committed meanwhile is there, not lost); null otherwise.
+   */
+  readonly preRestoreCopy: string | null;
   /** Why the automatic restore failed (exit 3); the original failure stays in `failed`. */
   readonly restoreError: string | null;
   readonly hooks: readonly HookResult[];

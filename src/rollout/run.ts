@@ -132,6 +132,7 @@ export function report(run: Run, fields: Partial<MigrateReport> & Pick<MigrateRe
     checks: [],
     migrations: [],
     recovered: null,
+    preRestoreCopy: null,
     restoreError: null,
     hooks: run.hooks.results,
     durationMs: Math.round(performance.now() - run.startedAt),

@@ -57,8 +57,8 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       const failure = ended ? ended.failure : (applied.failure ?? checked?.failure ?? null);
       if (failure === null) return await finishRollout(run, rollout);
       if (ended) return await reportFailure(run, rollout, failure, { undo: 'rollback', error: ended.undoError });
-      const restoreError = await restoreRolloutBackup(run, plan, backup, failure);
-      return await reportFailure(run, rollout, failure, { undo: 'restore', error: restoreError });
+      const restored = await restoreRolloutBackup(run, plan, backup, failure);
+      return await reportFailure(run, rollout, failure, { undo: 'restore', ...restored });
     } finally {
       await plan.close();
     }

@@ -193,6 +193,9 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     expect(await dump(project.db)).toBe(before.dump);
     expect(await history(project.db)).toEqual(before.history);
     expect(existsSync(report.backup)).toBe(true);
+    // The database as the failed run left it is kept beside it (what an application committed meanwhile is there).
+    expect(report.preRestoreCopy).toMatch(/app\.db\.pre-restore\.\d{8}_\d{6}/);
+    expect(await query(report.preRestoreCopy, "SELECT name FROM items WHERE name = 'gamma'")).toEqual([{ name: 'gamma' }]);
     expectNoJournal(project);
   });
 
