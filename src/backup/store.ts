@@ -1,7 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
+import { temporaryOwner } from '../fs/atomic.ts';
 import { pathExists } from '../fs/paths.ts';
+import { isProcessRunning } from '../fs/process.ts';
 import { BACKUP_KINDS, type BackupKind } from './kinds.ts';
 import { readManifest, type BackupManifest } from './manifest.ts';
 
@@ -65,4 +67,30 @@ export async function resolveBackupArgument(argument: string, backupDir: string,
   const match = (await listBackups(backupDir)).find((entry) => path.basename(entry.path) === argument);
   if (match) return match.path;
   throw new GuardError('USAGE', `no backup ${argument} (neither a file nor a name in ${backupDir}); run migrate-guard backups to list them`);
+}
+
+/** A leftover this young may still be in use: a proof can leave its file untouched for minutes. */
+const LEFTOVER_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * What killed writers left in the kind folders: temporary files (`.<name>.tmp-<pid>`, hidden from
+ * every listing) whose writer no longer runs, and manifests with no backup beside them (a kill
+ * between the manifest and the backup's rename). Only older than ten minutes: a backup folder on
+ * a disk that other hosts share may hold another host's temporary file, whose pid means nothing here.
+ */
+export async function findLeftovers(backupDir: string, now: Date = new Date()): Promise<string[]> {
+  const leftovers: string[] = [];
+  for (const kind of BACKUP_KINDS) {
+    const folder = path.join(backupDir, kind);
+    const names = await readdir(folder).catch((): string[] => []);
+    for (const name of names) {
+      const owner = temporaryOwner(name);
+      const orphanManifest = name.endsWith('.manifest.json') && !names.includes(name.slice(0, -'.manifest.json'.length));
+      if ((owner === null || isProcessRunning(owner)) && !orphanManifest) continue;
+      const file = path.join(folder, name);
+      const modified = await stat(file).then((info) => info.mtimeMs, () => null);
+      if (modified !== null && now.getTime() - modified >= LEFTOVER_MIN_AGE_MS) leftovers.push(file);
+    }
+  }
+  return leftovers;
 }

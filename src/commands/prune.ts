@@ -2,7 +2,7 @@ import path from 'node:path';
 import { recordJob } from '../backup/event-log.ts';
 import { manifestPathOf } from '../backup/manifest.ts';
 import { planRetention, type RetentionDecision } from '../backup/retention.ts';
-import { listBackups } from '../backup/store.ts';
+import { findLeftovers, listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { messageOf } from '../errors.ts';
 import { removeIfPresent } from '../fs/paths.ts';
@@ -24,6 +24,8 @@ export interface PruneReport {
   readonly removed: readonly string[];
   readonly kept: readonly string[];
   readonly decisions: readonly RetentionDecision[];
+  /** What killed writers left (temporary files, manifests without a backup), removed (or, with --dry-run, that would be). */
+  readonly leftovers: readonly string[];
 }
 
 /** Applies the retention policy; each backup goes with its manifest. */
@@ -37,9 +39,11 @@ export async function runPrune(options: PruneOptions): Promise<PruneReport> {
     options.now ?? new Date(),
   );
   const removed = decisions.filter((decision) => decision.action === 'remove').map((decision) => decision.file);
+  const leftovers = await findLeftovers(backupDir, options.now ?? new Date());
   let error: string | null = null;
   if (!options.dryRun) {
     try {
+      for (const file of leftovers) await removeIfPresent(file);
       for (const file of removed) {
         // Manifest last: a half-pruned backup still says what it was.
         await removeIfPresent(file);
@@ -60,5 +64,6 @@ export async function runPrune(options: PruneOptions): Promise<PruneReport> {
     removed,
     kept: decisions.filter((decision) => decision.action === 'keep').map((decision) => decision.file),
     decisions,
+    leftovers,
   };
 }

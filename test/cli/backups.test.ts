@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -174,5 +174,25 @@ describe('prune', () => {
     expect(after.some((file) => file.includes(path.basename(first)))).toBe(false);
     expect(after).toContain(path.relative(project.backups, second));
     expect(after.some((file) => file.startsWith('pre-rollout/'))).toBe(true);
+  });
+
+  it("removes what killed writers left: a dead run's temporary files and a manifest without its backup, once ten minutes old", async () => {
+    const folder = path.join(project.backups, 'manual');
+    await mkdir(folder, { recursive: true });
+    // A pid no process has (pid_max is at most 2^22), a live one (this test's), and a manifest alone.
+    const dead = path.join(folder, '.app_manual_20260101_000000.db.gz.tmp-4194999');
+    const deadGz = `${dead}.gz`;
+    const live = path.join(folder, `.app_manual_20260101_000001.db.tmp-${process.pid}`);
+    const orphan = path.join(folder, 'app_manual_20260101_000002.db.manifest.json');
+    const young = path.join(folder, '.app_manual_20260101_000003.db.tmp-4194998');
+    for (const file of [dead, deadGz, live, orphan, young]) await writeFile(file, 'x');
+    const old = new Date(Date.now() - 11 * 60_000);
+    for (const file of [dead, deadGz, live, orphan]) await utimes(file, old, old);
+    const dry = parseReport((await project.run(['prune', '--dry-run', '--json'])).stdout);
+    expect([...dry.leftovers].sort()).toEqual([dead, deadGz, orphan].sort());
+    expect(existsSync(dead)).toBe(true);
+    const real = await project.run(['prune', '--json']);
+    expect(real.exitCode).toBe(0);
+    expect([dead, deadGz, live, orphan, young].map((file) => existsSync(file))).toEqual([false, false, true, false, true]);
   });
 });

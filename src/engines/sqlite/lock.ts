@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { GuardError } from '../../errors.ts';
 import { writeFileAtomic } from '../../fs/atomic.ts';
 import { removeIfPresent } from '../../fs/paths.ts';
+import { isProcessRunning } from '../../fs/process.ts';
 import type { LockHolder, RunLock } from '../contract.ts';
 import { SqliteConnection } from './connection.ts';
 
@@ -79,11 +80,5 @@ async function awaitLiveHolder(file: string, patienceMs = 5_000): Promise<LockHo
 
 /** Whether the named process runs (another host's cannot be told: taken as live). */
 function isLive(holder: LockHolder): boolean {
-  if (holder.host !== hostname()) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return holder.host !== hostname() || isProcessRunning(holder.pid);
 }
