@@ -36,10 +36,10 @@ export class SqliteConnection implements Reader {
    * writing it. With no -shm nobody has the file open: without WAL content `immutable=1` reads it
    * without creating -wal/-shm files; with WAL content left by a crashed writer, SQLite would have
    * to create a -shm to read it, so a private copy of the file and its -wal is read instead.
-   * A rollback journal left by a writer that died mid-transaction (a hot journal) is the same
-   * case: a read-only connection cannot roll it back and refuses to read, so a private copy of
-   * the file and its -journal is rolled back and read (the next read-write open does the same to
-   * the database itself).
+   * A rollback journal left by a writer that died mid-transaction (a hot journal) cannot be rolled
+   * back by a read-only connection, which then refuses to read: a read-write connection opened
+   * once rolls it back, under SQLite's own locks, as any application's next open would (copying
+   * the file and the journal instead would race a live writer's journal coming and going).
    */
   static async openUntouched(file: string): Promise<SqliteConnection> {
     const uri = pathToFileURL(path.resolve(file)).href;
@@ -57,13 +57,25 @@ export class SqliteConnection implements Reader {
       if ((await exists('-shm')) >= 0) query = 'mode=ro&readonly_shm=1';
       else if ((await exists('-wal')) <= 0) query = 'immutable=1';
       else return SqliteConnection.openPrivateCopy(file, '-wal');
-    } else if ((await exists('-journal')) > 0) {
-      return SqliteConnection.openPrivateCopy(file, '-journal');
     }
+    const reader = await SqliteConnection.openWith(`${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
+    if (isWal || (await exists('-journal')) <= 0) return reader;
+    // A journal: a live writer's (reads work) or a dead one's (hot: reads fail until rolled back).
+    try {
+      await reader.all('SELECT COUNT(*) FROM sqlite_master');
+      return reader;
+    } catch (error) {
+      await reader.close().catch(() => undefined);
+      if ((error as { code?: string }).code !== 'SQLITE_READONLY') throw error;
+    }
+    await withConnection(SqliteConnection.openWith(file, sqlite3.OPEN_READWRITE), (rollsBack) => {
+      rollsBack.setBusyTimeout(10_000);
+      return rollsBack.all('SELECT COUNT(*) FROM sqlite_master');
+    });
     return SqliteConnection.openWith(`${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
   }
 
-  private static async openPrivateCopy(file: string, sidecar: '-wal' | '-journal'): Promise<SqliteConnection> {
+  private static async openPrivateCopy(file: string, sidecar: '-wal'): Promise<SqliteConnection> {
     const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-read-'));
     const copy = path.join(folder, 'copy.db');
     try {

@@ -20,7 +20,9 @@ export function lockPaths(database: string): { readonly mutex: string; readonly 
 export async function acquireLock(database: string, command: string): Promise<RunLock> {
   const paths = lockPaths(database);
   const mutex = await SqliteConnection.open(paths.mutex, 'create');
-  mutex.setBusyTimeout(0);
+  // Not 0: two runs starting at the same instant could each take the shared lock and both be
+  // refused the exclusive one; a moment's wait lets one of them win. A run holds it for minutes.
+  mutex.setBusyTimeout(250);
   try {
     // No journal file: nothing is ever written to this database, it only carries the lock.
     await mutex.exec('PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE');

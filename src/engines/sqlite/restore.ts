@@ -40,10 +40,11 @@ export function restoreInto<T>(database: string, snapshot: string, steps: Restor
         await live.exec('COMMIT').catch(() => undefined);
       }
     }
-    await live.exec('PRAGMA locking_mode = EXCLUSIVE');
     try {
-      // An empty write transaction takes the lock; in EXCLUSIVE mode it is kept after COMMIT.
-      await live.exec('BEGIN IMMEDIATE; COMMIT');
+      // The write lock is taken in NORMAL mode, where BEGIN IMMEDIATE waits for an application's
+      // transaction to end (in EXCLUSIVE mode a reader's lock held while waiting could deadlock a
+      // committing writer); switched to EXCLUSIVE inside it, the COMMIT keeps the lock.
+      await live.exec('BEGIN IMMEDIATE; PRAGMA locking_mode = EXCLUSIVE; COMMIT');
       const mode = await fileModeFrom(database);
       await steps.beforeChange?.(async (target: string, onProgress?: Progress) => {
         await copyFrom(live, target, onProgress, mode);
