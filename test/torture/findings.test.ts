@@ -272,9 +272,9 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
   // It also leaves the failed copy's hot journal beside the database, which read-only readers
   // (migrate-guard's own `status`, `migrate`) then trip on (see hot-journal).
   const isRoot = process.getuid?.() === 0;
-  it.skipIf(!isRoot)('restore that runs out of disk leaves the database as it was and exits 1, not 3', async () => {
+  it.skipIf(!isRoot).each(['DELETE', 'WAL'] as const)('restore that runs out of disk leaves the database as it was and exits 1, not 3 (journal_mode %s)', async (journal) => {
     const backup = await backupWithTaggedTables(40_000); // about 4 MB
-    await exec(project.db, 'PRAGMA journal_mode = DELETE; DELETE FROM items; VACUUM;'); // about 0.1 MB
+    await exec(project.db, `PRAGMA journal_mode = DELETE; DELETE FROM items; VACUUM; PRAGMA journal_mode = ${journal};`); // about 0.1 MB
     const disk = path.join(project.dir, 'small-disk');
     await mkdir(disk);
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);

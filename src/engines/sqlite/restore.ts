@@ -1,3 +1,4 @@
+import { GuardError, messageOf } from '../../errors.ts';
 import { fsyncPath } from '../../fs/atomic.ts';
 import { fileModeFrom } from '../../fs/file-mode.ts';
 import type { Progress, RestoreSteps } from '../contract.ts';
@@ -19,14 +20,24 @@ import { copyFrom, copyToSelfContainedFile } from './self-contained-copy.ts';
  *   switched back, across the copy kept, the restore and the proof (a rollback-journal restore
  *   locks readers out anyway while it copies); every copy goes through this connection.
  */
-export function restoreInto<T>(database: string, snapshot: string, steps: RestoreSteps<T>): Promise<T> {
-  return withConnection(SqliteConnection.open(database, 'create'), async (live) => {
+export async function restoreInto<T>(database: string, snapshot: string, steps: RestoreSteps<T>): Promise<T> {
+  // Until the copy starts not a page is written: a failure there (a full disk can refuse even the
+  // open, a WAL database's -shm) is a refusal, whatever can or cannot be read back afterwards.
+  const beforeAnyChange = async <R>(work: () => Promise<R>): Promise<R> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw new GuardError('RESTORE_FAILED', `could not start restoring into ${database}: ${messageOf(error)}; nothing was changed`, { cause: error });
+    }
+  };
+  const opened = await beforeAnyChange(() => SqliteConnection.open(database, 'create'));
+  return withConnection(Promise.resolve(opened), async (live) => {
     // The application may be mid-transaction; wait for it rather than fail the restore.
     live.setBusyTimeout(60_000);
-    const journal = await live.get<{ journal_mode: string }>('PRAGMA journal_mode');
+    const journal = await beforeAnyChange(() => live.get<{ journal_mode: string }>('PRAGMA journal_mode'));
     const progress = steps.onProgress ? { onProgress: steps.onProgress } : {};
     if (journal?.journal_mode === 'wal') {
-      const versionBefore = await dataVersion(live);
+      const versionBefore = await beforeAnyChange(() => dataVersion(live));
       const keep = steps.beforeChange;
       await onlineCopy(live.raw, snapshot, 'from-file', {
         ...progress,
@@ -44,7 +55,7 @@ export function restoreInto<T>(database: string, snapshot: string, steps: Restor
       // The write lock is taken in NORMAL mode, where BEGIN IMMEDIATE waits for an application's
       // transaction to end (in EXCLUSIVE mode a reader's lock held while waiting could deadlock a
       // committing writer); switched to EXCLUSIVE inside it, the COMMIT keeps the lock.
-      await live.exec('BEGIN IMMEDIATE; PRAGMA locking_mode = EXCLUSIVE; COMMIT');
+      await beforeAnyChange(() => live.exec('BEGIN IMMEDIATE; PRAGMA locking_mode = EXCLUSIVE; COMMIT'));
       const mode = await fileModeFrom(database);
       await steps.beforeChange?.(async (target: string, onProgress?: Progress) => {
         await copyFrom(live, target, onProgress, mode);
