@@ -4,7 +4,7 @@
  * sometimes SIGKILL the next run while it recovers; then the next run recovers and the invariants
  * must hold.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Case } from './case.ts';
 import { prepareProject, RUNS_FOR_MS, runUntilStopped, type CommandSpec, type Reference } from './commands.ts';
@@ -62,6 +62,25 @@ async function killWhileChanging(kase: Case, cli: Cli, args: readonly string[], 
   return killed;
 }
 
+/**
+ * Starts the next run and SIGKILLs it `after` ms once it began to restore: its pre-restore copy
+ * (temporary or in place) appeared beside the database. Logged as run to its end when it never did.
+ */
+async function killWhenRestoring(kase: Case, cli: Cli, args: readonly string[], after: number): Promise<void> {
+  const running = cli.start(kase.place, args);
+  const folder = path.dirname(kase.project.db);
+  const copy = new RegExp(`^\\.?${path.basename(kase.project.db).replaceAll('.', '\\.')}\\.pre-restore\\.`);
+  const before = new Set(await readdir(folder));
+  let ended = false;
+  void running.done.then(() => (ended = true));
+  while (!ended && !(await readdir(folder)).some((name) => copy.test(name) && !before.has(name))) await sleep(2);
+  if (!ended) await Promise.race([running.done, sleep(after)]);
+  const killed = !ended;
+  if (killed) running.kill('SIGKILL');
+  kase.log('recovery (killed while restoring)', running, await running.done, killed ? Math.round(performance.now() - running.started) : null);
+  if (killed) await kase.reapOrphans('recovery', running);
+}
+
 export async function killCase(kase: Case, spec: CommandSpec, context: KillContext, rng: Rng): Promise<void> {
   const { cli, templates, references } = context;
   const reference = references.get(spec.name)!;
@@ -77,9 +96,11 @@ export async function killCase(kase: Case, spec: CommandSpec, context: KillConte
   const writerCrashAt = pace !== 'none' && rng.chance(0.3) ? rng.between(0, reference.ms) : null;
   const writerThroughRecovery = rng.chance(0.5);
   const recoveryDelay = rng.between(0, reference.ms);
+  // Half the recovery kills land while the next run restores (once its pre-restore copy appears).
+  const recoveryAtRestore = rng.chance(0.5) ? rng.between(0, 80) : null;
   Object.assign(kase.params, { journal: wal ? 'wal' : 'delete', writer: pace, delay: Math.round(delay), referenceMs: reference.ms });
   if (writerCrashAt !== null) kase.params.writerSigkillAt = Math.round(writerCrashAt);
-  if (recoveryKill) kase.params.recoveryKillAt = Math.round(recoveryDelay);
+  if (recoveryKill) kase.params.recoveryKillAt = recoveryAtRestore === null ? Math.round(recoveryDelay) : `pre-restore copy + ${Math.round(recoveryAtRestore)}`;
 
   let writer: Writer | null = null;
   if (pace !== 'none') {
@@ -98,7 +119,8 @@ export async function killCase(kase: Case, spec: CommandSpec, context: KillConte
     if (recoveryKill) {
       // Kill it where the next run has something to restore, then kill that run while it restores.
       await killWhileChanging(kase, cli, args, rng, reference.ms);
-      await killAfter(kase, cli, 'recovery (killed)', recoveryArgs(spec, args), recoveryDelay);
+      if (recoveryAtRestore === null) await killAfter(kase, cli, 'recovery (killed)', recoveryArgs(spec, args), recoveryDelay);
+      else await killWhenRestoring(kase, cli, recoveryArgs(spec, args), recoveryAtRestore);
     } else {
       await killAfter(kase, cli, 'command', args, delay);
     }

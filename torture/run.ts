@@ -204,7 +204,7 @@ if (violating.length > 0) {
   log('known bugs seen (each has an it.fails test in test/torture/findings.test.ts):');
   for (const bug of KNOWN_BUGS) {
     const hit = violating.filter((c) => knownBugsOf(c).includes(bug.id));
-    log(`  ${String(hit.length).padStart(4)} cases  ${bug.id.padEnd(24)} ${hit.length ? `cases ${hit.slice(0, 10).map((c) => c.index).join(', ')}${hit.length > 10 ? ', …' : ''}` : ''}`);
+    log(`  ${String(hit.length).padStart(4)} cases  ${bug.id.padEnd(31)} ${hit.length ? `cases ${hit.slice(0, 10).map((c) => c.index).join(', ')}${hit.length > 10 ? ', …' : ''}` : ''}`);
   }
   if (unexplained.length > 0) log(`  ${String(unexplained.length).padStart(4)} cases  NOT EXPLAINED by a known bug: cases ${unexplained.map((c) => c.index).join(', ')}`);
 }
