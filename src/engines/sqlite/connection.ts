@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sqlite3 from 'sqlite3';
 import { createFileIfMissing, PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
+import { pathExists } from '../../fs/paths.ts';
 import type { Reader } from '../contract.ts';
 
 /** A promise-returning handle over one raw sqlite3 connection; a Reader for checks and proofs. */
@@ -20,13 +21,8 @@ export class SqliteConnection implements Reader {
   static async open(file: string, mode: 'readonly' | 'readwrite' | 'create' = 'readwrite'): Promise<SqliteConnection> {
     // Not for SQLite's special names: an in-memory or a temporary database is no file of ours.
     if (mode === 'create' && file !== '' && file !== ':memory:' && !file.startsWith('file:')) await createFileIfMissing(file, PRIVATE_FILE_MODE);
-    const flags =
-      mode === 'readonly'
-        ? sqlite3.OPEN_READONLY
-        : mode === 'readwrite'
-          ? sqlite3.OPEN_READWRITE
-          : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
-    return SqliteConnection.openWith(file, flags);
+    if (mode === 'readonly') return SqliteConnection.openReadOnly(file, file, sqlite3.OPEN_READONLY, !file.startsWith('file:') && file !== ':memory:');
+    return SqliteConnection.openWith(file, mode === 'readwrite' ? sqlite3.OPEN_READWRITE : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
   }
 
   /**
@@ -36,10 +32,7 @@ export class SqliteConnection implements Reader {
    * writing it. With no -shm nobody has the file open: without WAL content `immutable=1` reads it
    * without creating -wal/-shm files; with WAL content left by a crashed writer, SQLite would have
    * to create a -shm to read it, so a private copy of the file and its -wal is read instead.
-   * A rollback journal left by a writer that died mid-transaction (a hot journal) cannot be rolled
-   * back by a read-only connection, which then refuses to read: a read-write connection opened
-   * once rolls it back, under SQLite's own locks, as any application's next open would (copying
-   * the file and the journal instead would race a live writer's journal coming and going).
+   * A hot rollback journal is rolled back first (see openReadOnly).
    */
   static async openUntouched(file: string): Promise<SqliteConnection> {
     const uri = pathToFileURL(path.resolve(file)).href;
@@ -58,9 +51,19 @@ export class SqliteConnection implements Reader {
       else if ((await exists('-wal')) <= 0) query = 'immutable=1';
       else return SqliteConnection.openPrivateCopy(file, '-wal');
     }
-    const reader = await SqliteConnection.openWith(`${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
-    if (isWal || (await exists('-journal')) <= 0) return reader;
-    // A journal: a live writer's (reads work) or a dead one's (hot: reads fail until rolled back).
+    return SqliteConnection.openReadOnly(file, `${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI, !isWal);
+  }
+
+  /**
+   * A read-only connection that works on a database a dead writer left a hot rollback journal
+   * beside: a read-only connection cannot roll it back and refuses to read, so a read-write
+   * connection opened once rolls it back, under SQLite's own locks, as any application's next
+   * open would (copying the file and the journal instead would race a live writer's journal
+   * coming and going). A live writer's journal is not hot: reads work at once.
+   */
+  private static async openReadOnly(file: string, name: string, flags: number, mayHaveJournal: boolean): Promise<SqliteConnection> {
+    const reader = await SqliteConnection.openWith(name, flags);
+    if (!mayHaveJournal || !(await pathExists(`${file}-journal`))) return reader;
     try {
       await reader.all('SELECT COUNT(*) FROM sqlite_master');
       return reader;
@@ -72,7 +75,7 @@ export class SqliteConnection implements Reader {
       rollsBack.setBusyTimeout(10_000);
       return rollsBack.all('SELECT COUNT(*) FROM sqlite_master');
     });
-    return SqliteConnection.openWith(`${uri}?${query}`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
+    return SqliteConnection.openWith(name, flags);
   }
 
   private static async openPrivateCopy(file: string, sidecar: '-wal'): Promise<SqliteConnection> {
