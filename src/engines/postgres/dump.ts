@@ -48,10 +48,18 @@ function lastLine(output: string | undefined): string {
   return lines.find((line) => /\bERROR:/.test(line))?.replace(/^.*?ERROR:\s*/, '') ?? lines.at(-1) ?? 'no output';
 }
 
+/**
+ * The custom format at zlib level 1: on a 1 GB database pg_dump's default level took 13.9 s of
+ * CPU-bound compression for a 241 MB dump, level 1 6.5 s for 257 MB (+6%); the dump's proof is
+ * the same either way. The time matters twice: it is the rollout's and it competes for the cores
+ * with the proof's pg_restore running beside it.
+ */
+const DUMP_FORMAT = ['--format=custom', '--compress=1'];
+
 /** `pg_dump --format=custom` of the whole database (or as of an exported snapshot) into `target`. */
 export async function dumpDatabase(url: string, target: string, snapshot: string | null, signal?: AbortSignal): Promise<void> {
   const { dbname, env } = connectionArgs(url);
-  const args = ['--format=custom', '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
+  const args = [...DUMP_FORMAT, '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
   const result = await execa(await tool('pg_dump', url), args, { env, reject: false, all: true, stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
   if (result.exitCode !== 0) throw new Error(`pg_dump of ${redact(url)} failed: ${lastLine(result.all)}`);
 }
@@ -137,7 +145,7 @@ export async function dumpWhileRestoring(
   const proof = connectionArgs(proofUrl);
   const [pgDump, pgRestore] = [await tool('pg_dump', url), await tool('pg_restore', url)];
   const cancel = signal ? { cancelSignal: signal } : {};
-  const dump = execa(pgDump, ['--format=custom', '--snapshot', snapshot, '--dbname', source.dbname], {
+  const dump = execa(pgDump, [...DUMP_FORMAT, '--snapshot', snapshot, '--dbname', source.dbname], {
     env: source.env,
     reject: false,
     stdin: 'ignore',

@@ -238,10 +238,12 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
         const [exported] = await connection.all<{ id: string }>('SELECT pg_export_snapshot() AS id');
-        const read = await readPgFacts(connection, applied);
         const scratch = await scratchDatabase();
         const abandon = new AbortController();
         const { dumped, restored } = await dumpWhileRestoring(url, exported!.id, target, scratch.url, abandon.signal);
+        // Read in the same snapshot while pg_dump reads it: the facts the restored copy must show.
+        const reading = readPgFacts(connection, applied);
+        reading.catch(() => undefined);
         const proof = (async (): Promise<SnapshotProof & { readonly sha256: string }> => {
           try {
             const { sha256 } = await dumped;
@@ -257,13 +259,13 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         try {
           // The exported snapshot lives as long as this transaction: pg_dump must have it first.
           await dumped;
+          return await reading;
         } catch (error) {
           abandon.abort();
           piped.delete(target);
           await proof.catch(() => undefined);
           throw error;
         }
-        return read;
       } finally {
         await connection.exec('ROLLBACK').catch(() => undefined);
       }
