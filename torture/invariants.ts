@@ -162,7 +162,7 @@ export async function checkBackups(kase: Case, options: CheckOptions): Promise<v
     }
   }
   for (const leftover of await hiddenTemporaries(kase.project.backups)) {
-    kase.notes.push(`${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed, removed by nothing`);
+    kase.notes.push(`${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; prune removes it once ten minutes old`);
   }
 }
 
