@@ -20,6 +20,8 @@ export type GuardErrorCode =
   | 'BACKUP_UNVERIFIED'
   | 'BACKUP_INVALID'
   | 'INTERRUPTED'
+  /** The disk filled up under a step that has no refusal of its own: the host's problem, exit 1 like any refusal. */
+  | 'DISK_FULL'
   /** A restore that failed before it changed anything: SQLite or PostgreSQL undid it whole (exit 1). */
   | 'RESTORE_FAILED'
   | 'RECOVERY_FAILED';
@@ -50,4 +52,18 @@ export class GuardError extends Error {
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? error.message;
   return String(error);
+}
+
+/**
+ * Whether a thrown value (or anything in its `cause` chain, or an AggregateError's members) is a
+ * full disk: Node's ENOSPC/EDQUOT, or SQLite's SQLITE_FULL ("database or disk is full"), which
+ * node-sqlite3 reports in the message and `code`.
+ */
+export function isDiskFull(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 8) return false;
+  const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+  if (typeof message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test(message)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isDiskFull(inner, depth + 1))) return true;
+  return isDiskFull(cause, depth + 1);
 }

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.ts';
 import { resolveLocations } from '../config/locations.ts';
-import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
@@ -28,9 +28,12 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
   }
 }
 
-/** A GuardError keeps its exit code and code; anything else is an internal error (exit 1). */
+/**
+ * A GuardError keeps its exit code and code. Anything else is exit 1: a full disk named as such
+ * (a step without a refusal of its own ran out of space), the rest an internal error.
+ */
 function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnvironment): ExitCode {
-  const guardError = error instanceof GuardError ? error : null;
+  const guardError = error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : null;
   const exitCode = guardError?.exitCode ?? 1;
   const code = guardError?.code ?? 'INTERNAL';
   const message = guardError ? guardError.message : `unexpected error: ${messageOf(error)}`;
@@ -48,4 +51,8 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
   );
   if (!guardError && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${redactText(String((error as Error).stack))}\n`);
   return exitCode;
+}
+
+function diskFull(error: unknown): GuardError {
+  return new GuardError('DISK_FULL', `out of disk space (${messageOf(error)}): free space where the database, the backup folder and TMPDIR live, then run the command again`, { cause: error });
 }

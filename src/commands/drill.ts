@@ -6,7 +6,7 @@ import { recordJob } from '../backup/event-log.ts';
 import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
-import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import { recordedMigrations } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
@@ -82,7 +82,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       await target.drop();
     }
   } catch (caught) {
-    error = messageOf(caught);
+    // Still a failed drill (exit 4: recoverability was not shown), but one that says where to look.
+    error = isDiskFull(caught) ? `out of disk space during the drill (${messageOf(caught)}): free space in ${path.dirname(scratch)} (TMPDIR; on PostgreSQL, the server's), then drill again` : messageOf(caught);
   } finally {
     await rm(scratch, { recursive: true, force: true });
     await releaseArchive?.();
