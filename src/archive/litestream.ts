@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,19 @@ export function litestreamBinary(): string {
       { cause: error },
     );
   }
+}
+
+/**
+ * The command line that runs `litestream replicate`. Litestream outlives a SIGKILLed parent (no
+ * handler runs to stop it), and an orphan keeps replicating beside the next `archive`'s, two
+ * writers on one replica. On Linux util-linux's `setpriv --pdeathsig TERM` asks the kernel to send
+ * it SIGTERM (a clean stop) when its parent dies, whatever the death; setpriv then execs
+ * Litestream, so the pid that stops it on Ctrl-C is Litestream's own.
+ */
+export function replicateCommand(binary: string, config: string): { readonly file: string; readonly args: readonly string[] } {
+  const replicate = ['replicate', '-config', config];
+  const setpriv = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate)) : undefined;
+  return setpriv ? { file: setpriv, args: ['--pdeathsig', 'TERM', binary, ...replicate] } : { file: binary, args: replicate };
 }
 
 export function defaultArchiveDir(backupDir: string): string {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { litestreamBinary, writeLitestreamConfig } from '../archive/litestream.ts';
+import { litestreamBinary, replicateCommand, writeLitestreamConfig } from '../archive/litestream.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
@@ -39,7 +39,8 @@ export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport
   const binary = litestreamBinary();
   const { config, env } = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
   const { execa } = await import('execa');
-  const litestream = execa(binary, ['replicate', '-config', config], { reject: false, stdin: 'ignore', all: true, env, cancelSignal: options.signal, forceKillAfterDelay: 10_000 });
+  const replicate = replicateCommand(binary, config);
+  const litestream = execa(replicate.file, [...replicate.args], { reject: false, stdin: 'ignore', all: true, env, cancelSignal: options.signal, forceKillAfterDelay: 10_000 });
   let lastLine = '';
   litestream.all?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { TempProject, exec, parseReport, query, BIN } from '../helpers/project.ts';
 import { createItems, partialThenThrow } from '../helpers/migrations.ts';
@@ -13,6 +14,12 @@ beforeEach(async () => {
 afterEach(async () => {
   await project.cleanup();
 });
+
+/** Alive and not a zombie (an orphan's exit is reaped by whoever adopted it, maybe not at once). */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat !== null && !/^\d+ \(.*\) [ZX]/.test(stat);
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Whole seconds, as `restore --to` takes them. */
@@ -55,6 +62,31 @@ describe('archive and point-in-time restore', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     expect(parseReport(result.stdout).source).toBe('backup');
     expect(await query(project.db, "SELECT COUNT(*) AS n FROM items WHERE name = 'after-backup'")).toEqual([{ n: 0 }]);
+  });
+
+  it('a SIGKILLed archive takes its Litestream down with it (no orphan replicating beside the next one)', async () => {
+    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false });
+    let litestream: number | null = null;
+    for (let waited = 0; litestream === null && waited < 10_000; waited += 100) {
+      await sleep(100);
+      const children = await readFile(`/proc/${archive.pid}/task/${archive.pid}/children`, 'utf8').catch(() => '');
+      for (const pid of children.trim().split(/\s+/).filter(Boolean).map(Number)) {
+        if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('litestream')) litestream = pid;
+      }
+    }
+    expect(litestream, 'Litestream never started').not.toBeNull();
+    // Past its start-up lines: an orphan that logs again dies of the closed pipe, one that stays
+    // quiet (no writes to ship) would replicate on.
+    await sleep(3000);
+    archive.kill('SIGKILL');
+    await archive;
+    let running = true;
+    for (let waited = 0; running && waited < 15_000; waited += 100) {
+      await sleep(100);
+      running = await isRunning(litestream!);
+    }
+    if (running) process.kill(litestream!, 'SIGKILL');
+    expect(running).toBe(false);
   });
 
   it('health reports the archive lag, and alerts once archiving has stopped while the app writes', async () => {
