@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
@@ -10,6 +9,7 @@ import type { AppliedReader, ChangedSet, DatabaseFacts, Engine, IntegrityLevel, 
 import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import { acquirePgLock } from './lock.ts';
+import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
 import { databaseOf, withDatabase } from './url.ts';
@@ -274,8 +274,11 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
 
   /** An empty database on the same server, dropped (its sessions ended) when done. */
   async function scratchDatabase(): Promise<ScratchDatabase & { readonly url: string }> {
-    const scratchName = `migrate_guard_scratch_${process.pid}_${randomBytes(4).toString('hex')}`;
-    await withPg(maintenance, (connection) => connection.exec(`CREATE DATABASE ${quotePg(scratchName)}`));
+    const scratchName = scratchDatabaseName();
+    await withPg(maintenance, async (connection) => {
+      await sweepScratchDatabases(connection);
+      await connection.exec(`CREATE DATABASE ${quotePg(scratchName)}`);
+    });
     const scratchUrl = withDatabase(url, scratchName);
     return {
       url: scratchUrl,
