@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { CheckResult } from '../checks/contract.ts';
 import { runChecks } from '../checks/run.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine, SchemaShape } from '../engines/contract.ts';
+import type { Engine, SchemaShape, ScratchDatabase } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
@@ -97,10 +97,12 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
 
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-dry-run-'));
-  const copyStarted = performance.now();
-  const rehearsalDatabase = exists ? await live.rehearsal(scratch, progressOf(emit, 'backup')) : await live.scratch(scratch);
-  const copy = rehearsalDatabase.engine;
+  // Removed whatever fails, the copy itself included (a full disk there): a scratch folder holds data.
+  let rehearsalDatabase: ScratchDatabase | null = null;
   try {
+    const copyStarted = performance.now();
+    rehearsalDatabase = exists ? await live.rehearsal(scratch, progressOf(emit, 'backup')) : await live.scratch(scratch);
+    const copy = rehearsalDatabase.engine;
     if (!exists) emit({ type: 'step', message: `database ${database} does not exist yet: rehearsing on an empty one` });
     const copyMs = Math.round(performance.now() - copyStarted);
     emit({ type: 'step', message: `rehearsing on a copy (${(copyMs / 1000).toFixed(1)}s to copy); the live database is not touched` });
@@ -185,7 +187,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       await plan.close();
     }
   } finally {
-    await rehearsalDatabase.drop().catch(() => undefined);
+    await rehearsalDatabase?.drop().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
   }
 }

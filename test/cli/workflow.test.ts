@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { REPO, TempProject, dump, parseReport, query, sha256, sqlite3 } from '../helpers/project.ts';
+import { REPO, TempProject, dump, exec, parseReport, query, sha256, sqlite3 } from '../helpers/project.ts';
 import { createItems } from '../helpers/migrations.ts';
 
 let project: TempProject;
@@ -32,6 +32,27 @@ async function fileHashes(db: string): Promise<string[]> {
 }
 
 describe('migrate --dry-run', () => {
+  // Mounting a tmpfs needs root (CI runs as root).
+  it.skipIf(process.getuid?.() !== 0)('on a full TMPDIR: DISK_FULL, exit 1, the database unchanged and no scratch copy left there', async () => {
+    await exec(project.db, "INSERT INTO items (name) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000) SELECT hex(randomblob(100)) FROM n;");
+    await project.writeMigration('002_add_qty.ts', addColumn);
+    const before = await sha256(project.db);
+    const tmp = path.join(project.dir, 'small-tmp');
+    await mkdir(tmp);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tmp]);
+    try {
+      const result = await project.run(['migrate', '--dry-run', '--json'], { env: { TMPDIR: tmp } });
+      expect(result.exitCode, result.all).toBe(1);
+      const report = parseReport(result.stdout);
+      expect(report.error.code).toBe('DISK_FULL');
+      expect(report.error.message).toMatch(/^out of disk space \(.*SQLITE_FULL.*\): free space/);
+      expect(await readdir(tmp)).toEqual([]);
+      expect(await sha256(project.db)).toBe(before);
+    } finally {
+      await execa('umount', [tmp]).catch(() => execa('umount', ['-l', tmp]));
+    }
+  });
+
   it('lists the SQL of an add-column and a drop-column migration and warns about the drop', async () => {
     await project.writeMigration('002_add_qty.ts', addColumn);
     await project.writeMigration('003_drop_qty.ts', dropColumn);
