@@ -264,6 +264,36 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       expect(await db.querySnapshot(report.preRestoreCopy, 'SELECT name FROM items ORDER BY id')).toEqual([{ name: 'beta' }]);
     });
 
+    it('restore while the application writes: every row it saw committed is in the database or the pre-restore copy (exit 0)', async () => {
+      const stored = await backup();
+      // The application: one autocommitted INSERT after another, each on a connection of its own;
+      // a row counts once its INSERT returned (one refused while the restore holds the lock does not).
+      const committed: string[] = [];
+      let writing = true;
+      const writer = (async () => {
+        for (let n = 0; writing; n += 1) {
+          const name = `w${n}`;
+          if (await db.exec(`INSERT INTO items (name) VALUES ('${name}')`).then(() => true, () => false)) committed.push(name);
+        }
+      })();
+      try {
+        while (committed.length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
+        const report = await reportOf(['restore', stored.path, '--yes'], 0);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        writing = false;
+        await writer;
+        const kept = new Set([
+          ...(await itemNames(db)),
+          ...(await db.querySnapshot<{ name: string }>(report.preRestoreCopy, 'SELECT name FROM items')).map((item) => item.name),
+        ]);
+        expect(committed.length).toBeGreaterThan(10);
+        expect(committed.filter((name) => !kept.has(name))).toEqual([]);
+      } finally {
+        writing = false;
+        await writer;
+      }
+    });
+
     it('restore-table exports reviewable SQL that reproduces the table, and --apply puts the rows back', async () => {
       const stored = await backup();
       await db.exec("UPDATE items SET name = 'changed'; INSERT INTO items (name) VALUES ('gamma');");

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { execa } from 'execa';
@@ -83,35 +83,99 @@ export async function restoreIntoEmpty(url: string, dump: string, options: { rea
 }
 
 /**
- * A dump's SQL, piped into psql as one transaction between `before` (the drops of what the dump
- * does not know, a DELETE, a session setting) and `after` (a check that raises): all of it
- * commits, or none of it.
+ * A dump's SQL run by one psql session as one transaction: BEGIN; the tables in `lock` locked IN
+ * EXCLUSIVE MODE (readers go on, writers wait; the LOCK waits for transactions writing them to
+ * end); `whileLocked` (the in-place restore's pre-restore dump, in a session of its own: pg_dump's
+ * ACCESS SHARE locks do not conflict, and no commit to those tables can come after it); `before`
+ * (the drops of what the dump does not know, a DELETE, a session setting); the dump's SQL;
+ * `after` (a check that raises); COMMIT. Without the lock a commit landing between the pre-restore
+ * dump and the restore's DROP was in neither. All of it commits, or none: an error stops psql
+ * (ON_ERROR_STOP), and a session that ends without our COMMIT is rolled back by the server, so the
+ * COMMIT counts only once psql has printed the marker that follows it.
  */
 export async function runDumpAsOneTransaction(
   url: string,
   dump: string,
   restoreArgs: readonly string[],
-  before: readonly string[],
-  after: readonly string[] = [],
-): Promise<{ ok: boolean; detail: string }> {
+  steps: {
+    readonly lock?: readonly string[];
+    readonly before: readonly string[];
+    readonly after?: readonly string[];
+    readonly whileLocked?: () => Promise<void>;
+  },
+): Promise<{ ok: true; commit: TransactionAtCommit } | { ok: false; detail: string }> {
   const { dbname, env } = connectionArgs(url);
-  // Both tools found before the first starts: its output must not flow before psql is there to take it.
-  const [pgRestore, psql] = [await tool('pg_restore', url), await tool('psql', url)];
+  const [pgRestore, psqlTool] = [await tool('pg_restore', url), await tool('psql', url)];
+  const marker = `migrate-guard-${randomBytes(6).toString('hex')}`;
+  const psql = execa(psqlTool, ['--quiet', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '--dbname', dbname], { env, reject: false, stdin: 'pipe', all: true });
+  // Writes after psql stopped (an error) fail with EPIPE: its exit code and output say why.
+  psql.stdin.on('error', () => undefined);
+  // What psql printed last: the markers it echoes once the statements before them are done.
+  let seen = '';
+  psql.stdout.on('data', (chunk: Buffer) => {
+    seen = (seen + chunk.toString()).slice(-4096);
+  });
+  const reached = (step: string) =>
+    new Promise<boolean>((resolve) => {
+      const line = `${marker}-${step}\n`;
+      const check = () => {
+        if (seen.includes(line)) resolve(true);
+      };
+      psql.stdout.on('data', check);
+      void psql.then(() => resolve(seen.includes(line)));
+      check();
+    });
+  const failed = async (fallback: string) => ({ ok: false as const, detail: lastLine((await psql).all) || fallback });
+
+  const lock = steps.lock ?? [];
+  const lockTables = lock.length > 0 ? `LOCK TABLE ${lock.join(', ')} IN EXCLUSIVE MODE;\n` : '';
+  psql.stdin.write(`BEGIN;\n${lockTables}\\! echo ${marker}-locked\n`);
+  if (!(await reached('locked'))) return failed('psql stopped before the tables were locked');
+  try {
+    await steps.whileLocked?.();
+  } catch (error) {
+    psql.stdin.end('ROLLBACK;\n');
+    await psql;
+    throw error;
+  }
+  psql.stdin.write(steps.before.map((statement) => `${statement};\n`).join(''));
+  // The dump's SQL streams through (never held in memory); if psql stops, pg_restore must not
+  // block on a pipe nobody reads.
   const restore = execa(pgRestore, [...restoreArgs, '--no-owner', '--no-privileges', '--file', '-', dump], {
     env,
     reject: false,
     stdin: 'ignore',
     stderr: 'pipe',
+    buffer: { stdout: false },
   });
-  const psqlArgs = ['--single-transaction', '--quiet', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '--dbname', dbname];
-  for (const statement of before) psqlArgs.push('--command', statement);
-  psqlArgs.push('--file', '-');
-  for (const statement of after) psqlArgs.push('--command', statement);
-  const applied = await restore.pipe(psql, psqlArgs, { env, reject: false, all: true });
+  restore.stdout.pipe(psql.stdin, { end: false });
+  void psql.then(() => restore.kill());
   const restored = await restore;
-  if (restored.exitCode !== 0) return { ok: false, detail: `pg_restore failed: ${lastLine(String(restored.stderr ?? ''))}` };
-  if (applied.exitCode !== 0) return { ok: false, detail: lastLine(applied.all) };
-  return { ok: true, detail: 'ok' };
+  if (restored.exitCode !== 0) {
+    psql.stdin.end('ROLLBACK;\n');
+    await psql;
+    return { ok: false as const, detail: `pg_restore failed: ${lastLine(String(restored.stderr ?? ''))}` };
+  }
+  const after = (steps.after ?? []).map((statement) => `${statement};\n`).join('');
+  // Our transaction id and what was running as we commit: a later reader tells by them whether
+  // anyone committed after us (see TransactionAtCommit).
+  const xact = `SELECT pg_current_xact_id() AS mg_xid, pg_current_snapshot() AS mg_snapshot \\gset\n\\echo ${marker}-xact :mg_xid :mg_snapshot\n`;
+  psql.stdin.end(`${after}${xact}COMMIT;\n\\! echo ${marker}-committed\n`);
+  const committed = await reached('committed');
+  const applied = await psql;
+  if (!committed || applied.exitCode !== 0) return failed('psql stopped before COMMIT');
+  const [, xid, running] = new RegExp(`${marker}-xact (\\d+) \\d+:\\d+:([\\d,]*)\\n`).exec(seen) ?? [];
+  return { ok: true, commit: { xid: xid ?? null, running: running ? running.split(',') : [] } };
+}
+
+/**
+ * A transaction as it committed: its id, and the ids of the transactions running at that moment
+ * (`xid` null if psql did not print it). Every transaction that can commit after it is one of
+ * those or has a larger id, which is how a reader tells the application's later commits apart.
+ */
+export interface TransactionAtCommit {
+  readonly xid: string | null;
+  readonly running: readonly string[];
 }
 
 /** The objects of the schema a dump holds, from its table of contents (`pg_restore --list`). */

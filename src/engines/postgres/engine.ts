@@ -8,6 +8,7 @@ import { removeIfPresent, startsWith } from '../../fs/paths.ts';
 import type { AppliedReader, ChangedSet, DatabaseFacts, Engine, IntegrityLevel, IntegrityResult, Reader, SchemaShape, ScratchDatabase, SnapshotProof } from '../contract.ts';
 import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
+import type { TransactionAtCommit } from './dump.ts';
 import { acquirePgLock } from './lock.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
@@ -123,20 +124,26 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         return scratch.engine.read('readonly', work);
       }),
     async restore(snapshot, { onProgress, beforeChange, prove }) {
-      // Kept before the restore's transaction: writes committed between the two are in neither
-      // (on SQLite the restore's write lock closes that gap; here it is a known gap).
-      await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
       onProgress?.(0, 1);
       // pg_restore --clean drops and recreates what the dump holds; what the run created that the
-      // dump does not know (a new table) is dropped first, in the same transaction.
+      // dump does not know (a new table) is dropped first, in the same transaction. The tables are
+      // locked against writers from before the pre-restore copy to the COMMIT, so an application's
+      // commit is in the pre-restore copy or waits for the restore, never lost between the two.
       const { dumpObjects, runDumpAsOneTransaction } = await tools();
       const known = await dumpObjects(url, snapshot);
-      const extra = await withPg(url, (connection) => objectsNotIn(connection, known));
-      const result = await runDumpAsOneTransaction(url, snapshot, ['--clean', '--if-exists'], extra);
+      const { extra, tables } = await withPg(url, async (connection) => ({ extra: await objectsNotIn(connection, known), tables: await writableTables(connection) }));
+      const result = await runDumpAsOneTransaction(url, snapshot, ['--clean', '--if-exists'], {
+        lock: tables,
+        before: extra,
+        whileLocked: async () => {
+          await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
+        },
+      });
       if (!result.ok) throw new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
       onProgress?.(1, 1);
-      // No way here to tell the application's commits since the restore from a bad restore: strict.
-      return engine.read('readwrite', (reader) => prove(reader, false));
+      // One snapshot for the whole proof; row counts an application changed after the COMMIT are
+      // told apart (as SQLite's data_version does), everything else stays strict.
+      return engine.read('readonly', async (reader) => prove(reader, await committedAfter(reader, result.commit)));
     },
     async discardSnapshot(file) {
       const pipedProof = piped.get(file);
@@ -205,7 +212,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       // The dump's SQL empties search_path for its session; the check names tables as we do.
       const after = ['RESET search_path', 'SET session_replication_role = DEFAULT', ...(force || check.length === 0 ? [] : [`DO $check$ BEGIN ${check.join(' ')} END $check$`])];
       const before = ['SET session_replication_role = replica', `DELETE FROM ${quotePg(table)}`];
-      const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], before, after);
+      const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], { before, after });
       if (!result.ok) {
         const broken = /migrate-guard: broken foreign key: (.+) references a missing (.+) row/.exec(result.detail);
         if (!broken) throw new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
@@ -334,6 +341,32 @@ async function keysAround(connection: PgConnection, table: string): Promise<{ ch
 }
 
 /** Relations and types of the schema a dump does not hold: made by the run, dropped before a restore. */
+/**
+ * Whether this reader's snapshot shows a transaction that committed after `commit`: one of those
+ * running as it committed, or one with a larger id. Unknown (`xid` null) counts as yes: the proof
+ * then reports differing row counts instead of failing on them, and keeps schema and history strict.
+ */
+async function committedAfter(reader: Reader, commit: TransactionAtCommit): Promise<boolean> {
+  if (commit.xid === null) return true;
+  const [row] = await reader.all<{ others: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM (SELECT unnest(string_to_array(?, ',')::bigint[]) AS x
+                      UNION ALL SELECT generate_series(?::bigint + 1, pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1)) candidates
+        WHERE x <> ?::bigint AND pg_xact_status(x::text::xid8) = 'committed' AND pg_visible_in_snapshot(x::text::xid8, pg_current_snapshot())
+     ) AS others`,
+    [commit.running.join(','), commit.xid, commit.xid],
+  );
+  return row?.others === true;
+}
+
+/** The tables of the schema the restore replaces, quoted for LOCK TABLE. */
+async function writableTables(connection: PgConnection): Promise<string[]> {
+  const rows = await connection.all<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+  );
+  return rows.map((row) => quotePg(row.name));
+}
+
 async function objectsNotIn(connection: PgConnection, known: ReadonlySet<string>): Promise<string[]> {
   const rows = await connection.all<{ kind: string; name: string }>(
     `SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' END AS kind,
