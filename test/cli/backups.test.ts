@@ -1,22 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
-import { TempProject, dump, exec, parseReport, query, sha256 } from '../helpers/project.ts';
+import { dump, exec, parseReport, query, sha256, type TempProject } from '../helpers/project.ts';
 import { createItems } from '../helpers/migrations.ts';
 import { startWriter } from '../helpers/writer.ts';
+import { useTempProject } from '../helpers/use-project.ts';
 
+const current = useTempProject(createItems, { migrate: true });
 let project: TempProject;
-beforeEach(async () => {
-  project = await TempProject.create();
-  await project.writeMigration('001_items.ts', createItems);
-  expect((await project.run(['migrate'])).exitCode).toBe(0);
-});
-afterEach(async () => {
-  await project.cleanup();
+beforeEach(() => {
+  project = current();
 });
 
 const events = async () =>

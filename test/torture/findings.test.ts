@@ -7,20 +7,17 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { committedTags, startWriter as startTaggingWriter } from '../../torture/writer.ts';
 import { createItems } from '../helpers/migrations.ts';
 import { BIN, TempProject, dump, exec, parseReport, query, waitForFile } from '../helpers/project.ts';
 import { startWriter } from '../helpers/writer.ts';
+import { useTempProject } from '../helpers/use-project.ts';
 
+const current = useTempProject(createItems, { migrate: true });
 let project: TempProject;
-beforeEach(async () => {
-  project = await TempProject.create();
-  await project.writeMigration('001_items.ts', createItems);
-  expect((await project.run(['migrate'])).exitCode).toBe(0);
-});
-afterEach(async () => {
-  await project.cleanup();
+beforeEach(() => {
+  project = current();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -219,8 +216,10 @@ export async function up({ context }) {
   // in a knex project, knex's lock row stays set, so `knex migrate:latest` refuses ("Migration
   // table is already locked") until the next migrate-guard run.
   it("a rolled-back group run leaves neither its journal nor knex's lock behind", async () => {
-    await project.cleanup();
+    // A knex project of its own instead of the shared one (removed when the test ends).
     project = await TempProject.create();
+    const own = project;
+    onTestFinished(() => own.cleanup());
     await writeFile(
       path.join(project.dir, 'knexfile.cjs'),
       "module.exports = { client: 'sqlite3', connection: { filename: './app.db' }, useNullAsDefault: true, migrations: { directory: './migrations' } };\n",
