@@ -35,16 +35,32 @@ export class GuardError extends Error {
   readonly exitCode: ExitCode;
   /** A path the operator needs to act on, e.g. the backup to restore by hand. */
   readonly backup?: string;
+  /** A guarded run refused once it knew its plan: the migrations that were pending (for its report). */
+  readonly pending?: readonly string[];
 
   constructor(
     code: GuardErrorCode,
     message: string,
-    options: { readonly cause?: unknown; readonly exitCode?: ExitCode; readonly backup?: string } = {},
+    options: { readonly cause?: unknown; readonly exitCode?: ExitCode; readonly backup?: string; readonly pending?: readonly string[] } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.exitCode = options.exitCode ?? 1;
     if (options.backup !== undefined) this.backup = options.backup;
+    if (options.pending !== undefined) this.pending = options.pending;
+  }
+
+  /** The same refusal, saying which migrations were pending (kept as it was when it says so already). */
+  withPending(pending: readonly string[]): GuardError {
+    if (this.pending !== undefined) return this;
+    const copy = new GuardError(this.code, this.message, {
+      exitCode: this.exitCode,
+      pending,
+      ...(this.cause === undefined ? {} : { cause: this.cause }),
+      ...(this.backup === undefined ? {} : { backup: this.backup }),
+    });
+    copy.stack = this.stack;
+    return copy;
   }
 }
 

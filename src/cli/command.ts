@@ -65,6 +65,8 @@ export interface Refusal {
   readonly exitCode: ExitCode;
   readonly message: string;
   readonly backup: string | null;
+  /** What a guarded run had pending when it refused, when it knew (else null). */
+  readonly pending: readonly string[] | null;
 }
 
 // Methods rather than function properties: a list of commands with different arguments and reports

@@ -54,7 +54,7 @@ export const formatGuardedRun = (report: MigrateReport | DryRunReport): string |
 export const guardedRunInterrupt = (args: GuardedRunArgs): Interrupt | null => (args.dryRun ? null : 'rollout');
 
 /** migrate and down promise their report keys to pipelines whatever happened. */
-export function guardedRunRefusalKeys({ exitCode, message, backup }: Refusal) {
+export function guardedRunRefusalKeys({ exitCode, message, backup, pending }: Refusal) {
   const failed: RunFailure = { migration: null, phase: exitCode === 3 ? 'recovery' : 'refused', message };
-  return { applied: [], pending: [], backup, restored: false, failed, checks: [] };
+  return { applied: [], pending: pending ?? [], backup, restored: false, failed, checks: [] };
 }

@@ -38,7 +38,7 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
   const code = guardError?.code ?? 'INTERNAL';
   const message = guardError ? guardError.message : `unexpected error: ${messageOf(error)}`;
   const backup = guardError?.backup || null;
-  const refusal: Refusal = { exitCode, message, backup };
+  const refusal: Refusal = { exitCode, message, backup, pending: guardError?.pending ?? null };
   output.report(
     {
       command: command.name,

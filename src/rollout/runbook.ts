@@ -1,4 +1,4 @@
-import { messageOf } from '../errors.ts';
+import { GuardError, messageOf } from '../errors.ts';
 import { applyMigrations } from './apply.ts';
 import { takeRolloutBackup } from './backup.ts';
 import { checkDatabase } from './check.ts';
@@ -59,6 +59,9 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       if (ended) return await reportFailure(run, rollout, failure, { undo: 'rollback', error: ended.undoError });
       const restored = await restoreRolloutBackup(run, plan, backup, failure);
       return await reportFailure(run, rollout, failure, { undo: 'restore', ...restored });
+    } catch (error) {
+      // A refusal once the plan is known says what was pending, as a report would.
+      throw error instanceof GuardError ? error.withPending(plan.pending) : error;
     } finally {
       await plan.close();
     }

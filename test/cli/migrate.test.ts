@@ -213,6 +213,8 @@ describe('migrate', () => {
     const report = parseReport(result.stdout);
     expect(report.error.code).toBe('MIGRATION_CHANGED');
     expect(report.error.message).toContain('001_items');
+    // The refusal's report still says what was pending, as a run's report would.
+    expect(report).toMatchObject({ ok: false, applied: [], pending: ['002_gamma'], failed: { phase: 'refused' } });
     expect(await sha256(project.db)).toBe(before);
   });
 
