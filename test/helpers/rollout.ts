@@ -14,16 +14,6 @@ export async function up({ context }) {
 export async function down({ context }) { await context.schema.dropTable('notes'); }
 `;
 
-/** A transactional migration that writes, then throws: only the group's rollback undoes its writes. */
-export const writeThenThrow = `
-export async function up({ context }) {
-  await context.schema.createTable('doomed', (t) => { t.increments('id'); });
-  await context('items').insert({ name: 'should-vanish' });
-  await context('items').where({ name: 'alpha' }).update({ name: 'ALPHA-CHANGED' });
-  throw new Error('boom: the second migration broke');
-}
-`;
-
 /** Opts out of transactions (as knex's \`config.transaction = false\`): the run goes per migration. */
 export const untransactedItem = (name: string) => `
 export const config = { transaction: false };

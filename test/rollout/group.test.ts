@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TempProject, dump, exec, parseReport, query, waitForFile } from '../helpers/project.ts';
-import { addItem, createItems } from '../helpers/migrations.ts';
+import { addItem, changeThenThrow, createItems } from '../helpers/migrations.ts';
 import { migrateProject, provenTables } from '../helpers/sqlite-trace.ts';
 import { resolveConfig, runHealth, type MigrateReport } from '../../src/index.ts';
 import { readBackupEvents } from '../../src/backup/event-log.ts';
@@ -18,7 +18,6 @@ import {
   notesAndGamma,
   preRestoreCopies,
   untransactedItem,
-  writeThenThrow,
 } from '../helpers/rollout.ts';
 
 let project: TempProject;
@@ -57,12 +56,12 @@ describe('a group run (all pending migrations, history rows and checks in one tr
   it('rolls back when a migration fails after an earlier one wrote a table and rows (exit 2)', async () => {
     const before = await baseline();
     await project.writeMigration('002_notes.ts', notesAndGamma);
-    await project.writeMigration('003_broken.ts', writeThenThrow);
+    await project.writeMigration('003_broken.ts', changeThenThrow);
     const { result, report } = await migrate();
     expect(result.exitCode, result.stderr).toBe(2);
     await expectRolledBack(report, before);
     expect(report.failed).toMatchObject({ migration: '003_broken', phase: 'migrate' });
-    expect(report.failed.message).toContain('boom: the second migration broke');
+    expect(report.failed.message).toContain('boom: the deploy script had a bug');
     expect(report.migrations).toEqual([
       expect.objectContaining({ name: '002_notes', status: 'rolled-back' }),
       expect.objectContaining({ name: '003_broken', status: 'failed' }),
@@ -94,7 +93,7 @@ describe('a group run (all pending migrations, history rows and checks in one tr
   // `migrate` exits 2 with undo 'rollback'; `<db>.migrate-guard.journal.json` still exists.
   it('retires its journal after a rollback: the next run has no interrupted run to report', async () => {
     await baseline();
-    await project.writeMigration('002_broken.ts', writeThenThrow);
+    await project.writeMigration('002_broken.ts', changeThenThrow);
     const { result } = await migrate();
     expect(result.exitCode, result.stderr).toBe(2);
     expectNoJournal(project);
@@ -116,7 +115,7 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     );
     await baseline();
     expect(await query(project.db, 'SELECT is_locked FROM knex_migrations_lock')).toEqual([{ is_locked: 0 }]);
-    await project.writeMigration('002_broken.ts', writeThenThrow);
+    await project.writeMigration('002_broken.ts', changeThenThrow);
     const { result, report } = await migrate();
     expect(result.exitCode, result.stderr).toBe(2);
     expect(report.undo).toBe('rollback');
@@ -183,7 +182,7 @@ describe('a group run (all pending migrations, history rows and checks in one tr
   it('takes the restore path when one pending migration opts out of transactions (exit 2, undo: restore)', async () => {
     const before = await baseline();
     await project.writeMigration('002_untransacted.ts', untransactedItem('gamma'));
-    await project.writeMigration('003_broken.ts', writeThenThrow);
+    await project.writeMigration('003_broken.ts', changeThenThrow);
     const { result, report } = await migrate();
     expect(result.exitCode, result.stderr).toBe(2);
     expect(report).toMatchObject({ ok: false, undo: 'restore', restored: true, restoreError: null });
@@ -237,7 +236,7 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     const before = await baseline();
     await project.writeConfig("export default { transactions: 'per-migration' };\n");
     await project.writeMigration('002_notes.ts', notesAndGamma);
-    await project.writeMigration('003_broken.ts', writeThenThrow);
+    await project.writeMigration('003_broken.ts', changeThenThrow);
     const { result, report } = await migrate();
     expect(result.exitCode, result.stderr).toBe(2);
     expect(report).toMatchObject({ undo: 'restore', restored: true, restoreError: null });
