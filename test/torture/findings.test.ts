@@ -241,12 +241,7 @@ export async function up({ context }) {
   // certain here.
   it.skipIf(!hasStrace)('two migrates at once: the refused one names the holder', async () => {
     await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
-    const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
-    const first = execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', 'inject=rename:delay_enter=2000000', 'node', BIN, 'migrate'], {
-      cwd: project.dir,
-      env,
-      reject: false,
-    });
+    const first = cliUnderStrace(['migrate'], 'rename:delay_enter=2000000');
     try {
       // The lock is taken once the holder's temporary file appears; its rename is held back 2 s.
       await waitForAny(project.dir, /^\.app\.db\.migrate-guard\.lock\.json\.tmp-\d+$/);
@@ -266,12 +261,7 @@ export async function up({ context }) {
   // CLI exits) without waiting for the backup's finish that is still writing the manifest. strace
   // holds the process right after the rename here, where the kill lands.
   it.skipIf(!hasStrace)('a backup killed at any point leaves nothing that backups lists as unverified', async () => {
-    const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
-    const traced = execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', 'inject=rename:delay_exit=5000000', 'node', BIN, 'backup'], {
-      cwd: project.dir,
-      env,
-      reject: false,
-    });
+    const traced = cliUnderStrace(['backup'], 'rename:delay_exit=5000000');
     try {
       await waitForAny(path.join(project.backups, 'manual'), /^app_manual_\d{8}_\d{6}\.db$/);
       const node = await childOf(traced.pid!);
@@ -332,6 +322,12 @@ export async function up({ context }) {
     }
   });
 });
+
+/** The CLI on the test's project under strace, every rename held back as `inject` says (`rename:delay_enter=<µs>`). */
+function cliUnderStrace(args: readonly string[], inject: string) {
+  const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
+  return execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', `inject=${inject}`, 'node', BIN, ...args], { cwd: project.dir, env, reject: false });
+}
 
 /**
  * The tags the writer saw committed (more than `atLeast`, or the test proves nothing) that are
