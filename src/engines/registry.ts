@@ -31,15 +31,17 @@ export function descriptorOf(kind: EngineKind): EngineDescriptor {
   return descriptor;
 }
 
-/** What a `--db` / `DATABASE_URL` may be, for messages: `postgres://, postgresql://, file:, sqlite: or a path`. */
+/** What a `--db` / `DATABASE_URL` may be, for messages: `file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL)`. */
 export function supportedLocations(): string {
-  const schemes = ENGINES.flatMap((engine) => engine.schemes.map((scheme) => (engine.takesPaths ? `${scheme}:` : `${scheme}://`)));
-  return `${schemes.join(', ')}${ENGINES.some((engine) => engine.takesPaths) ? ' or a path to a SQLite file' : ''}`;
+  return ENGINES.map((engine) => {
+    const schemes = engine.schemes.map((scheme) => (engine.takesPaths ? `${scheme}:` : `${scheme}://`));
+    return `${schemes.join(', ')}${engine.takesPaths ? ' or a path' : ''} (${engine.label})`;
+  }).join('; ');
 }
 
-/** The knex clients this version runs, for messages. */
+/** The knex clients this version runs, for messages: `sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL)`. */
 export function supportedClients(): string {
-  return ENGINES.flatMap((engine) => engine.knexClients).join(', ');
+  return ENGINES.map((engine) => `${engine.knexClients.join(', ')} (${engine.label})`).join('; ');
 }
 
 /**
