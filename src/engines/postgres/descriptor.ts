@@ -21,7 +21,7 @@ export const postgresDescriptor: EngineDescriptor = {
     return url;
   },
   fromKnexConnection(connection) {
-    if (typeof connection.connectionString === 'string') {
+    if (typeof connection.connectionString === 'string' && connection.connectionString.trim() !== '') {
       return takes(connection.connectionString) ? postgresDescriptor.locate(connection.connectionString, '') : null;
     }
     if (typeof connection.database !== 'string' || connection.database === '') return null;
