@@ -12,13 +12,13 @@ export interface RowsComparison {
   /** The tables the database has after the run. */
   readonly existing: readonly string[];
   /**
-   * Another connection (the application) committed during the run, or that cannot be told: a
-   * table with fewer rows may be its doing, so it is reported, not failed (as the restore's proof
-   * reports the rows an application wrote on top of it).
+   * Of each table with fewer rows, how many the run itself removed; null when that cannot be told
+   * from what another connection (the application) deleted meanwhile: then the table is
+   * reported, not failed (as the restore's proof reports the rows an application wrote on top).
    */
-  readonly othersCommitted: boolean;
-  /** Why `othersCommitted` is set, for the warning. */
-  readonly othersReason: string;
+  readonly removedByRun: Readonly<Record<string, number | null>>;
+  /** Why the split could not be made, for the warning. */
+  readonly unsplitReason: string;
   /** A migration turned foreign keys on: the likely cause of a loss. */
   readonly foreignKeysOn: boolean;
   /** The migration that declared it deletes rows of `table`, if one did. */
@@ -56,11 +56,14 @@ export function compareRows(input: RowsComparison): RowsVerdict {
     if (after === undefined) continue; // not written by the run: not re-counted
     compared += 1;
     if (after >= before) continue;
-    const line = `${table}: ${before} rows before the run, ${after} after (${before - after} lost)`;
+    const byRun = input.removedByRun[table] ?? null;
+    const split = byRun !== null && byRun !== before - after ? `, ${Math.max(byRun, 0)} by the run, ${before - after - byRun} by another connection` : '';
+    const line = `${table}: ${before} rows before the run, ${after} after (${before - after} lost${split})`;
     const declaredBy = input.allowedBy(table);
     if (declaredBy !== null) allowed.push(`${table} ${before} → ${after} (declared by ${declaredBy})`);
+    else if (byRun !== null && byRun <= 0) warnings.push(`rows: ${line}; not failed: another connection (the application) deleted them`);
     else if (input.warnTables.includes(table)) warnings.push(`rows: ${line}; checks.rows.warn lowers ${table} to a warning`);
-    else if (input.othersCommitted) warnings.push(`rows: ${line}; not failed: ${input.othersReason}, so these deletes may be its own`);
+    else if (byRun === null) warnings.push(`rows: ${line}; not failed: ${input.unsplitReason}, so these deletes may be its own`);
     else lost.push(line);
   }
   if (input.foreignKeysOn) {

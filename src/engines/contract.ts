@@ -218,16 +218,18 @@ export interface Engine {
   foreignKeyViolations(reader: Reader, changed?: ChangedSet): Promise<ForeignKeyViolation[]>;
   listTables(reader: Reader): Promise<string[]>;
   /**
-   * A mark of the commits `reader`'s connection has seen, for `othersCommittedSince`: whether
-   * another connection (the application) committed after it. The restore's proof tells the
-   * application's rows apart the same way (SQLite's `data_version`, PostgreSQL's snapshots).
+   * A mark read on the connection the migrations run on as they begin, for `removedByRun`. The
+   * restore's proof tells the application's rows apart the same way (SQLite's `data_version`).
    */
   commitMark(reader: Reader): Promise<string>;
   /**
-   * Whether a connection other than `reader`'s committed since `mark` was read on it. Unknown
-   * counts as yes (PostgreSQL cannot tell this connection's own earlier commits from others').
+   * How many of `table`'s rows the run itself removed, told apart from deletes other connections
+   * (the application) committed meanwhile: `before` rows when the run began (`mark`), `now` as
+   * `reader` (the migrations' connection, inside their transaction if one is open) sees it.
+   * Null when the engine cannot tell (the application committed during a run SQLite cannot split;
+   * a PostgreSQL run with no transaction open).
    */
-  othersCommittedSince(reader: Reader, mark: string): Promise<boolean>;
+  removedByRun(reader: Reader, mark: string, table: string, before: number, now: number): Promise<number | null>;
   /**
    * When, on `reader`'s connection, dropping a table deletes the rows of the tables pointing at it
    * (SQLite with `PRAGMA foreign_keys` on: the usual table rebuild then empties its children): the

@@ -37,7 +37,10 @@ export async function prepareRowsCheck(run: Run, plan: Plan): Promise<RowsCheck 
       let marks: { reader: Reader; mark: string } | null = null;
       try {
         const reader = engine.reader(plan.executor.reads);
-        before = group ? group.before.tables : await countRows(engine, reader, await engine.listTables(reader));
+        const tables = await engine.listTables(reader);
+        // A group read them already, inside its transaction: the same counts, not read twice.
+        const counted = group?.before.tables;
+        before = counted ? Object.fromEntries(tables.map((table) => [table, counted[table] ?? 0])) : await countRows(engine, reader, tables);
         const on = await markReader();
         if (on) marks = { reader: on, mark: await engine.commitMark(on) };
       } catch (error) {
@@ -54,16 +57,19 @@ export async function prepareRowsCheck(run: Run, plan: Plan): Promise<RowsCheck 
           const everything = changed === null || changed.unknown !== null || changed.foreignKeysOn === true;
           const counted = everything ? present : present.filter((table) => changed.rowsChanged.includes(table));
           const after = await countRows(engine, reader, counted);
-          const othersCommitted = marks === null ? true : await engine.othersCommittedSince(marks.reader, marks.mark);
+          const removedByRun: Record<string, number | null> = {};
+          for (const table of counted.filter((name) => after[name]! < before[name]!)) {
+            removedByRun[table] = marks === null ? null : await engine.removedByRun(marks.reader, marks.mark, table, before[table]!, after[table]!);
+          }
           return compareRows({
             before,
             after,
             existing,
-            othersCommitted,
-            othersReason:
+            removedByRun,
+            unsplitReason:
               marks === null
                 ? "the project Umzug's connection is out of reach, so the application's commits cannot be told from its migrations'"
-                : 'another connection (the application?) may have committed during the run',
+                : 'another connection (the application?) committed during the run',
             foreignKeysOn: changed?.foreignKeysOn === true,
             allowedBy: (table) => allowedBy(reviews, ran, ROWS_SHRUNK, table),
             warnTables: settings.warn,

@@ -190,7 +190,28 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       const [row] = await reader.all<{ mark: string }>('SELECT pg_current_snapshot()::text AS mark');
       return row?.mark ?? '';
     },
-    othersCommittedSince,
+    /**
+     * Inside the run's transaction (a group), what it removed is invisible to other sessions
+     * until it commits: the table counted from a session of its own, less the count the run
+     * sees, is exactly the run's doing, whatever the application deleted meanwhile. A table the
+     * run holds ACCESS EXCLUSIVE (truncated, altered, dropped) cannot be counted from outside, and
+     * no one else could write it since: its whole loss is the run's. Without a transaction open
+     * (a run per migration), the run's commits and the application's cannot be split.
+     */
+    async removedByRun(reader, _mark, table, before, now) {
+      const [open] = await reader.all<{ open: boolean }>('SELECT txid_current_if_assigned() IS NOT NULL AS open');
+      if (!open?.open) return null;
+      try {
+        const outside = await withPg(url, async (connection) => {
+          await connection.exec("SET lock_timeout = '500ms'");
+          const [row] = await connection.all<{ n: string }>(`SELECT COUNT(*) AS n FROM ${quotePg(table)}`);
+          return Number(row?.n ?? 0);
+        });
+        return outside - now;
+      } catch {
+        return before - now;
+      }
+    },
     // PostgreSQL refuses to drop a table others reference (unless CASCADE, which drops the key, not rows).
     dropCascades: async () => null,
     columns: pgColumns,
@@ -362,28 +383,6 @@ async function committedAfter(reader: Reader, commit: TransactionAtCommit): Prom
         WHERE x <> ?::bigint AND pg_xact_status(x::text::xid8) = 'committed' AND pg_visible_in_snapshot(x::text::xid8, pg_current_snapshot())
      ) AS others`,
     [commit.running.join(','), commit.xid, commit.xid],
-  );
-  return row?.others === true;
-}
-
-/**
- * Whether this reader's snapshot shows a transaction that committed after `mark` (a snapshot read
- * on the same connection) and is not the one it is in: one running at the mark, or one with a
- * larger id. Inside a group, the run's own writes are uncommitted, so what this finds is the
- * application's; outside one (a run per migration) the run's own commits are found too, and the
- * answer is yes: the caller treats yes as "cannot tell".
- */
-async function othersCommittedSince(reader: Reader, mark: string): Promise<boolean> {
-  const [xmin, xmax, running] = mark.split(':');
-  if (xmin === undefined || xmax === undefined) return true;
-  const [row] = await reader.all<{ others: boolean }>(
-    `SELECT EXISTS (
-       SELECT 1 FROM (SELECT unnest(string_to_array(NULLIF(?, ''), ',')::bigint[]) AS x
-                      UNION ALL SELECT generate_series(?::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1)) candidates
-        WHERE x::text::xid8 IS DISTINCT FROM pg_current_xact_id_if_assigned()
-          AND pg_xact_status(x::text::xid8) = 'committed' AND pg_visible_in_snapshot(x::text::xid8, pg_current_snapshot())
-     ) AS others`,
-    [running ?? '', xmax],
   );
   return row?.others === true;
 }

@@ -10,8 +10,12 @@ export async function commitMark(reader: Reader): Promise<string> {
   return String(row?.data_version ?? '');
 }
 
-export async function othersCommittedSince(reader: Reader, mark: string): Promise<boolean> {
-  return (await commitMark(reader)) !== mark;
+/**
+ * SQLite has one writer at a time: with no other commit since the mark, every row gone is the
+ * run's. With one, the counts cannot be split between the run and the application.
+ */
+export async function removedByRun(reader: Reader, mark: string, _table: string, before: number, now: number): Promise<number | null> {
+  return (await commitMark(reader)) === mark ? before - now : null;
 }
 
 /**
