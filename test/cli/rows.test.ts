@@ -137,6 +137,16 @@ describe('the rows check on SQLite', () => {
     expect(await project.backupFiles()).toEqual(backups);
   });
 
+  it('foreign keys turned on inside a grouped migration are noticed: every table is compared', async () => {
+    await withParentAndChild();
+    // Inside a transaction SQLite ignores the PRAGMA; the run still says it saw it and compares every table.
+    await project.writeMigration('002_fk_on.js', "exports.up = async (knex) => { await knex.raw('PRAGMA foreign_keys = ON'); await knex.raw('CREATE TABLE labels (id integer PRIMARY KEY)'); };\n");
+    const result = await project.run(['migrate', '--json']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain('a migration turned foreign keys on (PRAGMA foreign_keys = ON)');
+    expect(rowsCheckOf(parseReport(result.stdout))?.detail).toBe('no table lost rows (3 of 3 tables compared)');
+  });
+
   it('rows the application deletes during a per-migration run do not fail it: reported, not failed', async () => {
     await withParentAndChild();
     // The application, on a connection of its own, deletes a child row while the migration runs.
@@ -273,6 +283,35 @@ describe('the rows check on PostgreSQL', () => {
   await knex.raw("INSERT INTO child (parent_id, body) VALUES (1, 'x'), (1, 'y'), (2, 'z')");
 };
 `;
+
+  it("tells the run's deletes from the application's inside the group: the application's are reported, the run's fail", async () => {
+    await project.writeMigration('001_parent_child.js', schema);
+    expect((await cli(['migrate'])).exitCode).toBe(0);
+    // The application, on a session of its own, deletes a child row while the group is open.
+    const appDeletes = (also: string) => `exports.up = async (knex) => {
+  const pg = require(${JSON.stringify(path.join(REPO, 'node_modules/pg'))});
+  const app = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await app.connect();
+  await app.query("DELETE FROM child WHERE body = 'z'");
+  await app.end();
+  await knex.raw('UPDATE child SET body = upper(body)');
+  ${also}
+};
+`;
+    await project.writeMigration('002_while_the_app_deletes.js', appDeletes(''));
+    const theirs = await cli(['migrate', '--json']);
+    expect(theirs.exitCode, theirs.stderr).toBe(0);
+    expect(theirs.stderr).toContain('child: 3 rows before the run, 2 after (1 lost, 0 by the run, 1 by another connection); not failed');
+    expect(await db.query('SELECT body FROM child ORDER BY id')).toEqual([{ body: 'X' }, { body: 'Y' }]);
+
+    // The run's own delete, counted the same way (a plain DELETE leaves the table readable from outside): failed.
+    const before = await db.dump();
+    await project.writeMigration('003_run_deletes.js', "exports.up = async (knex) => { await knex('child').where({ body: 'X' }).del(); };\n");
+    const ours = await cli(['migrate', '--json']);
+    expect(ours.exitCode, ours.stderr).toBe(2);
+    expect(rowsCheckOf(parseReport(ours.stdout))?.detail).toContain('child: 2 rows before the run, 1 after (1 lost)');
+    expect(await db.dump()).toBe(before);
+  });
 
   it('TRUNCATE … CASCADE empties the children: rolled back with every row (exit 2)', async () => {
     await project.writeMigration('001_parent_child.js', schema);
