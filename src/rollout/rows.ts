@@ -21,10 +21,12 @@ export interface RowsWatch {
 /**
  * Prepares the `rows` check (null when the config turns it off): the planned migrations' `review`
  * declarations are read now, so one migrate-guard cannot read refuses the run before the backup.
+ * A rollout only: `down` reverts, and reverting a migration that added rows deletes them by nature
+ * (a `.down.sql` has no way to declare it).
  */
 export async function prepareRowsCheck(run: Run, plan: Plan): Promise<RowsCheck | null> {
   const settings = run.config.checks.rows;
-  if (!settings.enabled) return null;
+  if (!settings.enabled || run.direction.name !== 'up') return null;
   const reviews = await readReviews(run, plan);
   const { engine } = run;
   // The connection the migrations run on tells whether someone else committed meanwhile: ours, or
