@@ -38,13 +38,15 @@ export async function prepareRowsCheck(run: Run, plan: Plan): Promise<RowsCheck 
       let before: RowCounts;
       let marks: { reader: Reader; mark: string } | null = null;
       try {
-        const reader = engine.reader(plan.executor.reads);
-        const tables = await engine.listTables(reader);
-        // A group read them already, inside its transaction: the same counts, not read twice.
-        const counted = group?.before.tables;
-        before = counted ? Object.fromEntries(tables.map((table) => [table, counted[table] ?? 0])) : await countRows(engine, reader, tables);
+        // The mark first: a commit of the application's between it and the counts then shows as
+        // one (the split is not made), never as rows the run removed.
         const on = await markReader();
         if (on) marks = { reader: on, mark: await engine.commitMark(on) };
+        const reader = engine.reader(plan.executor.reads);
+        const tables = await engine.listTables(reader);
+        // A group read them already, inside its transaction (holding the write lock on SQLite): not read twice.
+        const counted = group?.before.tables;
+        before = counted ? Object.fromEntries(tables.map((table) => [table, counted[table] ?? 0])) : await countRows(engine, reader, tables);
       } catch (error) {
         const detail = `the row counts before the run could not be read: ${messageOf(error)}`;
         return { check: async () => ({ result: { name: 'rows', ok: false, detail }, warnings: [] }) };
