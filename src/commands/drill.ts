@@ -77,7 +77,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       const applied = recordedMigrations(engine);
       const prepared = await prepareBackup(engine, applied, file);
       try {
-        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
+        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit, integrity: 'full' });
       } finally {
         await prepared.release();
       }

@@ -88,8 +88,14 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   });
   try {
     // The strict checks a restore must pass, run on the source first: a backup (or an archive
-    // point) that would fail them is refused before the live database is touched.
+    // point) that would fail them is refused before the live database is touched. The full
+    // integrity check too: a manifest that matches proves only that the bytes are the ones it
+    // describes, and whoever can write the backup folder can write a manifest, checksums and all.
     await engine.readSnapshot(prepared.source, async (reader) => {
+      if (prepared.manifest !== null) {
+        const integrity = await engine.integrity(reader, 'full');
+        if (!integrity.ok) throw new GuardError('BACKUP_INVALID', `${file} fails the full integrity check (${integrity.detail}); nothing was changed`);
+      }
       const foreignKeys = await foreignKeyCheck({ engine, reader });
       if (!foreignKeys.ok) throw new GuardError('BACKUP_INVALID', `${file} has foreign-key violations (${foreignKeys.detail}); nothing was changed`);
       const smoke = await smokeCheck({ engine, reader }, options.config.checks.smoke);

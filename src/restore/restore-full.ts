@@ -1,7 +1,7 @@
 import { compareRestored } from '../backup/compare-facts.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
-import type { AppliedReader, DatabaseFacts, Engine, Progress, Reader, RestoreSteps } from '../engines/contract.ts';
+import type { AppliedReader, DatabaseFacts, Engine, IntegrityLevel, Progress, Reader, RestoreSteps } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import type { PreparedBackup } from './prepare.ts';
@@ -22,7 +22,7 @@ export interface RestoreOptions {
    * The `restore` command's stricter proof: no foreign-key violations and the smoke queries run
    * (null: count every table). The automatic rollback puts back what was there, violations and all.
    */
-  readonly strict?: { readonly smoke: readonly string[] | null };
+  readonly strict?: { readonly smoke: readonly string[] | null; readonly integrity?: IntegrityLevel };
 }
 
 export interface RestoreProof {
@@ -82,11 +82,11 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
  */
 async function prove(options: RestoreOptions, reader: Reader, othersWrote: boolean, fail: (message: string) => GuardError): Promise<RestoreProof> {
   const { engine } = options;
-  // The `restore` command and the drill run the full check: a manifest that matches proves only
-  // that the bytes are the ones it describes, and a manifest is a file anyone who can write the
-  // backup folder can write, checksums and all. The automatic undo of this run's own fresh backup
-  // (proven minutes ago by this process) keeps to quick_check, which still catches a bad copy.
-  const level = options.strict ? 'full' : 'quick';
+  // quick_check catches a bad copy (b-tree structure, page accounting). The full check, where it
+  // is asked for (the drill), proves the backup itself: a manifest that matches proves only that
+  // the bytes are the ones it describes, and anyone who can write the backup folder can write a
+  // manifest, checksums and all. The `restore` command runs it on the backup before the restore.
+  const level = options.strict?.integrity ?? 'quick';
   const integrity = await engine.integrity(reader, level);
   if (!integrity.ok) throw fail(`restored database fails ${level === 'full' ? 'integrity_check' : 'quick_check'}: ${integrity.detail}`);
   const facts = await engine.facts(reader, options.applied);
@@ -115,14 +115,19 @@ async function prove(options: RestoreOptions, reader: Reader, othersWrote: boole
  * smoke queries), with the copy's progress and the proof's wait shown as events.
  */
 export async function restoreStrictly(
-  options: Pick<RestoreOptions, 'engine' | 'applied' | 'backup' | 'keepCurrent'> & { readonly smoke: readonly string[] | null; readonly emit: EventListener },
+  options: Pick<RestoreOptions, 'engine' | 'applied' | 'backup' | 'keepCurrent'> & {
+    readonly smoke: readonly string[] | null;
+    readonly emit: EventListener;
+    /** `full` where the backup was not fully checked before (the drill); default quick. */
+    readonly integrity?: IntegrityLevel;
+  },
 ): Promise<RestoreProof> {
-  const { emit, smoke, ...rest } = options;
+  const { emit, smoke, integrity = 'quick', ...rest } = options;
   const proof = await restoreFull({
     ...rest,
-    strict: { smoke },
+    strict: { smoke, integrity },
     onProgress: progressOf(emit, 'restore'),
-    onProve: () => emit({ type: 'working', label: 'proving the restore: integrity_check, schema, row counts, foreign keys, smoke queries' }),
+    onProve: () => emit({ type: 'working', label: `proving the restore: ${integrity === 'full' ? 'integrity_check' : 'quick_check'}, schema, row counts, foreign keys, smoke queries` }),
   });
   if (proof.writtenSince.length > 0) {
     emit({
