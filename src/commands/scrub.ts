@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { recordJob } from '../backup/event-log.ts';
 import type { BackupKind } from '../backup/kinds.ts';
@@ -93,9 +93,10 @@ async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string 
   const skipped = (why: string) => ({ ...base, result: 'skipped' as const, error: why, checks: [] });
   const { manifest } = entry;
   if (manifest === null) {
-    const age = await stat(entry.path).then((info) => Date.now() - info.mtimeMs, () => null);
-    if (age === null) return skipped('removed while the scrub ran');
-    if (age < BEING_WRITTEN_MS) return skipped('no manifest yet: being written');
+    const info = await lstat(entry.path).catch(() => null);
+    if (info === null) return skipped('removed while the scrub ran');
+    // A FIFO, a link or a device is never a backup being written: it fails at once.
+    if (info.isFile() && Date.now() - info.mtimeMs < BEING_WRITTEN_MS) return skipped('no manifest yet: being written');
     return { ...base, result: 'failed', error: entry.problem ?? 'no readable manifest beside it: nothing proves what it holds', checks: [] };
   }
   let checks: CheckResult[];
