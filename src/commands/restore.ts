@@ -207,7 +207,7 @@ async function chooseBackup(
   }
   const chosen: BackupEntry | undefined = verified.find((entry) => Date.parse(entry.createdAt) <= target.at.getTime());
   if (!chosen) {
-    throw new GuardError('USAGE', `no verified backup of ${database} taken at or before ${target.at.toISOString()}; the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`);
+    throw new GuardError('USAGE', `no verified backup taken at or before ${target.at.toISOString()} (of ${database}); the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`);
   }
   const gapSeconds = Math.round((target.at.getTime() - Date.parse(chosen.createdAt)) / 1000);
   emit({
