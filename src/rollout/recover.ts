@@ -55,14 +55,14 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
   const owner = await backupOwner(engine);
   const backupDir = path.resolve(options.backupDir);
   if (!changedDatabase(entry) || entry.backup === null) {
-    const pending = entry.pendingBackup ? checkJournalPath(engine, backupDir, owner, entry.pendingBackup, 'its half-written backup') : null;
+    const pending = entry.pendingBackup ? checkJournalPath(engine, backupDir, owner, entry.pendingBackup, 'its half-written backup', true) : null;
     await removeHalfWrittenBackup(entry.pid, pending);
     await clearStaleHistoryLock(options, entry);
     await clearJournal(engine);
     emit({ type: 'step', message: `an interrupted ${entry.command} (pid ${entry.pid}) had not changed the database; cleared its leftovers` });
     return { ...base, restoredFrom: null, preRestoreCopy: null };
   }
-  const backup = checkJournalPath(engine, backupDir, owner, entry.backup, 'its pre-rollout backup');
+  const backup = checkJournalPath(engine, backupDir, owner, entry.backup, 'its pre-rollout backup', false);
   await checkJournalBackup(engine, owner, backup);
   emit({
     type: 'warning',
@@ -103,14 +103,16 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
 
 /**
  * A backup path the journal names, refused unless it is where this run's backups go: in a kind
- * folder of this run's backup folder (not the journal's own idea of it), under a name this
- * database's backups get. A journal must not be able to aim a deletion or a restore anywhere else.
+ * folder of this run's backup folder (not the journal's own idea of it), and, for a file to
+ * delete, under a name this database's backups get (a backup to restore must show its manifest
+ * instead, see checkJournalBackup). A journal must not be able to aim a deletion or a restore
+ * anywhere else.
  */
-function checkJournalPath(engine: Pick<Engine, 'sidecar'>, backupDir: string, owner: BackupOwner, named: string, what: string): string {
+function checkJournalPath(engine: Pick<Engine, 'sidecar'>, backupDir: string, owner: BackupOwner, named: string, what: string, toDelete: boolean): string {
   const file = path.resolve(backupDir, named);
   const folder = path.dirname(file);
   const inKindFolder = BACKUP_KINDS.some((kind) => folder === path.join(backupDir, kind));
-  if (!inKindFolder || !namedFor(file, owner)) {
+  if (!inKindFolder || (toDelete && !namedFor(file, owner))) {
     throw new GuardError(
       'UNTRUSTED_FILE',
       `the run journal ${journalPath(engine)} names ${what} ${named}, which is not a backup of ${owner.name} in ${backupDir}: nothing was touched; if the interrupted run used another backup folder, run again with --backup-dir set to it, otherwise check the journal and delete it`,
