@@ -26,7 +26,9 @@ export type GuardErrorCode =
   | 'DISK_FULL'
   /** A restore that failed before it changed anything: SQLite or PostgreSQL undid it whole (exit 1). */
   | 'RESTORE_FAILED'
-  | 'RECOVERY_FAILED';
+  | 'RECOVERY_FAILED'
+  /** A file read back (the run journal) that another account could have written, or that names what is not ours: refused, nothing done (exit 1). */
+  | 'UNTRUSTED_FILE';
 
 /** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */
 export type ExitCode = 0 | 1 | 2 | 3 | 4;

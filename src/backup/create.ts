@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { AppliedReader, DatabaseFacts, Engine, Progress } from '../engines/contract.ts';
+import type { AppliedReader, DatabaseFacts, DatabaseIdentity, Engine, Progress } from '../engines/contract.ts';
 import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
@@ -13,11 +13,12 @@ import { withPeriodicFlush } from '../fs/periodic-flush.ts';
 import { pathExists, removeIfPresent } from '../fs/paths.ts';
 import { fileStamp } from '../units.ts';
 import { recordJob } from './event-log.ts';
+import { backupStem } from './identity.ts';
 import type { BackupKind } from './kinds.ts';
 import { manifestPathOf, writeManifest, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
-  readonly engine: Pick<Engine, 'name' | 'snapshotExtension' | 'snapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode'>;
+  readonly engine: Pick<Engine, 'name' | 'identity' | 'snapshotExtension' | 'snapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode'>;
   /** How the history names what ran, for the manifest. */
   readonly applied: AppliedReader;
   readonly backupDir: string;
@@ -52,8 +53,7 @@ export async function nextBackupPath(
   at: Date,
   compress: boolean,
 ): Promise<string> {
-  // The database's own name: a file's without its extension, a URL's last path segment.
-  const base = path.basename(engine.name.replace(/[?#].*$/, '')).replace(/\.(db|sqlite3?)$/i, '');
+  const base = backupStem(engine.name);
   const stamp = fileStamp(at);
   const folder = path.join(path.resolve(backupDir), kind);
   const extension = `${engine.snapshotExtension}${compress ? '.gz' : ''}`;
@@ -125,7 +125,9 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   };
 
   let snapshotFacts: DatabaseFacts | null = null;
+  let identity: DatabaseIdentity;
   try {
+    identity = await engine.identity();
     await makePrivateDir(folder);
     snapshotFacts = await engine.snapshot(temporary, options.onProgress, options.applied);
     options.checkpoint?.();
@@ -165,6 +167,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
       const fields: Omit<BackupManifest, 'format'> = {
         file: path.basename(file),
         source: engine.name,
+        identity,
         kind: options.kind,
         createdAt: createdAt.toISOString(),
         bytes: size,

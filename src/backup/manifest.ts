@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import type { DatabaseFacts } from '../engines/contract.ts';
+import * as v from 'valibot';
+import type { DatabaseFacts, DatabaseIdentity } from '../engines/contract.ts';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { fileModeFrom } from '../fs/file-mode.ts';
 import { pathExists } from '../fs/paths.ts';
-import type { BackupKind } from './kinds.ts';
+import { readRegularFile } from '../fs/regular-file.ts';
+import { BACKUP_KINDS, type BackupKind } from './kinds.ts';
 
 const FORMAT = 'migrate-guard-backup/2';
 
@@ -14,6 +15,11 @@ export interface BackupManifest extends DatabaseFacts {
   readonly file: string;
   /** The database it was taken from, as `Engine.name` gives it. */
   readonly source: string;
+  /**
+   * Which database that is (`Engine.identity`): what every lookup of "this database's backups"
+   * matches on. Absent in manifests written before it was recorded: those are matched by `source`.
+   */
+  readonly identity?: DatabaseIdentity | null;
   readonly kind: BackupKind;
   readonly createdAt: string;
   /** Size and sha256 of the snapshot itself (for a compressed backup: of the decompressed bytes). */
@@ -74,18 +80,84 @@ export async function recordScrub(backupFile: string, manifest: BackupManifest, 
   return writeManifest(backupFile, { ...fields, verified: verdict.error === null, scrubbedAt: verdict.at, scrubLevel: verdict.level, scrubError: verdict.error });
 }
 
-export async function readManifest(backupFile: string): Promise<BackupManifest> {
+/**
+ * A manifest is small (table names and counts): one larger than this is not one of ours, and is
+ * not read into memory.
+ */
+export const MAX_MANIFEST_BYTES = 8 << 20;
+
+/**
+ * How far ahead of this host's clock a manifest's `createdAt` may be (another host's clock, on a
+ * shared backup folder). Further is a forged or broken manifest: a backup "taken in 2030" would
+ * otherwise count as the newest, and keep `health` quiet for years.
+ */
+export const CLOCK_SKEW_MS = 60 * 60_000;
+
+const sha256Hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+const isoTime = v.pipe(v.string(), v.check((text) => !Number.isNaN(Date.parse(text)), 'not a time'));
+const identitySchema = v.object({
+  path: v.nullable(v.string()),
+  systemIdentifier: v.nullable(v.string()),
+  database: v.nullable(v.string()),
+});
+
+/** What a manifest must hold before anything trusts it; fields added later stay allowed. */
+const manifestSchema = v.looseObject({
+  format: v.literal(FORMAT),
+  file: v.string(),
+  source: v.string(),
+  identity: v.optional(v.nullable(identitySchema)),
+  kind: v.picklist(BACKUP_KINDS),
+  createdAt: isoTime,
+  bytes: count,
+  sha256: sha256Hex,
+  compressed: v.boolean(),
+  compressedBytes: v.nullable(count),
+  compressedSha256: v.nullable(sha256Hex),
+  verified: v.boolean(),
+  verifiedAt: v.nullable(v.string()),
+  engine: v.picklist(['sqlite', 'postgres']),
+  engineVersion: v.string(),
+  schemaHash: v.string(),
+  tables: v.record(v.string(), count),
+  appliedMigrations: v.array(v.string()),
+  details: v.record(v.string(), v.union([v.string(), v.number()])),
+});
+
+/**
+ * The manifest beside a backup, checked before anything trusts it: a regular file (a FIFO in its
+ * place must not hang the reader), at most MAX_MANIFEST_BYTES, every field of the right type, a
+ * compressed backup with its compressed checksum, and not taken in the future.
+ */
+export async function readManifest(backupFile: string, now: Date = new Date()): Promise<BackupManifest> {
   let parsed: { format?: unknown };
   try {
-    parsed = JSON.parse(await readFile(manifestPathOf(backupFile), 'utf8')) as { format?: unknown };
+    parsed = JSON.parse(await readRegularFile(manifestPathOf(backupFile), MAX_MANIFEST_BYTES)) as { format?: unknown };
   } catch (error) {
     throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has no readable manifest; it is not a migrate-guard backup`, {
       cause: error,
     });
   }
-  if (parsed.format === FORMAT) return parsed as BackupManifest;
-  if (parsed.format === 'migrate-guard-backup/1') return fromV1(parsed as ManifestV1);
-  throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest of an unknown format`);
+  if (parsed === null || typeof parsed !== 'object') throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest that is not a JSON object`);
+  let candidate: unknown;
+  if (parsed.format === FORMAT) candidate = parsed;
+  else if (parsed.format === 'migrate-guard-backup/1') candidate = fromV1(parsed as ManifestV1);
+  else throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest of an unknown format`);
+  const checked = v.safeParse(manifestSchema, candidate);
+  if (!checked.success) {
+    const issue = checked.issues[0];
+    const where = issue.path?.map((item) => String(item.key)).join('.') ?? 'manifest';
+    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has an invalid manifest (${where}: ${issue.message}); it is not a backup to trust`);
+  }
+  const manifest = checked.output as BackupManifest;
+  if (manifest.compressed && manifest.compressedSha256 === null) {
+    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has an invalid manifest (compressed without a compressed checksum); it is not a backup to trust`);
+  }
+  if (Date.parse(manifest.createdAt) > now.getTime() + CLOCK_SKEW_MS) {
+    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest dated ${manifest.createdAt}, in the future; it is forged or broken and is not used`);
+  }
+  return manifest;
 }
 
 function fromV1(v1: ManifestV1): BackupManifest {

@@ -1,9 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { CheckResult } from '../checks/contract.ts';
 import { messageOf } from '../errors.ts';
-import { hashingTap, READ_CHUNK, sha256File } from '../fs/hash.ts';
+import { hashingTap } from '../fs/hash.ts';
+import { regularReadStream } from '../fs/regular-file.ts';
+import { byteLimit } from './plain-file.ts';
 import type { BackupManifest } from './manifest.ts';
 
 /**
@@ -12,7 +13,7 @@ import type { BackupManifest } from './manifest.ts';
  * to), nothing written anywhere. Bit rot, a truncated copy or an edited file shows here; the full
  * proof (`verify --all --deep`) adds the integrity check, schema and row counts.
  */
-export async function checksumChecks(file: string, manifest: Pick<BackupManifest, 'compressed' | 'sha256' | 'compressedSha256'>): Promise<CheckResult[]> {
+export async function checksumChecks(file: string, manifest: Pick<BackupManifest, 'compressed' | 'bytes' | 'sha256' | 'compressedSha256'>): Promise<CheckResult[]> {
   const stored = hashingTap();
   const content = hashingTap();
   const drain = async (source: AsyncIterable<unknown>) => {
@@ -20,14 +21,19 @@ export async function checksumChecks(file: string, manifest: Pick<BackupManifest
       // hashed on the way through
     }
   };
-  const read = createReadStream(file, { highWaterMark: READ_CHUNK });
   try {
-    await (manifest.compressed ? pipeline(read, stored, createGunzip(), content, drain) : pipeline(read, content, drain));
+    // Only a regular file is read (a FIFO in its place must not hang the scrub), and a .gz only
+    // as far as the size its manifest records.
+    const read = await regularReadStream(file);
+    await (manifest.compressed ? pipeline(read, stored, createGunzip(), byteLimit(manifest.bytes, file), content, drain) : pipeline(read, content, drain));
   } catch (error) {
     const unreadable: CheckResult = { name: 'readable', ok: false, detail: messageOf(error) };
     if (!manifest.compressed) return [unreadable];
     // A damaged .gz stops the decompression; its stored bytes still say whether they changed.
-    const storedNow = await sha256File(file).catch(() => null);
+    const again = hashingTap();
+    const storedNow = await regularReadStream(file)
+      .then((read) => pipeline(read, again, drain))
+      .then(() => again.hash.digest('hex'), () => null);
     return storedNow === null ? [unreadable] : [compare('compressed-checksum', storedNow, manifest.compressedSha256), unreadable];
   }
   const checks: CheckResult[] = [];

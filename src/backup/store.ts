@@ -1,10 +1,11 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { GuardError } from '../errors.ts';
+import { GuardError, messageOf } from '../errors.ts';
 import { temporaryOwner } from '../fs/atomic.ts';
 import { pathExists } from '../fs/paths.ts';
 import { isProcessRunning } from '../fs/process.ts';
 import { BACKUP_KINDS, type BackupKind } from './kinds.ts';
+import { belongsTo, namedFor, type BackupOwner } from './identity.ts';
 import { readManifest, type BackupManifest } from './manifest.ts';
 
 /** One backup as `backups` lists it. */
@@ -21,16 +22,32 @@ export interface BackupEntry {
   /** When `verify --all` last re-read it (null: never), and why that failed (null: it matched). */
   readonly scrubbedAt: string | null;
   readonly scrubError: string | null;
-  /** null for a file in a kind folder without a readable manifest: not a usable backup. */
+  /** The database it was taken from (the manifest's `source`); null without a readable manifest. */
+  readonly source: string | null;
+  /** null for a file in a kind folder without a usable manifest: not a usable backup. */
   readonly manifest: BackupManifest | null;
+  /** Why it is not a usable backup (not a regular file, its manifest unreadable, invalid or dated in the future); null when it is. */
+  readonly problem: string | null;
+}
+
+export interface ListOptions {
+  /** Only this database's backups (see belongsTo); all of them without. */
+  readonly owner?: BackupOwner | null;
+  /** What "in the future" is measured from for a manifest's `createdAt`. */
+  readonly now?: Date;
 }
 
 /** A SQLite backup (`.db`) or a PostgreSQL dump (`.dump`), gzipped or not; temporary files are hidden. */
 const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump)(\.gz)?$/.test(name);
 
-/** Every backup under the backup folder's kind folders, newest first. */
-export async function listBackups(backupDir: string): Promise<BackupEntry[]> {
+/**
+ * Every backup under the backup folder's kind folders, newest first; with `owner`, only that
+ * database's. A file that is not a regular file (a FIFO, a link, a device) is listed, never read:
+ * it is no backup.
+ */
+export async function listBackups(backupDir: string, options: ListOptions = {}): Promise<BackupEntry[]> {
   const entries: BackupEntry[] = [];
+  const owner = options.owner ?? null;
   for (const kind of BACKUP_KINDS) {
     const folder = path.join(backupDir, kind);
     let names: string[];
@@ -41,8 +58,15 @@ export async function listBackups(backupDir: string): Promise<BackupEntry[]> {
     }
     for (const name of names.filter(isBackupFile)) {
       const file = path.join(folder, name);
-      const info = await stat(file);
-      const manifest = await readManifest(file).catch(() => null);
+      const info = await lstat(file).catch(() => null);
+      if (info === null) continue;
+      const { manifest, problem } = info.isFile()
+        ? await readManifest(file, options.now).then(
+            (read) => ({ manifest: read, problem: null }),
+            (error: unknown) => ({ manifest: null, problem: messageOf(error) }),
+          )
+        : { manifest: null, problem: 'not a regular file (a FIFO, a link or a device): not a backup' };
+      if (owner !== null && !(manifest ? belongsTo(manifest, owner) : namedFor(file, owner))) continue;
       entries.push({
         path: file,
         kind: manifest?.kind ?? kind,
@@ -53,7 +77,9 @@ export async function listBackups(backupDir: string): Promise<BackupEntry[]> {
         verified: manifest?.verified === true,
         scrubbedAt: manifest?.scrubbedAt ?? null,
         scrubError: manifest?.scrubError ?? null,
+        source: manifest?.source ?? null,
         manifest,
+        problem,
       });
     }
   }

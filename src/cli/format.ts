@@ -100,12 +100,13 @@ export function formatBackup(report: BackupReport): string {
 }
 
 export function formatBackups(report: BackupsReport): string {
-  if (report.backups.length === 0) return 'migrate-guard: no backups';
+  const others = report.otherDatabases > 0 ? `\nmigrate-guard: ${report.otherDatabases} backup(s) of other databases in this folder are not listed` : '';
+  if (report.backups.length === 0) return `migrate-guard: no backups of ${report.database}${others}`;
   const rows = report.backups.map((b) =>
     [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  ') +
       (b.scrubError ? `\n    failed its scrub at ${b.scrubbedAt}: ${b.scrubError}` : ''),
   );
-  return ['created                   kind              size      verified    sha256        path', ...rows].join('\n');
+  return [`backups of ${report.database}:`, 'created                   kind              size      verified    sha256        path', ...rows].join('\n') + others;
 }
 
 export function formatVerify(report: VerifyReport): string {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { restoreArchiveToFile } from '../archive/litestream.ts';
 import { recordJob } from '../backup/event-log.ts';
+import { backupOwner } from '../backup/identity.ts';
 import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
@@ -60,8 +61,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     releaseArchive = restored.release;
   }
   if (file === null) {
-    const newest = (await listBackups(backupDir)).find((entry) => entry.verified);
-    if (!newest) throw new GuardError('USAGE', `no verified backup in ${backupDir} to drill with`);
+    // This database's newest: in a shared folder, another database's backup proves nothing about it.
+    const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir }));
+    const newest = (await listBackups(backupDir, { owner })).find((entry) => entry.verified);
+    if (!newest) throw new GuardError('USAGE', `no verified backup${owner ? ` of ${owner.name}` : ''} in ${backupDir} to drill with`);
     file = newest.path;
   }
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-drill-'));
@@ -77,7 +80,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       const applied = recordedMigrations(engine);
       const prepared = await prepareBackup(engine, applied, file);
       try {
-        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit });
+        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit, integrity: 'full' });
       } finally {
         await prepared.release();
       }

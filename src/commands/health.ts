@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { archiveLag, hasArchive } from '../archive/litestream.ts';
 import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
+import { backupOwner } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
@@ -66,7 +67,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const backupDir = path.resolve(options.backupDir);
   const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   const database = engine.name;
-  const backups = await listBackups(backupDir);
+  // Only this database's backups: another's in a shared folder says nothing about this one.
+  const backups = await listBackups(backupDir, { owner: await backupOwner(engine) });
   const alerts: HealthAlert[] = [];
 
   const newest = backups.find((entry) => entry.verified) ?? null;

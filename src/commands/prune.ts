@@ -1,14 +1,18 @@
 import path from 'node:path';
 import { recordJob } from '../backup/event-log.ts';
 import { manifestPathOf } from '../backup/manifest.ts';
+import { backupOwner } from '../backup/identity.ts';
 import { planRetention, type RetentionDecision } from '../backup/retention.ts';
 import { findLeftovers, listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
+import { engineFor } from '../engines/select.ts';
 import { messageOf } from '../errors.ts';
 import { removeIfPresent } from '../fs/paths.ts';
 
 export interface PruneOptions {
   readonly backupDir: string;
+  /** The database whose backups the policy applies to: another's in a shared folder are never touched. */
+  readonly database: string;
   readonly config: ResolvedConfig;
   readonly dryRun?: boolean;
   /** Injectable for tests; retention windows are measured back from here. */
@@ -32,7 +36,9 @@ export interface PruneReport {
 export async function runPrune(options: PruneOptions): Promise<PruneReport> {
   const startedAt = performance.now();
   const backupDir = path.resolve(options.backupDir);
-  const backups = await listBackups(backupDir);
+  // Only this database's backups: "a newer backup of the same day" must be one of its own.
+  const owner = await backupOwner(engineFor(options.database, { stateDir: backupDir }));
+  const backups = await listBackups(backupDir, { owner });
   const decisions = planRetention(
     backups.map((entry) => ({ file: entry.path, kind: entry.kind, createdAt: entry.createdAt, verified: entry.verified })),
     options.config.retention,

@@ -2,6 +2,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
 import { recordJob } from '../backup/event-log.ts';
+import { backupOwner, belongsTo, sourceOf, type BackupOwner } from '../backup/identity.ts';
+import { readManifest } from '../backup/manifest.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
@@ -31,6 +33,8 @@ export interface RestoreCommandOptions {
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly target: RestoreTarget;
+  /** Restore a backup taken from another database (`--from-other-database`); refused otherwise. */
+  readonly fromOtherDatabase?: boolean;
   /** Asked with what will be replaced by what; false cancels with nothing changed. */
   readonly confirm?: (summary: string) => Promise<boolean>;
   readonly onEvent?: EventListener;
@@ -67,8 +71,17 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   const database = engine.name;
   const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);
-  const chosen = await chooseBackup(options.target, backupDir, engine, options.config, emit);
+  const owner = await backupOwner(engine);
+  const chosen = await chooseBackup(options.target, backupDir, engine, owner, options.config, emit);
   const { file, gapSeconds } = chosen;
+  // A named backup of another database (a shared backup folder, a wrong name) is refused before
+  // anything reads it further: restoring it would replace this database with another's data.
+  if (chosen.source === 'backup') {
+    await refuseOtherDatabase(file, owner, options.fromOtherDatabase === true, emit).catch(async (error: unknown) => {
+      await chosen.release();
+      throw error;
+    });
+  }
 
   // Verify the backup before anything else.
   const prepared = await prepareBackup(engine, applied, file).catch(async (error: unknown) => {
@@ -77,8 +90,14 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
   });
   try {
     // The strict checks a restore must pass, run on the source first: a backup (or an archive
-    // point) that would fail them is refused before the live database is touched.
+    // point) that would fail them is refused before the live database is touched. The full
+    // integrity check too: a manifest that matches proves only that the bytes are the ones it
+    // describes, and whoever can write the backup folder can write a manifest, checksums and all.
     await engine.readSnapshot(prepared.source, async (reader) => {
+      if (prepared.manifest !== null) {
+        const integrity = await engine.integrity(reader, 'full');
+        if (!integrity.ok) throw new GuardError('BACKUP_INVALID', `${file} fails the full integrity check (${integrity.detail}); nothing was changed`);
+      }
       const foreignKeys = await foreignKeyCheck({ engine, reader });
       if (!foreignKeys.ok) throw new GuardError('BACKUP_INVALID', `${file} has foreign-key violations (${foreignKeys.detail}); nothing was changed`);
       const smoke = await smokeCheck({ engine, reader }, options.config.checks.smoke);
@@ -167,6 +186,7 @@ async function chooseBackup(
   target: RestoreTarget,
   backupDir: string,
   engine: Pick<Engine, 'name' | 'pointInTimeAdvice'>,
+  owner: BackupOwner,
   config: ResolvedConfig,
   emit: EventListener,
 ): Promise<Chosen> {
@@ -179,16 +199,17 @@ async function chooseBackup(
     const fromArchive = await restoreFromArchive(database, backupDir, config, target.at, emit);
     if (fromArchive) return fromArchive;
   }
-  const verified = (await listBackups(backupDir)).filter((entry) => entry.verified);
+  // This database's backups only: the newest in a shared folder may be another database's.
+  const verified = (await listBackups(backupDir, { owner })).filter((entry) => entry.verified);
   if ('latest' in target) {
     const newest = verified[0];
-    if (!newest) throw new GuardError('USAGE', `no verified backup in ${backupDir}`);
+    if (!newest) throw new GuardError('USAGE', `no verified backup of ${database} in ${backupDir}`);
     emit({ type: 'step', message: `newest verified backup: ${newest.path} (${newest.kind}, ${newest.createdAt})` });
     return { file: newest.path, gapSeconds: null, source: 'backup', recoveryPoint: newest.createdAt, release: nothing };
   }
   const chosen: BackupEntry | undefined = verified.find((entry) => Date.parse(entry.createdAt) <= target.at.getTime());
   if (!chosen) {
-    throw new GuardError('USAGE', `no verified backup taken at or before ${target.at.toISOString()}; the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`);
+    throw new GuardError('USAGE', `no verified backup taken at or before ${target.at.toISOString()} (of ${database}); the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`);
   }
   const gapSeconds = Math.round((target.at.getTime() - Date.parse(chosen.createdAt)) / 1000);
   emit({
@@ -196,6 +217,22 @@ async function chooseBackup(
     message: `chose ${chosen.path} (${chosen.kind}, ${chosen.createdAt}): ${formatGap(gapSeconds)} before ${target.at.toISOString()}; changes after it are not in the backup`,
   });
   return { file: chosen.path, gapSeconds, source: 'backup', recoveryPoint: chosen.createdAt, release: nothing };
+}
+
+/**
+ * Refuses (exit 1, nothing read further) a backup whose manifest says it was taken from another
+ * database, unless that is asked for; a backup without a manifest says nothing either way.
+ */
+async function refuseOtherDatabase(file: string, owner: BackupOwner, allowed: boolean, emit: EventListener): Promise<void> {
+  const manifest = await readManifest(file).catch(() => null);
+  if (manifest === null || belongsTo(manifest, owner)) return;
+  if (!allowed) {
+    throw new GuardError(
+      'BACKUP_INVALID',
+      `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}; nothing was changed (to put another database's backup into this one, add --from-other-database)`,
+    );
+  }
+  emit({ type: 'warning', message: `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}: restoring it as --from-other-database asks` });
 }
 
 /** The WAL archive at a second; null when it does not cover it (the caller falls back and says so). */

@@ -1,11 +1,13 @@
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { recordJob } from '../backup/event-log.ts';
 import type { BackupKind } from '../backup/kinds.ts';
 import { recordScrub, type ScrubLevel } from '../backup/manifest.ts';
 import { checksumChecks } from '../backup/scrub.ts';
+import { backupOwner } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { CheckResult } from '../checks/contract.ts';
+import { engineFor } from '../engines/select.ts';
 import { messageOf, type ExitCode } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
 import { checkBackup, failuresOf, isToolMissing } from './verify.ts';
@@ -60,7 +62,9 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const level: ScrubLevel = options.deep ? 'deep' : 'checksum';
   const results: (ScrubbedBackup & { readonly startedAt: number })[] = [];
   // Oldest first: the ones longest unread get read first if the run is cut short.
-  for (const entry of (await listBackups(backupDir)).reverse()) {
+  // This database's backups only: another's in a shared folder is its own scrub's to judge.
+  const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir }));
+  for (const entry of (await listBackups(backupDir, { owner })).reverse()) {
     const scrubbed = await scrubOne(entry, level, options.database);
     results.push(scrubbed);
     if (scrubbed.result !== 'skipped') {
@@ -89,10 +93,11 @@ async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string 
   const skipped = (why: string) => ({ ...base, result: 'skipped' as const, error: why, checks: [] });
   const { manifest } = entry;
   if (manifest === null) {
-    const age = await stat(entry.path).then((info) => Date.now() - info.mtimeMs, () => null);
-    if (age === null) return skipped('removed while the scrub ran');
-    if (age < BEING_WRITTEN_MS) return skipped('no manifest yet: being written');
-    return { ...base, result: 'failed', error: 'no readable manifest beside it: nothing proves what it holds', checks: [] };
+    const info = await lstat(entry.path).catch(() => null);
+    if (info === null) return skipped('removed while the scrub ran');
+    // A FIFO, a link or a device is never a backup being written: it fails at once.
+    if (info.isFile() && Date.now() - info.mtimeMs < BEING_WRITTEN_MS) return skipped('no manifest yet: being written');
+    return { ...base, result: 'failed', error: entry.problem ?? 'no readable manifest beside it: nothing proves what it holds', checks: [] };
   }
   let checks: CheckResult[];
   try {

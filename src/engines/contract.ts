@@ -57,6 +57,19 @@ export interface DatabaseFacts {
   readonly details: Readonly<Record<string, string | number>>;
 }
 
+/**
+ * Which database this is, beyond the name it was reached by: what a backup's manifest records so
+ * that a backup folder two databases share still tells their backups apart.
+ */
+export interface DatabaseIdentity {
+  /** SQLite: the database file's real path (links resolved). Null on a server. */
+  readonly path: string | null;
+  /** PostgreSQL: the cluster's `system_identifier` (pg_control_system()); null for a file. */
+  readonly systemIdentifier: string | null;
+  /** PostgreSQL: the database's name in that cluster; null for a file. */
+  readonly database: string | null;
+}
+
 /** A snapshot proven restorable: its full integrity check and what it holds. */
 export interface SnapshotProof {
   readonly integrity: IntegrityResult;
@@ -151,6 +164,8 @@ export interface Engine {
    * `<db>.<suffix>` for SQLite. Absolute, so a journal still points right from another cwd.
    */
   sidecar(suffix: string): string;
+  /** Which database this is (its real path; a server's own identity), as backups record it. */
+  identity(): Promise<DatabaseIdentity>;
 
   /** Whether the database exists; refuses, untouched, anything that is not this engine's database. */
   probe(): Promise<'missing' | 'empty' | 'ready'>;

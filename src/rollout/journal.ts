@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import * as v from 'valibot';
 import type { Engine } from '../engines/contract.ts';
+import { GuardError, messageOf } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { removeIfPresent } from '../fs/paths.ts';
+import { NotRegularFileError, readRegularFile } from '../fs/regular-file.ts';
 
 /**
  * Where a run is in the runbook. Only `migrating`, `checking` and `restoring` mean the database may
@@ -39,15 +41,63 @@ export function journalPath(engine: Owner): string {
   return engine.sidecar('migrate-guard.journal.json');
 }
 
+/** A journal is a few hundred bytes; anything much larger is not one. */
+const MAX_JOURNAL_BYTES = 1 << 20;
+
+const journalSchema = v.looseObject({
+  runId: v.string(),
+  pid: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  command: v.string(),
+  state: v.picklist(['backing-up', 'grouped', 'migrating', 'checking', 'restoring']),
+  startedAt: v.string(),
+  backupDir: v.string(),
+  backup: v.nullable(v.string()),
+  pendingBackup: v.optional(v.nullable(v.string())),
+  historyLocked: v.optional(v.boolean()),
+  executedBefore: v.optional(v.array(v.string())),
+});
+
+/**
+ * The journal an interrupted run left, or null. It makes the next run delete and restore files,
+ * so it is trusted only as ssh trusts its files (StrictModes): a regular file, not a link, owned
+ * by the account running now (or root), writable by nobody else. Otherwise, or when it is not a
+ * journal at all, the run is refused (exit 1) with nothing done; what the paths it names are
+ * checked against is the recovery's business (see recover.ts).
+ */
 export async function readJournal(engine: Owner): Promise<JournalEntry | null> {
+  const file = journalPath(engine);
+  const untrusted = (why: string, cause?: unknown) =>
+    new GuardError(
+      'UNTRUSTED_FILE',
+      `the run journal ${file} ${why}: it is not trusted, and nothing it names was touched; check what wrote it, then delete it and run again`,
+      cause === undefined ? {} : { cause },
+    );
+  const runner = process.getuid?.() ?? null;
   let text: string;
   try {
-    text = await readFile(journalPath(engine), 'utf8');
+    text = await readRegularFile(file, MAX_JOURNAL_BYTES, {
+      noFollow: true,
+      accept(info) {
+        if (runner !== null && info.uid !== runner && info.uid !== 0) throw untrusted(`is owned by uid ${info.uid}, not by this account (uid ${runner}) or root`);
+        if ((info.mode & 0o022) !== 0) throw untrusted(`is writable by ${(info.mode & 0o002) !== 0 ? 'every account' : 'its group'} (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`);
+      },
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    if (error instanceof GuardError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw untrusted('is a symbolic link', error);
+    if (error instanceof NotRegularFileError) throw untrusted('is not a regular file', error);
+    throw untrusted(`cannot be read (${messageOf(error)})`, error);
   }
-  return JSON.parse(text) as JournalEntry;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw untrusted('is not JSON', error);
+  }
+  const checked = v.safeParse(journalSchema, parsed);
+  if (!checked.success) throw untrusted('is not a run journal');
+  return checked.output as JournalEntry;
 }
 
 export function writeJournal(engine: Owner, entry: JournalEntry): Promise<void> {

@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { manifestPathOf } from '../backup/manifest.ts';
+import { backupOwner, belongsTo, namedFor, sourceOf, type BackupOwner } from '../backup/identity.ts';
+import { BACKUP_KINDS } from '../backup/kinds.ts';
+import { manifestPathOf, readManifest } from '../backup/manifest.ts';
 import type { Engine, Progress } from '../engines/contract.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
@@ -31,6 +33,8 @@ export function manualRestoreAdvice(engine: Pick<Engine, 'manualRestore' | 'side
 
 export interface RecoverOptions {
   readonly engine: Engine;
+  /** This run's backup folder: the only place a journal's backups may be. */
+  readonly backupDir: string;
   readonly history: MigrationHistory;
   readonly emit: EventListener;
 }
@@ -48,21 +52,26 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
   const entry = await readJournal(engine);
   if (entry === null) return null;
   const base = { state: entry.state, runId: entry.runId, pid: entry.pid };
+  const owner = await backupOwner(engine);
+  const backupDir = path.resolve(options.backupDir);
   if (!changedDatabase(entry) || entry.backup === null) {
-    await removeHalfWrittenBackup(entry);
+    const pending = entry.pendingBackup ? checkJournalPath(engine, backupDir, owner, entry.pendingBackup, 'its half-written backup', true) : null;
+    await removeHalfWrittenBackup(entry.pid, pending);
     await clearStaleHistoryLock(options, entry);
     await clearJournal(engine);
     emit({ type: 'step', message: `an interrupted ${entry.command} (pid ${entry.pid}) had not changed the database; cleared its leftovers` });
     return { ...base, restoredFrom: null, preRestoreCopy: null };
   }
+  const backup = checkJournalPath(engine, backupDir, owner, entry.backup, 'its pre-rollout backup', false);
+  await checkJournalBackup(engine, owner, backup);
   emit({
     type: 'warning',
-    message: `an interrupted ${entry.command} (pid ${entry.pid}, ${entry.state}) may have changed the database; restoring its pre-rollout backup ${entry.backup}`,
+    message: `an interrupted ${entry.command} (pid ${entry.pid}, ${entry.state}) may have changed the database; restoring its pre-rollout backup ${backup}`,
   });
   const applied = recordedMigrations(engine);
   let preRestoreCopy: string | null = null;
   try {
-    const prepared = await prepareBackup(engine, applied, entry.backup);
+    const prepared = await prepareBackup(engine, applied, backup);
     try {
       const keepCurrent = async (snapshot: (target: string, onProgress?: Progress) => Promise<void>) => {
         try {
@@ -82,26 +91,57 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
   } catch (error) {
     throw new GuardError(
       'RECOVERY_FAILED',
-      `could not undo the interrupted run: ${messageOf(error)}; ${manualRestoreAdvice(engine, entry.backup)}`,
-      { cause: error, exitCode: 3, backup: entry.backup },
+      `could not undo the interrupted run: ${messageOf(error)}; ${manualRestoreAdvice(engine, backup)}`,
+      { cause: error, exitCode: 3, backup },
     );
   }
   await clearStaleHistoryLock(options, entry);
   await clearJournal(engine);
-  emit({ type: 'step', message: `restored and verified ${entry.backup}: the interrupted run is undone` });
-  return { ...base, restoredFrom: entry.backup, preRestoreCopy };
+  emit({ type: 'step', message: `restored and verified ${backup}: the interrupted run is undone` });
+  return { ...base, restoredFrom: backup, preRestoreCopy };
 }
 
-/** The temporary copy (and its SQLite side files) and an unfinished backup without manifest. */
-async function removeHalfWrittenBackup(entry: JournalEntry): Promise<void> {
-  const folder = entry.pendingBackup ? path.dirname(entry.pendingBackup) : entry.backupDir;
+/**
+ * A backup path the journal names, refused unless it is where this run's backups go: in a kind
+ * folder of this run's backup folder (not the journal's own idea of it), and, for a file to
+ * delete, under a name this database's backups get (a backup to restore must show its manifest
+ * instead, see checkJournalBackup). A journal must not be able to aim a deletion or a restore
+ * anywhere else.
+ */
+function checkJournalPath(engine: Pick<Engine, 'sidecar'>, backupDir: string, owner: BackupOwner, named: string, what: string, toDelete: boolean): string {
+  const file = path.resolve(backupDir, named);
+  const folder = path.dirname(file);
+  const inKindFolder = BACKUP_KINDS.some((kind) => folder === path.join(backupDir, kind));
+  if (!inKindFolder || (toDelete && !namedFor(file, owner))) {
+    throw new GuardError(
+      'UNTRUSTED_FILE',
+      `the run journal ${journalPath(engine)} names ${what} ${named}, which is not a backup of ${owner.name} in ${backupDir}: nothing was touched; if the interrupted run used another backup folder, run again with --backup-dir set to it, otherwise check the journal and delete it`,
+    );
+  }
+  return file;
+}
+
+/** The pre-rollout backup a journal names must have a manifest saying it is this database's. */
+async function checkJournalBackup(engine: Pick<Engine, 'sidecar'>, owner: BackupOwner, file: string): Promise<void> {
+  // A backup that is gone is the recovery's failure to report (exit 3: the database may be half-migrated).
+  if (!(await pathExists(file))) return;
+  const manifest = await readManifest(file).catch(() => null);
+  if (manifest !== null && belongsTo(manifest, owner)) return;
+  throw new GuardError(
+    'UNTRUSTED_FILE',
+    `the run journal ${journalPath(engine)} names the backup ${file}, which ${manifest === null ? 'has no valid manifest' : `is a backup of ${sourceOf(manifest)}`}, not a verified backup of ${owner.name}: nothing was touched; check the journal and delete it, then restore by hand if the database needs it`,
+  );
+}
+
+/** The dead run's temporary copy (and its SQLite side files) and its unfinished backup without manifest. */
+async function removeHalfWrittenBackup(pid: number, pendingBackup: string | null): Promise<void> {
+  if (pendingBackup === null) return;
+  const folder = path.dirname(pendingBackup);
   const names = await readdir(folder).catch((): string[] => []);
   for (const name of names) {
-    if (temporaryOwner(name) === entry.pid) await removeIfPresent(path.join(folder, name));
+    if (temporaryOwner(name) === pid) await removeIfPresent(path.join(folder, name));
   }
-  if (entry.pendingBackup && !(await pathExists(manifestPathOf(entry.pendingBackup)))) {
-    await removeIfPresent(entry.pendingBackup);
-  }
+  if (!(await pathExists(manifestPathOf(pendingBackup)))) await removeIfPresent(pendingBackup);
 }
 
 /** The history mark (knex's lock row) the dead run set; the restored backup carries it too. */

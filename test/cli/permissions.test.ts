@@ -168,7 +168,8 @@ describe('a password in DATABASE_URL', () => {
     const files = [...(await walk(project.dir))].filter(([, { folder }]) => !folder).map(([name]) => path.join(project.dir, name));
     expect(files.length).toBeGreaterThan(10);
     for (const file of files) expect((await readFile(file)).includes(secret), file).toBe(false);
-  });
+    // 21 runs of the CLI, each a full command: minutes on a loaded 2-core machine, not a timed assertion.
+  }, 240_000);
 
   it('of a database URL this version cannot open is not printed either', async () => {
     const secret = 'Pg-S3cret-pw';

@@ -27,7 +27,7 @@ function backup(kind: BackupKind, createdAt: string, bytes: number, options: { v
     verified,
     verifiedAt: verified ? createdAt : null,
   } as BackupManifest;
-  return { path: file, kind, createdAt, bytes, compressed, sha256: 'ab', verified, scrubbedAt: null, scrubError: null, manifest };
+  return { path: file, kind, createdAt, bytes, compressed, sha256: 'ab', verified, scrubbedAt: null, scrubError: null, source: manifest.source, manifest, problem: null };
 }
 
 /** Newest first, as listBackups sorts them. */

@@ -11,7 +11,7 @@ export const prune = defineCommand({
   },
   async run({ dryRun }, { cli, locations, config }): Promise<PruneReport> {
     const { runPrune } = await import('../../commands/prune.ts');
-    return runPrune({ backupDir: locations.backupDir, config, dryRun: dryRun === true, now: clock(cli.env) });
+    return runPrune({ backupDir: locations.backupDir, database: locations.database, config, dryRun: dryRun === true, now: clock(cli.env) });
   },
   format: formatPrune,
 });

@@ -21,8 +21,9 @@ export const restore = defineCommand({
     backup: { type: 'positional', description: 'a backup file, or its name in the backup folder' },
     latest: { type: 'boolean', description: 'the newest verified backup' },
     to: { type: 'string', valueHint: 'time', description: 'the newest verified backup at or before "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601' },
+    fromOtherDatabase: { type: 'boolean', description: "restore a backup taken from another database (refused without: a shared backup folder holds other databases' backups)" },
   },
-  async run({ backup, latest, to }, context): Promise<RestoreReport> {
+  async run({ backup, latest, to, fromOtherDatabase }, context): Promise<RestoreReport> {
     const { cli, flags, locations, config, output } = context;
     const { parseRestoreTime, runRestore } = await import('../../commands/restore.ts');
     const given = [backup !== undefined, latest === true, to !== undefined].filter(Boolean).length;
@@ -35,6 +36,7 @@ export const restore = defineCommand({
       ...locations,
       config,
       target,
+      fromOtherDatabase: fromOtherDatabase === true,
       cwd: cli.cwd,
       onEvent: (event) => output.event(event),
       ...(interactive ? { confirm: (summary: string) => askYesNo(cli, `${summary}\nRestore? [y/N] `) } : {}),

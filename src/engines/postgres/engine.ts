@@ -46,6 +46,22 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     pointInTimeAdvice:
       'PostgreSQL point-in-time recovery belongs to the server: archive its WAL with pgBackRest or WAL-G (see the README: "PostgreSQL"); migrate-guard restores its verified dumps',
     sidecar: (suffix) => path.join(stateDir, `${database}.${suffix}`),
+    async identity() {
+      // The cluster's own identifier: another host name, port or user for the same cluster is the
+      // same database. Read from the maintenance database when this one does not exist (yet).
+      const read = (target: string) =>
+        withPg(target, async (connection) => (await connection.all<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()'))[0]?.id ?? null);
+      let systemIdentifier: string | null;
+      try {
+        systemIdentifier = await read(url).catch(async (error: unknown) => {
+          if ((error as { code?: string }).code === '3D000') return read(maintenance);
+          throw error;
+        });
+      } catch (error) {
+        throw new GuardError('USAGE', `cannot connect to ${name}: ${(error as Error).message}; check DATABASE_URL and that the server runs`, { cause: error });
+      }
+      return { path: null, systemIdentifier, database };
+    },
 
     async probe() {
       let connection: PgConnection;

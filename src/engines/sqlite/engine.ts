@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { fileModeFrom } from '../../fs/file-mode.ts';
@@ -34,6 +34,7 @@ export function sqliteEngine(file: string): Engine {
     snapshotExtension: '.db',
     pointInTimeAdvice: null,
     sidecar: (suffix) => `${database}.${suffix}`,
+    identity: async () => ({ path: await realDatabasePath(database), systemIdentifier: null, database: null }),
 
     async probe() {
       if (!(await pathExists(database))) return 'missing';
@@ -106,3 +107,14 @@ export function sqliteEngine(file: string): Engine {
   };
 }
 
+
+/**
+ * The file's real path, links resolved: the same database reached through a symlinked folder is
+ * the same database. One that does not exist yet is named by its folder's real path.
+ */
+async function realDatabasePath(database: string): Promise<string> {
+  const real = await realpath(database).catch(() => null);
+  if (real !== null) return real;
+  const folder = await realpath(path.dirname(database)).catch(() => path.dirname(database));
+  return path.join(folder, path.basename(database));
+}
