@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import { Umzug, type RunnableMigration, type UmzugStorage } from 'umzug';
 import type { Engine } from '../engines/contract.ts';
@@ -6,7 +5,7 @@ import type { MigrationHistory } from '../history/contract.ts';
 import type { Executor } from './executor.ts';
 import { isTransactional, loadScript, type MigrationArgument } from './load-script.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { splitSqlStatements } from './sql-split.ts';
+import { runSqlFile } from './sql-file.ts';
 
 export type Direction = 'up' | 'down';
 
@@ -21,7 +20,7 @@ export interface StepObserver {
 }
 
 export interface MigratorOptions {
-  readonly engine: Pick<Engine, 'reader'>;
+  readonly engine: Pick<Engine, 'reader' | 'splitSql' | 'runSqlStatement' | 'statementFailure'>;
   readonly history: MigrationHistory;
   readonly files: readonly MigrationFile[];
   readonly executor: Executor;
@@ -43,7 +42,7 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
       await executor.step(transactional, async (db) => {
         const started = performance.now();
         try {
-          await runMigrationStep(db, file, direction);
+          await runMigrationStep(db, file, direction, options.engine);
         } finally {
           await observer?.afterStep?.(file.name, db);
         }
@@ -64,12 +63,11 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
   return new Umzug<Knex>({ migrations, context: () => executor.reads, storage, logger: undefined });
 }
 
-async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direction): Promise<void> {
+async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direction, engine: MigratorOptions['engine']): Promise<void> {
   if (file.format === 'sql') {
     const sqlFile = direction === 'up' ? file.path : file.downPath;
     if (!sqlFile) throw new Error(`${file.name} has no ${file.name}.down.sql`);
-    // Statement by statement, the list a dry run shows being exactly what runs.
-    for (const statement of splitSqlStatements(await readFile(sqlFile, 'utf8'))) await db.raw(statement);
+    await runSqlFile(db, engine, sqlFile);
     return;
   }
   const script = await loadScript(file.path);

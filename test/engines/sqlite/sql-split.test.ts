@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { splitSqlStatements } from '../../src/migrator/sql-split.ts';
-import { SqliteConnection } from '../../src/engines/sqlite/connection.ts';
+import { splitSqlStatements } from '../../../src/engines/sqlite/sql-split.ts';
+import { SqliteConnection } from '../../../src/engines/sqlite/connection.ts';
 
 describe('splitSqlStatements', () => {
   it('splits on semicolons outside quotes and comments', () => {
