@@ -30,7 +30,9 @@ export class SqlStatementError extends Error {
 
   constructor(file: string, location: { readonly line: number; readonly column: number }, failure: StatementFailure, statement: string, cause: unknown) {
     const excerpt = excerptOf(statement);
-    super(`${displayPath(file)} line ${location.line}, column ${location.column}: ${failure.message}${failure.codeLabel ? ` (${failure.codeLabel})` : ''}\nstatement: ${excerpt}`, { cause });
+    // The code beside the place, before the message: a message may itself run over lines.
+    const where = `${displayPath(file)} line ${location.line}, column ${location.column}${failure.codeLabel ? `, ${failure.codeLabel}` : ''}`;
+    super(`${where}: ${failure.message}\nstatement: ${excerpt}`, { cause });
     this.file = file;
     this.line = location.line;
     this.column = location.column;

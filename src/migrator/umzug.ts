@@ -43,9 +43,13 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
         const started = performance.now();
         try {
           await runMigrationStep(db, file, direction, options.engine);
-        } finally {
-          await observer?.afterStep?.(file.name, db);
+        } catch (error) {
+          // What the observer reads after a failed step (on PostgreSQL, in an aborted transaction,
+          // where every read fails) never hides why the step failed.
+          await Promise.resolve(observer?.afterStep?.(file.name, db)).catch(() => undefined);
+          throw error;
         }
+        await observer?.afterStep?.(file.name, db);
         const durationMs = Math.round(performance.now() - started);
         if (direction === 'up') await recorder.record(db, { name: file.name, checksum: file.checksum, durationMs });
         else await recorder.forget(db, file.name);

@@ -34,6 +34,14 @@ export interface RunFailure {
 }
 
 /**
+ * `migrate failed in 002_fn: <the message's first line>`: the warning that announces the undo.
+ * The whole message is in the migration's FAILED line before it and in the report after it.
+ */
+export function failureHeadline(failure: RunFailure): string {
+  return `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message.split('\n')[0]}`;
+}
+
+/**
  * `copy`: the snapshot; `proof`: checksum and integrity check of the copy (in a group run, side by
  * side with the migrations and checks); `backup`: copy and proof until the backup is in place;
  * `commit` / `rollback`: the group's end; `restore`: the restore path's undo.
