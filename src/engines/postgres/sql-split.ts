@@ -53,7 +53,7 @@ export function splitPostgresSql(sql: string): SqlStatement[] {
       i += 1;
       continue;
     }
-    hasCode = true;
+    if (ch !== ';') hasCode = true;
     if (ch === "'") {
       i = endOfQuoted(sql, i + 1, "'", false);
       continue;
