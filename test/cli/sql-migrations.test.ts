@@ -89,11 +89,10 @@ describe('.sql migrations on PostgreSQL', () => {
     await project.writeMigration('002_broken.sql', 'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n');
     await project.writeConfig(ERROR_HOOK);
     const before = await db.dump();
-
+    const where = 'migrations/002_broken.sql line 3, column 1, SQLSTATE 42601';
     const result = await cli(['migrate', '--json']);
     expect(result.exitCode, result.all).toBe(2);
     const { failed } = parseReport(result.stdout);
-    const where = 'migrations/002_broken.sql line 3, column 1, SQLSTATE 42601';
     expect(failed).toEqual({
       migration: '002_broken',
       phase: 'migrate',
@@ -107,6 +106,21 @@ describe('.sql migrations on PostgreSQL', () => {
     expect(await readFile(path.join(project.dir, 'error.log'), 'utf8')).toBe(failed.message);
     expect(result.stderr).toContain(`  FAILED   002_broken: ${where}: syntax error at or near "CREAT"\n           statement: CREAT TABLE oops (id int)\n`);
     expect(await db.dump()).toBe(before);
+  });
+
+  it("shows the same refusal in the dry run's plan", async () => {
+    await project.writeMigration('001_broken.sql', 'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n');
+    const result = await cli(['migrate', '--dry-run', '--json']);
+    expect(result.exitCode, result.all).toBe(1);
+    // The rehearsal's own reads after the failure (in an aborted transaction) do not hide it.
+    expect(parseReport(result.stdout).plan[0]).toMatchObject({
+      name: '001_broken',
+      status: 'would-fail',
+      error: 'migrations/001_broken.sql line 3, column 1, SQLSTATE 42601: syntax error at or near "CREAT"\nstatement: CREAT TABLE oops (id int)',
+    });
+    const human = await cli(['migrate', '--dry-run']);
+    expect(human.stderr).toContain('    x ERROR migrations/001_broken.sql line 3, column 1, SQLSTATE 42601: syntax error at or near "CREAT"\n            statement: CREAT TABLE oops (id int)\n');
+    expect(await db.tables()).toEqual([]);
   });
 
   it('points an unterminated $$ at its line and column, and keeps a multi-line message whole', async () => {
