@@ -16,6 +16,11 @@ const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
  * error position PostgreSQL reports in it maps back to the file) and where it starts in the file.
  * An unterminated string, comment or dollar quote runs to the end of the file, so PostgreSQL
  * itself reports it, with its position.
+ *
+ * Written here rather than taken from npm: dbgate-query-splitter (the maintained splitter that
+ * knows dollar quotes) cuts `E'it\'s; fine'`, nested comments and BEGIN ATOMIC bodies at their
+ * first `;`, and PostgreSQL's own parser (libpg-query) refuses a file with a syntax error
+ * before the server could report it with its position.
  */
 export function splitPostgresSql(sql: string): SqlStatement[] {
   const statements: SqlStatement[] = [];
