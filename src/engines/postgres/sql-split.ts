@@ -19,8 +19,8 @@ const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
  *
  * Written here rather than taken from npm: dbgate-query-splitter (the maintained splitter that
  * knows dollar quotes) cuts `E'it\'s; fine'`, nested comments and BEGIN ATOMIC bodies at their
- * first `;`, and PostgreSQL's own parser (libpg-query) refuses a file with a syntax error
- * before the server could report it with its position.
+ * first `;`; splitting with PostgreSQL's own parser (libpg-query, WebAssembly) needs the whole
+ * file to parse, so a file with a syntax error could not reach the server to be reported.
  */
 export function splitPostgresSql(sql: string): SqlStatement[] {
   const statements: SqlStatement[] = [];
