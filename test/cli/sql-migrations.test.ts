@@ -194,4 +194,17 @@ INSERT INTO shifts (begin) VALUES ('09:00; early');
     });
     expect(await db.dump()).toBe(before);
   });
+
+  it("gives a script migration's database error its code too, and its whole message", async () => {
+    await project.writeMigration('001_script.js', "exports.up = (knex) => knex.raw('SELECT 1,\\n  2 FROM nowhere');\n");
+    const result = await project.run(['migrate', '--json']);
+    expect(result.exitCode, result.all).toBe(2);
+    expect(parseReport(result.stdout).failed).toEqual({
+      migration: '001_script',
+      phase: 'migrate',
+      // knex's own message: the statement (over two lines), then SQLite's.
+      message: 'SELECT 1,\n  2 FROM nowhere - SQLITE_ERROR: no such table: nowhere',
+      code: 'SQLITE_ERROR',
+    });
+  });
 });
