@@ -84,8 +84,8 @@ describe('.sql migrations on PostgreSQL', () => {
   });
 
   it("shows PostgreSQL's message, SQLSTATE and the file's line for a misspelled keyword, in every output; exit 2, the database unchanged", async () => {
-    await project.writeMigration('001_counters.sql', COUNTERS);
-    expect((await cli(['migrate'])).exitCode).toBe(0);
+    // Content for "unchanged" to mean something, as the application wrote it.
+    await db.exec(COUNTERS);
     await project.writeMigration('002_broken.sql', 'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n');
     await project.writeConfig(ERROR_HOOK);
     const before = await db.dump();
