@@ -74,6 +74,11 @@ export function messageOf(error: unknown): string {
   return String(error);
 }
 
+/** The whole text of any thrown value, every line: why a migration failed (a database's DETAIL, HINT, CONTEXT). */
+export function fullMessageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /**
  * Whether a thrown value (or anything in its `cause` chain, or an AggregateError's members) is a
  * full disk: Node's ENOSPC/EDQUOT, or SQLite's SQLITE_FULL ("database or disk is full"), which

@@ -14,6 +14,7 @@ import type { RestoreReport } from '../commands/restore.ts';
 import type { RestoreTableReport } from '../commands/restore-table.ts';
 import type { DrillReport } from '../commands/drill.ts';
 import { formatBytes } from '../units.ts';
+import { hangingIndent } from './output.ts';
 
 import { formatSeconds as seconds } from '../units.ts';
 
@@ -31,10 +32,10 @@ export function formatRun(report: MigrateReport): string | null {
         report.undo === 'rollback'
           ? 'the run was rolled back (nothing was committed) and the database verified as it was'
           : `the database was restored from ${report.backup} and verified`;
-      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${report.failed?.message}\nmigrate-guard: ${undone}; nothing was changed (exit 2)`;
+      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${hangingIndent(report.failed?.message ?? '', '    ')}\nmigrate-guard: ${undone}; nothing was changed (exit 2)`;
     }
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${report.failed?.message}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
   }
 }
 
@@ -64,7 +65,7 @@ export function formatPlan(report: DryRunReport): string {
     lines.push('', `  ${entry.name}  ${state}${timing}`);
     for (const statement of entry.sql) lines.push(...statement.split('\n').map((line) => `      ${line}`));
     for (const warning of entry.warnings) lines.push(`    ! WARNING ${warning}`);
-    if (entry.error) lines.push(`    x ERROR ${entry.error}`);
+    if (entry.error) lines.push(`    x ERROR ${hangingIndent(entry.error, '            ')}`);
   }
   if (report.checks.length > 0) {
     lines.push('', '  checks on the rehearsed copy:');

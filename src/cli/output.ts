@@ -3,6 +3,11 @@ import type cliProgressModule from 'cli-progress';
 import type { GuardEvent } from '../events.ts';
 import { redactText } from '../redact.ts';
 
+/** A multi-line message under its first line, indented, so every line of it is read as part of it. */
+export function hangingIndent(text: string, indent: string): string {
+  return text.replace(/\n/g, `\n${indent}`);
+}
+
 export interface OutputStreams {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
@@ -54,7 +59,7 @@ export class Output {
         this.line(`  ${event.direction === 'up' ? 'applied ' : 'reverted'} ${event.name} (${event.durationMs} ms)`);
         return;
       case 'migration-failed':
-        this.line(`  FAILED   ${event.name}: ${event.message}`);
+        this.line(`  FAILED   ${event.name}: ${hangingIndent(event.message, '           ')}`);
         return;
       case 'check':
         this.line(`  ${event.result.ok ? 'ok    ' : 'FAILED'}   check ${event.result.name}: ${event.result.detail}`);

@@ -7,7 +7,7 @@ import { runChecks } from '../checks/run.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, SchemaShape, ScratchDatabase, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
-import { GuardError, messageOf, type ExitCode } from '../errors.ts';
+import { fullMessageOf, GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
@@ -141,7 +141,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
         await direction.run(plan.umzug, pending);
       } catch (error) {
         failed = true;
-        if (current !== null) rehearsal.failed(current, messageOf((error as { cause?: unknown }).cause ?? error));
+        if (current !== null) rehearsal.failed(current, fullMessageOf((error as { cause?: unknown }).cause ?? error));
       }
 
       let checks: CheckResult[] = [];

@@ -112,6 +112,24 @@ export interface ChangedSet {
   readonly foreignKeysOn?: boolean;
 }
 
+/** One statement of a `.sql` migration: its text as written, and where it starts in the file (a string index). */
+export interface SqlStatement {
+  readonly text: string;
+  readonly offset: number;
+}
+
+/** The database's own account of why a statement failed, as the engine reported it. */
+export interface StatementFailure {
+  /** All of it, never only its first line: PostgreSQL's DETAIL, HINT and CONTEXT included. */
+  readonly message: string;
+  /** PostgreSQL's SQLSTATE (`42601`), SQLite's result code (`SQLITE_ERROR`); null when it gave none. */
+  readonly code: string | null;
+  /** The code as people look it up: `SQLSTATE 42601`, `SQLITE_CONSTRAINT`. */
+  readonly codeLabel: string | null;
+  /** 1-based character position in the statement where the database located the error; null when it did not. */
+  readonly position: number | null;
+}
+
 /** A knex instance on the database, and the way to stop the statement it is running. */
 export interface KnexHandle {
   readonly knex: Knex;
@@ -187,6 +205,19 @@ export interface Engine {
   reader(knex: Knex): Reader;
   /** The knex instance migrations and checks run through (knex is loaded on first use). */
   openKnex(): Promise<KnexHandle>;
+  /**
+   * Splits a `.sql` migration by this engine's grammar (SQLite: CREATE TRIGGER … END; PostgreSQL:
+   * dollar quotes, E'' strings, nested comments, BEGIN ATOMIC bodies), so the real run and the
+   * dry run execute and list the same statements.
+   */
+  splitSql(sql: string): SqlStatement[];
+  /**
+   * Runs one statement of a `.sql` migration through `db` (a knex instance or transaction of this
+   * engine's `openKnex`) exactly as written: knex's `?` placeholders do not apply to a file.
+   */
+  runSqlStatement(db: Knex, statement: string): Promise<void>;
+  /** The database's own message, code and position when `error`, thrown running `statement`, is this engine's; null otherwise. */
+  statementFailure(error: unknown, statement: string): StatementFailure | null;
   /** Whether schema changes roll back with a transaction (both engines in view: yes). */
   readonly transactionalDdl: boolean;
 

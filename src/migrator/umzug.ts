@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import { Umzug, type RunnableMigration, type UmzugStorage } from 'umzug';
 import type { Engine } from '../engines/contract.ts';
@@ -6,7 +5,7 @@ import type { MigrationHistory } from '../history/contract.ts';
 import type { Executor } from './executor.ts';
 import { isTransactional, loadScript, type MigrationArgument } from './load-script.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { splitSqlStatements } from './sql-split.ts';
+import { runSqlFile } from './sql-file.ts';
 
 export type Direction = 'up' | 'down';
 
@@ -21,7 +20,7 @@ export interface StepObserver {
 }
 
 export interface MigratorOptions {
-  readonly engine: Pick<Engine, 'reader'>;
+  readonly engine: Pick<Engine, 'reader' | 'splitSql' | 'runSqlStatement' | 'statementFailure'>;
   readonly history: MigrationHistory;
   readonly files: readonly MigrationFile[];
   readonly executor: Executor;
@@ -43,10 +42,14 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
       await executor.step(transactional, async (db) => {
         const started = performance.now();
         try {
-          await runMigrationStep(db, file, direction);
-        } finally {
-          await observer?.afterStep?.(file.name, db);
+          await runMigrationStep(db, file, direction, options.engine);
+        } catch (error) {
+          // What the observer reads after a failed step (on PostgreSQL, in an aborted transaction,
+          // where every read fails) never hides why the step failed.
+          await Promise.resolve(observer?.afterStep?.(file.name, db)).catch(() => undefined);
+          throw error;
         }
+        await observer?.afterStep?.(file.name, db);
         const durationMs = Math.round(performance.now() - started);
         if (direction === 'up') await recorder.record(db, { name: file.name, checksum: file.checksum, durationMs });
         else await recorder.forget(db, file.name);
@@ -64,12 +67,11 @@ export function createMigrator(options: MigratorOptions): Umzug<Knex> {
   return new Umzug<Knex>({ migrations, context: () => executor.reads, storage, logger: undefined });
 }
 
-async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direction): Promise<void> {
+async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direction, engine: MigratorOptions['engine']): Promise<void> {
   if (file.format === 'sql') {
     const sqlFile = direction === 'up' ? file.path : file.downPath;
     if (!sqlFile) throw new Error(`${file.name} has no ${file.name}.down.sql`);
-    // Statement by statement, the list a dry run shows being exactly what runs.
-    for (const statement of splitSqlStatements(await readFile(sqlFile, 'utf8'))) await db.raw(statement);
+    await runSqlFile(db, engine, sqlFile);
     return;
   }
   const script = await loadScript(file.path);

@@ -1,5 +1,6 @@
-import type { ChangedSet } from '../engines/contract.ts';
-import { GuardError, messageOf } from '../errors.ts';
+import type { ChangedSet, Engine } from '../engines/contract.ts';
+import { SqlStatementError } from '../migrator/sql-file.ts';
+import { fullMessageOf, GuardError, messageOf } from '../errors.ts';
 import type { Plan } from './plan.ts';
 import type { MigrationOutcome, RunFailure } from './report.ts';
 import { timed, type Run } from './run.ts';
@@ -41,11 +42,9 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
     const cause = (error as { cause?: unknown }).cause ?? error;
     const interrupted = run.signal?.aborted === true;
     const failed = running.current;
-    failure = {
-      migration: failed?.name ?? null,
-      phase: interrupted ? 'interrupted' : 'migrate',
-      message: interrupted ? `interrupted by a signal (${messageOf(cause)})` : messageOf(cause),
-    };
+    failure = interrupted
+      ? { migration: failed?.name ?? null, phase: 'interrupted', message: `interrupted by a signal (${messageOf(cause)})` }
+      : { migration: failed?.name ?? null, phase: 'migrate', ...migrationError(cause, run.engine) };
     if (failed) {
       outcomes.set(failed.name, { name: failed.name, status: 'failed', durationMs: since(failed.started) });
       run.emit({ type: 'migration-failed', name: failed.name, message: failure.message });
@@ -61,4 +60,18 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
         )
       : null;
   return { outcomes: [...outcomes.values()], failure, written: changed };
+}
+
+/**
+ * Why a migration failed, all of it (a multi-line message is never cut to its first line): a
+ * `.sql` statement's database message, code, line and column; another error's message, with the
+ * database's code when the database raised it.
+ */
+function migrationError(cause: unknown, engine: Pick<Engine, 'statementFailure'>): Omit<RunFailure, 'migration' | 'phase'> {
+  if (cause instanceof SqlStatementError) {
+    return { message: cause.message, code: cause.code, file: cause.file, line: cause.line, column: cause.column, statement: cause.statement };
+  }
+  const message = fullMessageOf(cause);
+  const code = engine.statementFailure(cause, '')?.code;
+  return code === undefined ? { message } : { message, code };
 }

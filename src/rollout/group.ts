@@ -6,7 +6,7 @@ import { recordedMigrations } from '../history/select.ts';
 import { formatSeconds } from '../units.ts';
 import type { RolloutBackup } from './backup.ts';
 import type { Plan } from './plan.ts';
-import type { RunFailure } from './report.ts';
+import { failureHeadline, type RunFailure } from './report.ts';
 import { timed, type Run } from './run.ts';
 
 /** How a group run ended: the failure (the run's, or its commit's) and, after a rollback, whether it was proven. */
@@ -59,7 +59,7 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
   };
 
   async function rollBack(failure: RunFailure, open: boolean): Promise<GroupEnd> {
-    run.emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
+    run.emit({ type: 'warning', message: failureHeadline(failure) });
     run.emit({ type: 'step', message: 'rolling back: nothing the run did is kept' });
     try {
       await timed(run, 'rollback', async () => {

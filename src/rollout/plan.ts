@@ -93,7 +93,7 @@ export async function connect(engine: Pick<Engine, 'openKnex'>, source: Migratio
 const UNWATCHED: ChangedSet = { tables: [], rowsChanged: [], unknown: 'a project Umzug runs its migrations on connections of its own' };
 
 export interface PlanInput {
-  readonly engine: Pick<Engine, 'reader'>;
+  readonly engine: Pick<Engine, 'reader' | 'splitSql' | 'runSqlStatement' | 'statementFailure'>;
   /** The database people know, named when it turns out to be damaged (a dry run works on a copy of it). */
   readonly subject: Pick<Engine, 'damage' | 'name'>;
   readonly history: MigrationHistory;

@@ -21,7 +21,24 @@ export interface MigrationOutcome {
 export interface RunFailure {
   readonly migration: string | null;
   readonly phase: 'migrate' | 'check' | 'commit' | 'interrupted' | 'refused' | 'recovery';
+  /** Every line of it: a database's DETAIL, HINT and CONTEXT are part of the reason. */
   readonly message: string;
+  /** A migration's error the database raised: its code (PostgreSQL's SQLSTATE, SQLite's result code). */
+  readonly code?: string | null;
+  /** A `.sql` statement the database refused: the file, and the 1-based line and column the database pointed at in it. */
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** That statement, whitespace folded, cut to a readable length. */
+  readonly statement?: string;
+}
+
+/**
+ * `migrate failed in 002_fn: <the message's first line>`: the warning that announces the undo.
+ * The whole message is in the migration's FAILED line before it and in the report after it.
+ */
+export function failureHeadline(failure: RunFailure): string {
+  return `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message.split('\n')[0]}`;
 }
 
 /**

@@ -8,7 +8,7 @@ import { restoreFull } from '../restore/restore-full.ts';
 import { formatSeconds } from '../units.ts';
 import type { RolloutBackup } from './backup.ts';
 import type { Plan } from './plan.ts';
-import type { RunFailure } from './report.ts';
+import { failureHeadline, type RunFailure } from './report.ts';
 import { timed, type Run } from './run.ts';
 
 /**
@@ -24,7 +24,7 @@ export async function restoreRolloutBackup(
   backup: RolloutBackup,
   failure: RunFailure,
 ): Promise<{ readonly error: string | null; readonly preRestoreCopy: string | null }> {
-  run.emit({ type: 'warning', message: `${failure.phase} failed${failure.migration ? ` in ${failure.migration}` : ''}: ${failure.message}` });
+  run.emit({ type: 'warning', message: failureHeadline(failure) });
   run.emit({ type: 'step', message: `restoring the pre-rollout backup ${backup.file}` });
   await backup.journal.note('restoring');
   const applied = recordedMigrations(run.engine);

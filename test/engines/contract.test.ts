@@ -456,6 +456,38 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         expect(await engine.read('readonly', (reader) => engine.listTables(reader))).toEqual(['child', 'parent']);
       });
 
+      it(".sql statements: split by the engine's grammar, run as written, refused with the database's own message and code", async () => {
+        await ready();
+        const sql = "-- it's; a comment\nCREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('what?; fine');\n;\nINSERT INTO nowhere VALUES (1)";
+        const statements = engine.splitSql(sql);
+        expect(statements.map((statement) => statement.text)).toEqual([
+          "-- it's; a comment\nCREATE TABLE notes (body TEXT)",
+          "INSERT INTO notes VALUES ('what?; fine')",
+          'INSERT INTO nowhere VALUES (1)',
+        ]);
+        expect(statements.map((statement) => statement.offset)).toEqual([0, sql.indexOf('INSERT INTO notes'), sql.indexOf('INSERT INTO nowhere')]);
+        const handle = await engine.openKnex();
+        try {
+          await handle.knex.transaction(async (trx) => {
+            await engine.runSqlStatement(trx, statements[0]!.text);
+            await engine.runSqlStatement(trx, statements[1]!.text);
+            // knex's `?` placeholders do not apply to a file's statement.
+            expect(await engine.reader(trx).all('SELECT body FROM notes')).toEqual([{ body: 'what?; fine' }]);
+          });
+          const refused = await engine.runSqlStatement(handle.knex, statements[2]!.text).then(
+            () => null,
+            (error: unknown) => error,
+          );
+          const failure = engine.statementFailure(refused, statements[2]!.text);
+          expect(failure?.message).toMatch(/^(no such table: nowhere|relation "nowhere" does not exist)$/);
+          expect(failure?.code).toMatch(/^(SQLITE_ERROR|42P01)$/);
+          expect(failure?.position === null || failure?.position === statements[2]!.text.indexOf('nowhere') + 1).toBe(true);
+          expect(engine.statementFailure(new Error('not the database'), '')).toBeNull();
+        } finally {
+          await handle.destroy();
+        }
+      });
+
       it('makes the next write fail once interrupted', async () => {
         await ready();
         const handle = await engine.openKnex();

@@ -14,6 +14,8 @@ import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
 import { databaseOf, withDatabase } from './url.ts';
+import { splitPostgresSql } from './sql-split.ts';
+import { pgStatementFailure, runPgStatement } from './statement.ts';
 
 /** The client tools, loaded on first use (with execa): reading and locking need neither. */
 const tools = () => import('./dump.ts');
@@ -99,6 +101,9 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     }),
     openKnex: async () => (await import('./knex.ts')).openPgKnex(url),
     transactionalDdl: true,
+    splitSql: splitPostgresSql,
+    runSqlStatement: runPgStatement,
+    statementFailure: pgStatementFailure,
 
     async snapshot(target, onProgress, provenWith) {
       // pg_dump says nothing countable while it works: the bar goes from nothing to done.

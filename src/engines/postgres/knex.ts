@@ -1,8 +1,10 @@
-import knexFactory from 'knex';
+import { createRequire } from 'node:module';
+import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { ChangedSet, KnexHandle, Reader } from '../contract.ts';
 import { WriteSet } from '../write-set.ts';
 import { APPLICATION_NAME, withPg } from './connection.ts';
+import { VERBATIM_MARK } from './statement.ts';
 
 /**
  * The knex instance migrations see on PostgreSQL: one connection (pool max 1), named in
@@ -12,7 +14,7 @@ import { APPLICATION_NAME, withPg } from './connection.ts';
 export function openPgKnex(url: string): KnexHandle {
   const backends = new Set<number>();
   const knex = knexFactory({
-    client: 'pg',
+    client: verbatimAwareClient(),
     connection: { connectionString: url, application_name: APPLICATION_NAME },
     pool: {
       min: 1,
@@ -71,4 +73,17 @@ async function changedSoFar(statements: ChangedSet, reader: Reader): Promise<Cha
     if (reach?.hidden) return { tables: [...tables], rowsChanged: [...rowsChanged], unknown: 'a written table has triggers or cascading foreign keys, outside one transaction' };
   }
   return { tables: [...tables].sort(), rowsChanged: [...rowsChanged].sort(), unknown: null };
+}
+
+/**
+ * knex's PostgreSQL client, except that a statement marked `VERBATIM_MARK` (a `.sql` file's) is
+ * sent as written, mark removed, instead of having its `?` rewritten to `$n` placeholders.
+ */
+function verbatimAwareClient(): typeof Knex.Client {
+  const Client: typeof Knex.Client & { prototype: { positionBindings(sql: string): string } } = createRequire(import.meta.url)('knex/lib/dialects/postgres/index.js');
+  return class VerbatimAwarePgClient extends Client {
+    override positionBindings(sql: string): string {
+      return sql.startsWith(VERBATIM_MARK) ? sql.slice(VERBATIM_MARK.length) : super.positionBindings(sql);
+    }
+  } as typeof Knex.Client;
 }

@@ -17,6 +17,8 @@ import { restoreInto } from './restore.ts';
 import { listTables, tableColumns } from './schema.ts';
 import { copyFrom, copyToSelfContainedFile, removeCopy } from './self-contained-copy.ts';
 import { exportTableSql, replaceTableRows } from './table.ts';
+import { splitSqliteSql } from './sql-split.ts';
+import { runSqliteStatement, sqliteStatementFailure } from './statement.ts';
 
 const OPENERS: Readonly<Record<ReadMode, (file: string) => Promise<SqliteConnection>>> = {
   untouched: (file) => SqliteConnection.openUntouched(file),
@@ -99,6 +101,10 @@ export function sqliteEngine(file: string): Engine {
     replaceTable: (snapshot, table, force) => replaceTableRows(database, snapshot, table, force),
 
     manualRestore: (backup) => `sqlite3 ${database} ".restore '${backup}'"`,
+
+    splitSql: splitSqliteSql,
+    runSqlStatement: runSqliteStatement,
+    statementFailure: sqliteStatementFailure,
 
     damage(error) {
       const code = (error as { code?: string }).code;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { splitSqlStatements } from '../../src/migrator/sql-split.ts';
-import { SqliteConnection } from '../../src/engines/sqlite/connection.ts';
+import { splitSqliteSql, splitSqlStatements } from '../../../src/engines/sqlite/sql-split.ts';
+import { SqliteConnection } from '../../../src/engines/sqlite/connection.ts';
 
 describe('splitSqlStatements', () => {
   it('splits on semicolons outside quotes and comments', () => {
@@ -38,6 +38,14 @@ UPDATE shifts SET end = 'x';`;
     expect(statements).toHaveLength(3);
     expect(statements[1]).toMatch(/^CREATE TRIGGER tr[\s\S]*\n\s*END$/);
     expect(statements[2]).toBe("UPDATE shifts SET end = 'x'");
+  });
+
+  it('says where each statement starts in the file', () => {
+    const sql = '\n  CREATE TABLE t (v INT);\n\n  -- next\n  INSERT INTO t VALUES (1)';
+    expect(splitSqliteSql(sql)).toEqual([
+      { text: 'CREATE TABLE t (v INT)', offset: sql.indexOf('CREATE') },
+      { text: '-- next\n  INSERT INTO t VALUES (1)', offset: sql.indexOf('-- next') },
+    ]);
   });
 
   it('drops empty statements and comment-only tails', () => {

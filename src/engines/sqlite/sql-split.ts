@@ -1,3 +1,5 @@
+import type { SqlStatement } from '../contract.ts';
+
 /**
  * Splits a `.sql` migration into its statements, the way SQLite will run them, so a dry run can
  * list them and the real run executes exactly that list. Aware of quotes ('…', "…", `…`, […]) and
@@ -5,16 +7,17 @@
  * the rule of SQLite's own `sqlite3_complete`: so `CASE … END;` in a trigger body, or a column
  * named `end`, does not cut the trigger short.
  */
-export function splitSqlStatements(sql: string): string[] {
-  const statements: string[] = [];
+export function splitSqliteSql(sql: string): SqlStatement[] {
+  const statements: SqlStatement[] = [];
   let start = 0;
   let words: string[] = []; // the statement's first words, to recognise CREATE TRIGGER
   let inTrigger = false;
   let last: string[] = []; // the two most recent tokens (`;` counts as one)
   let i = 0;
   const push = (end: number) => {
-    const text = sql.slice(start, end).trim();
-    if (stripComments(text).trim() !== '') statements.push(text);
+    const raw = sql.slice(start, end);
+    const text = raw.trim();
+    if (stripComments(text).trim() !== '') statements.push({ text, offset: start + raw.length - raw.trimStart().length });
     start = end + 1;
     words = [];
     inTrigger = false;
@@ -75,6 +78,11 @@ export function splitSqlStatements(sql: string): string[] {
   }
   push(sql.length);
   return statements;
+}
+
+/** The statements' texts alone. */
+export function splitSqlStatements(sql: string): string[] {
+  return splitSqliteSql(sql).map((statement) => statement.text);
 }
 
 function stripComments(text: string): string {
