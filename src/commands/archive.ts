@@ -8,6 +8,8 @@ import type { EventListener } from '../events.ts';
 
 export interface ArchiveOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** Aborting (SIGINT/SIGTERM in the CLI) stops Litestream cleanly. */
@@ -32,7 +34,7 @@ export interface ArchiveReport {
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
   if (engine.pointInTimeAdvice !== null) throw new GuardError('USAGE', engine.pointInTimeAdvice);
   await requireDatabase(engine);
   const database = engine.name;

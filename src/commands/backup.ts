@@ -9,6 +9,8 @@ import { recordedMigrations } from '../history/select.ts';
 
 export interface BackupOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly kind?: BackupKind;
@@ -41,7 +43,7 @@ export interface BackupReport {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
   await requireDatabase(engine);
   const kind = options.kind ?? 'manual';
   const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;

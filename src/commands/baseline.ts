@@ -20,6 +20,8 @@ import { planUp } from '../rollout/select-migrations.ts';
 
 export interface BaselineOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   readonly migrations?: MigrationsSettings;
   readonly backupDir: string;
@@ -51,7 +53,7 @@ export interface BaselineReport {
  */
 export async function runBaseline(options: BaselineOptions): Promise<BaselineReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
   await requireDatabase(engine);
   if (options.config?.umzug) throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);

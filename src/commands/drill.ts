@@ -20,6 +20,8 @@ export interface DrillOptions {
   readonly config: ResolvedConfig;
   /** The live database: the drill's scratch database is made on its engine (its server, for PostgreSQL). */
   readonly database?: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   /** A given backup; default the newest verified one. */
   readonly backup?: string;
   /** Drill from the WAL archive's latest point instead of a backup (needs `database` for the config). */
@@ -67,7 +69,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir });
+    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir, directUrl: options.database === undefined ? null : options.directUrl });
     const target = await live.scratch(scratch);
     try {
       const engine = target.engine;

@@ -21,6 +21,8 @@ import { assertAppliedUnchanged } from '../rollout/preflight.ts';
 
 export interface DryRunOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -84,7 +86,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
   const direction = options.direction === 'down' ? DOWN : UP;
   const started = performance.now();
-  const live = engineFor(options.database);
+  const live = engineFor(options.database, { directUrl: options.directUrl });
   const database = live.name;
   const exists = (await live.probe()) !== 'missing';
   const notes: string[] = [];

@@ -14,6 +14,8 @@ import { formatBytes } from '../units.ts';
 
 export interface HealthOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** Injectable for tests and for reasoning about "as of". */
@@ -61,7 +63,7 @@ export interface HealthReport {
 export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const now = options.now ?? new Date();
   const backupDir = path.resolve(options.backupDir);
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
   const database = engine.name;
   const backups = await listBackups(backupDir);
   const alerts: HealthAlert[] = [];

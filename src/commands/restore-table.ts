@@ -10,6 +10,8 @@ import { prepareBackup } from '../restore/prepare.ts';
 
 export interface RestoreTableOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly backup: string;
   readonly table: string;
@@ -41,7 +43,7 @@ export interface RestoreTableReport {
  * backup, rolled back when the result breaks a foreign key (unless --force).
  */
 export async function runRestoreTable(options: RestoreTableOptions): Promise<RestoreTableReport> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
   const applied = recordedMigrations(engine);
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {

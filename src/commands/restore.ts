@@ -26,6 +26,8 @@ export type RestoreTarget =
 
 export interface RestoreCommandOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly target: RestoreTarget;
@@ -61,7 +63,7 @@ export interface RestoreReport {
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const startedAt = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
   const database = engine.name;
   const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);

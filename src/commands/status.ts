@@ -10,6 +10,8 @@ import { listMigrationFiles } from '../migrator/migration-files.ts';
 
 export interface StatusOptions {
   readonly database: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -39,7 +41,7 @@ export interface StatusReport {
  * Umzug, what its storage says.
  */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { directUrl: options.directUrl });
   const database = engine.name;
   const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
   if (umzug) return statusOfUmzug(database, umzug);

@@ -12,6 +12,11 @@ export interface EngineOptions {
    * backup folder. SQLite keeps them beside the database file.
    */
   readonly stateDir?: string;
+  /**
+   * PostgreSQL: the URL every connection uses when the database's own URL goes through a pooler
+   * (`DIRECT_URL`, `--direct-url`, `directUrl`); the database URL still finds and names the database.
+   */
+  readonly directUrl?: string | null | undefined;
 }
 
 /**
@@ -20,7 +25,10 @@ export interface EngineOptions {
  * The pg driver is loaded only when a PostgreSQL engine first connects.
  */
 export function engineFor(database: string, options: EngineOptions = {}): Engine {
-  if (isPostgresUrl(database)) return postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups') });
+  if (isPostgresUrl(database)) return postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl });
+  if (options.directUrl) {
+    throw new GuardError('USAGE', `DIRECT_URL is set, but the database is the SQLite file ${database}: DIRECT_URL is for a PostgreSQL database reached through a pooler; unset it, or check --db / DATABASE_URL`);
+  }
   return sqliteEngine(path.resolve(database));
 }
 

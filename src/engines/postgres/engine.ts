@@ -10,10 +10,11 @@ import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import type { TransactionAtCommit } from './dump.ts';
 import { acquirePgLock } from './lock.ts';
+import { requireServerSession, type UrlSource } from './pooler.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
-import { databaseOf, withDatabase } from './url.ts';
+import { databaseOf, directConnection, withDatabase } from './url.ts';
 
 /** The client tools, loaded on first use (with execa): reading and locking need neither. */
 const tools = () => import('./dump.ts');
@@ -29,10 +30,29 @@ const MAINTENANCE = 'postgres';
  * by `pg_restore --single-transaction --exit-on-error` into a scratch database whose facts must
  * equal them. The run's files (journal, pre-restore dumps) live in `stateDir`: a server has no
  * "beside the database".
+ *
+ * `databaseUrl` finds and names the database (its backups' names, the manifest's source);
+ * every connection goes to `directUrl` when there is one: the server itself, when `databaseUrl`
+ * goes through a pooler (see pooler.ts). A step that needs a server session of its own (the
+ * lock, a dump, a restore, a scratch database) first proves the URL gives one, once per engine.
  */
-export function postgresEngine(url: string, options: { readonly stateDir: string }): Engine {
-  const database = databaseOf(url);
-  const name = redact(url);
+export function postgresEngine(
+  databaseUrl: string,
+  options: { readonly stateDir: string; readonly directUrl?: string | null | undefined; readonly sessionProven?: boolean },
+): Engine {
+  const database = databaseOf(databaseUrl);
+  const name = redact(databaseUrl);
+  const url = options.directUrl ? directConnection(databaseUrl, options.directUrl) : databaseUrl;
+  const source: UrlSource = options.directUrl ? 'DIRECT_URL' : 'DATABASE_URL';
+  let sessionProven: Promise<void> | null = options.sessionProven ? Promise.resolve() : null;
+  /** Refused (TRANSACTION_POOLER) before anything when `url` is a pooler in transaction mode; a failed check is tried again next time. */
+  const requireSession = (): Promise<void> => {
+    sessionProven ??= requireServerSession(url, source).catch((error: unknown) => {
+      sessionProven = null;
+      throw error;
+    });
+    return sessionProven;
+  };
   const stateDir = path.resolve(options.stateDir);
   const maintenance = withDatabase(url, MAINTENANCE);
   /** The proofs of snapshots this engine dumped, running beside the dump, by file. */
@@ -53,7 +73,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         connection = await PgConnection.open(url);
       } catch (error) {
         if ((error as { code?: string }).code === '3D000') return 'missing';
-        throw new GuardError('USAGE', `cannot connect to ${name}: ${(error as Error).message}; check DATABASE_URL and that the server runs`, { cause: error });
+        throw new GuardError('USAGE', `cannot connect to ${redact(url)}: ${(error as Error).message}; check ${source} and that the server runs`, { cause: error });
       }
       // A database that exists is ready, tables or not ('empty' is a SQLite file of zero bytes).
       await connection.close();
@@ -65,7 +85,10 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     },
     // A dump holds every row: only its owner reads it (there is no database file to take bits from).
     fileMode: async () => PRIVATE_FILE_MODE,
-    lock: (command) => acquirePgLock(url, database, command),
+    async lock(command) {
+      await requireSession();
+      return acquirePgLock(url, database, command, source);
+    },
 
     read: (mode, work) =>
       withPg(url, async (connection) => {
@@ -86,6 +109,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
 
     async snapshot(target, onProgress, provenWith) {
       // pg_dump says nothing countable while it works: the bar goes from nothing to done.
+      await requireSession();
       onProgress?.(0, 1);
       const facts = provenWith ? await snapshotToProve(target, provenWith) : await (await tools()).dumpDatabase(url, target, null).then(() => null);
       // pg_dump creates its file with the umask's mode.
@@ -124,6 +148,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         return scratch.engine.read('readonly', work);
       }),
     async restore(snapshot, { onProgress, beforeChange, prove }) {
+      await requireSession();
       onProgress?.(0, 1);
       // pg_restore --clean drops and recreates what the dump holds; what the run created that the
       // dump does not know (a new table) is dropped first, in the same transaction. The tables are
@@ -157,6 +182,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
 
     scratch: () => scratchDatabase(),
     async rehearsal(folder) {
+      await requireSession();
       const scratch = await scratchDatabase();
       try {
         const dump = path.join(folder, 'rehearsal.dump');
@@ -199,6 +225,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       });
     },
     async replaceTable(snapshot, table, force) {
+      await requireSession();
       const { runDumpAsOneTransaction } = await tools();
       // The backup's rows of one table, in one transaction with the DELETE of the live ones. The
       // foreign-key triggers are off meanwhile (PostgreSQL would refuse the DELETE of rows the
@@ -225,7 +252,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       }));
     },
 
-    manualRestore: (backup) => `pg_restore --clean --if-exists --single-transaction --no-owner --dbname '${name}' '${backup}'`,
+    manualRestore: (backup) => `pg_restore --clean --if-exists --single-transaction --no-owner --dbname '${redact(url)}' '${backup}'`,
     damage(error) {
       const code = (error as { code?: string }).code;
       return code === 'XX001' || code === 'XX002' ? code : null;
@@ -281,6 +308,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
 
   /** An empty database on the same server, dropped (its sessions ended) when done. */
   async function scratchDatabase(): Promise<ScratchDatabase & { readonly url: string }> {
+    await requireSession();
     const scratchName = scratchDatabaseName();
     await withPg(maintenance, async (connection) => {
       await sweepScratchDatabases(connection);
@@ -289,7 +317,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     const scratchUrl = withDatabase(url, scratchName);
     return {
       url: scratchUrl,
-      engine: postgresEngine(scratchUrl, { stateDir }),
+      engine: postgresEngine(scratchUrl, { stateDir, sessionProven: true }),
       drop: () => withPg(maintenance, (connection) => connection.exec(`DROP DATABASE IF EXISTS ${quotePg(scratchName)} WITH (FORCE)`)),
     };
   }
