@@ -10,7 +10,7 @@ import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import type { TransactionAtCommit } from './dump.ts';
 import { acquirePgLock } from './lock.ts';
-import { requireServerSession, type UrlSource } from './pooler.ts';
+import { requireServerSession, transactionPoolerError, transactionPoolingEvidence, type UrlSource } from './pooler.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
@@ -111,7 +111,14 @@ export function postgresEngine(
       // pg_dump says nothing countable while it works: the bar goes from nothing to done.
       await requireSession();
       onProgress?.(0, 1);
-      const facts = provenWith ? await snapshotToProve(target, provenWith) : await (await tools()).dumpDatabase(url, target, null).then(() => null);
+      const facts = provenWith
+        ? await snapshotToProve(target, provenWith)
+        : await (await tools()).dumpDatabase(url, target, null).then(
+            () => null,
+            async (error: unknown) => {
+              throw (await poolerBehind('when pg_dump failed')) ?? error;
+            },
+          );
       // pg_dump creates its file with the umask's mode.
       await chmod(target, PRIVATE_FILE_MODE);
       await fsyncPath(target);
@@ -138,7 +145,11 @@ export function postgresEngine(
         }
       }
       return withRestoredDump(file, signal, async (scratch, restored) => {
-        if (!restored.ok) return { integrity: restored, facts: null, unreadable: restored.detail, objects: [] };
+        if (!restored.ok) {
+          const pooled = await poolerBehind('when pg_restore into a scratch database failed');
+          if (pooled) throw pooled;
+          return { integrity: restored, facts: null, unreadable: restored.detail, objects: [] };
+        }
         return proofOf(scratch.engine, applied);
       });
     },
@@ -164,7 +175,7 @@ export function postgresEngine(
           await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
         },
       });
-      if (!result.ok) throw new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
+      if (!result.ok) throw (await poolerBehind('when the restore failed')) ?? new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
       onProgress?.(1, 1);
       // One snapshot for the whole proof; row counts an application changed after the COMMIT are
       // told apart (as SQLite's data_version does), everything else stays strict.
@@ -189,10 +200,14 @@ export function postgresEngine(
         const { dumpDatabase, restoreIntoEmpty } = await tools();
         // pg_dump reads in one repeatable-read transaction and takes only ACCESS SHARE locks,
         // which block no reader and no writer of the live database.
-        await dumpDatabase(url, dump, null);
+        try {
+          await dumpDatabase(url, dump, null);
+        } catch (error) {
+          throw (await poolerBehind('when pg_dump failed')) ?? error;
+        }
         const restored = await restoreIntoEmpty(scratch.url, dump);
         await removeIfPresent(dump);
-        if (!restored.ok) throw new Error(`the rehearsal copy could not be made: ${restored.detail}`);
+        if (!restored.ok) throw (await poolerBehind('when pg_restore into a scratch database failed')) ?? new Error(`the rehearsal copy could not be made: ${restored.detail}`);
         return scratch;
       } catch (error) {
         await scratch.drop();
@@ -242,7 +257,7 @@ export function postgresEngine(
       const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], { before, after });
       if (!result.ok) {
         const broken = /migrate-guard: broken foreign key: (.+) references a missing (.+) row/.exec(result.detail);
-        if (!broken) throw new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
+        if (!broken) throw (await poolerBehind('when the restore of a table failed')) ?? new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
         return { rows: 0, violations: [{ table: broken[1]!, row: null, parent: broken[2]! }], committed: false };
       }
       return withPg(url, async (connection) => ({
@@ -282,8 +297,20 @@ export function postgresEngine(
           try {
             const { sha256 } = await dumped;
             const result = await restored;
-            if (!result.ok) return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
-            return { ...(await proofOf(scratch.engine, applied)), sha256 };
+            if (!result.ok) {
+              const pooled = await poolerBehind('when the proof\'s pg_restore failed');
+              if (pooled) throw pooled;
+              return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
+            }
+            const proven = { ...(await proofOf(scratch.engine, applied)), sha256 };
+            // A copy that restores without what the snapshot showed: through a pooler, pg_dump's
+            // or pg_restore's statements ran in sessions other than their own.
+            const expected = await reading.catch(() => null);
+            if (expected && proven.facts && !sameContent(expected, proven.facts)) {
+              const pooled = await poolerBehind('when the proof found the copy differing from the database');
+              if (pooled) throw pooled;
+            }
+            return proven;
           } finally {
             await scratch.drop().catch(() => undefined);
           }
@@ -298,12 +325,28 @@ export function postgresEngine(
           abandon.abort();
           piped.delete(target);
           await proof.catch(() => undefined);
+          const pooled = await poolerBehind('when pg_dump --snapshot failed');
+          if (pooled) throw pooled;
           throw error;
         }
       } finally {
         await connection.exec('ROLLBACK').catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * A step that needs a server session failed, or its copy came out wrong. When the URL turns out
+   * to give no session of its own after all (the check before the step can miss a pooler that
+   * happened to hand sessions out as a server would), that is the error, with its fix, never "the
+   * backup failed verification". Probed up to three times: only a failure pays for it.
+   */
+  async function poolerBehind(step: string): Promise<GuardError | null> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const evidence = await transactionPoolingEvidence(url).catch(() => null);
+      if (evidence) return transactionPoolerError(url, source, `${evidence.detail}, seen ${step}`, evidence.mode, false);
+    }
+    return null;
   }
 
   /** An empty database on the same server, dropped (its sessions ended) when done. */
@@ -332,11 +375,20 @@ export function postgresEngine(
     const scratch = await scratchDatabase();
     try {
       const restored = await restoreIntoEmpty(scratch.url, dump, signal ? { signal } : {});
+      if (!restored.ok && !signal?.aborted) {
+        const pooled = await poolerBehind('when pg_restore into a scratch database failed');
+        if (pooled) throw pooled;
+      }
       return await work(scratch, restored);
     } finally {
       await scratch.drop().catch(() => undefined);
     }
   }
+}
+
+/** The schema and row counts of two reads agree (only a hint here: the backup's proof compares them for real). */
+function sameContent(expected: DatabaseFacts, actual: DatabaseFacts): boolean {
+  return expected.schemaHash === actual.schemaHash && JSON.stringify(expected.tables) === JSON.stringify(actual.tables);
 }
 
 /** What a restored dump holds: the proof's facts and objects, read from the scratch database. */

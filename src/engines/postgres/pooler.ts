@@ -123,8 +123,17 @@ async function serverPort(url: string): Promise<string | null> {
   }
 }
 
-/** The refusal: which URL, which pooler, what showed it, and the two ways out. */
-export async function transactionPoolerError(url: string, source: UrlSource, evidence: string, mode: PoolingEvidence['mode'] = 'transaction'): Promise<GuardError> {
+/**
+ * The refusal: which URL, which pooler, what showed it, and the two ways out. `before` says it
+ * comes before anything was done (the check ahead of a step); a step that failed says no such thing.
+ */
+export async function transactionPoolerError(
+  url: string,
+  source: UrlSource,
+  evidence: string,
+  mode: PoolingEvidence['mode'] = 'transaction',
+  before = true,
+): Promise<GuardError> {
   const port = await serverPort(url);
   const behind = port === null ? '' : `; the server behind it listens on port ${port}`;
   const fix =
@@ -133,7 +142,7 @@ export async function transactionPoolerError(url: string, source: UrlSource, evi
       : "set DIRECT_URL (or --direct-url, or directUrl in the config) to the server's own URL, the pooler bypassed, or point DATABASE_URL at a session-mode pool";
   return new GuardError(
     'TRANSACTION_POOLER',
-    `${source} ${redact(url)} goes through a connection pooler in ${mode} mode (${poolerHint(url)}${behind}): ${evidence}. A migration run needs one server session for its lock, its dump and its restore: ${fix}; nothing was changed`,
+    `${source} ${redact(url)} goes through a connection pooler in ${mode} mode (${poolerHint(url)}${behind}): ${evidence}. A migration run needs one server session for its lock, its dump and its restore: ${fix}${before ? '; nothing was changed' : ''}`,
   );
 }
 

@@ -1,4 +1,8 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackup } from '../../../src/backup/create.ts';
 import { withPg } from '../../../src/engines/postgres/connection.ts';
 import { postgresEngine } from '../../../src/engines/postgres/engine.ts';
 import { poolerHint, transactionPoolingEvidence } from '../../../src/engines/postgres/pooler.ts';
@@ -81,7 +85,7 @@ describe.skipIf(PGBOUNCER_BINARY === null)('a real PgBouncer in front of the tes
     expect(await advisoryLocks(db)).toBe(0);
   });
 
-  it('locks, dumps and proves through DIRECT_URL, naming the database by DATABASE_URL', async () => {
+  it('locks through DIRECT_URL, naming the database by DATABASE_URL, nothing through the pooler', async () => {
     const bouncer = bouncers.get('transaction')!;
     const pooled = through('transaction');
     const engine = postgresEngine(pooled, { stateDir: '/nonexistent', directUrl: PG_SERVER.replace(/\/[^/]*$/, '') });
@@ -98,6 +102,27 @@ describe.skipIf(PGBOUNCER_BINARY === null)('a real PgBouncer in front of the tes
     expect(await advisoryLocks(db)).toBe(0);
     // Nothing went through the pooler.
     expect(await bouncer.transactions(db.name)).toBe(before);
+  });
+
+  // The check ahead of each step could miss a pooler (one that happened to hand sessions out as a
+  // server would): `sessionProven` skips it, as if it had. The step's own failure then names the pooler.
+  it('a backup whose dump went through a transaction-mode pool names the pooler, never "failed verification", and leaves no file', async () => {
+    await db.exec("CREATE TABLE accounts (id serial PRIMARY KEY, name text); INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 1000) g;");
+    const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pooler-'));
+    try {
+      const engine = postgresEngine(through('transaction'), { stateDir: folder, sessionProven: true });
+      const refusal = await createBackup({ engine, applied: async () => [], backupDir: folder, kind: 'manual' }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refusal).toMatchObject({ code: 'TRANSACTION_POOLER', exitCode: 1 });
+      expect((refusal as Error).message).toMatch(/transaction mode .*, seen when .*: set DIRECT_URL/);
+      expect((refusal as Error).message).not.toMatch(/verification|nothing was changed/);
+      expect((await readdir(folder, { recursive: true })).filter((file) => file.endsWith('.dump'))).toEqual([]);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+      await db.exec('DROP TABLE accounts');
+    }
   });
 
   it('refuses a DIRECT_URL that itself goes through a transaction-mode pool, saying so', async () => {
