@@ -8,6 +8,7 @@ import { thrownBy } from '../helpers/errors.ts';
 /** The defaults as the README's "Configuration" section states them. */
 const README_DEFAULTS = {
   umzug: null,
+  directUrl: null,
   transactions: 'group',
   checks: { integrity: 'full', foreignKeys: true, smoke: null, custom: [] },
   hooks: {
