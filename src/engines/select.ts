@@ -38,7 +38,8 @@ export function engineFor(database: string, options: EngineOptions = {}): Engine
  * live database (`database`) is on, since its manifest keeps the URL without its password.
  */
 export function engineForBackup(kind: EngineKind, source: string, database: string | undefined, options: EngineOptions = {}): Engine {
-  if (kind === 'sqlite') return engineFor(isPostgresUrl(source) ? 'backup.db' : source, options);
+  // A SQLite backup needs no server: a DIRECT_URL is not for it.
+  if (kind === 'sqlite') return engineFor(isPostgresUrl(source) ? 'backup.db' : source, { ...options, directUrl: null });
   if (database === undefined || !isPostgresUrl(database)) {
     throw new GuardError('USAGE', `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`);
   }
