@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postgresDatabase, type TestDatabase } from '../helpers/databases.ts';
@@ -78,6 +78,8 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
       const report = await reportOf(['migrate'], 0, env());
       expect(report.applied).toEqual(['002_gamma']);
       expect(path.basename(report.backup)).toMatch(new RegExp(`^${db.name}_pre-rollout_\\d{8}_\\d{6}\\.dump$`));
+      // The database is named by DATABASE_URL, whichever URL the connections used.
+      expect(JSON.parse(await readFile(`${report.backup}.manifest.json`, 'utf8')).source).toBe(transactionPool.through(db.url));
       expect(await itemNames()).toEqual(['alpha', 'beta', 'gamma']);
       expect(await transactionPool.transactions(db.name)).toBe(before);
     });
