@@ -3,11 +3,14 @@ import { litestreamBinary, replicateCommand, writeLitestreamConfig } from '../ar
 import type { ResolvedConfig } from '../config/schema.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
+import type { EngineKind } from '../engines/contract.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 
 export interface ArchiveOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
   readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
@@ -34,7 +37,7 @@ export interface ArchiveReport {
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   if (engine.pointInTimeAdvice !== null) throw new GuardError('USAGE', engine.pointInTimeAdvice);
   await requireDatabase(engine);
   const database = engine.name;

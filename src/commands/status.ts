@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
+import type { EngineKind } from '../engines/contract.ts';
 import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
@@ -10,6 +11,8 @@ import { listMigrationFiles } from '../migrator/migration-files.ts';
 
 export interface StatusOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
   readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
@@ -41,7 +44,7 @@ export interface StatusReport {
  * Umzug, what its storage says.
  */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
-  const engine = engineFor(options.database, { directUrl: options.directUrl });
+  const engine = engineFor(options.database, { kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
   if (umzug) return statusOfUmzug(database, umzug);

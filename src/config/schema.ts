@@ -30,6 +30,20 @@ const checks = v.strictObject({
   /** SQL that must run without error after the migrations; null: a count of every table. */
   smoke: withDefault(v.nullable(v.array(v.pipe(v.string(), v.minLength(1)))), null),
   custom: withDefault(v.array(customCheck), []),
+  /**
+   * `rows`: every table has at least the rows it had when the run began (a migration that means
+   * to delete rows declares it: `exports.review = { allow: ['rows-shrunk'] }`). `{ warn: [...] }`
+   * lowers those tables to a warning (a table the application prunes itself); `false` turns it off.
+   */
+  rows: withDefault(
+    v.pipe(
+      v.union([v.boolean(), v.strictObject({ warn: withDefault(v.array(v.pipe(v.string(), v.minLength(1))), []) })]),
+      v.transform((given): { readonly enabled: boolean; readonly warn: readonly string[] } =>
+        typeof given === 'boolean' ? { enabled: given, warn: [] } : { enabled: true, warn: given.warn },
+      ),
+    ),
+    true,
+  ),
 });
 
 const hooks = v.strictObject({
@@ -108,6 +122,12 @@ export const configSchema = v.strictObject({
    * config file: the guard drives it instead of reading a migrations folder.
    */
   umzug: withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null),
+  /**
+   * On SQLite a project Umzug whose connection enforces foreign keys is refused: a migration that
+   * rebuilds a table would delete, by ON DELETE CASCADE, every row pointing at it. `true` says the
+   * project turns them off around `up()` itself (umzug's `beforeCommand`/`afterCommand` events).
+   */
+  umzugHandlesForeignKeys: withDefault(v.boolean(), false),
   /**
    * PostgreSQL behind a connection pooler: the server's own URL, which every connection then uses
    * (lock, dump, migrations, checks, restore); DATABASE_URL / the knexfile still find the

@@ -91,6 +91,12 @@ export interface ChangedSet {
   readonly rowsChanged: readonly string[];
   /** The statement (or reason) that makes the set unknowable; null when the set is complete. */
   readonly unknown: string | null;
+  /**
+   * A statement turned foreign-key enforcement on (SQLite: `PRAGMA foreign_keys = ON`): from then
+   * on a DROP or DELETE may cascade into tables no statement names, so every table's rows are
+   * compared whatever the rest of the set says.
+   */
+  readonly foreignKeysOn?: boolean;
 }
 
 /** A knex instance on the database, and the way to stop the statement it is running. */
@@ -211,6 +217,25 @@ export interface Engine {
    */
   foreignKeyViolations(reader: Reader, changed?: ChangedSet): Promise<ForeignKeyViolation[]>;
   listTables(reader: Reader): Promise<string[]>;
+  /**
+   * A mark read on the connection the migrations run on as they begin, for `removedByRun`. The
+   * restore's proof tells the application's rows apart the same way (SQLite's `data_version`).
+   */
+  commitMark(reader: Reader): Promise<string>;
+  /**
+   * How many of `table`'s rows the run itself removed, told apart from deletes other connections
+   * (the application) committed meanwhile: `before` rows when the run began (`mark`), `now` as
+   * `reader` (the migrations' connection, inside their transaction if one is open) sees it.
+   * Null when the engine cannot tell (the application committed during a run SQLite cannot split;
+   * a PostgreSQL run with no transaction open).
+   */
+  removedByRun(reader: Reader, mark: string, table: string, before: number, now: number): Promise<number | null>;
+  /**
+   * When, on `reader`'s connection, dropping a table deletes the rows of the tables pointing at it
+   * (SQLite with `PRAGMA foreign_keys` on: the usual table rebuild then empties its children): the
+   * statements that turn that off and back on, for the one-line fix. Null when drops do not cascade.
+   */
+  dropCascades(reader: Reader): Promise<{ readonly off: string; readonly on: string } | null>;
   /** Column names of a table, in order. */
   columns(reader: Reader, table: string): Promise<string[]>;
   facts(reader: Reader, applied: AppliedReader): Promise<DatabaseFacts>;

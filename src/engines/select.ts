@@ -1,17 +1,22 @@
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
 import type { Engine, EngineKind } from './contract.ts';
-import { databasePathFromUrl } from './sqlite/file.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
-import { isPostgresUrl } from './postgres/url.ts';
+import { descriptorOf, engineOfLocation } from './registry.ts';
 
 export interface EngineOptions {
   /**
    * Where the engine keeps the run's files when its database has no "beside" (a server): the
    * backup folder. SQLite keeps them beside the database file.
    */
-  readonly stateDir?: string;
+  readonly stateDir?: string | undefined;
+  /**
+   * The engine, as `Locations.engine` resolved it from what the user named. Without it (a library
+   * caller that gives only a location) the registry reads the location as `--db` would be read,
+   * refusing what no engine takes.
+   */
+  readonly kind?: EngineKind | undefined;
   /**
    * PostgreSQL: the URL every connection uses when the database's own URL goes through a pooler
    * (`DIRECT_URL`, `--direct-url`, `directUrl`); the database URL still finds and names the database.
@@ -19,17 +24,19 @@ export interface EngineOptions {
   readonly directUrl?: string | null | undefined;
 }
 
-/**
- * The engine for a database as `--db` / `DATABASE_URL` names it, already resolved by
- * `resolveDatabaseLocation`: a `postgres://` URL is PostgreSQL, anything else a SQLite file.
- * The pg driver is loaded only when a PostgreSQL engine first connects.
- */
+/** How each engine is built for its location. The pg driver is loaded only when a PostgreSQL engine first connects. */
+const BUILDERS: Readonly<Record<EngineKind, (database: string, options: EngineOptions) => Engine>> = {
+  sqlite: (database) => sqliteEngine(path.resolve(database)),
+  postgres: (database, options) => postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl }),
+};
+
+/** The engine for a database as `Locations` names it: its `engine` kind, and its `database` (a path, a URL). */
 export function engineFor(database: string, options: EngineOptions = {}): Engine {
-  if (isPostgresUrl(database)) return postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl });
-  if (options.directUrl) {
-    throw new GuardError('USAGE', `DIRECT_URL is set, but the database is the SQLite file ${database}: DIRECT_URL is for a PostgreSQL database reached through a pooler; unset it, or check --db / DATABASE_URL`);
+  const kind = options.kind ?? engineOfLocation(database, 'database').kind;
+  if (kind !== 'postgres' && options.directUrl) {
+    throw new GuardError('USAGE', `DIRECT_URL is set, but the database is the ${kind} database ${database}: DIRECT_URL is for a PostgreSQL database reached through a pooler; unset it, or check --db / DATABASE_URL`);
   }
-  return sqliteEngine(path.resolve(database));
+  return BUILDERS[kind](database, options);
 }
 
 /**
@@ -38,15 +45,10 @@ export function engineFor(database: string, options: EngineOptions = {}): Engine
  * live database (`database`) is on, since its manifest keeps the URL without its password.
  */
 export function engineForBackup(kind: EngineKind, source: string, database: string | undefined, options: EngineOptions = {}): Engine {
-  // A SQLite backup needs no server: a DIRECT_URL is not for it.
-  if (kind === 'sqlite') return engineFor(isPostgresUrl(source) ? 'backup.db' : source, { ...options, directUrl: null });
-  if (database === undefined || !isPostgresUrl(database)) {
+  // Only the engine's reads of a snapshot file are used: its `source` is a name, never opened. It needs no server: a DIRECT_URL is not for it.
+  if (kind === 'sqlite') return engineFor(descriptorOf('sqlite').takes(source) ? source : 'backup.db', { ...options, kind: 'sqlite', directUrl: null });
+  if (database === undefined || (options.kind ?? engineOfLocation(database, 'database').kind) !== 'postgres') {
     throw new GuardError('USAGE', `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`);
   }
-  return engineFor(database, options);
-}
-
-/** A `DATABASE_URL` (or `--db`, or a knexfile's connection) as the location `engineFor` takes. */
-export function resolveDatabaseLocation(url: string, cwd: string): string {
-  return isPostgresUrl(url) ? url.trim() : databasePathFromUrl(url, cwd);
+  return engineFor(database, { ...options, kind: 'postgres' });
 }

@@ -19,9 +19,12 @@ export class WriteSet {
   private readonly tables = new Set<string>();
   private readonly rowsChanged = new Set<string>();
   private unknown: string | null = null;
+  private foreignKeysOn = false;
 
   /** Takes one traced statement into account. */
   add(sql: string): void {
+    // Noticed even once the set is unknown: the rows check then compares every table.
+    if (!this.foreignKeysOn && turnsForeignKeysOn(sql)) this.foreignKeysOn = true;
     if (this.unknown !== null) return;
     const effect = classifyStatement(sql);
     switch (effect.kind) {
@@ -38,8 +41,23 @@ export class WriteSet {
   }
 
   result(): ChangedSet {
-    return { tables: [...this.tables].sort(), rowsChanged: [...this.rowsChanged].sort(), unknown: this.unknown };
+    return {
+      tables: [...this.tables].sort(),
+      rowsChanged: [...this.rowsChanged].sort(),
+      unknown: this.unknown,
+      ...(this.foreignKeysOn ? { foreignKeysOn: true } : {}),
+    };
   }
+}
+
+/** `PRAGMA [schema.]foreign_keys = ON` (or 1, true, yes): enforcement, and its cascades, switched on. */
+export function turnsForeignKeysOn(sql: string): boolean {
+  const tokens = new Tokens(sql);
+  if (tokens.word() !== 'PRAGMA') return false;
+  const name = tokens.qualifiedName();
+  if (name === null || name.name.toLowerCase() !== 'foreign_keys') return false;
+  const value = tokens.rest().replace(/[=()\s'";]/g, '').toLowerCase();
+  return value !== '' && !['0', 'off', 'false', 'no'].includes(value);
 }
 
 /** What one statement does to the main database. */

@@ -36,10 +36,14 @@ export async function resolveHistory(engine: Engine, settings: HistorySettings =
   return guardTableHistory(engine);
 }
 
+/** umzug's SequelizeStorage table (its default name), one `name` per applied migration. */
+export const SEQUELIZE_META = 'SequelizeMeta';
+
 /**
  * The applied migrations a manifest records and a restore proves, read from whatever database the
- * reader is on: migrate-guard's table, else knex's default one, else none. One rule for every
- * backup and every proof, whatever history a run used, so the two always compare like with like.
+ * reader is on: migrate-guard's table, else knex's default one, else umzug's SequelizeStorage
+ * table (a project Umzug's history, when it keeps it in the database), else none. One rule for
+ * every backup and every proof, whatever history a run used, so the two always compare like with like.
  */
 export function recordedMigrations(engine: Pick<Engine, 'listTables' | 'quote'>): AppliedReader {
   return async (reader) => {
@@ -49,6 +53,9 @@ export function recordedMigrations(engine: Pick<Engine, 'listTables' | 'quote'>)
       : tables.includes(KNEX_DEFAULT_TABLE)
         ? knexTableHistory(engine, KNEX_DEFAULT_TABLE)
         : null;
-    return history ? (await history.applied(reader)).map((migration) => migration.name) : [];
+    if (history) return (await history.applied(reader)).map((migration) => migration.name);
+    if (!tables.includes(SEQUELIZE_META)) return [];
+    const rows = await reader.all<{ name: string }>(`SELECT name FROM ${engine.quote(SEQUELIZE_META)} ORDER BY name`);
+    return rows.map((row) => row.name);
   };
 }

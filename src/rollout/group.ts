@@ -17,6 +17,8 @@ export interface GroupEnd {
 }
 
 export interface Group {
+  /** The database as the group began, read inside it (the rows check starts from its row counts). */
+  readonly before: DatabaseFacts;
   /**
    * No failure: waits for the backup's proof, then commits (a backup that fails its proof rolls
    * the group back and refuses: nothing was committed). A failure: rolls back, and proves the
@@ -34,6 +36,7 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
   await plan.executor.beginGroup();
   const before = await factsOf(run, plan);
   return {
+    before,
     async end(failure) {
       if (failure === null) {
         try {

@@ -4,6 +4,7 @@ import { checkFreeSpace } from '../fs/free-space.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
 import type { Plan } from './plan.ts';
+import { assertProjectConnectionSafe } from './project-connection.ts';
 import type { Run } from './run.ts';
 
 /**
@@ -22,6 +23,7 @@ export async function preflight(run: Run, plan: Plan): Promise<void> {
   const space = await checkFreeSpace(run.backupDir, await engine.size(), run.config.thresholds.freeSpaceFactor);
   if (space.problem !== null) throw new GuardError('PREFLIGHT_FAILED', `${space.problem}; free space or set --backup-dir`);
   if (plan.files !== null) assertAppliedUnchanged(plan.applied, plan.files, run.source.kind === 'folder' && run.source.validateApplied);
+  await assertProjectConnectionSafe(run);
 }
 
 /**

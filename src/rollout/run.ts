@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine } from '../engines/contract.ts';
+import type { Engine, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import type { EventListener } from '../events.ts';
 import type { MigrationHistory } from '../history/contract.ts';
@@ -18,6 +18,8 @@ import type { Selection } from './select-migrations.ts';
 
 export interface MigrateOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
   readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
@@ -78,7 +80,7 @@ export interface Run {
 
 /** The run's fixed facts. Paths are absolute from here on: a journal must still point right from another cwd. */
 export async function startRun(options: MigrateOptions): Promise<Run> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir, directUrl: options.directUrl });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const umzug = options.umzug ?? (await loadProjectUmzug(options.config));

@@ -8,6 +8,7 @@ import { openDatabase } from './open-database.ts';
 import { nothingPending, openPlan } from './plan.ts';
 import { preflight } from './preflight.ts';
 import { recoverInterruptedRun } from './recover.ts';
+import { prepareRowsCheck } from './rows.ts';
 import type { MigrateReport } from './report.ts';
 import { startRun, type MigrateOptions } from './run.ts';
 import { stopApp } from './stop-app.ts';
@@ -41,6 +42,7 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
     try {
       if (plan.pending.length === 0) return nothingToDo(run, recovered, plan);
       await preflight(run, plan);
+      const rowsCheck = await prepareRowsCheck(run, plan);
       const app = await stopApp(run);
 
       // From here on the database may change: the backup and the journal come first. A group run
@@ -48,8 +50,10 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       // only once all of it passed; a per-migration run proves the backup before the first change.
       const backup = await takeRolloutBackup(run, plan, app);
       const group = await openGroup(run, plan, backup);
+      const rows = (await rowsCheck?.begin(group)) ?? null; // every table's rows as the migrations begin
       const applied = await applyMigrations(run, plan);
-      const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal, applied.written);
+      const ran = applied.outcomes.filter((outcome) => outcome.status === run.direction.done).map((outcome) => outcome.name);
+      const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal, applied.written, rows && { watch: rows, ran });
       const ended = await group?.end(applied.failure ?? checked?.failure ?? null);
       const rollout = { plan, recovered, backup, applied, checked };
       await plan.close(); // the app may start, or the restore run, on a database we no longer hold

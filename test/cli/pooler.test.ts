@@ -159,7 +159,7 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
   it('refuses DIRECT_URL beside a SQLite database (exit 1), the file untouched', async () => {
     const result = await project.run(['status'], { env: { DATABASE_URL: project.db, DIRECT_URL: db.url } });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/DIRECT_URL is set, but the database is the SQLite file .*app\.db/);
+    expect(result.stderr).toMatch(/DIRECT_URL is set, but the database is the sqlite database .*app\.db/);
     expect(existsSync(project.db)).toBe(false);
   });
 });

@@ -8,9 +8,10 @@ import { thrownBy } from '../helpers/errors.ts';
 /** The defaults as the README's "Configuration" section states them. */
 const README_DEFAULTS = {
   umzug: null,
+  umzugHandlesForeignKeys: false,
   directUrl: null,
   transactions: 'group',
-  checks: { integrity: 'full', foreignKeys: true, smoke: null, custom: [] },
+  checks: { integrity: 'full', foreignKeys: true, smoke: null, custom: [], rows: { enabled: true, warn: [] } },
   hooks: {
     beforeMigrate: null,
     afterMigrate: null,
@@ -78,6 +79,14 @@ describe('resolveConfig: defaults', () => {
     expect(config.checks.custom).toHaveLength(1);
     expect(config.checks.custom[0]!.name).toBe('mine');
     expect(await config.checks.custom[0]!.run(undefined as never)).toBe('bad');
+  });
+
+  it('reads checks.rows as on, off, or on with tables lowered to a warning', () => {
+    expect(resolveConfig({ checks: { rows: false } }).checks.rows).toEqual({ enabled: false, warn: [] });
+    expect(resolveConfig({ checks: { rows: true } }).checks.rows).toEqual({ enabled: true, warn: [] });
+    expect(resolveConfig({ checks: { rows: { warn: ['sessions'] } } }).checks.rows).toEqual({ enabled: true, warn: ['sessions'] });
+    expect(refusal({ checks: { rows: { warn: 'sessions' } } })).toContain('rows');
+    expect(refusal({ checks: { rows: { fail: [] } } })).toContain('rows');
   });
 
   it('does not share default objects between resolutions', () => {

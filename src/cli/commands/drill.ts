@@ -16,6 +16,7 @@ export const drill = defineCommand({
     return runDrill({
       backupDir: locations.backupDir,
       database: locations.database,
+      engine: locations.engine,
       directUrl: locations.directUrl,
       config,
       ...(backup === undefined ? {} : { backup: await backupFile(backup, context) }),

@@ -227,6 +227,34 @@ export function postgresEngine(
       return pgForeignKeyViolations(reader, [...changed.tables, ...children.map((child) => child.name)]);
     },
     listTables: listPgTables,
+    async commitMark(reader) {
+      const [row] = await reader.all<{ mark: string }>('SELECT pg_current_snapshot()::text AS mark');
+      return row?.mark ?? '';
+    },
+    /**
+     * Inside the run's transaction (a group), what it removed is invisible to other sessions
+     * until it commits: the table counted from a session of its own, less the count the run
+     * sees, is exactly the run's doing, whatever the application deleted meanwhile. A table the
+     * run holds ACCESS EXCLUSIVE (truncated, altered, dropped) cannot be counted from outside, and
+     * no one else could write it since: its whole loss is the run's. Without a transaction open
+     * (a run per migration), the run's commits and the application's cannot be split.
+     */
+    async removedByRun(reader, _mark, table, before, now) {
+      const [open] = await reader.all<{ open: boolean }>('SELECT txid_current_if_assigned() IS NOT NULL AS open');
+      if (!open?.open) return null;
+      try {
+        const outside = await withPg(url, async (connection) => {
+          await connection.exec("SET lock_timeout = '500ms'");
+          const [row] = await connection.all<{ n: string }>(`SELECT COUNT(*) AS n FROM ${quotePg(table)}`);
+          return Number(row?.n ?? 0);
+        });
+        return outside - now;
+      } catch {
+        return before - now;
+      }
+    },
+    // PostgreSQL refuses to drop a table others reference (unless CASCADE, which drops the key, not rows).
+    dropCascades: async () => null,
     columns: pgColumns,
     facts: readPgFacts,
     inspect: inspectPg,

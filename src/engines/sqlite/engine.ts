@@ -10,6 +10,7 @@ import { readFacts } from './facts.ts';
 import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
 import { inspectSchema } from './inspect.ts';
 import { foreignKeyViolationsOfChanges, integrityOfChanges } from './changed-checks.ts';
+import { commitMark, dropCascades, removedByRun } from './commits.ts';
 import { proveSnapshotFile } from './prove.ts';
 import { acquireLock } from './lock.ts';
 import { restoreInto } from './restore.ts';
@@ -84,6 +85,9 @@ export function sqliteEngine(file: string): Engine {
     integrity: integrityOfChanges,
     foreignKeyViolations: foreignKeyViolationsOfChanges,
     listTables: (reader) => listTables(reader),
+    commitMark,
+    removedByRun,
+    dropCascades,
     columns: (reader, table) => tableColumns(reader, table),
     facts: readFacts,
     inspect: inspectSchema,

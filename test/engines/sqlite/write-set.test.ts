@@ -310,6 +310,18 @@ describe('WriteSet', () => {
     expect(unknown.endsWith('...')).toBe(true);
   });
 
+  it('notices foreign keys turned on, even after a statement it could not account for', () => {
+    const written = new WriteSet();
+    written.add('VACUUM');
+    written.add('PRAGMA main.foreign_keys = 1');
+    expect(written.result()).toEqual({ tables: [], rowsChanged: [], unknown: 'VACUUM', foreignKeysOn: true });
+
+    const off = new WriteSet();
+    off.add('PRAGMA foreign_keys = OFF');
+    off.add('PRAGMA foreign_keys');
+    expect(off.result().foreignKeysOn).toBeUndefined();
+  });
+
   it('is empty and complete when nothing was written', () => {
     const written = new WriteSet();
     written.add('SELECT 1');
