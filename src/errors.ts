@@ -13,6 +13,8 @@ export type GuardErrorCode =
   | 'DATABASE_MISSING'
   | 'NOT_SQLITE'
   | 'LOCK_HELD'
+  /** PostgreSQL reached through a pooler in transaction (or statement) mode: a run needs a server session of its own. */
+  | 'TRANSACTION_POOLER'
   | 'PREFLIGHT_FAILED'
   | 'MIGRATION_CHANGED'
   | 'UNKNOWN_MIGRATION'

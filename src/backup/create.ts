@@ -114,7 +114,8 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   const failed = async (error: unknown): Promise<never> => {
     await cleanUp();
     if (!discarded) await log(messageOf(error));
-    if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED')) throw error;
+    // A pooler in transaction mode is not the backup's fault: its own refusal names the fix.
+    if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED' || error.code === 'TRANSACTION_POOLER')) throw error;
     // Not the folder's fault: no hint about its space or permissions.
     if (error instanceof GuardError && error.code === 'TOOL_MISSING') throw new GuardError('BACKUP_FAILED', `could not take the backup: ${error.message}`, { cause: error });
     throw new GuardError(

@@ -39,6 +39,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .description('Guarded SQLite migrations: verified backup, migrations, checks, automatic restore.')
     .version(packageVersion)
     .option('--db <path or url>', 'the SQLite database (env DATABASE_URL)')
+    .option('--direct-url <url>', 'PostgreSQL behind a pooler: the server\'s own URL, used for every connection (env DIRECT_URL)')
     .option('--migrations <dir>', 'migration files (env MIGRATIONS_DIR)')
     .option('--backup-dir <dir>', 'backups (env BACKUP_DIR)')
     .option('--config <file>', 'checks, hooks, retention (env MIGRATE_GUARD_CONFIG)')

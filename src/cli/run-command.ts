@@ -13,8 +13,10 @@ import { Output } from './output.ts';
 export async function runCommand({ command, args, flags }: Invocation, cli: CliEnvironment): Promise<ExitCode> {
   const output = new Output(cli, flags.json === true);
   try {
-    const locations = await resolveLocations(flags, cli.env, cli.cwd);
-    const config = await loadConfig(locations.configFile);
+    const located = await resolveLocations(flags, cli.env, cli.cwd);
+    const config = await loadConfig(located.configFile);
+    // The config's directUrl comes last, as a knexfile's connection does for the database.
+    const locations = located.directUrl === null && config.directUrl !== null ? { ...located, directUrl: config.directUrl } : located;
     const interrupt = listenForInterrupt(cli, output, command.interrupt?.(args) ?? null);
     try {
       const report = await command.run(args, { cli, flags, locations, config, output, signal: interrupt.signal });

@@ -11,6 +11,8 @@ export interface ArchiveOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** Aborting (SIGINT/SIGTERM in the CLI) stops Litestream cleanly. */
@@ -35,7 +37,7 @@ export interface ArchiveReport {
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   if (engine.pointInTimeAdvice !== null) throw new GuardError('USAGE', engine.pointInTimeAdvice);
   await requireDatabase(engine);
   const database = engine.name;

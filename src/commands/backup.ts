@@ -11,6 +11,8 @@ export interface BackupOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly kind?: BackupKind;
@@ -43,7 +45,7 @@ export interface BackupReport {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   await requireDatabase(engine);
   const kind = options.kind ?? 'manual';
   const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;

@@ -22,6 +22,8 @@ export interface BaselineOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   readonly migrations?: MigrationsSettings;
   readonly backupDir: string;
@@ -53,7 +55,7 @@ export interface BaselineReport {
  */
 export async function runBaseline(options: BaselineOptions): Promise<BaselineReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   await requireDatabase(engine);
   if (options.config?.umzug) throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);

@@ -24,6 +24,8 @@ export interface DrillOptions {
   readonly database?: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   /** A given backup; default the newest verified one. */
   readonly backup?: string;
   /** Drill from the WAL archive's latest point instead of a backup (needs `database` for the config). */
@@ -62,7 +64,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   }
   if (file === null) {
     // This database's newest: in a shared folder, another database's backup proves nothing about it.
-    const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir }));
+    const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl }));
     const newest = (await listBackups(backupDir, { owner })).find((entry) => entry.verified);
     if (!newest) throw new GuardError('USAGE', `no verified backup${owner ? ` of ${owner.name}` : ''} in ${backupDir} to drill with`);
     file = newest.path;
@@ -73,7 +75,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir, kind: options.database === undefined ? 'sqlite' : options.engine });
+    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir, kind: options.database === undefined ? 'sqlite' : options.engine, directUrl: options.database === undefined ? null : options.directUrl });
     const target = await live.scratch(scratch);
     try {
       const engine = target.engine;

@@ -23,6 +23,8 @@ export interface DryRunOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -86,7 +88,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
   const direction = options.direction === 'down' ? DOWN : UP;
   const started = performance.now();
-  const live = engineFor(options.database, { kind: options.engine });
+  const live = engineFor(options.database, { kind: options.engine, directUrl: options.directUrl });
   const database = live.name;
   const exists = (await live.probe()) !== 'missing';
   const notes: string[] = [];

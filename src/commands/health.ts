@@ -18,6 +18,8 @@ export interface HealthOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** Injectable for tests and for reasoning about "as of". */
@@ -65,7 +67,7 @@ export interface HealthReport {
 export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const now = options.now ?? new Date();
   const backupDir = path.resolve(options.backupDir);
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   // Only this database's backups: another's in a shared folder says nothing about this one.
   const backups = await listBackups(backupDir, { owner: await backupOwner(engine) });

@@ -12,6 +12,8 @@ export interface RestoreTableOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly backup: string;
   readonly table: string;
@@ -43,7 +45,7 @@ export interface RestoreTableReport {
  * backup, rolled back when the result breaks a foreign key (unless --force).
  */
 export async function runRestoreTable(options: RestoreTableOptions): Promise<RestoreTableReport> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const applied = recordedMigrations(engine);
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {

@@ -30,6 +30,8 @@ export interface RestoreCommandOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly target: RestoreTarget;
@@ -67,7 +69,7 @@ export interface RestoreReport {
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const startedAt = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);

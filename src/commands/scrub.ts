@@ -19,6 +19,8 @@ export interface ScrubOptions {
   readonly deep?: boolean;
   /** The live database: a PostgreSQL dump's deep proof runs on its server. */
   readonly database?: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
 }
 
 /** One backup as the scrub found it. */
@@ -63,9 +65,9 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const results: (ScrubbedBackup & { readonly startedAt: number })[] = [];
   // Oldest first: the ones longest unread get read first if the run is cut short.
   // This database's backups only: another's in a shared folder is its own scrub's to judge.
-  const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir }));
+  const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir, directUrl: options.directUrl }));
   for (const entry of (await listBackups(backupDir, { owner })).reverse()) {
-    const scrubbed = await scrubOne(entry, level, options.database);
+    const scrubbed = await scrubOne(entry, level, options.database, options.directUrl);
     results.push(scrubbed);
     if (scrubbed.result !== 'skipped') {
       await recordJob(backupDir, 'scrub', { kind: entry.kind, file: entry.path, bytes: entry.bytes, startedAt: scrubbed.startedAt, error: scrubbed.error });
@@ -87,7 +89,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   };
 }
 
-async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string | undefined): Promise<ScrubbedBackup & { readonly startedAt: number }> {
+async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string | undefined, directUrl: string | null | undefined): Promise<ScrubbedBackup & { readonly startedAt: number }> {
   const startedAt = performance.now();
   const base = { path: entry.path, kind: entry.kind, createdAt: entry.createdAt, startedAt };
   const skipped = (why: string) => ({ ...base, result: 'skipped' as const, error: why, checks: [] });
@@ -101,7 +103,7 @@ async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string 
   }
   let checks: CheckResult[];
   try {
-    checks = level === 'deep' ? (await checkBackup(entry.path, manifest, database)).checks : await checksumChecks(entry.path, manifest);
+    checks = level === 'deep' ? (await checkBackup(entry.path, manifest, database, directUrl)).checks : await checksumChecks(entry.path, manifest);
   } catch (error) {
     // The host cannot run the proof (no pg_restore): the whole scrub is refused, no manifest touched.
     if (isToolMissing(error)) throw error;

@@ -13,6 +13,8 @@ export interface StatusOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -42,7 +44,7 @@ export interface StatusReport {
  * Umzug, what its storage says.
  */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
-  const engine = engineFor(options.database, { kind: options.engine });
+  const engine = engineFor(options.database, { kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
   if (umzug) return statusOfUmzug(database, umzug);

@@ -16,6 +16,8 @@ export interface VerifyOptions {
   readonly backupDir: string;
   /** The live database: a PostgreSQL dump is proven on its server. */
   readonly database?: string;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
 }
 
 export interface VerifyReport {
@@ -57,7 +59,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     );
   }
   const startedAt = performance.now();
-  const { checks, schema, tables } = await checkBackup(file, manifest, options.database);
+  const { checks, schema, tables } = await checkBackup(file, manifest, options.database, options.directUrl);
   const ok = checks.every((check) => check.ok);
   await recordJob(path.resolve(options.backupDir), 'verify', { kind: manifest.kind, file, bytes: manifest.bytes, startedAt, error: ok ? null : failuresOf(checks) });
   return {
@@ -90,9 +92,10 @@ export async function checkBackup(
   file: string,
   manifest: BackupManifest,
   database?: string,
+  directUrl?: string | null,
 ): Promise<{ readonly checks: CheckResult[]; readonly schema: readonly string[]; readonly tables: Readonly<Record<string, number>> }> {
   // The engine the backup was taken from: only its reads of a snapshot are used here.
-  const engine = engineForBackup(manifest.engine, manifest.source, database);
+  const engine = engineForBackup(manifest.engine, manifest.source, database, { directUrl: database === undefined ? null : directUrl });
   const checks: CheckResult[] = [];
   let schema: readonly string[] = [];
   let tables: Readonly<Record<string, number>> = {};

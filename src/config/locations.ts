@@ -14,6 +14,7 @@ export interface LocationFlags {
   readonly migrations?: string | undefined;
   readonly backupDir?: string | undefined;
   readonly config?: string | undefined;
+  readonly directUrl?: string | undefined;
 }
 
 /** The project's migrations as knex's `migrations` settings describe them (or our defaults). */
@@ -41,6 +42,12 @@ export interface Locations {
   readonly migrations: MigrationsSettings;
   readonly backupDir: string;
   readonly configFile: string | null;
+  /**
+   * PostgreSQL behind a pooler: the server's own URL, which every connection then uses
+   * (`--direct-url`, `DIRECT_URL`; the config's `directUrl` is merged in once the config is read).
+   * Null: connections use the database URL.
+   */
+  readonly directUrl: string | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -97,6 +104,7 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
     },
     backupDir: path.resolve(cwd, flags.backupDir || env.BACKUP_DIR || 'backups'),
     configFile: await configFile(flags.config || env.MIGRATE_GUARD_CONFIG || undefined, cwd),
+    directUrl: flags.directUrl?.trim() || env.DIRECT_URL?.trim() || null,
   };
 }
 

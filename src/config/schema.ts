@@ -129,6 +129,12 @@ export const configSchema = v.strictObject({
    */
   umzugHandlesForeignKeys: withDefault(v.boolean(), false),
   /**
+   * PostgreSQL behind a connection pooler: the server's own URL, which every connection then uses
+   * (lock, dump, migrations, checks, restore); DATABASE_URL / the knexfile still find the
+   * database. `--direct-url` and `DIRECT_URL` come first. Null: connect with the database URL.
+   */
+  directUrl: withDefault(v.nullable(v.pipe(v.string(), v.trim(), v.minLength(1))), null),
+  /**
    * `group`: all pending migrations, their history rows and the checks in one transaction, which
    * commits only when the backup is proven and every check passed (a failure is a rollback, not a
    * restore). A run with a `transaction: false` migration runs `per-migration` whatever this says.

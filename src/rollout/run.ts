@@ -20,6 +20,8 @@ export interface MigrateOptions {
   readonly database: string;
   /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
   readonly engine?: EngineKind | undefined;
+  /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
+  readonly directUrl?: string | null | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings (folders, knex's table); default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -78,7 +80,7 @@ export interface Run {
 
 /** The run's fixed facts. Paths are absolute from here on: a journal must still point right from another cwd. */
 export async function startRun(options: MigrateOptions): Promise<Run> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const umzug = options.umzug ?? (await loadProjectUmzug(options.config));

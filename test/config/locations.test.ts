@@ -27,12 +27,19 @@ describe('resolveLocations: flag, then environment, then default', () => {
       migrations: folderSettings(at('migrations')),
       backupDir: at('backups'),
       configFile: null,
+      directUrl: null,
     });
   });
 
   it('lets the environment beat the defaults', async () => {
     await writeFile(at('env.config.ts'), 'export default {};');
-    const env = { DATABASE_URL: 'sqlite:./env.db', MIGRATIONS_DIR: 'env-migrations', BACKUP_DIR: '/var/backups/env', MIGRATE_GUARD_CONFIG: 'env.config.ts' };
+    const env = {
+      DATABASE_URL: 'sqlite:./env.db',
+      MIGRATIONS_DIR: 'env-migrations',
+      BACKUP_DIR: '/var/backups/env',
+      MIGRATE_GUARD_CONFIG: 'env.config.ts',
+      DIRECT_URL: 'postgres://env@db:5432/app',
+    };
     expect(await resolveLocations({}, env, project.dir)).toEqual({
       database: at('env.db'),
       engine: 'sqlite',
@@ -40,14 +47,15 @@ describe('resolveLocations: flag, then environment, then default', () => {
       migrations: folderSettings(at('env-migrations')),
       backupDir: '/var/backups/env',
       configFile: at('env.config.ts'),
+      directUrl: 'postgres://env@db:5432/app',
     });
   });
 
   it('lets a flag beat the environment', async () => {
     await writeFile(at('env.config.ts'), 'export default {};');
     await writeFile(at('flag.config.ts'), 'export default {};');
-    const env = { DATABASE_URL: 'env.db', MIGRATIONS_DIR: 'env-migrations', BACKUP_DIR: 'env-backups', MIGRATE_GUARD_CONFIG: 'env.config.ts' };
-    const flags = { db: 'file:flag.db', migrations: 'flag-migrations', backupDir: 'flag-backups', config: 'flag.config.ts' };
+    const env = { DATABASE_URL: 'env.db', MIGRATIONS_DIR: 'env-migrations', BACKUP_DIR: 'env-backups', MIGRATE_GUARD_CONFIG: 'env.config.ts', DIRECT_URL: 'postgres://env@db/app' };
+    const flags = { db: 'file:flag.db', migrations: 'flag-migrations', backupDir: 'flag-backups', config: 'flag.config.ts', directUrl: 'postgres://flag@db/app' };
     expect(await resolveLocations(flags, env, project.dir)).toEqual({
       database: at('flag.db'),
       engine: 'sqlite',
@@ -55,6 +63,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
       migrations: folderSettings(at('flag-migrations')),
       backupDir: at('flag-backups'),
       configFile: at('flag.config.ts'),
+      directUrl: 'postgres://flag@db/app',
     });
   });
 
@@ -67,6 +76,11 @@ describe('resolveLocations: flag, then environment, then default', () => {
   // Regression (this test found it): only DATABASE_URL treats an empty value as unset. `MIGRATIONS_DIR=` or `BACKUP_DIR=` in
   // .env resolves to the project folder itself, so knexfile.ts and migrate-guard.config.ts would
   // be listed as migrations, and backups would be written into the project root.
+  it('treats an empty DIRECT_URL as unset', async () => {
+    expect((await resolveLocations({}, { DIRECT_URL: '' }, project.dir)).directUrl).toBeNull();
+    expect((await resolveLocations({}, { DIRECT_URL: '  ' }, project.dir)).directUrl).toBeNull();
+  });
+
   it('treats empty MIGRATIONS_DIR and BACKUP_DIR as unset, like DATABASE_URL', async () => {
     const locations = await resolveLocations({}, { MIGRATIONS_DIR: '', BACKUP_DIR: '' }, project.dir);
     expect(locations.migrationsDir).toBe(at('migrations'));

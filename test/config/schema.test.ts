@@ -9,6 +9,7 @@ import { thrownBy } from '../helpers/errors.ts';
 const README_DEFAULTS = {
   umzug: null,
   umzugHandlesForeignKeys: false,
+  directUrl: null,
   transactions: 'group',
   checks: { integrity: 'full', foreignKeys: true, smoke: null, custom: [], rows: { enabled: true, warn: [] } },
   hooks: {

@@ -17,6 +17,7 @@ export const drill = defineCommand({
       backupDir: locations.backupDir,
       database: locations.database,
       engine: locations.engine,
+      directUrl: locations.directUrl,
       config,
       ...(backup === undefined ? {} : { backup: await backupFile(backup, context) }),
       ...(fromArchive ? { fromArchive: { database: locations.database } } : {}),

@@ -17,10 +17,10 @@ export const verify = defineCommand({
     if ((backup === undefined) === (all !== true)) throw new GuardError('USAGE', 'verify needs exactly one of: <backup>, --all');
     if (all) {
       const { runScrub } = await import('../../commands/scrub.ts');
-      return runScrub({ backupDir: context.locations.backupDir, database: context.locations.database, deep: deep === true });
+      return runScrub({ backupDir: context.locations.backupDir, database: context.locations.database, directUrl: context.locations.directUrl, deep: deep === true });
     }
     const { runVerify } = await import('../../commands/verify.ts');
-    return runVerify({ backup: await backupFile(backup!, context), backupDir: context.locations.backupDir, database: context.locations.database });
+    return runVerify({ backup: await backupFile(backup!, context), backupDir: context.locations.backupDir, database: context.locations.database, directUrl: context.locations.directUrl });
   },
   format: (report) => ('all' in report ? formatScrub(report) : formatVerify(report)),
 });

@@ -10,10 +10,11 @@ import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import type { TransactionAtCommit } from './dump.ts';
 import { acquirePgLock } from './lock.ts';
+import { requireServerSession, transactionPoolerError, transactionPoolingEvidence, type UrlSource } from './pooler.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
-import { databaseOf, withDatabase } from './url.ts';
+import { databaseOf, directConnection, withDatabase } from './url.ts';
 import { splitPostgresSql } from './sql-split.ts';
 import { pgStatementFailure, runPgStatement } from './statement.ts';
 
@@ -31,10 +32,29 @@ const MAINTENANCE = 'postgres';
  * by `pg_restore --single-transaction --exit-on-error` into a scratch database whose facts must
  * equal them. The run's files (journal, pre-restore dumps) live in `stateDir`: a server has no
  * "beside the database".
+ *
+ * `databaseUrl` finds and names the database (its backups' names, the manifest's source);
+ * every connection goes to `directUrl` when there is one: the server itself, when `databaseUrl`
+ * goes through a pooler (see pooler.ts). A step that needs a server session of its own (the
+ * lock, a dump, a restore, a scratch database) first proves the URL gives one, once per engine.
  */
-export function postgresEngine(url: string, options: { readonly stateDir: string }): Engine {
-  const database = databaseOf(url);
-  const name = redact(url);
+export function postgresEngine(
+  databaseUrl: string,
+  options: { readonly stateDir: string; readonly directUrl?: string | null | undefined; readonly sessionProven?: boolean },
+): Engine {
+  const database = databaseOf(databaseUrl);
+  const name = redact(databaseUrl);
+  const url = options.directUrl ? directConnection(databaseUrl, options.directUrl) : databaseUrl;
+  const source: UrlSource = options.directUrl ? 'DIRECT_URL' : 'DATABASE_URL';
+  let sessionProven: Promise<void> | null = options.sessionProven ? Promise.resolve() : null;
+  /** Refused (TRANSACTION_POOLER) before anything when `url` is a pooler in transaction mode; a failed check is tried again next time. */
+  const requireSession = (): Promise<void> => {
+    sessionProven ??= requireServerSession(url, source).catch((error: unknown) => {
+      sessionProven = null;
+      throw error;
+    });
+    return sessionProven;
+  };
   const stateDir = path.resolve(options.stateDir);
   const maintenance = withDatabase(url, MAINTENANCE);
   /** The proofs of snapshots this engine dumped, running beside the dump, by file. */
@@ -71,7 +91,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         connection = await PgConnection.open(url);
       } catch (error) {
         if ((error as { code?: string }).code === '3D000') return 'missing';
-        throw new GuardError('USAGE', `cannot connect to ${name}: ${(error as Error).message}; check DATABASE_URL and that the server runs`, { cause: error });
+        throw new GuardError('USAGE', `cannot connect to ${redact(url)}: ${(error as Error).message}; check ${source} and that the server runs`, { cause: error });
       }
       // A database that exists is ready, tables or not ('empty' is a SQLite file of zero bytes).
       await connection.close();
@@ -83,7 +103,10 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     },
     // A dump holds every row: only its owner reads it (there is no database file to take bits from).
     fileMode: async () => PRIVATE_FILE_MODE,
-    lock: (command) => acquirePgLock(url, database, command),
+    async lock(command) {
+      await requireSession();
+      return acquirePgLock(url, database, command, source);
+    },
 
     read: (mode, work) =>
       withPg(url, async (connection) => {
@@ -107,8 +130,16 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
 
     async snapshot(target, onProgress, provenWith) {
       // pg_dump says nothing countable while it works: the bar goes from nothing to done.
+      await requireSession();
       onProgress?.(0, 1);
-      const facts = provenWith ? await snapshotToProve(target, provenWith) : await (await tools()).dumpDatabase(url, target, null).then(() => null);
+      const facts = provenWith
+        ? await snapshotToProve(target, provenWith)
+        : await (await tools()).dumpDatabase(url, target, null).then(
+            () => null,
+            async (error: unknown) => {
+              throw (await poolerBehind('when pg_dump failed')) ?? error;
+            },
+          );
       // pg_dump creates its file with the umask's mode.
       await chmod(target, PRIVATE_FILE_MODE);
       await fsyncPath(target);
@@ -135,7 +166,11 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         }
       }
       return withRestoredDump(file, signal, async (scratch, restored) => {
-        if (!restored.ok) return { integrity: restored, facts: null, unreadable: restored.detail, objects: [] };
+        if (!restored.ok) {
+          const pooled = await poolerBehind('when pg_restore into a scratch database failed');
+          if (pooled) throw pooled;
+          return { integrity: restored, facts: null, unreadable: restored.detail, objects: [] };
+        }
         return proofOf(scratch.engine, applied);
       });
     },
@@ -145,6 +180,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
         return scratch.engine.read('readonly', work);
       }),
     async restore(snapshot, { onProgress, beforeChange, prove }) {
+      await requireSession();
       onProgress?.(0, 1);
       // pg_restore --clean drops and recreates what the dump holds; what the run created that the
       // dump does not know (a new table) is dropped first, in the same transaction. The tables are
@@ -160,7 +196,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
           await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
         },
       });
-      if (!result.ok) throw new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
+      if (!result.ok) throw (await poolerBehind('when the restore failed')) ?? new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
       onProgress?.(1, 1);
       // One snapshot for the whole proof; row counts an application changed after the COMMIT are
       // told apart (as SQLite's data_version does), everything else stays strict.
@@ -178,16 +214,21 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
 
     scratch: () => scratchDatabase(),
     async rehearsal(folder) {
+      await requireSession();
       const scratch = await scratchDatabase();
       try {
         const dump = path.join(folder, 'rehearsal.dump');
         const { dumpDatabase, restoreIntoEmpty } = await tools();
         // pg_dump reads in one repeatable-read transaction and takes only ACCESS SHARE locks,
         // which block no reader and no writer of the live database.
-        await dumpDatabase(url, dump, null);
+        try {
+          await dumpDatabase(url, dump, null);
+        } catch (error) {
+          throw (await poolerBehind('when pg_dump failed')) ?? error;
+        }
         const restored = await restoreIntoEmpty(scratch.url, dump);
         await removeIfPresent(dump);
-        if (!restored.ok) throw new Error(`the rehearsal copy could not be made: ${restored.detail}`);
+        if (!restored.ok) throw (await poolerBehind('when pg_restore into a scratch database failed')) ?? new Error(`the rehearsal copy could not be made: ${restored.detail}`);
         return scratch;
       } catch (error) {
         await scratch.drop();
@@ -248,6 +289,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       });
     },
     async replaceTable(snapshot, table, force) {
+      await requireSession();
       const { runDumpAsOneTransaction } = await tools();
       // The backup's rows of one table, in one transaction with the DELETE of the live ones. The
       // foreign-key triggers are off meanwhile (PostgreSQL would refuse the DELETE of rows the
@@ -264,7 +306,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], { before, after });
       if (!result.ok) {
         const broken = /migrate-guard: broken foreign key: (.+) references a missing (.+) row/.exec(result.detail);
-        if (!broken) throw new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
+        if (!broken) throw (await poolerBehind('when the restore of a table failed')) ?? new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
         return { rows: 0, violations: [{ table: broken[1]!, row: null, parent: broken[2]! }], committed: false };
       }
       return withPg(url, async (connection) => ({
@@ -274,7 +316,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
       }));
     },
 
-    manualRestore: (backup) => `pg_restore --clean --if-exists --single-transaction --no-owner --dbname '${name}' '${backup}'`,
+    manualRestore: (backup) => `pg_restore --clean --if-exists --single-transaction --no-owner --dbname '${redact(url)}' '${backup}'`,
     damage(error) {
       const code = (error as { code?: string }).code;
       return code === 'XX001' || code === 'XX002' ? code : null;
@@ -304,8 +346,20 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
           try {
             const { sha256 } = await dumped;
             const result = await restored;
-            if (!result.ok) return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
-            return { ...(await proofOf(scratch.engine, applied)), sha256 };
+            if (!result.ok) {
+              const pooled = await poolerBehind('when the proof\'s pg_restore failed');
+              if (pooled) throw pooled;
+              return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
+            }
+            const proven = { ...(await proofOf(scratch.engine, applied)), sha256 };
+            // A copy that restores without what the snapshot showed: through a pooler, pg_dump's
+            // or pg_restore's statements ran in sessions other than their own.
+            const expected = await reading.catch(() => null);
+            if (expected && proven.facts && !sameContent(expected, proven.facts)) {
+              const pooled = await poolerBehind('when the proof found the copy differing from the database');
+              if (pooled) throw pooled;
+            }
+            return proven;
           } finally {
             await scratch.drop().catch(() => undefined);
           }
@@ -320,6 +374,8 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
           abandon.abort();
           piped.delete(target);
           await proof.catch(() => undefined);
+          const pooled = await poolerBehind('when pg_dump --snapshot failed');
+          if (pooled) throw pooled;
           throw error;
         }
       } finally {
@@ -328,8 +384,23 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     });
   }
 
+  /**
+   * A step that needs a server session failed, or its copy came out wrong. When the URL turns out
+   * to give no session of its own after all (the check before the step can miss a pooler that
+   * happened to hand sessions out as a server would), that is the error, with its fix, never "the
+   * backup failed verification". Probed up to three times: only a failure pays for it.
+   */
+  async function poolerBehind(step: string): Promise<GuardError | null> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const evidence = await transactionPoolingEvidence(url).catch(() => null);
+      if (evidence) return transactionPoolerError(url, source, `${evidence.detail}, seen ${step}`, evidence.mode, false);
+    }
+    return null;
+  }
+
   /** An empty database on the same server, dropped (its sessions ended) when done. */
   async function scratchDatabase(): Promise<ScratchDatabase & { readonly url: string }> {
+    await requireSession();
     const scratchName = scratchDatabaseName();
     await withPg(maintenance, async (connection) => {
       await sweepScratchDatabases(connection);
@@ -338,7 +409,7 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     const scratchUrl = withDatabase(url, scratchName);
     return {
       url: scratchUrl,
-      engine: postgresEngine(scratchUrl, { stateDir }),
+      engine: postgresEngine(scratchUrl, { stateDir, sessionProven: true }),
       drop: () => withPg(maintenance, (connection) => connection.exec(`DROP DATABASE IF EXISTS ${quotePg(scratchName)} WITH (FORCE)`)),
     };
   }
@@ -353,11 +424,20 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     const scratch = await scratchDatabase();
     try {
       const restored = await restoreIntoEmpty(scratch.url, dump, signal ? { signal } : {});
+      if (!restored.ok && !signal?.aborted) {
+        const pooled = await poolerBehind('when pg_restore into a scratch database failed');
+        if (pooled) throw pooled;
+      }
       return await work(scratch, restored);
     } finally {
       await scratch.drop().catch(() => undefined);
     }
   }
+}
+
+/** The schema and row counts of two reads agree (only a hint here: the backup's proof compares them for real). */
+function sameContent(expected: DatabaseFacts, actual: DatabaseFacts): boolean {
+  return expected.schemaHash === actual.schemaHash && JSON.stringify(expected.tables) === JSON.stringify(actual.tables);
 }
 
 /** What a restored dump holds: the proof's facts and objects, read from the scratch database. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GuardError } from '../../errors.ts';
 import type { RunLock } from '../contract.ts';
 import { PgConnection } from './connection.ts';
+import { transactionPoolerError, type UrlSource } from './pooler.ts';
 
 /** A fixed key per database: the first 8 bytes of sha256("migrate-guard:" + name), as a bigint. */
 export function lockKey(database: string): string {
@@ -12,10 +13,10 @@ export function lockKey(database: string): string {
  * One run at a time per database: a session-level `pg_try_advisory_lock` on a connection of its
  * own, held until `release` (or until the connection ends: a killed run's lock goes with its
  * session). Refused with the holder's pid and application_name. A session lock needs a session:
- * through a transaction-pooling PgBouncer the lock would be taken and lost at once (see
- * `detectTransactionPooling`).
+ * through a transaction-pooling PgBouncer the lock would be taken and lost at once; the engine
+ * proves the URL gives one before locking (pooler.ts), and the lock checks that it holds it.
  */
-export async function acquirePgLock(url: string, database: string, command: string): Promise<RunLock> {
+export async function acquirePgLock(url: string, database: string, command: string, source: UrlSource = 'DATABASE_URL'): Promise<RunLock> {
   const connection = await PgConnection.open(url);
   const key = lockKey(database);
   try {
@@ -41,12 +42,7 @@ export async function acquirePgLock(url: string, database: string, command: stri
                         AND ((classid::bigint << 32) | objid::bigint) = ?::bigint) AS held`,
       [key],
     );
-    if (!held?.held) {
-      throw new GuardError(
-        'USAGE',
-        `${database}: the run lock taken a moment ago is not held by this session: DATABASE_URL goes through a pooler in transaction mode (PgBouncer), where session locks do not hold; point it at the server, or at a session-mode pool`,
-      );
-    }
+    if (!held?.held) throw await transactionPoolerError(url, source, `the run lock on ${database} taken a moment ago is not held by the session that took it`);
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;
