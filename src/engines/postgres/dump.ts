@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { execa } from 'execa';
 import { GuardError } from '../../errors.ts';
+import { createEmptyFile, PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { withPg } from './connection.ts';
 import { findPgTool } from './tools.ts';
 import { redact } from '../../redact.ts';
@@ -59,6 +60,9 @@ const DUMP_FORMAT = ['--format=custom', '--compress=1'];
 /** `pg_dump --format=custom` of the whole database (or as of an exported snapshot) into `target`. */
 export async function dumpDatabase(url: string, target: string, snapshot: string | null, signal?: AbortSignal): Promise<void> {
   const { dbname, env } = connectionArgs(url);
+  // pg_dump would create the file with the umask's mode (0644, say) and fill it so: it gets an
+  // empty private file instead, which it truncates and keeps the mode of.
+  await createEmptyFile(target, PRIVATE_FILE_MODE);
   const args = [...DUMP_FORMAT, '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
   const result = await execa(await tool('pg_dump', url), args, { env, reject: false, all: true, stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
   if (result.exitCode !== 0) throw new Error(`pg_dump of ${redact(url)} failed: ${lastLine(result.all)}`);
@@ -209,6 +213,8 @@ export async function dumpWhileRestoring(
   const proof = connectionArgs(proofUrl);
   const [pgDump, pgRestore] = [await tool('pg_dump', url), await tool('pg_restore', url)];
   const cancel = signal ? { cancelSignal: signal } : {};
+  // Created private, new and never through a link (see createEmptyFile): a dump holds every row.
+  await createEmptyFile(target, PRIVATE_FILE_MODE);
   const dump = execa(pgDump, [...DUMP_FORMAT, '--snapshot', snapshot, '--dbname', source.dbname], {
     env: source.env,
     reject: false,
@@ -224,8 +230,7 @@ export async function dumpWhileRestoring(
     ...cancel,
   });
   const hash = createHash('sha256');
-  // Created private: a dump holds every row.
-  const file = createWriteStream(target, { mode: 0o600 });
+  const file = createWriteStream(target, { flags: 'r+' });
   dump.stdout!.on('data', (chunk: Buffer) => hash.update(chunk));
   dump.stdout!.pipe(file);
   dump.stdout!.pipe(restore.stdin!);
