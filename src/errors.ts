@@ -24,7 +24,9 @@ export type GuardErrorCode =
   | 'DISK_FULL'
   /** A restore that failed before it changed anything: SQLite or PostgreSQL undid it whole (exit 1). */
   | 'RESTORE_FAILED'
-  | 'RECOVERY_FAILED';
+  | 'RECOVERY_FAILED'
+  /** The backup folder or a state file could be changed by another account (see fs/trust.ts): exit 1, opt out with --allow-insecure-dirs. */
+  | 'UNSAFE_PATH';
 
 /** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */
 export type ExitCode = 0 | 1 | 2 | 3 | 4;

@@ -114,6 +114,11 @@ export const configSchema = v.strictObject({
    * restore). A run with a `transaction: false` migration runs `per-migration` whatever this says.
    */
   transactions: withDefault(v.picklist(['group', 'per-migration']), 'group'),
+  /**
+   * Use a backup folder or state file that another account can write or owns (see "Security
+   * model" in the README). Off: such a folder is refused, as ssh's StrictModes does.
+   */
+  allowInsecureDirs: withDefault(v.boolean(), false),
   checks: withDefault(checks, {}),
   hooks: withDefault(hooks, {}),
   thresholds: withDefault(thresholds, {}),
