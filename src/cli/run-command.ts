@@ -2,6 +2,7 @@ import { loadConfig } from '../config/load.ts';
 import { resolveLocations, type Locations } from '../config/locations.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { statePaths } from '../config/state-paths.ts';
+import { configureEngines } from '../engines/select.ts';
 import { requireTrustedPaths } from '../fs/trust.ts';
 import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
@@ -19,6 +20,7 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
     const locations = await resolveLocations(flags, cli.env, cli.cwd);
     const config = await loadConfig(locations.configFile);
     await checkStatePaths(command, flags, cli, locations, config);
+    configureEngines({ postgresProofRole: config.postgres.proofRole, warn: (message) => output.event({ type: 'warning', message }) });
     const interrupt = listenForInterrupt(cli, output, command.interrupt?.(args) ?? null);
     try {
       const report = await command.run(args, { cli, flags, locations, config, output, signal: interrupt.signal });

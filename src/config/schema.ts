@@ -87,6 +87,15 @@ const archive = v.strictObject({
   maxLagSeconds: withDefault(positive(), 60),
 });
 
+const postgres = v.strictObject({
+  /**
+   * The role PostgreSQL dumps are restored as (a backup's proof, verify, drill, restore,
+   * restore-table): never a superuser, so the database's own functions never run with superuser
+   * rights. null: the database's owner (README: "Security model").
+   */
+  proofRole: withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null),
+});
+
 export const retentionSchema = v.strictObject({
   /** The newest backup of each of the last N days that have one. */
   dailyDays: withDefault(count(), 30),
@@ -126,6 +135,7 @@ export const configSchema = v.strictObject({
   health: withDefault(health, {}),
   archive: withDefault(archive, {}),
   retention: withDefault(retentionSchema, {}),
+  postgres: withDefault(postgres, {}),
 });
 
 /** The shape of `migrate-guard.config.ts`, as a project writes it. */

@@ -4,6 +4,7 @@ import type { Engine, EngineKind } from './contract.ts';
 import { databasePathFromUrl } from './sqlite/file.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
+import { configurePgRoles } from './postgres/roles.ts';
 import { isPostgresUrl } from './postgres/url.ts';
 
 export interface EngineOptions {
@@ -40,4 +41,12 @@ export function engineForBackup(kind: EngineKind, source: string, database: stri
 /** A `DATABASE_URL` (or `--db`, or a knexfile's connection) as the location `engineFor` takes. */
 export function resolveDatabaseLocation(url: string, cwd: string): string {
   return isPostgresUrl(url) ? url.trim() : databasePathFromUrl(url, cwd);
+}
+
+/**
+ * Settings every engine of this process takes (the CLI sets them once from the config): the role
+ * PostgreSQL restores run as, and where an engine's warnings go.
+ */
+export function configureEngines(settings: { readonly postgresProofRole: string | null; readonly warn: (message: string) => void }): void {
+  configurePgRoles({ proofRole: settings.postgresProofRole, warn: settings.warn });
 }
