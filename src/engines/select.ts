@@ -40,7 +40,45 @@ export function engineForBackup(kind: EngineKind, source: string, database: stri
 
 /** A `DATABASE_URL` (or `--db`, or a knexfile's connection) as the location `engineFor` takes. */
 export function resolveDatabaseLocation(url: string, cwd: string): string {
+  refuseUnparsableCredentials(url.trim());
   return isPostgresUrl(url) ? url.trim() : databasePathFromUrl(url, cwd);
+}
+
+/**
+ * A user name or password that does not parse (an unencoded `#`, `?`, `/` or a stray `%`) would be
+ * taken for part of the host, path or fragment, and then printed, stored and logged as such,
+ * password included: refused, without quoting it.
+ */
+function refuseUnparsableCredentials(url: string): void {
+  const refuse = () =>
+    new GuardError(
+      'USAGE',
+      'DATABASE_URL (or --db) has a user name or password that does not parse: percent-encode its special characters (# is %23, ? is %3F, / is %2F, @ is %40, % is %25)',
+    );
+  const decodes = (text: string) => {
+    try {
+      decodeURIComponent(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (isPostgresUrl(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw refuse();
+    }
+    if (!decodes(parsed.username) || !decodes(parsed.password)) throw refuse();
+    return;
+  }
+  // sqlite://user:pass@/srv/app.db, file://…: the authority runs to the first `/`.
+  const authority = /^(?:sqlite|file):\/\/([^/]*)/i.exec(url)?.[1] ?? '';
+  const at = authority.lastIndexOf('@');
+  if (at === -1) return;
+  const userinfo = authority.slice(0, at);
+  if (/[#?]/.test(userinfo) || !decodes(userinfo)) throw refuse();
 }
 
 /**
