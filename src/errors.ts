@@ -8,6 +8,8 @@ export type GuardErrorCode =
   /** A tool this host needs (pg_dump, pg_restore, psql) is missing or too old: the host's problem, not the data's. */
   | 'TOOL_MISSING'
   | 'CONFIG_INVALID'
+  /** A database this version does not run (an unknown knex client or URL scheme, or MySQL/MariaDB for now): refused, never guessed. */
+  | 'ENGINE_UNSUPPORTED'
   | 'DATABASE_MISSING'
   | 'NOT_SQLITE'
   | 'LOCK_HELD'

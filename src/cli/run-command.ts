@@ -74,5 +74,5 @@ async function checkStatePaths(command: AnyCommand, flags: GlobalFlags, cli: Cli
   if (WITHOUT_STATE.has(command.name)) return;
   const optOut = flags.allowInsecureDirs === true || /^(1|true|yes)$/i.test(cli.env.MIGRATE_GUARD_ALLOW_INSECURE_DIRS ?? '') || config.allowInsecureDirs;
   if (optOut) return;
-  await requireTrustedPaths(statePaths(locations.database, locations.backupDir));
+  await requireTrustedPaths(statePaths(locations.database, locations.backupDir, locations.engine));
 }
