@@ -30,7 +30,9 @@ export type GuardErrorCode =
   | 'RESTORE_FAILED'
   | 'RECOVERY_FAILED'
   /** A file read back (the run journal) that another account could have written, or that names what is not ours: refused, nothing done (exit 1). */
-  | 'UNTRUSTED_FILE';
+  | 'UNTRUSTED_FILE'
+  /** The backup folder or a state file could be changed by another account (see fs/trust.ts): exit 1, opt out with --allow-insecure-dirs. */
+  | 'UNSAFE_PATH';
 
 /** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */
 export type ExitCode = 0 | 1 | 2 | 3 | 4;

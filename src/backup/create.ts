@@ -228,7 +228,8 @@ async function gzipVerified(plain: string, target: string, plainSha256: string, 
   const tap = hashingTap();
   await createEmptyFile(target, await fileModeFrom(plain));
   await withPeriodicFlush(target, 100, () =>
-    pipeline(createReadStream(plain, { highWaterMark: READ_CHUNK }), createGzip({ level }), tap, createWriteStream(target)),
+    // 'r+': the file just created above (exclusively, never through a link), not a new open-or-create.
+    pipeline(createReadStream(plain, { highWaterMark: READ_CHUNK }), createGzip({ level }), tap, createWriteStream(target, { flags: 'r+' })),
   );
   await fsyncPath(target);
   const sha256 = tap.hash.digest('hex');

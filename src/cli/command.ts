@@ -17,6 +17,8 @@ export interface CliEnvironment extends OutputStreams {
 export interface GlobalFlags extends LocationFlags {
   readonly json?: boolean;
   readonly yes?: boolean;
+  /** Skip the StrictModes-like check of the backup folder and state files (see fs/trust.ts). */
+  readonly allowInsecureDirs?: boolean;
 }
 
 /**

@@ -45,6 +45,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .option('--config <file>', 'checks, hooks, retention (env MIGRATE_GUARD_CONFIG)')
     .option('--json', 'print one JSON report on stdout')
     .option('--yes', 'no confirmation prompts (implied without a terminal)')
+    .option('--allow-insecure-dirs', 'use a backup folder or state file other accounts can write (env MIGRATE_GUARD_ALLOW_INSECURE_DIRS=1)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => cli.stdout.write(text),

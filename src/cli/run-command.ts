@@ -1,8 +1,12 @@
 import { loadConfig } from '../config/load.ts';
-import { resolveLocations } from '../config/locations.ts';
+import { resolveLocations, type Locations } from '../config/locations.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import { statePaths } from '../config/state-paths.ts';
+import { configureEngines } from '../engines/select.ts';
+import { requireTrustedPaths } from '../fs/trust.ts';
 import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
-import type { AnyCommand, CliEnvironment, Invocation, Refusal } from './command.ts';
+import type { AnyCommand, CliEnvironment, GlobalFlags, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
 import { Output } from './output.ts';
 
@@ -17,6 +21,8 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
     const config = await loadConfig(located.configFile);
     // The config's directUrl comes last, as a knexfile's connection does for the database.
     const locations = located.directUrl === null && config.directUrl !== null ? { ...located, directUrl: config.directUrl } : located;
+    await checkStatePaths(command, flags, cli, locations, config);
+    configureEngines({ postgresProofRole: config.postgres.proofRole, warn: (message) => output.event({ type: 'warning', message }) });
     const interrupt = listenForInterrupt(cli, output, command.interrupt?.(args) ?? null);
     try {
       const report = await command.run(args, { cli, flags, locations, config, output, signal: interrupt.signal });
@@ -57,4 +63,18 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
 
 function diskFull(error: unknown): GuardError {
   return new GuardError('DISK_FULL', `out of disk space (${messageOf(error)}): free space where the database, the backup folder and TMPDIR live, then run the command again`, { cause: error });
+}
+
+/** `make` writes a migration file only: it reads no backup and no state. */
+const WITHOUT_STATE: ReadonlySet<string> = new Set(['make']);
+
+/**
+ * The backup folder and the state files must be ours (see fs/trust.ts), unless flag, environment or
+ * config accept the risk.
+ */
+async function checkStatePaths(command: AnyCommand, flags: GlobalFlags, cli: CliEnvironment, locations: Locations, config: ResolvedConfig): Promise<void> {
+  if (WITHOUT_STATE.has(command.name)) return;
+  const optOut = flags.allowInsecureDirs === true || /^(1|true|yes)$/i.test(cli.env.MIGRATE_GUARD_ALLOW_INSECURE_DIRS ?? '') || config.allowInsecureDirs;
+  if (optOut) return;
+  await requireTrustedPaths(statePaths(locations.database, locations.backupDir, locations.engine));
 }

@@ -52,9 +52,9 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
     const base = { command: 'restore-table' as const, table: options.table, backup: prepared.file };
     const wanted = await engine.readSnapshot(prepared.source, (reader) => requireColumns(engine, reader, options.table, `backup ${prepared.file}`));
     if (!options.apply) {
-      const out = path.resolve(options.cwd ?? process.cwd(), options.out ?? `${options.table}-from-${path.basename(prepared.file).replace(/\.db(\.gz)?$/, '')}.sql`);
+      const out = path.resolve(options.cwd ?? process.cwd(), options.out ?? `${fileNamePart(options.table)}-from-${fileNamePart(path.basename(prepared.file).replace(/\.db(\.gz)?$/, ''))}.sql`);
       const rows = await engine.exportTable(prepared.source, options.table, out, [
-        `migrate-guard restore-table: the rows of ${JSON.stringify(options.table)} from ${prepared.file}`,
+        `migrate-guard restore-table: the rows of ${JSON.stringify(options.table)} from ${commentText(prepared.file)}`,
         `backup taken ${prepared.manifest?.createdAt ?? 'at an unknown time (no manifest)'}; exported ${new Date().toISOString()}`,
         'Review before running. It only inserts: delete the rows you want replaced first.',
       ], await engine.fileMode());
@@ -84,6 +84,23 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
   } finally {
     await prepared.release();
   }
+}
+
+/**
+ * A name as part of the default output file's name: a table may be called `../../x`, and the
+ * file must still land in the working folder, so separators and control characters become `_`.
+ */
+function fileNamePart(name: string): string {
+  return name.replace(/[/\\\x00-\x1f\x7f]/g, '_');
+}
+
+/**
+ * Text for a `-- ` comment line of the generated SQL: a backup's file name can hold a newline, and
+ * whatever follows it would be a statement of its own when the file is run. Control characters
+ * are written as `\uXXXX`.
+ */
+function commentText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The table's columns, in order; a name that is not a table is refused with the list of tables. */

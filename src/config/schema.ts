@@ -101,6 +101,15 @@ const archive = v.strictObject({
   maxLagSeconds: withDefault(positive(), 60),
 });
 
+const postgres = v.strictObject({
+  /**
+   * The role PostgreSQL dumps are restored as (a backup's proof, verify, drill, restore,
+   * restore-table): never a superuser, so the database's own functions never run with superuser
+   * rights. null: the database's owner (README: "Security model").
+   */
+  proofRole: withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null),
+});
+
 export const retentionSchema = v.strictObject({
   /** The newest backup of each of the last N days that have one. */
   dailyDays: withDefault(count(), 30),
@@ -140,6 +149,11 @@ export const configSchema = v.strictObject({
    * restore). A run with a `transaction: false` migration runs `per-migration` whatever this says.
    */
   transactions: withDefault(v.picklist(['group', 'per-migration']), 'group'),
+  /**
+   * Use a backup folder or state file that another account can write or owns (see "Security
+   * model" in the README). Off: such a folder is refused, as ssh's StrictModes does.
+   */
+  allowInsecureDirs: withDefault(v.boolean(), false),
   checks: withDefault(checks, {}),
   hooks: withDefault(hooks, {}),
   thresholds: withDefault(thresholds, {}),
@@ -147,6 +161,7 @@ export const configSchema = v.strictObject({
   health: withDefault(health, {}),
   archive: withDefault(archive, {}),
   retention: withDefault(retentionSchema, {}),
+  postgres: withDefault(postgres, {}),
 });
 
 /** The shape of `migrate-guard.config.ts`, as a project writes it. */

@@ -1,6 +1,7 @@
 import { GuardError } from '../errors.ts';
 import { redact } from '../redact.ts';
 import type { EngineKind } from './contract.ts';
+import { refuseUnparsableCredentials } from './credentials.ts';
 import { schemeOf, type EngineDescriptor } from './descriptor.ts';
 import { postgresDescriptor } from './postgres/descriptor.ts';
 import { sqliteDescriptor } from './sqlite/descriptor.ts';
@@ -50,6 +51,8 @@ export function supportedClients(): string {
  * and what is supported. `source` says where the location came from (`--db`, `DATABASE_URL`, …).
  */
 export function engineOfLocation(location: string, source: string): EngineDescriptor {
+  // First: with credentials that do not parse, even the refusals below could not hide the password.
+  refuseUnparsableCredentials(location, source);
   const engine = ENGINES.find((candidate) => candidate.takes(location));
   if (engine) return engine;
   const scheme = schemeOf(location) ?? '';

@@ -3,6 +3,7 @@ import { GuardError } from '../errors.ts';
 import type { Engine, EngineKind } from './contract.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
+import { configurePgRoles } from './postgres/roles.ts';
 import { descriptorOf, engineOfLocation } from './registry.ts';
 
 export interface EngineOptions {
@@ -51,4 +52,12 @@ export function engineForBackup(kind: EngineKind, source: string, database: stri
     throw new GuardError('USAGE', `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`);
   }
   return engineFor(database, { ...options, kind: 'postgres' });
+}
+
+/**
+ * Settings every engine of this process takes (the CLI sets them once from the config): the role
+ * PostgreSQL restores run as, and where an engine's warnings go.
+ */
+export function configureEngines(settings: { readonly postgresProofRole: string | null; readonly warn: (message: string) => void }): void {
+  configurePgRoles({ proofRole: settings.postgresProofRole, warn: settings.warn });
 }

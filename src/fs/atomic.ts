@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { openWithMode, PRIVATE_FILE_MODE, type FileMode } from './file-mode.ts';
@@ -13,14 +14,17 @@ export async function fsyncPath(file: string): Promise<void> {
   }
 }
 
-const TEMPORARY = /^\.(.+)\.tmp-(\d+)$/;
+/** `.<name>.tmp-<pid>-<random>`; before the random part was added: `.<name>.tmp-<pid>`. */
+const TEMPORARY = /^\.(.+)\.tmp-(\d+)(?:-[0-9a-f]{16})?$/;
 
 /**
- * `.<name>.tmp-<pid>` beside the file it will become: hidden from listings, and the pid says which
- * run wrote it, so recovery removes only what a dead run left (see `temporaryOwner`).
+ * `.<name>.tmp-<pid>-<random>` beside the file it will become: hidden from listings, and the pid
+ * says which run wrote it, so recovery removes only what a dead run left (see `temporaryOwner`).
+ * The random part makes the name unguessable: a link planted in advance at a predictable name
+ * (pids are) is never the one we create, and the create is exclusive anyway (see file-mode.ts).
  */
 export function temporaryPath(file: string, pid: number = process.pid): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${pid}`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${pid}-${randomBytes(8).toString('hex')}`);
 }
 
 /** The pid of the run that wrote a temporary file (its SQLite side files included), or null. */
@@ -62,7 +66,7 @@ export async function writeStreamAtomic(
   const temporary = temporaryPath(file);
   let handle: FileHandle | null = null;
   try {
-    handle = await openWithMode(temporary, 'w', mode);
+    handle = await openWithMode(temporary, 'wx', mode);
     const target = handle;
     let pending: string[] = [];
     let pendingBytes = 0;

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -28,13 +29,31 @@ export async function fileModeFrom(source: string): Promise<FileMode> {
 }
 
 /**
- * Opens (creating it when the flags say so) a file with exactly `mode`, whatever the umask and
- * whatever mode an earlier file of that name had.
+ * How each kind of open is done: never through a symlink (O_NOFOLLOW), so a link planted in a
+ * folder others can write cannot point our write at a file of theirs or of root's. `wx` creates
+ * a new file or fails (O_EXCL: not even a dangling link is followed); `a` appends to an existing
+ * regular file of ours (O_NONBLOCK: a FIFO planted there fails instead of hanging the run).
  */
-export async function openWithMode(file: string, flags: 'w' | 'wx' | 'a', mode: FileMode): Promise<FileHandle> {
-  const handle = await open(file, flags, mode);
+const OPEN_FLAGS = {
+  wx: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+  a: constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+} as const;
+
+/**
+ * Opens (creating it when the flags say so) a file with exactly `mode`, whatever the umask and
+ * whatever mode an earlier file of that name had. An existing file is written only if it is a
+ * regular file of ours with no other name (a hard link would make us write, and chmod, the file it
+ * shares with someone else): anything else is refused before a byte or a mode changes.
+ */
+export async function openWithMode(file: string, flags: 'wx' | 'a', mode: FileMode): Promise<FileHandle> {
+  const handle = await open(file, OPEN_FLAGS[flags], mode);
   try {
-    if (((await handle.stat()).mode & 0o7777) !== mode) await handle.chmod(mode);
+    const info = await handle.stat();
+    const owner = process.geteuid?.();
+    if (!info.isFile() || info.nlink !== 1 || (owner !== undefined && info.uid !== owner)) {
+      throw Object.assign(new Error(`${file} is not a regular file of this account's (a link, or another account's file); refusing to write it`), { code: 'EUNSAFE' });
+    }
+    if ((info.mode & 0o7777) !== mode) await handle.chmod(mode);
     return handle;
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -43,12 +62,13 @@ export async function openWithMode(file: string, flags: 'w' | 'wx' | 'a', mode: 
 }
 
 /**
- * An empty file with `mode`, for a writer that opens the file itself and keeps the mode it finds
+ * A new empty file with `mode`, for a writer that opens the file itself and keeps the mode it finds
  * (SQLite's backup API into an existing file, a write stream): the data never sits in a file that
- * others could read, not even while it is being written.
+ * others could read, not even while it is being written. Always a new file (O_EXCL): its names are
+ * fresh temporary ones, and a link or file already there is somebody else's.
  */
 export async function createEmptyFile(file: string, mode: FileMode): Promise<void> {
-  await (await openWithMode(file, 'w', mode)).close();
+  await (await openWithMode(file, 'wx', mode)).close();
 }
 
 /** Like createEmptyFile, but an existing file is left as it is (SQLite's "open or create"). */

@@ -1,3 +1,4 @@
+import { redactText } from '../redact.ts';
 
 export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure' | 'onAlert' | 'beforeRestore' | 'afterRestore';
 
@@ -24,7 +25,10 @@ export async function runHook(
   const result = await execa(command, {
     shell: true,
     cwd: options.cwd,
-    env: { ...options.env, MIGRATE_GUARD_HOOK: hook },
+    // Not the environment as it is: DATABASE_URL (and any other URL) with its password would reach
+    // a hook that pastes its environment into a chat or a ticket.
+    env: { ...inheritedEnvironment(), ...options.env, MIGRATE_GUARD_HOOK: hook },
+    extendEnv: false,
     stdin: 'ignore',
     all: true,
     reject: false,
@@ -33,4 +37,17 @@ export async function runHook(
   const ok = !result.failed && result.exitCode === 0;
   const output = (result.all ?? '').trim();
   return { hook, command, ok, exitCode: result.exitCode ?? null, output: ok ? output : output || (result.shortMessage ?? "") };
+}
+
+/** Proxy settings a hook's own tools (curl, a pager's client) need as they are. */
+const PASSED_AS_IS = /^(https?_proxy|all_proxy|no_proxy)$/i;
+
+/** This process's environment with every URL's password and secret parameters as `***` (see redact.ts). */
+function inheritedEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined) continue;
+    env[key] = PASSED_AS_IS.test(key) ? value : redactText(value);
+  }
+  return env;
 }

@@ -26,6 +26,8 @@ const README_DEFAULTS = {
   health: { maxAgeHours: 26, sizeChangePercent: 20, drillMaxAgeDays: 35, scrubMaxAgeHours: 26 },
   archive: { replica: null, syncInterval: '1s', maxLagSeconds: 60 },
   retention: { dailyDays: 30, hotDays: 7, weeklyWeeks: 12, monthlyMonths: 12 },
+  postgres: { proofRole: null },
+  allowInsecureDirs: false,
 };
 
 /** The message of the CONFIG_INVALID error `input` is refused with. */

@@ -18,9 +18,15 @@ const at = (name: string) => path.join(project.dir, name);
 const leftovers = async () => (await readdir(project.dir)).filter((name) => name !== 'migrations').sort();
 
 describe('temporaryPath / temporaryOwner', () => {
-  it('puts a hidden, pid-stamped name beside the file', () => {
-    expect(temporaryPath('/srv/app/backups/daily/app.db', 4242)).toBe('/srv/app/backups/daily/.app.db.tmp-4242');
-    expect(temporaryPath('/srv/app/x.json')).toBe(`/srv/app/.x.json.tmp-${process.pid}`);
+  it('puts a hidden, pid-stamped, unguessable name beside the file', () => {
+    expect(temporaryPath('/srv/app/backups/daily/app.db', 4242)).toMatch(/^\/srv\/app\/backups\/daily\/\.app\.db\.tmp-4242-[0-9a-f]{16}$/);
+    expect(temporaryPath('/srv/app/x.json')).toMatch(new RegExp(`^/srv/app/\\.x\\.json\\.tmp-${process.pid}-[0-9a-f]{16}$`));
+    expect(temporaryPath('/srv/app/x.json')).not.toBe(temporaryPath('/srv/app/x.json'));
+  });
+
+  it('still reads the pid from the names older versions wrote (.<name>.tmp-<pid>), to sweep them', () => {
+    expect(temporaryOwner('.app_daily_20260101_000000.db.tmp-4242')).toBe(4242);
+    expect(temporaryOwner('.app_daily_20260101_000000.db.tmp-4242-journal')).toBe(4242);
   });
 
   it('reads the pid back, from the temporary file and its SQLite side files and .gz', () => {
@@ -30,7 +36,7 @@ describe('temporaryPath / temporaryOwner', () => {
   });
 
   it('owns nothing that is not one of its temporary names', () => {
-    for (const name of ['app.db', 'app.db.tmp-12', '.app.db', '.app.db.tmp-', '.app.db.tmp-12x', '.app.db.tmp-abc', '.tmp-12', 'app.db-wal']) {
+    for (const name of ['app.db', 'app.db.tmp-12', '.app.db', '.app.db.tmp-', '.app.db.tmp-12x', '.app.db.tmp-abc', '.app.db.tmp-12-zz', '.app.db.tmp-12-0123', '.tmp-12', 'app.db-wal']) {
       expect(temporaryOwner(name), name).toBeNull();
     }
   });

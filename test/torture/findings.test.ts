@@ -244,7 +244,7 @@ export async function up({ context }) {
     const first = cliUnderStrace(['migrate'], 'rename:delay_enter=2000000');
     try {
       // The lock is taken once the holder's temporary file appears; its rename is held back 2 s.
-      await waitForAny(project.dir, /^\.app\.db\.migrate-guard\.lock\.json\.tmp-\d+$/);
+      await waitForAny(project.dir, /^\.app\.db\.migrate-guard\.lock\.json\.tmp-\d+(-[0-9a-f]{16})?$/);
       const second = await project.run(['migrate', '--json']);
       expect(second.exitCode).toBe(1);
       expect(parseReport(second.stdout).error.message).toMatch(/pid \d+ on /);

@@ -3,19 +3,63 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { execa } from 'execa';
 import { GuardError } from '../../errors.ts';
+import { createEmptyFile, PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { withPg } from './connection.ts';
 import { findPgTool } from './tools.ts';
 import { redact } from '../../redact.ts';
 
 /**
- * The client tools run with the password in their environment (PGPASSWORD), never on their
- * command line, where any local account could read it from the process list.
+ * libpq's connection parameters that have an environment variable (libpq-envars), by the name a
+ * URL's query string gives them.
  */
-function connectionArgs(url: string): { readonly dbname: string; readonly env: Record<string, string> } {
+const PARAMETER_ENV: Readonly<Record<string, string>> = {
+  password: 'PGPASSWORD',
+  passfile: 'PGPASSFILE',
+  service: 'PGSERVICE',
+  options: 'PGOPTIONS',
+  application_name: 'PGAPPNAME',
+  sslmode: 'PGSSLMODE',
+  requiressl: 'PGREQUIRESSL',
+  sslcompression: 'PGSSLCOMPRESSION',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcrl: 'PGSSLCRL',
+  sslcrldir: 'PGSSLCRLDIR',
+  sslsni: 'PGSSLSNI',
+  requirepeer: 'PGREQUIREPEER',
+  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+  gssencmode: 'PGGSSENCMODE',
+  krbsrvname: 'PGKRBSRVNAME',
+  gsslib: 'PGGSSLIB',
+  channel_binding: 'PGCHANNELBINDING',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  client_encoding: 'PGCLIENTENCODING',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+  load_balance_hosts: 'PGLOADBALANCEHOSTS',
+};
+
+/**
+ * The client tools run with the password in their environment (PGPASSWORD), never on their
+ * command line, where any local account could read it from the process list: the URL's own
+ * (`user:pass@`) or its `?password=`. Every query parameter libpq also takes from the
+ * environment goes there too (a key's passphrase, a service file…), so the command line keeps only
+ * host, port, user and database. A later `?password=` wins over `user:pass@`, as in libpq.
+ */
+export function connectionArgs(url: string): { readonly dbname: string; readonly env: Record<string, string> } {
   const parsed = new URL(url);
+  const env: Record<string, string> = {};
   const password = decodeURIComponent(parsed.password);
+  if (password) env.PGPASSWORD = password;
   parsed.password = '';
-  return { dbname: parsed.toString(), env: password ? { PGPASSWORD: password } : {} };
+  for (const [name, value] of [...parsed.searchParams]) {
+    const variable = PARAMETER_ENV[name];
+    if (variable === undefined) continue;
+    env[variable] = value;
+    parsed.searchParams.delete(name);
+  }
+  return { dbname: parsed.toString(), env };
 }
 
 /** The server's major version: the client tools must be at least as new. */
@@ -59,19 +103,34 @@ const DUMP_FORMAT = ['--format=custom', '--compress=1'];
 /** `pg_dump --format=custom` of the whole database (or as of an exported snapshot) into `target`. */
 export async function dumpDatabase(url: string, target: string, snapshot: string | null, signal?: AbortSignal): Promise<void> {
   const { dbname, env } = connectionArgs(url);
+  // pg_dump would create the file with the umask's mode (0644, say) and fill it so: it gets an
+  // empty private file instead, which it truncates and keeps the mode of.
+  await createEmptyFile(target, PRIVATE_FILE_MODE);
   const args = [...DUMP_FORMAT, '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
   const result = await execa(await tool('pg_dump', url), args, { env, reject: false, all: true, stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
   if (result.exitCode !== 0) throw new Error(`pg_dump of ${redact(url)} failed: ${lastLine(result.all)}`);
 }
 
 /**
+ * `pg_restore --role`: it runs `SET ROLE` right after connecting, so the dump's objects are created
+ * by, and its functions run as, that role rather than the URL's (see roles.ts).
+ */
+function roleArgs(role: string | null | undefined): string[] {
+  return role ? [`--role=${role}`] : [];
+}
+
+/**
  * `pg_restore` of a whole dump into an empty database, stopping at the first error and in one
  * transaction: a dump that restores this way has every object and row it claims.
  */
-export async function restoreIntoEmpty(url: string, dump: string, options: { readonly tables?: readonly string[]; readonly signal?: AbortSignal } = {}): Promise<{ ok: boolean; detail: string }> {
+export async function restoreIntoEmpty(
+  url: string,
+  dump: string,
+  options: { readonly tables?: readonly string[]; readonly signal?: AbortSignal; readonly role?: string | null } = {},
+): Promise<{ ok: boolean; detail: string }> {
   const { dbname, env } = connectionArgs(url);
   const tables = (options.tables ?? []).flatMap((table) => ['--table', table]);
-  const args = ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...tables, '--dbname', dbname, dump];
+  const args = ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...roleArgs(options.role), ...tables, '--dbname', dbname, dump];
   const result = await execa(await tool('pg_restore', url), args, {
     env,
     reject: false,
@@ -204,11 +263,14 @@ export async function dumpWhileRestoring(
   target: string,
   proofUrl: string,
   signal?: AbortSignal,
+  role: string | null = null,
 ): Promise<{ readonly dumped: Promise<{ sha256: string }>; readonly restored: Promise<{ ok: boolean; detail: string }> }> {
   const source = connectionArgs(url);
   const proof = connectionArgs(proofUrl);
   const [pgDump, pgRestore] = [await tool('pg_dump', url), await tool('pg_restore', url)];
   const cancel = signal ? { cancelSignal: signal } : {};
+  // Created private, new and never through a link (see createEmptyFile): a dump holds every row.
+  await createEmptyFile(target, PRIVATE_FILE_MODE);
   const dump = execa(pgDump, [...DUMP_FORMAT, '--snapshot', snapshot, '--dbname', source.dbname], {
     env: source.env,
     reject: false,
@@ -217,15 +279,14 @@ export async function dumpWhileRestoring(
     buffer: { stdout: false },
     ...cancel,
   });
-  const restore = execa(pgRestore, ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', '--dbname', proof.dbname], {
+  const restore = execa(pgRestore, ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...roleArgs(role), '--dbname', proof.dbname], {
     env: proof.env,
     reject: false,
     all: true,
     ...cancel,
   });
   const hash = createHash('sha256');
-  // Created private: a dump holds every row.
-  const file = createWriteStream(target, { mode: 0o600 });
+  const file = createWriteStream(target, { flags: 'r+' });
   dump.stdout!.on('data', (chunk: Buffer) => hash.update(chunk));
   dump.stdout!.pipe(file);
   dump.stdout!.pipe(restore.stdin!);

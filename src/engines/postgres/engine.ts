@@ -11,6 +11,7 @@ import { PgConnection, quotePg, withPg } from './connection.ts';
 import type { TransactionAtCommit } from './dump.ts';
 import { acquirePgLock } from './lock.ts';
 import { requireServerSession, transactionPoolerError, transactionPoolingEvidence, type UrlSource } from './pooler.ts';
+import { handOverTo, ownsTable, restoreRoles, warnAboutRoles, type RestoreRoles } from './roles.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
@@ -59,6 +60,15 @@ export function postgresEngine(
   const maintenance = withDatabase(url, MAINTENANCE);
   /** The proofs of snapshots this engine dumped, running beside the dump, by file. */
   const piped = new Map<string, { readonly proof: Promise<SnapshotProof & { readonly sha256: string }>; readonly abandon: AbortController }>();
+  /** Who dumps are restored as (see roles.ts), asked once per engine. */
+  let rolesOnce: Promise<RestoreRoles> | null = null;
+  const roles = (): Promise<RestoreRoles> => {
+    rolesOnce ??= withPg(url, (connection) => restoreRoles(connection, url));
+    rolesOnce.catch(() => {
+      rolesOnce = null;
+    });
+    return rolesOnce;
+  };
 
   const engine: Engine = {
     kind: 'postgres',
@@ -188,10 +198,22 @@ export function postgresEngine(
       // commit is in the pre-restore copy or waits for the restore, never lost between the two.
       const { dumpObjects, runDumpAsOneTransaction } = await tools();
       const known = await dumpObjects(url, snapshot);
-      const { extra, tables } = await withPg(url, async (connection) => ({ extra: await objectsNotIn(connection, known), tables: await writableTables(connection) }));
+      const { role } = await roles();
+      const { extra, tables, handOver } = await withPg(url, async (connection) => ({
+        extra: await objectsNotIn(connection, known),
+        tables: await writableTables(connection),
+        handOver: role === null ? null : await handOverTo(connection, role),
+      }));
+      // As the role without superuser rights, once it owns what the restore drops and recreates
+      // (the superuser hands it over in the same transaction, see handOverTo).
+      let asRole: string[] = [];
+      if (role !== null && handOver !== null) {
+        if ('blocker' in handOver) warnAboutRoles(`restoring ${name} with superuser rights, not as ${role}: ${handOver.blocker}, which only a superuser can drop and create`);
+        else asRole = [...handOver.statements, `SET ROLE ${quotePg(role)}`];
+      }
       const result = await runDumpAsOneTransaction(url, snapshot, ['--clean', '--if-exists'], {
         lock: tables,
-        before: extra,
+        before: [...asRole, ...extra],
         whileLocked: async () => {
           await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
         },
@@ -212,10 +234,12 @@ export function postgresEngine(
       await removeIfPresent(file);
     },
 
-    scratch: () => scratchDatabase(),
+    // Owned by the restore role, so what is restored into it (a drill) runs as that role too.
+    scratch: async () => scratchDatabase((await roles()).role),
     async rehearsal(folder) {
       await requireSession();
-      const scratch = await scratchDatabase();
+      const { role } = await roles();
+      const scratch = await scratchDatabase(role);
       try {
         const dump = path.join(folder, 'rehearsal.dump');
         const { dumpDatabase, restoreIntoEmpty } = await tools();
@@ -226,7 +250,7 @@ export function postgresEngine(
         } catch (error) {
           throw (await poolerBehind('when pg_dump failed')) ?? error;
         }
-        const restored = await restoreIntoEmpty(scratch.url, dump);
+        const restored = await restoreIntoEmpty(scratch.url, dump, { role });
         await removeIfPresent(dump);
         if (!restored.ok) throw (await poolerBehind('when pg_restore into a scratch database failed')) ?? new Error(`the rehearsal copy could not be made: ${restored.detail}`);
         return scratch;
@@ -296,13 +320,21 @@ export function postgresEngine(
       // same transaction puts back; this needs a superuser, or the SET privilege on
       // session_replication_role); at the end every key from or to the table is checked, and a
       // broken one rolls it all back unless forced.
-      const keys = await withPg(url, (connection) => keysAround(connection, table));
+      const { role } = await roles();
+      const { keys, owner } = await withPg(url, async (connection) => ({
+        keys: await keysAround(connection, table),
+        owner: role !== null && (await ownsTable(connection, role, table)),
+      }));
+      // The rows are loaded (their CHECKs run) as the table's owner when that is the restore role;
+      // session_replication_role is set before, as the URL's role.
+      if (role !== null && !owner) warnAboutRoles(`restoring the rows of ${table} with superuser rights, not as ${role}: ${role} does not own ${table}`);
+      const asRole = owner && role !== null ? [`SET ROLE ${quotePg(role)}`] : [];
       const check = keys.map(
         (key) => `IF EXISTS (${key.orphans}) THEN RAISE EXCEPTION 'migrate-guard: broken foreign key: % references a missing % row', ${pgLiteral(key.child)}, ${pgLiteral(key.parent)}; END IF;`,
       );
       // The dump's SQL empties search_path for its session; the check names tables as we do.
-      const after = ['RESET search_path', 'SET session_replication_role = DEFAULT', ...(force || check.length === 0 ? [] : [`DO $check$ BEGIN ${check.join(' ')} END $check$`])];
-      const before = ['SET session_replication_role = replica', `DELETE FROM ${quotePg(table)}`];
+      const after = [...(asRole.length > 0 ? ['RESET ROLE'] : []), 'RESET search_path', 'SET session_replication_role = DEFAULT', ...(force || check.length === 0 ? [] : [`DO $check$ BEGIN ${check.join(' ')} END $check$`])];
+      const before = ['SET session_replication_role = replica', ...asRole, `DELETE FROM ${quotePg(table)}`];
       const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], { before, after });
       if (!result.ok) {
         const broken = /migrate-guard: broken foreign key: (.+) references a missing (.+) row/.exec(result.detail);
@@ -336,9 +368,10 @@ export function postgresEngine(
       await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
         const [exported] = await connection.all<{ id: string }>('SELECT pg_export_snapshot() AS id');
-        const scratch = await scratchDatabase();
+        const { role } = await roles();
+        const scratch = await scratchDatabase(role);
         const abandon = new AbortController();
-        const { dumped, restored } = await dumpWhileRestoring(url, exported!.id, target, scratch.url, abandon.signal);
+        const { dumped, restored } = await dumpWhileRestoring(url, exported!.id, target, scratch.url, abandon.signal, role);
         // Read in the same snapshot while pg_dump reads it: the facts the restored copy must show.
         const reading = readPgFacts(connection, applied);
         reading.catch(() => undefined);
@@ -398,13 +431,16 @@ export function postgresEngine(
     return null;
   }
 
-  /** An empty database on the same server, dropped (its sessions ended) when done. */
-  async function scratchDatabase(): Promise<ScratchDatabase & { readonly url: string }> {
+  /**
+   * An empty database on the same server, dropped (its sessions ended) when done; owned by `owner`
+   * when given, the role dumps are restored into it as (its public schema is then theirs to fill).
+   */
+  async function scratchDatabase(owner: string | null = null): Promise<ScratchDatabase & { readonly url: string }> {
     await requireSession();
     const scratchName = scratchDatabaseName();
     await withPg(maintenance, async (connection) => {
       await sweepScratchDatabases(connection);
-      await connection.exec(`CREATE DATABASE ${quotePg(scratchName)}`);
+      await connection.exec(`CREATE DATABASE ${quotePg(scratchName)}${owner === null ? '' : ` OWNER ${quotePg(owner)}`}`);
     });
     const scratchUrl = withDatabase(url, scratchName);
     return {
@@ -421,9 +457,10 @@ export function postgresEngine(
     work: (scratch: ScratchDatabase & { readonly url: string }, restored: { ok: boolean; detail: string }) => Promise<T>,
   ): Promise<T> {
     const { restoreIntoEmpty } = await tools();
-    const scratch = await scratchDatabase();
+    const { role } = await roles();
+    const scratch = await scratchDatabase(role);
     try {
-      const restored = await restoreIntoEmpty(scratch.url, dump, signal ? { signal } : {});
+      const restored = await restoreIntoEmpty(scratch.url, dump, { role, ...(signal ? { signal } : {}) });
       if (!restored.ok && !signal?.aborted) {
         const pooled = await poolerBehind('when pg_restore into a scratch database failed');
         if (pooled) throw pooled;
