@@ -66,6 +66,8 @@ export function postgresEngine(url: string, options: { readonly stateDir: string
     // A dump holds every row: only its owner reads it (there is no database file to take bits from).
     fileMode: async () => PRIVATE_FILE_MODE,
     lock: (command) => acquirePgLock(url, database, command),
+    // The server recovers after a crash before it accepts connections: nothing to do on our side.
+    settle: async () => undefined,
 
     read: (mode, work) =>
       withPg(url, async (connection) => {
