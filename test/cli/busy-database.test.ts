@@ -23,6 +23,9 @@ async function crashedAndHeld(): Promise<{ project: TempProject; holder: ShmHold
   await project.writeMigration('001_items.ts', createItems);
   const migrated = await project.run(['migrate']);
   if (migrated.exitCode !== 0) throw new Error(`set-up migrate failed: ${migrated.all}`);
+  // A backup holding the items (the pre-rollout one was taken before they existed).
+  const backedUp = await project.run(['backup']);
+  if (backedUp.exitCode !== 0) throw new Error(`set-up backup failed: ${backedUp.all}`);
   await crashInWal(project.db);
   const holder = await holdShmLock(project.db);
   holders.push(holder);
@@ -50,15 +53,15 @@ describe('a live database busy when a command opens it', () => {
     expect(result.stderr).toMatch(/app\.db answered after \d+\.\ds/);
     expect(result.all).not.toMatch(/unexpected error/);
     const rows = await dump(project.db);
-    expect(rows).toContain("'from-the-app'");
-    expect(rows).toContain("'gamma'");
+    expect(rows).toContain('"name":"from-the-app"');
+    expect(rows).toContain('"name":"gamma"');
   }, 120_000);
 
   it('every command that opens it refuses past the wait with DATABASE_BUSY naming the holder, exit 1, nothing changed', async () => {
     // Commands that take the run lock each get a database of their own; the others share one.
     const shared = await crashedAndHeld();
     const [forRestore, forTable, forBaseline] = await Promise.all([crashedAndHeld(), crashedAndHeld(), crashedAndHeld()]);
-    const backupOf = async (project: TempProject) => `${project.backups}/${(await project.backupFiles()).find((file) => file.endsWith('.db'))!}`;
+    const backupOf = async (project: TempProject) => `${project.backups}/${(await project.backupFiles()).find((file) => file.startsWith('manual/') && file.endsWith('.db'))!}`;
     const runs = [
       { ...shared, args: ['migrate', '--json'] },
       { ...shared, args: ['migrate', '--dry-run', '--json'] },
@@ -66,7 +69,7 @@ describe('a live database busy when a command opens it', () => {
       { ...shared, args: ['backup', '--json'] },
       { ...forRestore, args: ['restore', await backupOf(forRestore.project), '--json'] },
       { ...forTable, args: ['restore-table', await backupOf(forTable.project), 'items', '--apply', '--json'] },
-      { ...forBaseline, args: ['baseline', '--json'] },
+      { ...forBaseline, args: ['baseline', '--to', '001_items', '--json'] },
     ];
     const before = new Map<TempProject, string[]>();
     for (const { project } of runs) before.set(project, await fingerprint(project));
