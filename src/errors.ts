@@ -15,6 +15,8 @@ export type GuardErrorCode =
   | 'LOCK_HELD'
   /** PostgreSQL reached through a pooler in transaction (or statement) mode: a run needs a server session of its own. */
   | 'TRANSACTION_POOLER'
+  /** The live database stayed busy (SQLITE_BUSY, SQLITE_PROTOCOL) past the wait when first opened: exit 1, nothing changed. */
+  | 'DATABASE_BUSY'
   | 'PREFLIGHT_FAILED'
   | 'MIGRATION_CHANGED'
   | 'UNKNOWN_MIGRATION'
@@ -95,4 +97,13 @@ export function isDiskFull(error: unknown, depth = 0): boolean {
   if (typeof message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test(message)) return true;
   if (error instanceof AggregateError && error.errors.some((inner) => isDiskFull(inner, depth + 1))) return true;
   return isDiskFull(cause, depth + 1);
+}
+
+/**
+ * Whether a thrown value is SQLite saying the database is held by another connection or being
+ * recovered by one (SQLITE_BUSY, SQLITE_PROTOCOL): a busy database, not a bug of ours.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_PROTOCOL';
 }

@@ -1,6 +1,6 @@
 import type { CheckResult } from './checks/contract.ts';
 import type { HookResult } from './hooks/run-hook.ts';
-import type { LockHolder } from './engines/contract.ts';
+import type { DatabaseWait, LockHolder } from './engines/contract.ts';
 
 /**
  * What a run tells its listener while it works. Events are for logs and progress bars only: the
@@ -27,4 +27,19 @@ export type EventListener = (event: GuardEvent) => void;
 /** A copy's progress callback that reports as `progress` events of `task`. */
 export function progressOf(emit: EventListener, task: 'backup' | 'restore'): (done: number, total: number) => void {
   return (done, total) => emit({ type: 'progress', task, done, total });
+}
+
+/**
+ * An engine's waits for a busy live database as events: a warning when the wait starts (a log
+ * shows it), a ticking `working` line on a terminal while it lasts, and a step when it ends.
+ */
+export function waitsOf(emit: EventListener): (wait: DatabaseWait) => void {
+  return (wait) => {
+    if (wait.over) {
+      emit({ type: 'step', message: `database ${wait.database} answered after ${(wait.waitedMs / 1000).toFixed(1)}s` });
+      return;
+    }
+    emit({ type: 'warning', message: `database ${wait.database} is busy (${wait.reason}); waiting up to ${Math.round(wait.patienceMs / 1000)}s for it` });
+    emit({ type: 'working', label: `waiting for ${wait.database}` });
+  };
 }

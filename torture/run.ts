@@ -9,6 +9,8 @@
  * `--command NAME` draws only commands (or concurrent pairs) whose label starts with NAME;
  * `--case I` replays case I of a seed alone; `--minutes M` stops starting cases after M minutes;
  * `--keep` keeps every case's folder (by default only those with a violation are kept).
+ * `--load` runs every case on a loaded machine (load.ts: a CPU hog per core, an fsync-heavy writer on
+ * the same file system); then no output of any case may say "unexpected error".
  * `--allow-known` (CI) exits 0 when every violation is explained by a known bug (known-bugs.ts),
  * each of which has its `it.fails` regression test; a new kind of violation still exits 1.
  */
@@ -26,6 +28,7 @@ import { DISK_COMMANDS, diskCase } from './disk.ts';
 import { buildTemplates } from './fixture.ts';
 import { knownGoodBackups, sha256File } from './invariants.ts';
 import { killCase } from './kill.ts';
+import { startLoad } from './load.ts';
 import { KNOWN_BUGS, knownBugsOf } from './known-bugs.ts';
 import { Cli, tail } from './proc.ts';
 import { Rng } from './rng.ts';
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     case: { type: 'string' },
     minutes: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    load: { type: 'boolean', default: false },
     'allow-known': { type: 'boolean', default: false },
   },
 });
@@ -50,11 +54,11 @@ const runs = Number(values.runs);
 const only = values.only as Kind | undefined;
 if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1 || (only !== undefined && !KINDS.includes(only))) {
   console.error(
-    'usage: torture/run.ts [--runs N] [--seed S] [--only kill|disk|concurrency] [--command NAME] [--bin path/to/migrate-guard.js] [--case I] [--minutes M] [--keep] [--allow-known]',
+    'usage: torture/run.ts [--runs N] [--seed S] [--only kill|disk|concurrency] [--command NAME] [--bin path/to/migrate-guard.js] [--case I] [--minutes M] [--keep] [--load] [--allow-known]',
   );
   process.exit(64);
 }
-console.log(`torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${only ? ` --only ${only}` : ''})`);
+console.log(`torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${only ? ` --only ${only}` : ''}${values.load ? ' --load' : ''})`);
 const bin = path.resolve(values.bin);
 const startedAt = performance.now();
 const deadline = values.minutes === undefined ? Infinity : startedAt + Number(values.minutes) * 60_000;
@@ -137,12 +141,20 @@ for (const index of indexes) {
   const { kind, command, rng } = draw(index);
   const kase = new Case(index, kind, command, path.join(work, `case-${String(index).padStart(4, '0')}`));
   const began = performance.now();
+  // A CPU hog per core and an fsync-heavy writer beside the case, on its file system; ten minutes at most.
+  const load = values.load ? startLoad(work, 600_000) : null;
   try {
     if (kind === 'kill') await killCase(kase, commandNamed(command), context, rng);
     else if (kind === 'disk') await diskCase(kase, commandNamed(command), context, rng);
     else await concurrencyCase(kase, command as (typeof PAIRS)[number], context, rng);
   } catch (error) {
     kase.violate('the torture itself runs', `${(error as Error).stack ?? String(error)}`);
+  } finally {
+    await load?.stop();
+  }
+  if (values.load) {
+    const internal = kase.processes.find((p) => /unexpected error/.test(p.stdout + p.stderr));
+    if (internal) kase.violate('no unexpected error under load', `${internal.label}: ${(internal.stdout + internal.stderr).split('\n').find((line) => /unexpected error/.test(line))}`);
   }
   cases.push(kase);
   const exits = kase.processes
@@ -178,7 +190,7 @@ const totals = ['total', ...KINDS.map((kind) => String(cases.filter((c) => c.kin
 const table = [['command', ...KINDS, 'all'], ...rows, totals];
 const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
 log('');
-log(`summary: seed ${seed}, ${cases.length} cases in ${(seconds / 60).toFixed(1)} min, cli ${bin}`);
+log(`summary: seed ${seed}, ${cases.length} cases in ${(seconds / 60).toFixed(1)} min${values.load ? ', under --load' : ''}, cli ${bin}`);
 for (const [i, row] of table.entries()) {
   log(`  ${row.map((text, column) => (column === 0 ? text.padEnd(widths[column]!) : text.padStart(widths[column]!))).join('  ')}`);
   if (i === 0 || i === table.length - 2) log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);

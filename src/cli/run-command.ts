@@ -4,7 +4,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import { statePaths } from '../config/state-paths.ts';
 import { configureEngines } from '../engines/select.ts';
 import { requireTrustedPaths } from '../fs/trust.ts';
-import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, isDatabaseBusy, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, GlobalFlags, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
@@ -41,7 +41,7 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
  * (a step without a refusal of its own ran out of space), the rest an internal error.
  */
 function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnvironment): ExitCode {
-  const guardError = error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : null;
+  const guardError = error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : isDatabaseBusy(error) ? databaseBusy(error) : null;
   const exitCode = guardError?.exitCode ?? 1;
   const code = guardError?.code ?? 'INTERNAL';
   const message = guardError ? guardError.message : `unexpected error: ${messageOf(error)}`;
@@ -59,6 +59,11 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
   );
   if (!guardError && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${redactText(String((error as Error).stack))}\n`);
   return exitCode;
+}
+
+/** A busy database met past the first open's wait (which refuses with DATABASE_BUSY itself). */
+function databaseBusy(error: unknown): GuardError {
+  return new GuardError('DATABASE_BUSY', `the database was busy (${messageOf(error)}): another connection held it or was recovering it; run the command again`, { cause: error });
 }
 
 function diskFull(error: unknown): GuardError {

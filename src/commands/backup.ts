@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import type { Progress, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
+import { waitsOf, type EventListener } from '../events.ts';
 import { recordedMigrations } from '../history/select.ts';
 
 export interface BackupOptions {
@@ -20,6 +21,8 @@ export interface BackupOptions {
   readonly compress?: boolean;
   readonly onProgress?: Progress;
   readonly onVerify?: () => void;
+  /** Events of the wait for a busy database (the rest is told through onProgress and onVerify). */
+  readonly onEvent?: EventListener;
 }
 
 export interface BackupReport {
@@ -47,6 +50,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
   const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   await requireDatabase(engine);
+  await engine.settle({ write: true, ...(options.onEvent ? { onWait: waitsOf(options.onEvent) } : {}) });
   const kind = options.kind ?? 'manual';
   const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;
   const { file, manifest } = await createBackup({

@@ -8,7 +8,7 @@ import type { Engine, Reader, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf } from '../errors.ts';
-import type { EventListener } from '../events.ts';
+import { waitsOf, type EventListener } from '../events.ts';
 import type { MigrationHistory } from '../history/contract.ts';
 import { guardTableHistory, MIGRATIONS_TABLE } from '../history/guard-table.ts';
 import { readHistory } from '../history/read.ts';
@@ -64,6 +64,7 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
   const files = await listMigrationFiles(source.layout, source.naming);
   const lock = await engine.lock('baseline');
   try {
+    await engine.settle({ write: true, onWait: waitsOf(emit) });
     const applied = await readHistory(engine, history);
     if (applied.length > 0) {
       throw new GuardError('USAGE', `${engine.name} already has a migration history (${applied.length} applied in ${history.table}); baseline is for a database without one`);

@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, SchemaShape, ScratchDatabase, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { fullMessageOf, GuardError, messageOf, type ExitCode } from '../errors.ts';
-import { progressOf, type EventListener } from '../events.ts';
+import { progressOf, waitsOf, type EventListener } from '../events.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
 import { resolveHistory } from '../history/select.ts';
@@ -91,6 +91,8 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const live = engineFor(options.database, { kind: options.engine, directUrl: options.directUrl });
   const database = live.name;
   const exists = (await live.probe()) !== 'missing';
+  // Nothing written: only waited for while another connection holds or recovers it.
+  if (exists) await live.settle({ write: false, onWait: waitsOf(emit) });
   const notes: string[] = [];
   const interrupted = await readJournal(live);
   if (interrupted && changedDatabase(interrupted)) {

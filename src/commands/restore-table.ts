@@ -4,6 +4,7 @@ import { describeViolation } from '../checks/foreign-keys.ts';
 import type { Engine, Reader, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
+import { waitsOf, type EventListener } from '../events.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
 import { recordedMigrations } from '../history/select.ts';
 import { prepareBackup } from '../restore/prepare.ts';
@@ -23,6 +24,8 @@ export interface RestoreTableOptions {
   /** Apply even when the result has foreign-key violations. */
   readonly force?: boolean;
   readonly cwd?: string;
+  /** Events of the wait for a busy database. */
+  readonly onEvent?: EventListener;
 }
 
 export interface RestoreTableReport {
@@ -64,6 +67,7 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
     await requireDatabase(engine);
     const lock = await engine.lock('restore-table');
     try {
+      await engine.settle({ write: true, ...(options.onEvent ? { onWait: waitsOf(options.onEvent) } : {}) });
       const current = await engine.read('readonly', (reader) => requireColumns(engine, reader, options.table, `the live database ${engine.name}`));
       const onlyBackup = wanted.filter((column) => !current.includes(column));
       const onlyLive = current.filter((column) => !wanted.includes(column));

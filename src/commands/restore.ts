@@ -11,7 +11,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, Progress, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
-import { progressOf, type EventListener } from '../events.ts';
+import { progressOf, waitsOf, type EventListener } from '../events.ts';
 import { recordedMigrations } from '../history/select.ts';
 import { hookRunner } from '../hooks/hook-runner.ts';
 import type { HookResult } from '../hooks/run-hook.ts';
@@ -121,6 +121,10 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     }
 
     const lock = await engine.lock('restore');
+    await engine.settle({ write: true, onWait: waitsOf(emit) }).catch(async (error: unknown) => {
+      await lock.release().catch(() => undefined);
+      throw error;
+    });
     const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_BACKUP: file }, emit });
     try {
       // Stop the app.

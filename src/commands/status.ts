@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import type { EngineKind } from '../engines/contract.ts';
+import { waitsOf, type EventListener } from '../events.ts';
 import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
@@ -21,6 +22,8 @@ export interface StatusOptions {
   /** A project's own Umzug, or the config naming one (`umzug`). */
   readonly umzug?: ProjectUmzug;
   readonly config?: Pick<ResolvedConfig, 'umzug'>;
+  /** Events of the wait for a busy database. */
+  readonly onEvent?: EventListener;
 }
 
 export interface AppliedStatus extends AppliedMigration {
@@ -49,6 +52,7 @@ export async function runStatus(options: StatusOptions): Promise<StatusReport> {
   const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
   if (umzug) return statusOfUmzug(database, umzug);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
+  await engine.settle({ write: false, ...(options.onEvent ? { onWait: waitsOf(options.onEvent) } : {}) });
   const history = await resolveHistory(engine, settings);
   const source = filesOf(settings, history);
   const files = await listMigrationFiles(source.layout, source.naming);

@@ -88,6 +88,17 @@ export interface LockHolder {
   readonly since: string;
 }
 
+/** A live database found busy when first opened: the wait begins (`over: false`) and ends (`over: true`). */
+export interface DatabaseWait {
+  readonly database: string;
+  /** What SQLite said, in words: `SQLITE_PROTOCOL: another connection … is recovering it after a crash`. */
+  readonly reason: string;
+  readonly waitedMs: number;
+  /** How long it is waited for before the run is refused with DATABASE_BUSY. */
+  readonly patienceMs: number;
+  readonly over: boolean;
+}
+
 export interface RunLock {
   /** The holder whose lock we took over: a run that died without releasing it. */
   readonly tookOverFrom: LockHolder | null;
@@ -198,6 +209,16 @@ export interface Engine {
   fileMode(): Promise<FileMode>;
   /** One migrate-guard job at a time per database; refuses with LOCK_HELD naming the holder. */
   lock(command: string): Promise<RunLock>;
+  /**
+   * The first contact with the live database, before anything else opens it: SQLite recovers a
+   * crashed writer's WAL or rollback journal on one connection here, so no two connections race
+   * that recovery. `write: false` (status, a dry run) only waits until a read that writes nothing
+   * gets through. A busy database (SQLITE_BUSY, SQLITE_PROTOCOL) is waited for a bounded time,
+   * told to `onWait`, which also hears of any later wait on opening this database; past the bound,
+   * DATABASE_BUSY naming what holds it. Every opener of the live database does this on its own
+   * when it was not called (silently).
+   */
+  settle(options: { readonly write: boolean; readonly onWait?: (wait: DatabaseWait) => void }): Promise<void>;
 
   /** Runs `work` with a reader on the live database; damage becomes a refusal naming the way out. */
   read<T>(mode: ReadMode, work: (reader: Reader) => Promise<T>): Promise<T>;

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
-import type { EventListener } from '../events.ts';
+import { waitsOf, type EventListener } from '../events.ts';
 import type { MigrationHistory } from '../history/contract.ts';
 import { resolveHistory } from '../history/select.ts';
 import { KNEX_LOAD_EXTENSIONS } from '../history/knex-table.ts';
@@ -83,6 +83,9 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
   const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
+  // The database's own crash recovery comes first, alone on one connection, before anything else
+  // of this run opens it (the history's reads, the lock holder's, knex's): waited for while busy.
+  await engine.settle({ write: true, onWait: waitsOf(emit) });
   const umzug = options.umzug ?? (await loadProjectUmzug(options.config));
   const history = umzug ? umzugHistory(umzug) : await resolveHistory(engine, settings);
   const source: MigrationSource = umzug ? { kind: 'umzug', umzug, knex: options.knex ?? null } : filesOf(settings, history);

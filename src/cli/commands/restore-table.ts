@@ -23,6 +23,7 @@ export const restoreTable = defineCommand({
       force: force === true,
       ...(out === undefined ? {} : { out }),
       cwd: context.cli.cwd,
+      onEvent: (event) => context.output.event(event),
     });
   },
   format: formatRestoreTable,

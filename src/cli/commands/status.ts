@@ -6,9 +6,9 @@ export const status = defineCommand({
   name: 'status',
   description: 'applied and pending migrations; applied ones whose file changed',
   args: {},
-  async run(_args, { locations, config }): Promise<StatusReport> {
+  async run(_args, { locations, config, output }): Promise<StatusReport> {
     const { runStatus } = await import('../../commands/status.ts');
-    return runStatus({ ...locations, config });
+    return runStatus({ ...locations, config, onEvent: (event) => output.event(event) });
   },
   format: formatStatus,
 });

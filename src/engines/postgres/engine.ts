@@ -117,6 +117,8 @@ export function postgresEngine(
       await requireSession();
       return acquirePgLock(url, database, command, source);
     },
+    // The server recovers after a crash before it accepts connections: nothing to do on our side.
+    settle: async () => undefined,
 
     read: (mode, work) =>
       withPg(url, async (connection) => {

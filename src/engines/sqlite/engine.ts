@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import { fileModeFrom } from '../../fs/file-mode.ts';
 import { GuardError } from '../../errors.ts';
 import { pathExists } from '../../fs/paths.ts';
-import type { Engine, Reader, ReadMode } from '../contract.ts';
+import type { DatabaseWait, Engine, Reader, ReadMode } from '../contract.ts';
+import { isBusy, untilFree } from './busy.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
 import { readFacts } from './facts.ts';
 import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
@@ -20,6 +21,37 @@ import { exportTableSql, replaceTableRows } from './table.ts';
 import { splitSqliteSql } from './sql-split.ts';
 import { runSqliteStatement, sqliteStatementFailure } from './statement.ts';
 
+/**
+ * Opens and reads the schema: the first read is where SQLite meets a crashed writer's leftovers
+ * (WAL recovery, a hot journal) and where a busy database says so; closed again when it fails.
+ */
+async function firstRead(open: () => Promise<SqliteConnection>): Promise<SqliteConnection> {
+  const connection = await open();
+  try {
+    await connection.all('SELECT COUNT(*) FROM sqlite_master');
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+  return connection;
+}
+
+/**
+ * A first read that only settles the database: anything but a busy database (a damaged file, say)
+ * is left for the open that does the work to meet and report in its own terms (a restore replaces
+ * a damaged database, and must get to do it).
+ */
+async function settledBy(open: () => Promise<SqliteConnection>): Promise<void> {
+  let connection: SqliteConnection;
+  try {
+    connection = await firstRead(open);
+  } catch (error) {
+    if (isBusy(error)) throw error;
+    return;
+  }
+  await connection.close();
+}
+
 const OPENERS: Readonly<Record<ReadMode, (file: string) => Promise<SqliteConnection>>> = {
   untouched: (file) => SqliteConnection.openUntouched(file),
   readonly: (file) => SqliteConnection.open(file, 'readonly'),
@@ -29,6 +61,33 @@ const OPENERS: Readonly<Record<ReadMode, (file: string) => Promise<SqliteConnect
 /** The SQLite engine for one database file (an absolute path). */
 export function sqliteEngine(file: string): Engine {
   const database = path.resolve(file);
+  let onWait: ((wait: DatabaseWait) => void) | undefined;
+  /**
+   * The first read of the live database, on one connection, before any other opens it: after a
+   * crash SQLite recovers the WAL index (or rolls back a hot journal) here, alone. Connections
+   * opened at once while a slow recovery runs lose the WAL-index race and fail with SQLITE_BUSY
+   * or SQLITE_PROTOCOL. A read-only connection: it may rebuild the -shm but never checkpoints.
+   */
+  let recovered: Promise<void> | null = null;
+  const recover = (): Promise<void> => {
+    const recovering =
+      recovered ??
+      untilFree(database, () => settledBy(() => SqliteConnection.open(database, 'readonly')), { onWait: (wait) => onWait?.(wait) }).catch(
+        (error: unknown) => {
+          recovered = null;
+          throw error;
+        },
+      );
+    recovered = recovering;
+    return recovering;
+  };
+  /** A read that writes no byte (status, previews): only waited for, never recovered by us. */
+  const openUntouched = () => untilFree(database, () => firstRead(() => SqliteConnection.openUntouched(database)), { onWait: (wait) => onWait?.(wait) });
+  const opened = async (mode: ReadMode): Promise<SqliteConnection> => {
+    if (mode === 'untouched') return openUntouched();
+    await recover();
+    return OPENERS[mode](database);
+  };
   return {
     kind: 'sqlite',
     name: database,
@@ -58,21 +117,34 @@ export function sqliteEngine(file: string): Engine {
       if (!isFolder) throw new GuardError('USAGE', `the folder for the database (${folder}) does not exist; check --db / DATABASE_URL`);
       return acquireLock(database, command);
     },
+    async settle(options) {
+      onWait = options.onWait;
+      if ((await this.probe()) !== 'ready') return;
+      if (options.write) await recover();
+      else await untilFree(database, () => settledBy(() => SqliteConnection.openUntouched(database)), { onWait: (wait) => onWait?.(wait) });
+    },
 
-    read: (mode, work) => withConnection(OPENERS[mode](database), work),
+    read: (mode, work) => withConnection(opened(mode), work),
     reader: (knex: Knex): Reader => ({ all: async (sql, bindings = []) => (await knex.raw(sql, bindings as Knex.RawBinding[])) as never }),
     // Loaded on first use: `migrate` with nothing pending answers without loading knex.
-    openKnex: async () => (await import('./knex.ts')).openKnex(database),
+    async openKnex() {
+      if (await pathExists(database)) await recover();
+      return (await import('./knex.ts')).openKnex(database);
+    },
     transactionalDdl: true,
 
     async snapshot(target, onProgress) {
+      await recover();
       await copyToSelfContainedFile(database, target, onProgress);
       return null;
     },
     isSnapshot: (snapshot) => hasSqliteHeader(snapshot),
     proveSnapshot: proveSnapshotFile,
     readSnapshot: (snapshot, work) => withConnection(SqliteConnection.open(snapshot, 'readonly'), work),
-    restore: (snapshot, steps) => restoreInto(database, snapshot, steps),
+    async restore(snapshot, steps) {
+      if (await pathExists(database)) await recover();
+      return restoreInto(database, snapshot, steps);
+    },
     discardSnapshot: removeCopy,
     async scratch(folder) {
       const scratch = sqliteEngine(path.join(folder, 'scratch.db'));
@@ -81,7 +153,7 @@ export function sqliteEngine(file: string): Engine {
     },
     async rehearsal(folder, onProgress) {
       const copy = sqliteEngine(path.join(folder, 'rehearsal.db'));
-      await withConnection(SqliteConnection.openUntouched(database), (source) => copyFrom(source, copy.name, onProgress));
+      await withConnection(openUntouched(), (source) => copyFrom(source, copy.name, onProgress));
       return { engine: copy, drop: () => removeCopy(copy.name) };
     },
 
@@ -98,7 +170,10 @@ export function sqliteEngine(file: string): Engine {
     lockWarnings: () => [],
 
     exportTable: exportTableSql,
-    replaceTable: (snapshot, table, force) => replaceTableRows(database, snapshot, table, force),
+    async replaceTable(snapshot, table, force) {
+      await recover();
+      return replaceTableRows(database, snapshot, table, force);
+    },
 
     manualRestore: (backup) => `sqlite3 ${database} ".restore '${backup}'"`,
 
