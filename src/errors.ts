@@ -8,6 +8,8 @@ export type GuardErrorCode =
   /** A tool this host needs (pg_dump, pg_restore, psql) is missing or too old: the host's problem, not the data's. */
   | 'TOOL_MISSING'
   | 'CONFIG_INVALID'
+  /** A migration file that cannot be loaded or lacks what the run needs (`up`, or `down` for a revert): the project's mistake, named by file and line. */
+  | 'PROJECT_FILE_INVALID'
   | 'DATABASE_MISSING'
   | 'NOT_SQLITE'
   | 'LOCK_HELD'
@@ -26,6 +28,22 @@ export type GuardErrorCode =
   | 'RESTORE_FAILED'
   | 'RECOVERY_FAILED';
 
+/** Where in a project's file the mistake is: `line` and `column` count from 1, as editors do. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+interface GuardErrorOptions {
+  readonly cause?: unknown;
+  readonly exitCode?: ExitCode;
+  readonly backup?: string;
+  readonly pending?: readonly string[];
+  readonly location?: SourceLocation;
+  readonly context?: string;
+}
+
 /** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */
 export type ExitCode = 0 | 1 | 2 | 3 | 4;
 
@@ -37,17 +55,19 @@ export class GuardError extends Error {
   readonly backup?: string;
   /** A guarded run refused once it knew its plan: the migrations that were pending (for its report). */
   readonly pending?: readonly string[];
+  /** The file, line and column of a mistake in the project's own files. */
+  readonly location?: SourceLocation;
+  /** Lines that show the mistake (the offending line with a caret, a trimmed stack), printed under the message. */
+  readonly context?: string;
 
-  constructor(
-    code: GuardErrorCode,
-    message: string,
-    options: { readonly cause?: unknown; readonly exitCode?: ExitCode; readonly backup?: string; readonly pending?: readonly string[] } = {},
-  ) {
+  constructor(code: GuardErrorCode, message: string, options: GuardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.exitCode = options.exitCode ?? 1;
     if (options.backup !== undefined) this.backup = options.backup;
     if (options.pending !== undefined) this.pending = options.pending;
+    if (options.location !== undefined) this.location = options.location;
+    if (options.context !== undefined) this.context = options.context;
   }
 
   /** The same refusal, saying which migrations were pending (kept as it was when it says so already). */
@@ -58,6 +78,8 @@ export class GuardError extends Error {
       pending,
       ...(this.cause === undefined ? {} : { cause: this.cause }),
       ...(this.backup === undefined ? {} : { backup: this.backup }),
+      ...(this.location === undefined ? {} : { location: this.location }),
+      ...(this.context === undefined ? {} : { context: this.context }),
     });
     copy.stack = this.stack;
     return copy;

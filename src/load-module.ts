@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { loadFailure, type ProjectFile } from './load-failure.ts';
 
 const TYPESCRIPT_FILE = /\.[cm]?ts$/i;
 
@@ -40,6 +41,27 @@ export async function importProjectDefault(file: string): Promise<unknown> {
   let value: unknown = 'default' in loaded ? loaded.default : loaded;
   while (isWrappedDefault(value)) value = value.default;
   return value;
+}
+
+/**
+ * A project's file, loaded as `importProjectFile` does; a file that cannot be loaded is refused
+ * with its file, line and column and what is wrong (see `loadFailure`).
+ */
+export async function loadProjectFile(what: ProjectFile): Promise<Record<string, unknown>> {
+  try {
+    return await importProjectFile(what.file);
+  } catch (error) {
+    throw await loadFailure(what, error);
+  }
+}
+
+/** `importProjectDefault`, refusing as `loadProjectFile` does. */
+export async function loadProjectDefault(what: ProjectFile): Promise<unknown> {
+  try {
+    return await importProjectDefault(what.file);
+  } catch (error) {
+    throw await loadFailure(what, error);
+  }
 }
 
 async function importWithTsx(url: string): Promise<Record<string, unknown>> {

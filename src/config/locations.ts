@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { resolveDatabaseLocation } from '../engines/select.ts';
-import { GuardError, messageOf } from '../errors.ts';
+import { GuardError } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
-import { importProjectDefault } from '../load-module.ts';
+import { loadProjectDefault } from '../load-module.ts';
 import { KNEX_DEFAULT_TABLE } from '../history/knex-table.ts';
 import type { MigrationLayout } from '../migrator/migration-files.ts';
 
@@ -106,12 +106,7 @@ async function firstExisting(cwd: string, names: readonly string[]): Promise<str
 async function readKnexfile(cwd: string, env: Env): Promise<KnexfileSection | null> {
   const file = await firstExisting(cwd, KNEXFILES);
   if (file === null) return null;
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = (await importProjectDefault(file)) as Record<string, unknown>;
-  } catch (error) {
-    throw new GuardError('CONFIG_INVALID', `${path.basename(file)} could not be loaded: ${messageOf(error)}`, { cause: error });
-  }
+  const loaded = (await loadProjectDefault({ file, role: 'knexfile', code: 'CONFIG_INVALID' })) as Record<string, unknown>;
   const section = loaded[env.NODE_ENV ?? 'development'] ?? loaded;
   return typeof section === 'object' && section !== null ? (section as KnexfileSection) : null;
 }

@@ -72,7 +72,7 @@ async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direct
     for (const statement of splitSqlStatements(await readFile(sqlFile, 'utf8'))) await db.raw(statement);
     return;
   }
-  const script = await loadScript(file.path);
+  const script = await loadScript(file);
   const fn = script[direction];
   if (typeof fn !== 'function') throw new Error(`${file.name} does not export ${direction}()`);
   await fn(migrationArgument(db, file));
