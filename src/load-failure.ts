@@ -202,20 +202,20 @@ function parseFrame(line: string): Frame | null {
   const match = /^at (?:(.*?) \()?(.+?)\)?$/.exec(line);
   if (!match) return null;
   const where = match[2]!;
-  const name = match[1] ? `${match[1]} ` : '';
+  const at = (place: string) => (match[1] ? `    at ${match[1]} (${place})` : `    at ${place}`);
   // tsx runs a CommonJS TypeScript file as a data: URL of its compiled code: the file is named in
   // it, the position is in the compiled code and would point at the wrong line.
   const generated = /^data:.*[?&]filePath=([^:?&\s]+)/.exec(where);
   if (generated) {
     const file = cleanPath(decodeURIComponent(generated[1]!));
-    return isUserFile(file) ? { text: `    at ${name}(${file})`, location: null } : null;
+    return isUserFile(file) ? { text: at(file), location: null } : null;
   }
   const placed = /^(.+):(\d+):(\d+)$/.exec(where);
   if (!placed) return null;
   const file = cleanPath(placed[1]!);
   if (!isUserFile(file)) return null;
   const location = { file, line: Number(placed[2]), column: Number(placed[3]) };
-  return { text: `    at ${name}(${file}:${location.line}:${location.column})`, location };
+  return { text: at(`${file}:${location.line}:${location.column}`), location };
 }
 
 /** A path from a stack or a message: a file: URL made a path, tsx's `?namespace=…` dropped. */
