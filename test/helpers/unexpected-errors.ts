@@ -1,0 +1,41 @@
+import { afterEach } from 'vitest';
+
+/**
+ * "unexpected error" is migrate-guard's own bug, never the user's mistake: every CLI run the suite
+ * makes through its helpers (TempProject.run, the packed app's `cli`, the torture findings' strace
+ * runs, the pg-tools runs) has its output checked for it, and the test that made the run fails
+ * naming the command and the line, unless the test said it expects one (`expectUnexpectedError`).
+ *
+ * (vitest's setupFiles registers the afterEach once per test file.)
+ */
+const found: string[] = [];
+let expected = false;
+
+/** The output of one CLI run: any "unexpected error" line in it is kept for the test's end. */
+export function watchCliOutput(args: readonly string[], output: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }): void {
+  const text = typeof output.all === 'string' ? output.all : `${String(output.stdout ?? '')}\n${String(output.stderr ?? '')}`;
+  const line = text.split('\n').find((candidate) => /unexpected error/i.test(candidate));
+  if (line !== undefined && !expected) found.push(`migrate-guard ${args.join(' ')}: ${line.trim()}`);
+}
+
+/** A test that provokes migrate-guard's own bug on purpose says so. */
+export function expectUnexpectedError(): void {
+  expected = true;
+}
+
+/** Runs `child` and, once it ends, checks its output (a rejected run is the test's to see). */
+export function watched<T extends Promise<{ readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }>>(args: readonly string[], child: T): T {
+  child.then(
+    (result) => watchCliOutput(args, result),
+    (error: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }) => watchCliOutput(args, error ?? {}),
+  );
+  return child;
+}
+
+afterEach(() => {
+  const seen = found.splice(0);
+  expected = false;
+  if (seen.length > 0) {
+    throw new Error(`migrate-guard printed "unexpected error" (its own bug; a user's mistake must be a refusal that names it):\n${seen.join('\n')}`);
+  }
+});
