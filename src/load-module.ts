@@ -28,7 +28,13 @@ export async function importProjectFile(file: string): Promise<Record<string, un
     // code runs; a CommonJS file's failing `require()` has run the lines above it, which run again
     // through tsx (migrations do their work in up/down, not when loaded).
     if (!isFormatError(error)) throw error;
-    return importWithTsx(url);
+    try {
+      return await importWithTsx(url);
+    } catch (retried) {
+      // A file Node could not parse and tsx cannot either: Node's SyntaxError says what is wrong,
+      // unless esbuild's (a TransformError) says where too; tsx's module lexer only says "Parse error".
+      throw error instanceof SyntaxError && !(retried instanceof Error && retried.name === 'TransformError') ? error : retried;
+    }
   }
 }
 

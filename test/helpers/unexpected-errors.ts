@@ -1,12 +1,11 @@
-import { afterEach } from 'vitest';
-
 /**
  * "unexpected error" is migrate-guard's own bug, never the user's mistake: every CLI run the suite
  * makes through its helpers (TempProject.run, the packed app's `cli`, the torture findings' strace
  * runs, the pg-tools runs) has its output checked for it, and the test that made the run fails
  * naming the command and the line, unless the test said it expects one (`expectUnexpectedError`).
  *
- * (vitest's setupFiles registers the afterEach once per test file.)
+ * (No vitest import here: build.ts, the globalSetup, imports project.ts, which imports this;
+ * the afterEach is registered by ./fail-on-unexpected-error.ts, one of vitest's setupFiles.)
  */
 const found: string[] = [];
 let expected = false;
@@ -32,10 +31,11 @@ export function watched<T extends Promise<{ readonly all?: unknown; readonly std
   return child;
 }
 
-afterEach(() => {
+/** Empties what the test's runs printed and ends its expectation; throws when any printed "unexpected error". */
+export function endOfTest(): void {
   const seen = found.splice(0);
   expected = false;
   if (seen.length > 0) {
     throw new Error(`migrate-guard printed "unexpected error" (its own bug; a user's mistake must be a refusal that names it):\n${seen.join('\n')}`);
   }
-});
+}
