@@ -24,6 +24,8 @@ export type GuardErrorCode =
   | 'INTERRUPTED'
   /** The disk filled up under a step that has no refusal of its own: the host's problem, exit 1 like any refusal. */
   | 'DISK_FULL'
+  /** The disk reported an I/O error (EIO, SQLITE_IOERR) under a step with no refusal of its own: the host's problem, exit 1. */
+  | 'IO_ERROR'
   /** A restore that failed before it changed anything: SQLite or PostgreSQL undid it whole (exit 1). */
   | 'RESTORE_FAILED'
   | 'RECOVERY_FAILED';
@@ -104,4 +106,18 @@ export function isDiskFull(error: unknown, depth = 0): boolean {
   if (typeof message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test(message)) return true;
   if (error instanceof AggregateError && error.errors.some((inner) => isDiskFull(inner, depth + 1))) return true;
   return isDiskFull(cause, depth + 1);
+}
+
+/**
+ * Whether a thrown value (or its `cause` chain, or an AggregateError's members) is an I/O error the
+ * disk reported: Node's EIO, SQLite's SQLITE_IOERR (its extended codes included). On a disk that
+ * filled up, SQLite sometimes reports this instead of SQLITE_FULL.
+ */
+export function isIoError(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 8) return false;
+  const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
+  if (code === 'EIO' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR'))) return true;
+  if (typeof message === 'string' && /\b(SQLITE_IOERR\w*|EIO)\b|disk I\/O error/.test(message)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isIoError(inner, depth + 1))) return true;
+  return isIoError(cause, depth + 1);
 }

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.ts';
 import { resolveLocations } from '../config/locations.ts';
-import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, isDiskFull, isIoError, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
@@ -32,11 +32,12 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
 /**
  * A GuardError keeps its exit code and code, and a mistake in a project's file its place (`file`,
  * `line`, `column` in the JSON; the offending line under the message for humans). Anything else
- * is exit 1: a full disk named as such (a step without a refusal of its own ran out of space), the
- * rest migrate-guard's own bug, said so: "unexpected error" is never the user's mistake.
+ * is exit 1: a full disk or a disk's I/O error named as such (a step without a refusal of its own
+ * ran out of space or hit a failing disk), the rest migrate-guard's own bug, said so: "unexpected
+ * error" is never the user's mistake.
  */
 function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnvironment): ExitCode {
-  const guardError = error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : null;
+  const guardError = error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : isIoError(error) ? ioError(error) : null;
   const exitCode = guardError?.exitCode ?? 1;
   const code = guardError?.code ?? 'INTERNAL';
   const message = guardError ? guardError.message : unexpected(error);
@@ -60,6 +61,10 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
 /** A failure migrate-guard did not foresee: its bug, to be reported with its version. */
 function unexpected(error: unknown): string {
   return `unexpected error in migrate-guard ${packageVersion}: ${messageOf(error)}; this is a bug in migrate-guard, not a mistake in your project: please report it with this output (MIGRATE_GUARD_DEBUG=1 prints the stack)`;
+}
+
+function ioError(error: unknown): GuardError {
+  return new GuardError('IO_ERROR', `the disk reported an I/O error (${messageOf(error)}): check the disk (dmesg) and the free space where the database, the backup folder and TMPDIR live, then run the command again`, { cause: error });
 }
 
 function diskFull(error: unknown): GuardError {
