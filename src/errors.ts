@@ -10,6 +10,8 @@ export type GuardErrorCode =
   | 'CONFIG_INVALID'
   /** A migration file that cannot be loaded or lacks what the run needs (`up`, or `down` for a revert): the project's mistake, named by file and line. */
   | 'PROJECT_FILE_INVALID'
+  /** A database this version does not run (an unknown knex client or URL scheme, or MySQL/MariaDB for now): refused, never guessed. */
+  | 'ENGINE_UNSUPPORTED'
   | 'DATABASE_MISSING'
   | 'NOT_SQLITE'
   | 'LOCK_HELD'

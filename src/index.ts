@@ -43,7 +43,7 @@ export { runChecks } from './checks/run.ts';
 export type { CheckResult, CheckContext, CustomCheck } from './checks/contract.ts';
 
 export { engineFor } from './engines/select.ts';
-export type { Engine, DatabaseFacts, Reader, IntegrityLevel, IntegrityResult } from './engines/contract.ts';
+export type { Engine, EngineKind, DatabaseFacts, Reader, IntegrityLevel, IntegrityResult } from './engines/contract.ts';
 export { resolveHistory, recordedMigrations } from './history/select.ts';
 export { MIGRATIONS_TABLE } from './history/guard-table.ts';
 export type { MigrationHistory, AppliedMigration } from './history/contract.ts';

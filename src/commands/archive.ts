@@ -3,11 +3,14 @@ import { litestreamBinary, replicateCommand, writeLitestreamConfig } from '../ar
 import type { ResolvedConfig } from '../config/schema.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
+import type { EngineKind } from '../engines/contract.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 
 export interface ArchiveOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** Aborting (SIGINT/SIGTERM in the CLI) stops Litestream cleanly. */
@@ -32,7 +35,7 @@ export interface ArchiveReport {
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   if (engine.pointInTimeAdvice !== null) throw new GuardError('USAGE', engine.pointInTimeAdvice);
   await requireDatabase(engine);
   const database = engine.name;

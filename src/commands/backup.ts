@@ -2,13 +2,15 @@ import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
 import type { BackupKind } from '../backup/kinds.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Progress } from '../engines/contract.ts';
+import type { Progress, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
 import { recordedMigrations } from '../history/select.ts';
 
 export interface BackupOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly kind?: BackupKind;
@@ -41,7 +43,7 @@ export interface BackupReport {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   await requireDatabase(engine);
   const kind = options.kind ?? 'manual';
   const compressByDefault: Partial<Record<BackupKind, boolean>> = options.config.backups.compress;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine, Reader } from '../engines/contract.ts';
+import type { Engine, Reader, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf } from '../errors.ts';
@@ -21,6 +21,8 @@ import { planUp } from '../rollout/select-migrations.ts';
 
 export interface BaselineOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly migrationsDir: string;
   readonly migrations?: MigrationsSettings;
   readonly backupDir: string;
@@ -52,7 +54,7 @@ export interface BaselineReport {
  */
 export async function runBaseline(options: BaselineOptions): Promise<BaselineReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   await requireDatabase(engine);
   if (options.config?.umzug) throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);

@@ -6,6 +6,7 @@ import { recordJob } from '../backup/event-log.ts';
 import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
+import type { EngineKind } from '../engines/contract.ts';
 import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
 import type { EventListener } from '../events.ts';
 import { recordedMigrations } from '../history/select.ts';
@@ -20,6 +21,8 @@ export interface DrillOptions {
   readonly config: ResolvedConfig;
   /** The live database: the drill's scratch database is made on its engine (its server, for PostgreSQL). */
   readonly database?: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   /** A given backup; default the newest verified one. */
   readonly backup?: string;
   /** Drill from the WAL archive's latest point instead of a backup (needs `database` for the config). */
@@ -67,7 +70,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir });
+    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir, kind: options.database === undefined ? 'sqlite' : options.engine });
     const target = await live.scratch(scratch);
     try {
       const engine = target.engine;

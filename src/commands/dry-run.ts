@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { CheckResult } from '../checks/contract.ts';
 import { runChecks } from '../checks/run.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine, SchemaShape, ScratchDatabase } from '../engines/contract.ts';
+import type { Engine, SchemaShape, ScratchDatabase, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
@@ -22,6 +22,8 @@ import { assertAppliedUnchanged } from '../rollout/preflight.ts';
 
 export interface DryRunOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -85,7 +87,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
   const direction = options.direction === 'down' ? DOWN : UP;
   const started = performance.now();
-  const live = engineFor(options.database);
+  const live = engineFor(options.database, { kind: options.engine });
   const database = live.name;
   const exists = (await live.probe()) !== 'missing';
   const notes: string[] = [];

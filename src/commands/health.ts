@@ -4,6 +4,7 @@ import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
+import type { EngineKind } from '../engines/contract.ts';
 import type { ExitCode } from '../errors.ts';
 import { checkFreeSpace } from '../fs/free-space.ts';
 import { pathExists } from '../fs/paths.ts';
@@ -14,6 +15,8 @@ import { formatBytes } from '../units.ts';
 
 export interface HealthOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   /** Injectable for tests and for reasoning about "as of". */
@@ -61,7 +64,7 @@ export interface HealthReport {
 export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const now = options.now ?? new Date();
   const backupDir = path.resolve(options.backupDir);
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   const database = engine.name;
   const backups = await listBackups(backupDir);
   const alerts: HealthAlert[] = [];

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
 import { describeViolation } from '../checks/foreign-keys.ts';
-import type { Engine, Reader } from '../engines/contract.ts';
+import type { Engine, Reader, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
@@ -10,6 +10,8 @@ import { prepareBackup } from '../restore/prepare.ts';
 
 export interface RestoreTableOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly backupDir: string;
   readonly backup: string;
   readonly table: string;
@@ -41,7 +43,7 @@ export interface RestoreTableReport {
  * backup, rolled back when the result breaks a foreign key (unless --force).
  */
 export async function runRestoreTable(options: RestoreTableOptions): Promise<RestoreTableReport> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   const applied = recordedMigrations(engine);
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {

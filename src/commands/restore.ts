@@ -6,7 +6,7 @@ import { listBackups, type BackupEntry } from '../backup/store.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine, Progress } from '../engines/contract.ts';
+import type { Engine, Progress, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, type EventListener } from '../events.ts';
@@ -26,6 +26,8 @@ export type RestoreTarget =
 
 export interface RestoreCommandOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly backupDir: string;
   readonly config: ResolvedConfig;
   readonly target: RestoreTarget;
@@ -61,7 +63,7 @@ export interface RestoreReport {
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const startedAt = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   const database = engine.name;
   const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);

@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
+import type { EngineKind } from '../engines/contract.ts';
 import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
@@ -10,6 +11,8 @@ import { listMigrationFiles } from '../migrator/migration-files.ts';
 
 export interface StatusOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -39,7 +42,7 @@ export interface StatusReport {
  * Umzug, what its storage says.
  */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
-  const engine = engineFor(options.database);
+  const engine = engineFor(options.database, { kind: options.engine });
   const database = engine.name;
   const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
   if (umzug) return statusOfUmzug(database, umzug);

@@ -1,6 +1,9 @@
 import path from 'node:path';
-import { resolveDatabaseLocation } from '../engines/select.ts';
-import { GuardError } from '../errors.ts';
+import type { EngineKind } from '../engines/contract.ts';
+import type { EngineDescriptor } from '../engines/descriptor.ts';
+import { engineOfClient, engineOfLocation, resolveLocation } from '../engines/registry.ts';
+import { GuardError, messageOf } from '../errors.ts';
+import { redact } from '../redact.ts';
 import { pathExists } from '../fs/paths.ts';
 import { loadProjectDefault } from '../load-module.ts';
 import { KNEX_DEFAULT_TABLE } from '../history/knex-table.ts';
@@ -26,8 +29,13 @@ export interface MigrationsSettings {
 }
 
 export interface Locations {
-  /** The database: an absolute path for SQLite. */
+  /** The database: an absolute path for SQLite, a URL for PostgreSQL. */
   readonly database: string;
+  /**
+   * Its engine, decided once here from what the user named (the `--db` / `DATABASE_URL` scheme,
+   * the knexfile's `client`) by the engine registry, and never guessed again from the string.
+   */
+  readonly engine: EngineKind;
   /** The (first) migrations folder. */
   readonly migrationsDir: string;
   readonly migrations: MigrationsSettings;
@@ -56,14 +64,19 @@ interface KnexfileSection {
 /**
  * Where things are, per the contract: flag, then environment variable, then the knexfile (its
  * connection for NODE_ENV, its `migrations` settings as knex reads them), then the defaults
- * (`./database.db`, `./migrations`).
+ * (`./database.db`, `./migrations`). A database that no engine of this version runs (an unknown
+ * scheme or knex client, MySQL/MariaDB for now, a knexfile client without a usable connection) is
+ * refused here, before anything opens or creates a file: it is never taken for a SQLite file.
  */
 export async function resolveLocations(flags: LocationFlags, env: Env, cwd: string): Promise<Locations> {
   const knexfile = await readKnexfile(cwd, env);
   // An empty `DATABASE_URL=` line means unset, as in most .env tooling (and so for every location).
-  const dbUrl = flags.db || env.DATABASE_URL || undefined;
-  const database = dbUrl ? resolveDatabaseLocation(dbUrl, cwd) : (knexfileDatabase(knexfile, cwd) ?? path.resolve(cwd, 'database.db'));
-  const settings = knexfile?.migrations ?? {};
+  const { engine, database } = flags.db
+    ? resolveLocation(flags.db, cwd, '--db')
+    : env.DATABASE_URL
+      ? resolveLocation(env.DATABASE_URL, cwd, 'DATABASE_URL')
+      : ((await knexfileDatabase(knexfile, cwd)) ?? { engine: 'sqlite' as const, database: path.resolve(cwd, 'database.db') });
+  const settings = knexfile?.section?.migrations ?? {};
   const explicitDir = flags.migrations || env.MIGRATIONS_DIR || undefined;
   const configured = settings.directory === undefined ? [] : typeof settings.directory === 'string' ? [settings.directory] : [...settings.directory];
   const directories = (explicitDir !== undefined ? [explicitDir] : configured.length > 0 ? configured : ['migrations']).map((dir) =>
@@ -71,6 +84,7 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
   );
   return {
     database,
+    engine,
     migrationsDir: directories[0]!,
     migrations: {
       layout: {
@@ -78,7 +92,7 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
         extensions: settings.loadExtensions ? [...settings.loadExtensions] : null,
         sortDirsSeparately: settings.sortDirsSeparately === true,
       },
-      knexTable: knexfile?.migrations ? (settings.tableName ?? KNEX_DEFAULT_TABLE) : null,
+      knexTable: knexfile?.section?.migrations ? (settings.tableName ?? KNEX_DEFAULT_TABLE) : null,
       validateApplied: settings.disableMigrationsListValidation !== true,
     },
     backupDir: path.resolve(cwd, flags.backupDir || env.BACKUP_DIR || 'backups'),
@@ -102,36 +116,104 @@ async function firstExisting(cwd: string, names: readonly string[]): Promise<str
   return null;
 }
 
+/** A knexfile as read for one NODE_ENV. */
+interface Knexfile {
+  /** How messages name it: `knexfile.ts`, `knexfile.ts (production)`. */
+  readonly source: string;
+  /** Its section for NODE_ENV, or its flat config; null when it has neither. */
+  readonly section: KnexfileSection | null;
+  /** NODE_ENV, when the knexfile has sections for other environments but not for this one. */
+  readonly missingEnvironment: { readonly name: string; readonly present: readonly string[] } | null;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const namesDatabase = (value: unknown): boolean => isObject(value) && ('client' in value || 'connection' in value);
+
 /** The knexfile's section for NODE_ENV, or its flat config; null without a knexfile. */
-async function readKnexfile(cwd: string, env: Env): Promise<KnexfileSection | null> {
+async function readKnexfile(cwd: string, env: Env): Promise<Knexfile | null> {
   const file = await firstExisting(cwd, KNEXFILES);
   if (file === null) return null;
   const loaded = (await loadProjectDefault({ file, role: 'knexfile', code: 'CONFIG_INVALID' })) as Record<string, unknown>;
-  const section = loaded[env.NODE_ENV ?? 'development'] ?? loaded;
-  return typeof section === 'object' && section !== null ? (section as KnexfileSection) : null;
+  const name = env.NODE_ENV ?? 'development';
+  const own = loaded[name];
+  const section = own ?? loaded;
+  const present = Object.keys(loaded).filter((key) => namesDatabase(loaded[key]));
+  const flat = namesDatabase(loaded);
+  return {
+    source: own === undefined ? path.basename(file) : `${path.basename(file)} (${name})`,
+    section: isObject(section) ? (section as KnexfileSection) : null,
+    missingEnvironment: own === undefined && !flat && present.length > 0 ? { name, present } : null,
+  };
 }
 
 /**
- * The database the knexfile's connection names: a string (a file, or a URL), `{ filename }` for
- * SQLite, or for PostgreSQL (`client: 'pg'`) `{ connectionString }` or `{ host, port, user,
- * password, database }`.
+ * The database the knexfile names for NODE_ENV, as knex would connect to it: its `client` picks
+ * the engine (a knexfile without one is read by its connection alone: a URL's scheme, or
+ * `{ filename }`), and its `connection` (a string, an object, or a function, sync or async,
+ * returning either) names the database in that engine's terms. Null when the knexfile names no
+ * database at all (it configures only `migrations`). Everything else is refused: an unknown or
+ * not-yet-supported client, a client whose connection names no database of its kind, a NODE_ENV
+ * the knexfile has no section for. Falling back to `./database.db` there migrated a new SQLite
+ * file instead of the project's server.
  */
-function knexfileDatabase(section: KnexfileSection | null, cwd: string): string | null {
-  const connection = section?.connection;
-  if (typeof connection === 'string') return connection === '' ? null : resolveDatabaseLocation(connection, cwd);
-  const fields = (connection ?? {}) as Record<string, unknown>;
-  if (typeof fields.filename === 'string' && fields.filename !== '') return resolveDatabaseLocation(fields.filename, cwd);
-  if (typeof fields.connectionString === 'string') return resolveDatabaseLocation(fields.connectionString, cwd);
-  if (/^(pg|postgres|postgresql)$/.test(String(section?.client ?? '')) && typeof fields.database === 'string') {
-    const url = new URL('postgres://localhost');
-    url.hostname = String(fields.host ?? 'localhost');
-    if (fields.port !== undefined) url.port = String(fields.port);
-    if (fields.user !== undefined) url.username = encodeURIComponent(String(fields.user));
-    if (fields.password !== undefined) url.password = encodeURIComponent(String(fields.password));
-    url.pathname = `/${encodeURIComponent(fields.database)}`;
-    return url.toString();
+async function knexfileDatabase(knexfile: Knexfile | null, cwd: string): Promise<{ readonly engine: EngineKind; readonly database: string } | null> {
+  if (knexfile === null) return null;
+  const { source, section, missingEnvironment } = knexfile;
+  if (missingEnvironment) {
+    throw new GuardError(
+      'CONFIG_INVALID',
+      `${source} has no "${missingEnvironment.name}" environment (it has ${missingEnvironment.present.join(', ')}): set NODE_ENV to one of them, or name the database with --db / DATABASE_URL. Nothing was changed`,
+    );
   }
-  return null;
+  if (section === null || (section.client === undefined && section.connection === undefined)) return null;
+  const engine = section.client === undefined ? null : engineOfClient(section.client, source);
+  const connection = await evaluateConnection(section.connection, source);
+  const found = typeof connection === 'string' ? fromString(connection, engine, source, cwd) : isObject(connection) ? fromObject(connection, engine, source, cwd) : null;
+  if (found) return found;
+  const expected = engine ? `client '${String(section.client)}' needs a connection naming its database: ${engine.knexConnectionHint}` : `no client, and no connection naming a database`;
+  throw new GuardError('CONFIG_INVALID', `${source}: ${expected}; or name the database with --db / DATABASE_URL. Nothing was changed`);
+}
+
+/** knex's `connection`, evaluated once as knex does when it connects: a function may return it, or a promise of it. */
+async function evaluateConnection(connection: unknown, source: string): Promise<unknown> {
+  if (typeof connection !== 'function') return connection;
+  try {
+    return await (connection as () => unknown)();
+  } catch (error) {
+    throw new GuardError('CONFIG_INVALID', `${source}: its connection function failed: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+type Found = { readonly engine: EngineKind; readonly database: string } | null;
+
+/** A connection string: read as `--db` would be, and it must be the client's kind. */
+function fromString(connection: string, engine: EngineDescriptor | null, source: string, cwd: string): Found {
+  if (connection.trim() === '') return null;
+  const named = engineOfLocation(connection, `${source} connection`);
+  if (engine !== null && named.kind !== engine.kind) throw mismatch(connection, engine, named, source);
+  return { engine: named.kind, database: named.locate(connection, cwd) };
+}
+
+/** A connection object in the client's terms; without a client, `{ connectionString }` or `{ filename }`. */
+function fromObject(connection: Readonly<Record<string, unknown>>, engine: EngineDescriptor | null, source: string, cwd: string): Found {
+  if (engine === null) {
+    if (typeof connection.connectionString === 'string') return fromString(connection.connectionString, null, source, cwd);
+    if (typeof connection.filename === 'string') return fromString(connection.filename, null, source, cwd);
+    return null;
+  }
+  if (typeof connection.connectionString === 'string' && connection.connectionString.trim() !== '') {
+    const named = engineOfLocation(connection.connectionString, `${source} connectionString`);
+    if (named.kind !== engine.kind) throw mismatch(connection.connectionString, engine, named, source);
+  }
+  const database = engine.fromKnexConnection(connection, cwd);
+  return database === null ? null : { engine: engine.kind, database };
+}
+
+function mismatch(connection: string, engine: EngineDescriptor, named: EngineDescriptor, source: string): GuardError {
+  return new GuardError(
+    'CONFIG_INVALID',
+    `${source}: its client is ${engine.label} but its connection "${redact(connection.trim())}" names a ${named.label} database; make them agree, or name the database with --db / DATABASE_URL. Nothing was changed`,
+  );
 }
 
 /** The settings for a plain migrations folder (library callers that give only `migrationsDir`). */

@@ -1,27 +1,34 @@
 import path from 'node:path';
 import { GuardError } from '../errors.ts';
 import type { Engine, EngineKind } from './contract.ts';
-import { databasePathFromUrl } from './sqlite/file.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
-import { isPostgresUrl } from './postgres/url.ts';
+import { descriptorOf, engineOfLocation } from './registry.ts';
 
 export interface EngineOptions {
   /**
    * Where the engine keeps the run's files when its database has no "beside" (a server): the
    * backup folder. SQLite keeps them beside the database file.
    */
-  readonly stateDir?: string;
+  readonly stateDir?: string | undefined;
+  /**
+   * The engine, as `Locations.engine` resolved it from what the user named. Without it (a library
+   * caller that gives only a location) the registry reads the location as `--db` would be read,
+   * refusing what no engine takes.
+   */
+  readonly kind?: EngineKind | undefined;
 }
 
-/**
- * The engine for a database as `--db` / `DATABASE_URL` names it, already resolved by
- * `resolveDatabaseLocation`: a `postgres://` URL is PostgreSQL, anything else a SQLite file.
- * The pg driver is loaded only when a PostgreSQL engine first connects.
- */
+/** How each engine is built for its location. The pg driver is loaded only when a PostgreSQL engine first connects. */
+const BUILDERS: Readonly<Record<EngineKind, (database: string, options: EngineOptions) => Engine>> = {
+  sqlite: (database) => sqliteEngine(path.resolve(database)),
+  postgres: (database, options) => postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups') }),
+};
+
+/** The engine for a database as `Locations` names it: its `engine` kind, and its `database` (a path, a URL). */
 export function engineFor(database: string, options: EngineOptions = {}): Engine {
-  if (isPostgresUrl(database)) return postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups') });
-  return sqliteEngine(path.resolve(database));
+  const kind = options.kind ?? engineOfLocation(database, 'database').kind;
+  return BUILDERS[kind](database, options);
 }
 
 /**
@@ -30,14 +37,10 @@ export function engineFor(database: string, options: EngineOptions = {}): Engine
  * live database (`database`) is on, since its manifest keeps the URL without its password.
  */
 export function engineForBackup(kind: EngineKind, source: string, database: string | undefined, options: EngineOptions = {}): Engine {
-  if (kind === 'sqlite') return engineFor(isPostgresUrl(source) ? 'backup.db' : source, options);
-  if (database === undefined || !isPostgresUrl(database)) {
+  // Only the engine's reads of a snapshot file are used: its `source` is a name, never opened.
+  if (kind === 'sqlite') return engineFor(descriptorOf('sqlite').takes(source) ? source : 'backup.db', { ...options, kind: 'sqlite' });
+  if (database === undefined || (options.kind ?? engineOfLocation(database, 'database').kind) !== 'postgres') {
     throw new GuardError('USAGE', `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`);
   }
-  return engineFor(database, options);
-}
-
-/** A `DATABASE_URL` (or `--db`, or a knexfile's connection) as the location `engineFor` takes. */
-export function resolveDatabaseLocation(url: string, cwd: string): string {
-  return isPostgresUrl(url) ? url.trim() : databasePathFromUrl(url, cwd);
+  return engineFor(database, { ...options, kind: 'postgres' });
 }

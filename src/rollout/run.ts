@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine } from '../engines/contract.ts';
+import type { Engine, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import type { EventListener } from '../events.ts';
 import type { MigrationHistory } from '../history/contract.ts';
@@ -18,6 +18,8 @@ import type { Selection } from './select-migrations.ts';
 
 export interface MigrateOptions {
   readonly database: string;
+  /** The database's engine, as `Locations.engine` resolved it (default: read from `database` as `--db` would be). */
+  readonly engine?: EngineKind | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings (folders, knex's table); default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -76,7 +78,7 @@ export interface Run {
 
 /** The run's fixed facts. Paths are absolute from here on: a journal must still point right from another cwd. */
 export async function startRun(options: MigrateOptions): Promise<Run> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine });
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const umzug = options.umzug ?? (await loadProjectUmzug(options.config));

@@ -22,6 +22,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
   it('uses the defaults in the project folder', async () => {
     expect(await resolveLocations({}, {}, project.dir)).toEqual({
       database: at('database.db'),
+      engine: 'sqlite',
       migrationsDir: at('migrations'),
       migrations: folderSettings(at('migrations')),
       backupDir: at('backups'),
@@ -34,6 +35,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
     const env = { DATABASE_URL: 'sqlite:./env.db', MIGRATIONS_DIR: 'env-migrations', BACKUP_DIR: '/var/backups/env', MIGRATE_GUARD_CONFIG: 'env.config.ts' };
     expect(await resolveLocations({}, env, project.dir)).toEqual({
       database: at('env.db'),
+      engine: 'sqlite',
       migrationsDir: at('env-migrations'),
       migrations: folderSettings(at('env-migrations')),
       backupDir: '/var/backups/env',
@@ -48,6 +50,7 @@ describe('resolveLocations: flag, then environment, then default', () => {
     const flags = { db: 'file:flag.db', migrations: 'flag-migrations', backupDir: 'flag-backups', config: 'flag.config.ts' };
     expect(await resolveLocations(flags, env, project.dir)).toEqual({
       database: at('flag.db'),
+      engine: 'sqlite',
       migrationsDir: at('flag-migrations'),
       migrations: folderSettings(at('flag-migrations')),
       backupDir: at('flag-backups'),
@@ -112,10 +115,23 @@ describe("resolveLocations: the knexfile's connection", () => {
     expect((await resolveLocations({}, { NODE_ENV: 'test' }, project.dir)).database).toBe(at('test.db'));
   });
 
-  it('falls back to ./database.db when the knexfile names no file for NODE_ENV', async () => {
+  // Regression (issue 19): both fell back to ./database.db, and `migrate` then created and migrated that new file.
+  it('refuses a NODE_ENV section whose client has no usable connection, and a NODE_ENV the knexfile has no section for', async () => {
     await knexfile(environments);
-    expect((await resolveLocations({}, { NODE_ENV: 'staging' }, project.dir)).database).toBe(at('database.db'));
-    expect((await resolveLocations({}, { NODE_ENV: 'qa' }, project.dir)).database).toBe(at('database.db'));
+    await expect(resolveLocations({}, { NODE_ENV: 'staging' }, project.dir)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/^knexfile\.ts \(staging\): client 'sqlite3' needs a connection naming its database: .*--db \/ DATABASE_URL/),
+    });
+    await expect(resolveLocations({}, { NODE_ENV: 'qa' }, project.dir)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('knexfile.ts has no "qa" environment (it has development, production, test, staging)'),
+    });
+  });
+
+  it('uses ./database.db when the knexfile names no database at all (only its migrations)', async () => {
+    await knexfile(`export default { development: { migrations: { directory: './db/migrations' } } };`);
+    const locations = await resolveLocations({}, {}, project.dir);
+    expect(locations).toMatchObject({ database: at('database.db'), engine: 'sqlite', migrationsDir: at('db', 'migrations') });
   });
 
   it('reads a flat knexfile and a CommonJS one', async () => {
@@ -134,6 +150,114 @@ describe("resolveLocations: the knexfile's connection", () => {
     await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message: expect.stringContaining('knexfile broke'),
+    });
+  });
+});
+
+describe('resolveLocations: the engine, from what the user named', () => {
+  it('takes PostgreSQL from a postgres:// or postgresql:// URL, SQLite from a path, file: or sqlite:', async () => {
+    const url = 'postgres://app:secret@db.internal:5432/shop';
+    expect(await resolveLocations({}, { DATABASE_URL: ` ${url} ` }, project.dir)).toMatchObject({ engine: 'postgres', database: url });
+    expect(await resolveLocations({ db: 'postgresql://db.internal/shop' }, {}, project.dir)).toMatchObject({ engine: 'postgres' });
+    expect(await resolveLocations({ db: 'file:a.db' }, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('a.db') });
+    expect(await resolveLocations({ db: 'sqlite:b.db' }, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('b.db') });
+    expect(await resolveLocations({ db: './with:colon.db' }, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('with:colon.db') });
+  });
+
+  it.each([
+    ['--db', { db: 'mongodb://app:secret@mongo/shop' }, {}, 'mongodb'],
+    ['DATABASE_URL', {}, { DATABASE_URL: 'redis://:secret@cache:6379/0' }, 'redis'],
+    ['DATABASE_URL', {}, { DATABASE_URL: 'jdbc:postgresql://db/shop' }, 'jdbc'],
+  ])('refuses an unknown scheme from %s, naming it and the supported ones', async (source, flags, env, scheme) => {
+    const refusal = resolveLocations(flags, env, project.dir);
+    await expect(refusal).rejects.toMatchObject({ code: 'ENGINE_UNSUPPORTED', exitCode: 1 });
+    const { message } = (await refusal.catch((error: unknown) => error)) as Error;
+    expect(message).toMatch(new RegExp(`^${source} "[^"]*": the scheme ${scheme}: is not a database migrate-guard supports; supported: file:, sqlite: or a path \\(SQLite\\); postgres://, postgresql:// \\(PostgreSQL\\) `));
+    expect(message).not.toContain('secret');
+  });
+
+  it.each(['mysql://root:secret@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt'])('refuses %s: MySQL/MariaDB is recognised, not supported yet', async (url) => {
+    const refusal = resolveLocations({}, { DATABASE_URL: url }, project.dir);
+    await expect(refusal).rejects.toMatchObject({
+      code: 'ENGINE_UNSUPPORTED',
+      message: expect.stringContaining('MySQL/MariaDB is not supported yet by this version of migrate-guard; supported: file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL). Nothing was changed'),
+    });
+    await expect(refusal).rejects.not.toMatchObject({ message: expect.stringContaining('secret') });
+  });
+});
+
+describe("resolveLocations: the knexfile's client", () => {
+  it.each([
+    ['knexfile.ts', `export default { development: { client: 'oracledb', connection: { user: 'app', connectString: 'db/ORCL' } } };`],
+    ['knexfile.js', `module.exports = { client: 'mssql', connection: 'mssql://db/shop' };`],
+  ])('refuses an unknown client (%s), naming it and the supported ones', async (name, source) => {
+    await knexfile(source, name);
+    const refusal = resolveLocations({}, {}, project.dir);
+    await expect(refusal).rejects.toMatchObject({
+      code: 'ENGINE_UNSUPPORTED',
+      message: expect.stringMatching(
+        new RegExp(`^${name.replace('.', '\\.')}.*: client '(oracledb|mssql)' is not a database migrate-guard supports; supported: sqlite3, better-sqlite3 \\(SQLite\\); pg, postgres, postgresql \\(PostgreSQL\\)\\. Nothing was changed$`),
+      ),
+    });
+  });
+
+  // Regression (issue 19): Kutt's knexfile. `migrate` created ./database.db, migrated it and exited 0.
+  it.each(['mysql2', 'mysql'])('refuses client %s with its connection object: MySQL/MariaDB is not supported yet', async (client) => {
+    await knexfile(`export default { client: '${client}', connection: { host: '127.0.0.1', port: 3306, user: 'root', password: 'secret', database: 'kutt' } };`);
+    const refusal = resolveLocations({}, {}, project.dir);
+    await expect(refusal).rejects.toMatchObject({
+      code: 'ENGINE_UNSUPPORTED',
+      message: `knexfile.ts: client '${client}' is MySQL/MariaDB, which is not supported yet by this version of migrate-guard; supported: sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL). Nothing was changed`,
+    });
+  });
+
+  it('refuses a pg client without a usable connection, and a connection of another engine than its client', async () => {
+    await knexfile(`export default { client: 'pg', connection: { host: 'db', user: 'app' } };`);
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining("knexfile.ts: client 'pg' needs a connection naming its database: a postgres:// URL"),
+    });
+    await knexfile(`export default { client: 'pg', connection: './app.db' };`);
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('its client is PostgreSQL but its connection "./app.db" names a SQLite database'),
+    });
+    await knexfile(`export default { client: 'sqlite3', connection: 'postgres://db/shop' };`);
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('its client is SQLite') });
+  });
+
+  it('does not read the knexfile connection when --db or DATABASE_URL names the database', async () => {
+    await knexfile(`export default { client: 'mysql2', connection: () => { throw new Error('not called'); } };`);
+    expect(await resolveLocations({}, { DATABASE_URL: 'app.db' }, project.dir)).toMatchObject({ engine: 'sqlite', database: at('app.db') });
+  });
+
+  it('builds the URL of a pg connection object, a Unix socket folder included; takes { connectionString }', async () => {
+    await knexfile(`export default { client: 'pg', connection: { host: 'db.internal', port: 6432, user: 'app', password: 'p@ss/word', database: 'shop' } };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://app:p%40ss%2Fword@db.internal:6432/shop' });
+    await knexfile(`export default { client: 'postgresql', connection: { host: '/var/run/postgresql', database: 'shop' } };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://localhost/shop?host=%2Fvar%2Frun%2Fpostgresql' });
+    await knexfile(`export default { client: 'pg', connection: { connectionString: 'postgresql://db/shop', ssl: false } };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgresql://db/shop' });
+  });
+
+  it('reads a knexfile without a client by its connection alone', async () => {
+    await knexfile(`export default { connection: 'postgres://db/shop' };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://db/shop' });
+    await knexfile(`export default { connection: { filename: './plain.db' } };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('plain.db') });
+    await knexfile(`export default { connection: 'mongodb://db/shop' };`);
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({ code: 'ENGINE_UNSUPPORTED', message: expect.stringContaining('mongodb:') });
+  });
+
+  it('calls a connection function, sync or async, as knex does', async () => {
+    await knexfile(`export default { client: 'better-sqlite3', connection: () => ({ filename: './sync.db' }) };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('sync.db') });
+    await knexfile(`export default { client: 'pg', connection: async () => { await new Promise((resolve) => setImmediate(resolve)); return { host: 'db', database: 'shop' }; } };`);
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://db/shop' });
+    await knexfile(`export default { client: 'pg', connection: async () => { throw new Error('vault sealed'); } };`);
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: 'knexfile.ts: its connection function failed: vault sealed',
     });
   });
 });

@@ -16,6 +16,7 @@ export const drill = defineCommand({
     return runDrill({
       backupDir: locations.backupDir,
       database: locations.database,
+      engine: locations.engine,
       config,
       ...(backup === undefined ? {} : { backup: await backupFile(backup, context) }),
       ...(fromArchive ? { fromArchive: { database: locations.database } } : {}),
