@@ -9,6 +9,8 @@
  */
 const found: string[] = [];
 let expected = false;
+/** Which test a run belongs to: a run a timed-out test left behind ends during the next one, and is not its. */
+let generation = 0;
 
 /** The output of one CLI run: any "unexpected error" line in it is kept for the test's end. */
 export function watchCliOutput(args: readonly string[], output: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }): void {
@@ -24,10 +26,11 @@ export function expectUnexpectedError(): void {
 
 /** Runs `child` and, once it ends, checks its output (a rejected run is the test's to see). */
 export function watched<T extends Promise<{ readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }>>(args: readonly string[], child: T): T {
-  child.then(
-    (result) => watchCliOutput(args, result),
-    (error: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }) => watchCliOutput(args, error ?? {}),
-  );
+  const startedIn = generation;
+  const check = (output: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }) => {
+    if (startedIn === generation) watchCliOutput(args, output);
+  };
+  child.then(check, (error: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }) => check(error ?? {}));
   return child;
 }
 
@@ -35,6 +38,7 @@ export function watched<T extends Promise<{ readonly all?: unknown; readonly std
 export function endOfTest(): void {
   const seen = found.splice(0);
   expected = false;
+  generation += 1;
   if (seen.length > 0) {
     throw new Error(`migrate-guard printed "unexpected error" (its own bug; a user's mistake must be a refusal that names it):\n${seen.join('\n')}`);
   }
