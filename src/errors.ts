@@ -8,6 +8,8 @@ export type GuardErrorCode =
   /** A tool this host needs (pg_dump, pg_restore, psql) is missing or too old: the host's problem, not the data's. */
   | 'TOOL_MISSING'
   | 'CONFIG_INVALID'
+  /** A migration file that cannot be loaded or lacks what the run needs (`up`, or `down` for a revert): the project's mistake, named by file and line. */
+  | 'PROJECT_FILE_INVALID'
   /** A database this version does not run (an unknown knex client or URL scheme, or MySQL/MariaDB for now): refused, never guessed. */
   | 'ENGINE_UNSUPPORTED'
   | 'DATABASE_MISSING'
@@ -28,6 +30,8 @@ export type GuardErrorCode =
   | 'INTERRUPTED'
   /** The disk filled up under a step that has no refusal of its own: the host's problem, exit 1 like any refusal. */
   | 'DISK_FULL'
+  /** The disk reported an I/O error (EIO, SQLITE_IOERR) under a step with no refusal of its own: the host's problem, exit 1. */
+  | 'IO_ERROR'
   /** A restore that failed before it changed anything: SQLite or PostgreSQL undid it whole (exit 1). */
   | 'RESTORE_FAILED'
   | 'RECOVERY_FAILED'
@@ -35,6 +39,22 @@ export type GuardErrorCode =
   | 'UNTRUSTED_FILE'
   /** The backup folder or a state file could be changed by another account (see fs/trust.ts): exit 1, opt out with --allow-insecure-dirs. */
   | 'UNSAFE_PATH';
+
+/** Where in a project's file the mistake is: `line` and `column` count from 1, as editors do. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+interface GuardErrorOptions {
+  readonly cause?: unknown;
+  readonly exitCode?: ExitCode;
+  readonly backup?: string;
+  readonly pending?: readonly string[];
+  readonly location?: SourceLocation;
+  readonly context?: string;
+}
 
 /** Exit codes of the CLI contract: 1 refused (nothing changed), 3 critical (restore failed). */
 export type ExitCode = 0 | 1 | 2 | 3 | 4;
@@ -47,17 +67,19 @@ export class GuardError extends Error {
   readonly backup?: string;
   /** A guarded run refused once it knew its plan: the migrations that were pending (for its report). */
   readonly pending?: readonly string[];
+  /** The file, line and column of a mistake in the project's own files. */
+  readonly location?: SourceLocation;
+  /** Lines that show the mistake (the offending line with a caret, a trimmed stack), printed under the message. */
+  readonly context?: string;
 
-  constructor(
-    code: GuardErrorCode,
-    message: string,
-    options: { readonly cause?: unknown; readonly exitCode?: ExitCode; readonly backup?: string; readonly pending?: readonly string[] } = {},
-  ) {
+  constructor(code: GuardErrorCode, message: string, options: GuardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.exitCode = options.exitCode ?? 1;
     if (options.backup !== undefined) this.backup = options.backup;
     if (options.pending !== undefined) this.pending = options.pending;
+    if (options.location !== undefined) this.location = options.location;
+    if (options.context !== undefined) this.context = options.context;
   }
 
   /** The same refusal, saying which migrations were pending (kept as it was when it says so already). */
@@ -68,6 +90,8 @@ export class GuardError extends Error {
       pending,
       ...(this.cause === undefined ? {} : { cause: this.cause }),
       ...(this.backup === undefined ? {} : { backup: this.backup }),
+      ...(this.location === undefined ? {} : { location: this.location }),
+      ...(this.context === undefined ? {} : { context: this.context }),
     });
     copy.stack = this.stack;
     return copy;
@@ -106,4 +130,18 @@ export function isDiskFull(error: unknown, depth = 0): boolean {
 export function isDatabaseBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_PROTOCOL';
+}
+
+/**
+ * Whether a thrown value (or its `cause` chain, or an AggregateError's members) is an I/O error the
+ * disk reported: Node's EIO, SQLite's SQLITE_IOERR (its extended codes included). On a disk that
+ * filled up, SQLite sometimes reports this instead of SQLITE_FULL.
+ */
+export function isIoError(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 8) return false;
+  const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
+  if (code === 'EIO' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR'))) return true;
+  if (typeof message === 'string' && /\b(SQLITE_IOERR\w*|EIO)\b|disk I\/O error/.test(message)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => isIoError(inner, depth + 1))) return true;
+  return isIoError(cause, depth + 1);
 }

@@ -54,5 +54,5 @@ export type { GuardConfig, ResolvedConfig } from './config/schema.ts';
 export type { Locations } from './config/locations.ts';
 export { GuardError } from './errors.ts';
 export { redact, redactText } from './redact.ts';
-export type { GuardErrorCode, ExitCode } from './errors.ts';
+export type { GuardErrorCode, ExitCode, SourceLocation } from './errors.ts';
 export type { GuardEvent } from './events.ts';

@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { loadFailure, type ProjectFile } from './load-failure.ts';
 
 const TYPESCRIPT_FILE = /\.[cm]?ts$/i;
 
@@ -27,7 +28,13 @@ export async function importProjectFile(file: string): Promise<Record<string, un
     // code runs; a CommonJS file's failing `require()` has run the lines above it, which run again
     // through tsx (migrations do their work in up/down, not when loaded).
     if (!isFormatError(error)) throw error;
-    return importWithTsx(url);
+    try {
+      return await importWithTsx(url);
+    } catch (retried) {
+      // A file Node could not parse and tsx cannot either: Node's SyntaxError says what is wrong,
+      // unless esbuild's (a TransformError) says where too; tsx's module lexer only says "Parse error".
+      throw error instanceof SyntaxError && !(retried instanceof Error && retried.name === 'TransformError') ? error : retried;
+    }
   }
 }
 
@@ -40,6 +47,27 @@ export async function importProjectDefault(file: string): Promise<unknown> {
   let value: unknown = 'default' in loaded ? loaded.default : loaded;
   while (isWrappedDefault(value)) value = value.default;
   return value;
+}
+
+/**
+ * A project's file, loaded as `importProjectFile` does; a file that cannot be loaded is refused
+ * with its file, line and column and what is wrong (see `loadFailure`).
+ */
+export async function loadProjectFile(what: ProjectFile): Promise<Record<string, unknown>> {
+  try {
+    return await importProjectFile(what.file);
+  } catch (error) {
+    throw await loadFailure(what, error);
+  }
+}
+
+/** `importProjectDefault`, refusing as `loadProjectFile` does. */
+export async function loadProjectDefault(what: ProjectFile): Promise<unknown> {
+  try {
+    return await importProjectDefault(what.file);
+  } catch (error) {
+    throw await loadFailure(what, error);
+  }
 }
 
 async function importWithTsx(url: string): Promise<Record<string, unknown>> {

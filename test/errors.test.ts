@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { GuardError, isDiskFull } from '../src/errors.ts';
+import { GuardError, isDiskFull, isIoError } from '../src/errors.ts';
 
 describe('isDiskFull', () => {
   // Mounting a tmpfs needs root (CI runs as root).
@@ -34,5 +34,16 @@ describe('isDiskFull', () => {
     expect(isDiskFull(new GuardError('LOCK_HELD', 'another run holds the lock'))).toBe(false);
     expect(isDiskFull('a string')).toBe(false);
     expect(isDiskFull(null)).toBe(false);
+  });
+});
+
+describe('isIoError', () => {
+  it("recognises SQLite's SQLITE_IOERR as node-sqlite3 reports it, and Node's EIO, through causes", () => {
+    const sqlite = Object.assign(new Error('SQLITE_IOERR: disk I/O error'), { errno: 10, code: 'SQLITE_IOERR' });
+    expect(isIoError(sqlite)).toBe(true);
+    expect(isIoError(new Error('copy failed', { cause: Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }) }))).toBe(true);
+    expect(isIoError(new Error('SQLITE_IOERR_WRITE: disk I/O error'))).toBe(true);
+    expect(isIoError(new Error('SQLITE_CONSTRAINT: UNIQUE constraint failed'))).toBe(false);
+    expect(isIoError(new TypeError("Cannot read properties of undefined (reading 'name')"))).toBe(false);
   });
 });

@@ -66,6 +66,9 @@ export class Case {
       stderr: tail(result.stderr, 25),
     });
     if (result.timedOut) this.violate('no process hangs', `${label} (${running.args.slice(1).join(' ')}) ran past the deadline and was killed`);
+    // "unexpected error" is migrate-guard's own bug: no case, however hostile, may produce one.
+    const unexpected = `${result.stdout}\n${result.stderr}`.split('\n').find((line) => /unexpected error/i.test(line));
+    if (unexpected !== undefined) this.violate('no unexpected error (a bug of migrate-guard)', `${label} (${running.args.slice(1).join(' ')}): ${unexpected.trim()}`);
     return { result, report: reportOf(result) };
   }
 

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import dotenv from 'dotenv';
 import type { ExitCode } from '../errors.ts';
@@ -7,6 +6,7 @@ import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, Invocation } from './command.ts';
 import { addCommand } from './program.ts';
 import { runCommand } from './run-command.ts';
+import { packageVersion } from './version.ts';
 import { archive } from './commands/archive.ts';
 import { backup } from './commands/backup.ts';
 import { backups } from './commands/backups.ts';
@@ -24,8 +24,6 @@ import { verify } from './commands/verify.ts';
 
 export type { CliEnvironment } from './command.ts';
 
-const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
 
 /** In the order `--help` lists them. */
 const commands: readonly AnyCommand[] = [migrate, down, status, make, baseline, backup, backups, verify, restore, restoreTable, drill, archive, prune, health];

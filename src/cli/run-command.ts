@@ -4,11 +4,12 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import { statePaths } from '../config/state-paths.ts';
 import { configureEngines } from '../engines/select.ts';
 import { requireTrustedPaths } from '../fs/trust.ts';
-import { GuardError, isDatabaseBusy, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, isDatabaseBusy, isDiskFull, isIoError, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, GlobalFlags, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
 import { Output } from './output.ts';
+import { packageVersion } from './version.ts';
 
 /**
  * Parsed arguments → run → print → exit code, the same for every command. A failure becomes a
@@ -37,15 +38,20 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
 }
 
 /**
- * A GuardError keeps its exit code and code. Anything else is exit 1: a full disk named as such
- * (a step without a refusal of its own ran out of space), the rest an internal error.
+ * A GuardError keeps its exit code and code, and a mistake in a project's file its place (`file`,
+ * `line`, `column` in the JSON; the offending line under the message for humans). Anything else
+ * is exit 1: a full disk or a disk's I/O error named as such (a step without a refusal of its own
+ * ran out of space or hit a failing disk), the rest migrate-guard's own bug, said so: "unexpected
+ * error" is never the user's mistake.
  */
 function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnvironment): ExitCode {
-  const guardError = error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : isDatabaseBusy(error) ? databaseBusy(error) : null;
+  const guardError =
+    error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : isDatabaseBusy(error) ? databaseBusy(error) : isIoError(error) ? ioError(error) : null;
   const exitCode = guardError?.exitCode ?? 1;
   const code = guardError?.code ?? 'INTERNAL';
-  const message = guardError ? guardError.message : `unexpected error: ${messageOf(error)}`;
+  const message = guardError ? guardError.message : unexpected(error);
   const backup = guardError?.backup || null;
+  const location = guardError?.location;
   const refusal: Refusal = { exitCode, message, backup, pending: guardError?.pending ?? null };
   output.report(
     {
@@ -53,9 +59,9 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
       ok: false,
       exitCode,
       ...command.refusalKeys?.(refusal),
-      error: { code, message, ...(backup ? { backup } : {}) },
+      error: { code, message, ...(backup ? { backup } : {}), ...(location ? { file: location.file, line: location.line, column: location.column } : {}) },
     },
-    `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}`,
+    `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}${guardError?.context ? `\n${guardError.context}` : ''}`,
   );
   if (!guardError && cli.env.MIGRATE_GUARD_DEBUG) cli.stderr.write(`${redactText(String((error as Error).stack))}\n`);
   return exitCode;
@@ -64,6 +70,15 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
 /** A busy database met past the first open's wait (which refuses with DATABASE_BUSY itself). */
 function databaseBusy(error: unknown): GuardError {
   return new GuardError('DATABASE_BUSY', `the database was busy (${messageOf(error)}): another connection held it or was recovering it; run the command again`, { cause: error });
+}
+
+/** A failure migrate-guard did not foresee: its bug, to be reported with its version. */
+function unexpected(error: unknown): string {
+  return `unexpected error in migrate-guard ${packageVersion}: ${messageOf(error)}; this is a bug in migrate-guard, not a mistake in your project: please report it with this output (MIGRATE_GUARD_DEBUG=1 prints the stack)`;
+}
+
+function ioError(error: unknown): GuardError {
+  return new GuardError('IO_ERROR', `the disk reported an I/O error (${messageOf(error)}): check the disk (dmesg) and the free space where the database, the backup folder and TMPDIR live, then run the command again`, { cause: error });
 }
 
 function diskFull(error: unknown): GuardError {

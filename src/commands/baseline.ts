@@ -14,6 +14,7 @@ import { guardTableHistory, MIGRATIONS_TABLE } from '../history/guard-table.ts';
 import { readHistory } from '../history/read.ts';
 import { recordedMigrations, resolveHistory } from '../history/select.ts';
 import { transactionPerMigration } from '../migrator/executor.ts';
+import { checkMigrations } from '../migrator/load-script.ts';
 import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
 import { filesOf } from '../rollout/run.ts';
 import { planUp } from '../rollout/select-migrations.ts';
@@ -71,6 +72,8 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
     }
     const names = planUp(files.map((file) => file.name), [], { to: options.to });
     const targets = files.filter((file) => names.includes(file.name));
+    // A mistake in one of them is named before the scratch run and the backup.
+    await checkMigrations(targets, 'up');
     emit({ type: 'step', message: `learning what ${targets.length} migration(s) create, on an empty scratch database` });
     const expected = await schemaCreatedBy(engine, targets);
     const missing = await engine.read('readonly', (reader) => missingFrom(engine, reader, expected));

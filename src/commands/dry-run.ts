@@ -17,6 +17,7 @@ import type { StepObserver } from '../migrator/umzug.ts';
 import { DOWN, UP } from '../rollout/direction.ts';
 import { changedDatabase, readJournal } from '../rollout/journal.ts';
 import { buildPlan } from '../rollout/plan.ts';
+import { planBeforeTouching } from '../rollout/check-plan.ts';
 import { assertAppliedUnchanged } from '../rollout/preflight.ts';
 
 export interface DryRunOptions {
@@ -102,6 +103,13 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
     emit({ type: 'warning', message: notes[notes.length - 1]! });
   }
 
+  // The history as the live database keeps it (the copy has the same tables), and every migration
+  // the rehearsal would run loaded and checked before anything is copied.
+  const settings = options.migrations ?? folderSettings(options.migrationsDir);
+  const history = await resolveHistory(live, settings);
+  const selection = { to: options.to, step: options.step };
+  await planBeforeTouching({ engine: live, history, source: filesOf(settings, history), direction, selection });
+
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-dry-run-'));
   // Removed whatever fails, the copy itself included (a full disk there): a scratch folder holds data.
   let rehearsalDatabase: ScratchDatabase | null = null;
@@ -113,9 +121,6 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
     const copyMs = Math.round(performance.now() - copyStarted);
     emit({ type: 'step', message: `rehearsing on a copy (${(copyMs / 1000).toFixed(1)}s to copy); the live database is not touched` });
 
-    // The history as the live database keeps it; the copy has the same tables.
-    const settings = options.migrations ?? folderSettings(options.migrationsDir);
-    const history = await resolveHistory(live, settings);
     const handle = await copy.openKnex();
     const rehearsal = rehearse(handle.knex, copy, options.config.thresholds.largeTableRows);
     // The same refusals as the real run: a damaged database, an edited applied migration.
@@ -125,7 +130,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       history,
       source: filesOf(settings, history),
       direction,
-      selection: { to: options.to, step: options.step },
+      selection,
       handle,
       observer: rehearsal.observer,
       // Per migration: the rehearsal inspects the schema between migrations on the same connection.

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as v from 'valibot';
-import { GuardError, messageOf } from '../errors.ts';
-import { importProjectDefault } from '../load-module.ts';
+import { GuardError } from '../errors.ts';
+import { loadProjectDefault } from '../load-module.ts';
 import { configSchema, type GuardConfig, type ResolvedConfig } from './schema.ts';
 
 /** Typed helper for `migrate-guard.config.ts`: `export default defineConfig({ … })`. */
@@ -30,12 +30,7 @@ function describeIssue(issue: v.BaseIssue<unknown>): string {
 /** Loads and validates the config file; no file means the defaults. */
 export async function loadConfig(file: string | null): Promise<ResolvedConfig> {
   if (file === null) return resolveConfig({});
-  let loaded: unknown;
-  try {
-    loaded = await importProjectDefault(file);
-  } catch (error) {
-    throw new GuardError('CONFIG_INVALID', `config ${file} could not be loaded: ${messageOf(error)}`, { cause: error });
-  }
+  const loaded = await loadProjectDefault({ file, role: 'config', code: 'CONFIG_INVALID' });
   const config = resolveConfig(loaded, `config ${file}`);
   // A module the config names is found from the config file, as an import in it would be.
   return config.umzug === null ? config : { ...config, umzug: path.resolve(path.dirname(file), config.umzug) };

@@ -5,7 +5,7 @@ import { engineOfClient, engineOfLocation, resolveLocation } from '../engines/re
 import { GuardError, messageOf } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { pathExists } from '../fs/paths.ts';
-import { importProjectDefault } from '../load-module.ts';
+import { loadProjectDefault } from '../load-module.ts';
 import { KNEX_DEFAULT_TABLE } from '../history/knex-table.ts';
 import type { MigrationLayout } from '../migrator/migration-files.ts';
 
@@ -141,12 +141,7 @@ const namesDatabase = (value: unknown): boolean => isObject(value) && ('client' 
 async function readKnexfile(cwd: string, env: Env): Promise<Knexfile | null> {
   const file = await firstExisting(cwd, KNEXFILES);
   if (file === null) return null;
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = (await importProjectDefault(file)) as Record<string, unknown>;
-  } catch (error) {
-    throw new GuardError('CONFIG_INVALID', `${path.basename(file)} could not be loaded: ${messageOf(error)}`, { cause: error });
-  }
+  const loaded = (await loadProjectDefault({ file, role: 'knexfile', code: 'CONFIG_INVALID' })) as Record<string, unknown>;
   const name = env.NODE_ENV ?? 'development';
   const own = loaded[name];
   const section = own ?? loaded;

@@ -54,6 +54,9 @@ export async function listMigrationFiles(where: string | MigrationLayout, naming
     try {
       entries = await readdir(directory);
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new GuardError('USAGE', `migrations folder ${directory} does not exist; point --migrations / MIGRATIONS_DIR at yours, or create it with migrate-guard make <name>`, { cause: error });
+      }
       throw new GuardError('USAGE', `migrations folder ${directory} cannot be read; check --migrations / MIGRATIONS_DIR`, { cause: error });
     }
     const files = entries.filter((file) => isMigrationFile(file, layout.extensions));

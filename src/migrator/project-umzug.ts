@@ -1,7 +1,7 @@
 import type { Umzug } from 'umzug';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { GuardError, messageOf } from '../errors.ts';
-import { importProjectFile } from '../load-module.ts';
+import { loadProjectFile } from '../load-module.ts';
 import type { Reader } from '../engines/contract.ts';
 
 /**
@@ -16,12 +16,7 @@ export type ProjectUmzug = Pick<Umzug<any>, 'up' | 'down' | 'pending' | 'execute
 export async function loadProjectUmzug(config: Pick<ResolvedConfig, 'umzug'>): Promise<ProjectUmzug | null> {
   const file = config.umzug;
   if (file === null) return null;
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = await importProjectFile(file);
-  } catch (error) {
-    throw new GuardError('CONFIG_INVALID', `umzug module ${file} could not be loaded: ${messageOf(error)}`, { cause: error });
-  }
+  const loaded = await loadProjectFile({ file, role: 'umzug module', code: 'CONFIG_INVALID' });
   const candidates = [loaded.umzug, loaded.default, (loaded.default as Record<string, unknown> | undefined)?.umzug];
   const found = candidates.find(isUmzug);
   if (!found) throw new GuardError('CONFIG_INVALID', `umzug module ${file} exports no Umzug instance; export it as \`umzug\` or as the default export`);

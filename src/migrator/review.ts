@@ -36,7 +36,7 @@ const reviewSchema = v.object({
 /** The `review` export of a migration script; none (or a `.sql` file) allows nothing. */
 export async function readReview(name: string, file: string | null): Promise<MigrationReview> {
   if (file === null || !/\.[cm]?[jt]s$/.test(file)) return { allow: [] };
-  const script = (await loadScript(file)) as { readonly review?: unknown };
+  const script = (await loadScript({ name, path: file })) as { readonly review?: unknown };
   return parseReview(name, script.review);
 }
 

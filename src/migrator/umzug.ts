@@ -74,7 +74,7 @@ async function runMigrationStep(db: Knex, file: MigrationFile, direction: Direct
     await runSqlFile(db, engine, sqlFile);
     return;
   }
-  const script = await loadScript(file.path);
+  const script = await loadScript(file);
   const fn = script[direction];
   if (typeof fn !== 'function') throw new Error(`${file.name} does not export ${direction}()`);
   await fn(migrationArgument(db, file));

@@ -7,13 +7,19 @@ import type { Run } from './run.ts';
  * production host must not quietly migrate an empty new database.
  */
 export async function openDatabase(run: Run): Promise<void> {
-  if ((await run.engine.probe()) !== 'missing') return;
+  if (!(await databaseMissing(run))) return;
+  await run.engine.create();
+  run.emit({ type: 'step', message: `created a new database ${run.engine.name}` });
+}
+
+/** Whether the database is still to be created; refuses when it may not be. Creates nothing. */
+export async function databaseMissing(run: Run): Promise<boolean> {
+  if ((await run.engine.probe()) !== 'missing') return false;
   if (!run.createIfMissing) {
     throw new GuardError(
       'DATABASE_MISSING',
       `database ${run.engine.name} does not exist; check --db / DATABASE_URL, or pass --create to start a new one`,
     );
   }
-  await run.engine.create();
-  run.emit({ type: 'step', message: `created a new database ${run.engine.name}` });
+  return true;
 }

@@ -7,7 +7,7 @@ import { readHistory } from '../history/read.ts';
 import { TransactionOwner, type Executor } from '../migrator/executor.ts';
 import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
 import type { ProjectUmzug } from '../migrator/project-umzug.ts';
-import { isTransactional } from '../migrator/load-script.ts';
+import { checkMigrations, isTransactional } from '../migrator/load-script.ts';
 import type { StepObserver } from '../migrator/umzug.ts';
 import type { Direction, MigrationState } from './direction.ts';
 import type { MigrationSource, Run } from './run.ts';
@@ -128,6 +128,8 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     }
     const [state, applied] = await readState(input, umzug, executor);
     const pending = await input.direction.choose(state, files, input.selection);
+    // Every migration that will run loads and has its up (or down), before anything changes.
+    if (files !== null) await checkMigrations(files.filter((file) => pending.includes(file.name)), input.direction.name);
     const mode = await chooseMode(input, files, pending);
     let closed = false;
     return {
@@ -165,7 +167,7 @@ async function readState(input: PlanInput, umzug: ProjectUmzug, executor: Execut
 }
 
 /** The migrations of the highest batch, when the history numbers batches (knex's). */
-function lastBatchOf(applied: readonly AppliedMigration[]): string[] | null {
+export function lastBatchOf(applied: readonly AppliedMigration[]): string[] | null {
   const batches = applied.map((migration) => migration.batch).filter((batch): batch is number => typeof batch === 'number');
   if (batches.length === 0) return null;
   const last = Math.max(...batches);

@@ -4,7 +4,8 @@ import { takeRolloutBackup } from './backup.ts';
 import { checkDatabase } from './check.ts';
 import { finishRollout, nothingToDo, reportFailure } from './finish.ts';
 import { openGroup } from './group.ts';
-import { openDatabase } from './open-database.ts';
+import { planBeforeTouching } from './check-plan.ts';
+import { databaseMissing, openDatabase } from './open-database.ts';
 import { nothingPending, openPlan } from './plan.ts';
 import { preflight } from './preflight.ts';
 import { recoverInterruptedRun } from './recover.ts';
@@ -18,7 +19,8 @@ import { restoreRolloutBackup } from './undo.ts';
  * The guarded rollout, as the on-call runbook reads. `down` is the same runbook in the other
  * direction. Each phase is a function of its own; their order is the product's promise:
  *
- *   lock → recover an interrupted run → plan (nothing pending? done) → preflight → stop the app
+ *   plan before touching (every migration to run loads and has its up/down) → lock → recover an
+ *   interrupted run → plan (nothing pending? done) → preflight → stop the app
  *   → verified pre-rollout backup → apply → checks → done, or restore and prove it → report
  *
  * Refusals before the backup is verified throw a GuardError (exit 1: nothing was changed);
@@ -27,6 +29,11 @@ import { restoreRolloutBackup } from './undo.ts';
  */
 export async function runRollout(options: MigrateOptions): Promise<MigrateReport> {
   const run = await startRun(options);
+
+  // A mistake in the project's files is refused before the lock file, a new database or a backup
+  // exists; and a database that does not exist is not created for nothing to run.
+  const toRun = await planBeforeTouching(run);
+  if ((await databaseMissing(run)) && toRun?.length === 0) return nothingToDo(run, null, null);
 
   // One run at a time per database.
   const lock = await run.engine.lock(run.direction.command);

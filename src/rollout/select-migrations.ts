@@ -1,6 +1,6 @@
 import { GuardError } from '../errors.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
-import { hasDown } from '../migrator/load-script.ts';
+import { hasDown, noDown } from '../migrator/load-script.ts';
 
 export interface Selection {
   readonly to?: string | undefined;
@@ -60,9 +60,7 @@ export async function planDown(
     for (const name of targets) {
       const file = byName.get(name);
       if (!file) throw new GuardError('MIGRATION_CHANGED', `cannot revert ${name}: its file is missing from the migrations folder; nothing was changed`);
-      if (!(await hasDown(file))) {
-        throw new GuardError('NO_DOWN', `cannot revert ${name}: it has no down migration; nothing was changed`);
-      }
+      if (!(await hasDown(file))) throw await noDown(file);
     }
   }
   return targets;

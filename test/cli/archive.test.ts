@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { TempProject, exec, parseReport, query, BIN } from '../helpers/project.ts';
 import { createItems, partialThenThrow } from '../helpers/migrations.ts';
+import { watched } from '../helpers/unexpected-errors.ts';
 
 let project: TempProject;
 beforeEach(async () => {
@@ -27,7 +28,7 @@ const second = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 describe('archive and point-in-time restore', () => {
   it('restores to a second between three writes, getting exactly the rows committed by then', async () => {
-    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true });
+    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true }));
     let firstAt = 0;
     try {
       await sleep(2500);
@@ -65,7 +66,7 @@ describe('archive and point-in-time restore', () => {
   });
 
   it('a SIGKILLed archive takes its Litestream down with it (no orphan replicating beside the next one)', async () => {
-    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false });
+    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false }));
     let litestream: number | null = null;
     for (let waited = 0; litestream === null && waited < 10_000; waited += 100) {
       await sleep(100);
@@ -91,7 +92,7 @@ describe('archive and point-in-time restore', () => {
 
   it('health reports the archive lag, and alerts once archiving has stopped while the app writes', async () => {
     await project.writeConfig(`export default { archive: { syncInterval: '100ms', maxLagSeconds: 1 } };`);
-    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false });
+    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false }));
     await sleep(2500);
     await exec(project.db, "INSERT INTO items (name) VALUES ('archived')");
     await sleep(3000);
@@ -108,7 +109,7 @@ describe('archive and point-in-time restore', () => {
   });
 
   it('after a failed rollout and its automatic restore, the archive restores to before the rollout and to now', async () => {
-    const archive = execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true });
+    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true }));
     let beforeRollout = 0;
     try {
       await sleep(2500);

@@ -7,6 +7,7 @@ import { BIN, parseReport, type TempProject } from '../helpers/project.ts';
 import { addItem, createItems } from '../helpers/migrations.ts';
 import { postgresDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { useMigratedDatabase } from '../helpers/use-database.ts';
+import { watched } from '../helpers/unexpected-errors.ts';
 
 /**
  * The PostgreSQL client tools (pg_dump, pg_restore, psql) are looked up on PATH, then in Debian's
@@ -33,9 +34,12 @@ describe('the PostgreSQL client tools', () => {
     const env = { DATABASE_URL: db.url, NODE_ENV: 'development', TOOLS_PATH: bin };
     const settings = { cwd: project.dir, reject: false, all: true, stdin: 'ignore' } as const;
     const node = [process.execPath, BIN, ...args, '--json'];
-    return options.hideDebian
-      ? execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', HIDE, 'sh', ...node], { ...settings, env })
-      : execa(node[0]!, node.slice(1), { ...settings, env: { ...env, PATH: bin } });
+    return watched(
+      args,
+      options.hideDebian
+        ? execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', HIDE, 'sh', ...node], { ...settings, env })
+        : execa(node[0]!, node.slice(1), { ...settings, env: { ...env, PATH: bin } }),
+    );
   };
   const reportOf = async (args: readonly string[], exitCode: number, options = { hideDebian: true }): Promise<Record<string, any>> => {
     const result = await cli(args, options);

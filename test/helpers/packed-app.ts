@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { REPO } from './project.ts';
+import { watched } from './unexpected-errors.ts';
 
 /**
  * The published package, as a user gets it: `npm pack` of a clean copy of the working tree (no
@@ -40,7 +41,7 @@ export const run = (command: string, args: readonly string[], cwd: string, env: 
 
 /** The installed CLI, as a user runs it from the app's folder: `npx --no migrate-guard …`. */
 export const cli = (app: string, args: readonly string[], env: Record<string, string | undefined> = {}, options: RunOptions = {}) =>
-  run('npx', ['--no', 'migrate-guard', ...args], app, env, options);
+  watched(args, run('npx', ['--no', 'migrate-guard', ...args], app, env, options));
 
 export interface Tarball {
   /** The .tgz's absolute path. */

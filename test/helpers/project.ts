@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import sqlite3 from 'sqlite3';
 import { SqliteConnection } from '../../src/engines/sqlite/connection.ts';
+import { watched } from './unexpected-errors.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO, 'bin/migrate-guard.js');
@@ -47,9 +48,9 @@ export class TempProject {
     const settings = { cwd: this.dir, env, reject: false, all: true, stdin: 'ignore' } as const;
     if (options.shellPrefix) {
       const quoted = [BIN, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
-      return execa('bash', ['-c', `${options.shellPrefix}; exec node ${quoted}`], settings);
+      return watched(args, execa('bash', ['-c', `${options.shellPrefix}; exec node ${quoted}`], settings));
     }
-    return execa('node', [BIN, ...args], settings);
+    return watched(args, execa('node', [BIN, ...args], settings));
   }
 
   /** Every file under the backup folder but the event log, as relative paths. */

@@ -13,6 +13,7 @@ import { createItems } from '../helpers/migrations.ts';
 import { BIN, TempProject, dump, exec, parseReport, query, waitForFile } from '../helpers/project.ts';
 import { startWriter } from '../helpers/writer.ts';
 import { useTempProject } from '../helpers/use-project.ts';
+import { watched } from '../helpers/unexpected-errors.ts';
 
 const current = useTempProject(createItems, { migrate: true });
 let project: TempProject;
@@ -326,7 +327,7 @@ export async function up({ context }) {
 /** The CLI on the test's project under strace, every rename held back as `inject` says (`rename:delay_enter=<µs>`). */
 function cliUnderStrace(args: readonly string[], inject: string) {
   const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
-  return execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', `inject=${inject}`, 'node', BIN, ...args], { cwd: project.dir, env, reject: false });
+  return watched(args, execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', `inject=${inject}`, 'node', BIN, ...args], { cwd: project.dir, env, reject: false }));
 }
 
 /**
