@@ -8,7 +8,12 @@ dotenv.config({ quiet: true });
 
 function filename(): string {
   const url = process.env.DATABASE_URL ?? './database.db';
-  return url.replace(/^sqlite:(\/\/)?/, '').replace(/^file:(\/\/)?/, '').split('?')[0] ?? url;
+  return (
+    url
+      .replace(/^sqlite:(\/\/)?/, '')
+      .replace(/^file:(\/\/)?/, '')
+      .split('?')[0] ?? url
+  );
 }
 
 const base = (): Knex.Config => ({

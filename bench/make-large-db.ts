@@ -30,7 +30,14 @@ await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;
     WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000)
     SELECT x, 'SYM' || x, 1 + x % 3 FROM n;`);
 let batch = 0;
-while ((await stat(file)).size + (await stat(`${file}-wal`).then((s) => s.size, () => 0)) < target) {
+while (
+  (await stat(file)).size +
+    (await stat(`${file}-wal`).then(
+      (s) => s.size,
+      () => 0,
+    )) <
+  target
+) {
   await db.exec(`BEGIN;
     INSERT INTO trades (accountId, universeId, side, quantity, price, tradeDate, note)
       WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000)

@@ -54,7 +54,9 @@ async function measure(command: string, args: readonly string[], options: { cwd?
   const seconds = (performance.now() - started) / 1000;
   const memory = stop();
   if (result.exitCode !== (options.expectExit ?? 0)) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.exitCode}, expected ${options.expectExit ?? 0}: ${result.stderr.slice(-500)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.exitCode}, expected ${options.expectExit ?? 0}: ${result.stderr.slice(-500)}`,
+    );
   }
   return { seconds, ...memory };
 }
@@ -108,7 +110,8 @@ const migrationsPlusFailing = folder('migrations-plus-failing');
 for (const dir of [migrations, migrationsPlusOne, migrationsPlusFailing]) {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir);
-  for (const name of await readdir(path.join(REPO, 'migrations'))) await copyFile(path.join(REPO, 'migrations', name), path.join(dir, name));
+  for (const name of await readdir(path.join(REPO, 'migrations')))
+    await copyFile(path.join(REPO, 'migrations', name), path.join(dir, name));
 }
 await writeFile(path.join(migrationsPlusOne, '29990101000000_add_account_memo.ts'), trivialMigration);
 await writeFile(path.join(migrationsPlusFailing, '29990101000000_fails_at_its_end.ts'), failingMigration);
@@ -127,9 +130,19 @@ log('1/8 verified backup');
 {
   const oursSamples = await repeat(fresh, () => ours('backup', '--kind', 'pre-rollout'));
   const theirs = hasSqlite3
-    ? await repeat(fresh, () => sh(`sqlite3 ${db} ".backup ${work}/runbook.db" && sqlite3 ${work}/runbook.db "PRAGMA integrity_check" && md5sum ${db} ${work}/runbook.db > /dev/null`))
+    ? await repeat(fresh, () =>
+        sh(
+          `sqlite3 ${db} ".backup ${work}/runbook.db" && sqlite3 ${work}/runbook.db "PRAGMA integrity_check" && md5sum ${db} ${work}/runbook.db > /dev/null`,
+        ),
+      )
     : null;
-  rows.push({ task: 'verified backup', ours: oursSamples, theirs, theirsLabel: 'sqlite3 .backup + integrity_check + md5sum', target: '≤ 0.5x' });
+  rows.push({
+    task: 'verified backup',
+    ours: oursSamples,
+    theirs,
+    theirsLabel: 'sqlite3 .backup + integrity_check + md5sum',
+    target: '≤ 0.5x',
+  });
 }
 
 log('2/8 full restore');
@@ -149,10 +162,18 @@ log('2/8 full restore');
   const oursSamples = await repeat(reset, () => measure('node', [BIN, 'restore', keep, '--yes', '--db', db, '--backup-dir', backups]));
   const theirs = hasSqlite3
     ? await repeat(reset, () =>
-        sh(`sqlite3 ${db} "PRAGMA integrity_check" > /dev/null; mv ${db} ${db}.old && cp ${keep} ${db} && sqlite3 ${db} "PRAGMA integrity_check" && sqlite3 ${db} "SELECT COUNT(*) FROM universe" > /dev/null; rm -f ${db}.old`),
+        sh(
+          `sqlite3 ${db} "PRAGMA integrity_check" > /dev/null; mv ${db} ${db}.old && cp ${keep} ${db} && sqlite3 ${db} "PRAGMA integrity_check" && sqlite3 ${db} "SELECT COUNT(*) FROM universe" > /dev/null; rm -f ${db}.old`,
+        ),
       )
     : null;
-  rows.push({ task: 'full restore', ours: oursSamples, theirs, theirsLabel: 'integrity_check, mv, cp, integrity_check, smoke', target: '≤ 0.33x' });
+  rows.push({
+    task: 'full restore',
+    ours: oursSamples,
+    theirs,
+    theirsLabel: 'integrity_check, mv, cp, integrity_check, smoke',
+    target: '≤ 0.33x',
+  });
 }
 
 log('3/8 nothing pending');
@@ -183,14 +204,28 @@ log('3/8 nothing pending');
   await measure('node', oursCli, { cwd: knexDir });
   const oursSamples = await repeat(null, () => measure('node', oursCli, { cwd: knexDir }));
   const theirs = await repeat(null, () => measure('node', knexCli, { cwd: knexDir }));
-  rows.push({ task: 'migrate, nothing pending (a knex project)', ours: oursSamples, theirs, theirsLabel: 'knex migrate:latest, nothing pending', target: '≤ 1.0x' });
+  rows.push({
+    task: 'migrate, nothing pending (a knex project)',
+    ours: oursSamples,
+    theirs,
+    theirsLabel: 'knex migrate:latest, nothing pending',
+    target: '≤ 1.0x',
+  });
 }
 
 log('4/8 one trivial migration');
 {
-  const oursSamples = await repeat(fresh, () => measure('node', [BIN, 'migrate', '--db', db, '--backup-dir', backups, '--migrations', migrationsPlusOne]));
+  const oursSamples = await repeat(fresh, () =>
+    measure('node', [BIN, 'migrate', '--db', db, '--backup-dir', backups, '--migrations', migrationsPlusOne]),
+  );
   const theirs = hasSqlite3 ? await repeat(fresh, floor) : null;
-  rows.push({ task: 'migrate, one trivial migration', ours: oursSamples, theirs, theirsLabel: 'cp + integrity_check (the floor)', target: '≤ 0.8x' });
+  rows.push({
+    task: 'migrate, one trivial migration',
+    ours: oursSamples,
+    theirs,
+    theirsLabel: 'cp + integrity_check (the floor)',
+    target: '≤ 0.8x',
+  });
 }
 
 log('5/8 one migration that fails at its end');
@@ -199,7 +234,13 @@ log('5/8 one migration that fails at its end');
     measure('node', [BIN, 'migrate', '--db', db, '--backup-dir', backups, '--migrations', migrationsPlusFailing], { expectExit: 2 }),
   );
   const theirs = hasSqlite3 ? await repeat(fresh, floor) : null;
-  rows.push({ task: 'migrate, one migration that fails at its end (exit 2)', ours: oursSamples, theirs, theirsLabel: 'cp + integrity_check (the floor)', target: '≤ 0.5x' });
+  rows.push({
+    task: 'migrate, one migration that fails at its end (exit 2)',
+    ours: oursSamples,
+    theirs,
+    theirsLabel: 'cp + integrity_check (the floor)',
+    target: '≤ 0.5x',
+  });
 }
 
 log('6/8 dry run');
@@ -208,8 +249,16 @@ log('6/8 dry run');
   const oursSamples = await repeat(null, () =>
     measure('node', [BIN, 'migrate', '--dry-run', '--db', db, '--backup-dir', backups, '--migrations', migrationsPlusOne]),
   );
-  const theirs = hasSqlite3 ? await repeat(null, () => sh(`cp ${db} ${work}/copy.db && sqlite3 ${work}/copy.db "PRAGMA quick_check" > /dev/null`)) : null;
-  rows.push({ task: 'migrate --dry-run', ours: oursSamples, theirs, theirsLabel: 'cp + quick_check (a rehearsal\'s least)', target: '≤ 3x' });
+  const theirs = hasSqlite3
+    ? await repeat(null, () => sh(`cp ${db} ${work}/copy.db && sqlite3 ${work}/copy.db "PRAGMA quick_check" > /dev/null`))
+    : null;
+  rows.push({
+    task: 'migrate --dry-run',
+    ours: oursSamples,
+    theirs,
+    theirsLabel: "cp + quick_check (a rehearsal's least)",
+    target: '≤ 3x',
+  });
 }
 
 log('7/8 hot backup under a writer');
@@ -221,7 +270,11 @@ let worstStallMs = 0;
   await connection.close();
   const stop = path.join(work, 'stop-writer');
   await rm(stop, { force: true });
-  const writer = execa('node', ['-e', `
+  const writer = execa(
+    'node',
+    [
+      '-e',
+      `
     const sqlite3 = require(${JSON.stringify(path.join(REPO, 'node_modules/sqlite3'))});
     const fs = require('node:fs');
     const db = new sqlite3.Database(${JSON.stringify(db)});
@@ -238,13 +291,22 @@ let worstStallMs = 0;
       }
       console.log(JSON.stringify({ worst }));
     })();
-  `], { reject: false });
+  `,
+    ],
+    { reject: false },
+  );
   await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
   const oursSamples = await repeat(null, () => ours('backup', '--kind', 'hot'));
   await writeFile(stop, '');
   const result = await writer;
   worstStallMs = Math.round(JSON.parse(result.stdout.trim().split('\n').at(-1)!).worst);
-  rows.push({ task: `hot backup, writer's worst stall ${worstStallMs} ms`, ours: oursSamples, theirs: null, theirsLabel: '(target: stall < 200 ms)', target: '< 200 ms' });
+  rows.push({
+    task: `hot backup, writer's worst stall ${worstStallMs} ms`,
+    ours: oursSamples,
+    theirs: null,
+    theirsLabel: '(target: stall < 200 ms)',
+    target: '< 200 ms',
+  });
 }
 
 log('PostgreSQL rows');
@@ -255,7 +317,10 @@ if (pgReady) {
   const populated = await execa('psql', ['-d', pgUrl, '-tAc', 'SELECT COUNT(*) > 0 FROM trades'], { reject: false });
   if (populated.stdout.trim() !== 't') {
     log(`generating a ${sizeMb} MB DMS database on PostgreSQL (once; reused by later runs)…`);
-    await execa('node', ['--import', 'tsx', path.join(REPO, 'bench/make-large-pg.ts'), pgUrl, String(sizeMb)], { cwd: REPO, stdio: 'inherit' });
+    await execa('node', ['--import', 'tsx', path.join(REPO, 'bench/make-large-pg.ts'), pgUrl, String(sizeMb)], {
+      cwd: REPO,
+      stdio: 'inherit',
+    });
   }
   const pgBackups = folder('pg-backups');
   const scratchUrl = pgServer.replace(/\/[^/]*$/, '/mg_bench_runbook_scratch');
@@ -264,16 +329,40 @@ if (pgReady) {
       `pg_dump -Fc -f ${work}/runbook.dump -d ${pgUrl} && psql -q -d ${pgServer} -c "DROP DATABASE IF EXISTS mg_bench_runbook_scratch" -c "CREATE DATABASE mg_bench_runbook_scratch" && pg_restore --single-transaction --exit-on-error --no-owner -d ${scratchUrl} ${work}/runbook.dump && psql -q -d ${pgServer} -c "DROP DATABASE mg_bench_runbook_scratch"`,
     );
   const clearBackups = () => rm(pgBackups, { recursive: true, force: true });
-  const oursBackup = await repeat(clearBackups, () => measure('node', [BIN, 'backup', '--kind', 'pre-rollout', '--db', pgUrl, '--backup-dir', pgBackups]));
+  const oursBackup = await repeat(clearBackups, () =>
+    measure('node', [BIN, 'backup', '--kind', 'pre-rollout', '--db', pgUrl, '--backup-dir', pgBackups]),
+  );
   const theirsBackup = await repeat(null, pgRunbook);
-  rows.push({ task: 'PostgreSQL: verified backup', ours: oursBackup, theirs: theirsBackup, theirsLabel: 'pg_dump -Fc, then pg_restore into a scratch database', target: '≤ 0.8x' });
+  rows.push({
+    task: 'PostgreSQL: verified backup',
+    ours: oursBackup,
+    theirs: theirsBackup,
+    theirsLabel: 'pg_dump -Fc, then pg_restore into a scratch database',
+    target: '≤ 0.8x',
+  });
   const revert = async () => {
     await clearBackups();
-    await execa('psql', ['-q', '-d', pgUrl, '-c', 'ALTER TABLE accounts DROP COLUMN IF EXISTS memo', '-c', "DELETE FROM migrate_guard_migrations WHERE name = '29990101000000_add_account_memo'"]);
+    await execa('psql', [
+      '-q',
+      '-d',
+      pgUrl,
+      '-c',
+      'ALTER TABLE accounts DROP COLUMN IF EXISTS memo',
+      '-c',
+      "DELETE FROM migrate_guard_migrations WHERE name = '29990101000000_add_account_memo'",
+    ]);
   };
-  const oursRollout = await repeat(revert, () => measure('node', [BIN, 'migrate', '--db', pgUrl, '--backup-dir', pgBackups, '--migrations', migrationsPlusOne]));
+  const oursRollout = await repeat(revert, () =>
+    measure('node', [BIN, 'migrate', '--db', pgUrl, '--backup-dir', pgBackups, '--migrations', migrationsPlusOne]),
+  );
   await revert();
-  rows.push({ task: 'PostgreSQL: migrate, one trivial migration', ours: oursRollout, theirs: theirsBackup, theirsLabel: 'the backup runbook above (a rollout needs its backup proven)', target: '-' });
+  rows.push({
+    task: 'PostgreSQL: migrate, one trivial migration',
+    ours: oursRollout,
+    theirs: theirsBackup,
+    theirsLabel: 'the backup runbook above (a rollout needs its backup proven)',
+    target: '-',
+  });
 } else {
   log(`no PostgreSQL server at ${pgServer}: PostgreSQL rows skipped`);
 }
@@ -283,10 +372,24 @@ const smallDb = path.join(path.dirname(small), 'database.db');
 const smallBackups = path.join(path.dirname(small), 'backups');
 await rm(smallBackups, { recursive: true, force: true });
 await copyFile(small, smallDb);
-const smallRollout = await measure('node', [BIN, 'migrate', '--db', smallDb, '--backup-dir', smallBackups, '--migrations', migrationsPlusOne]);
+const smallRollout = await measure('node', [
+  BIN,
+  'migrate',
+  '--db',
+  smallDb,
+  '--backup-dir',
+  smallBackups,
+  '--migrations',
+  migrationsPlusOne,
+]);
 await rm(smallBackups, { recursive: true, force: true });
 
-const version = (await SqliteConnection.open(':memory:', 'create').then(async (c) => { const v = await c.get<{ v: string }>('SELECT sqlite_version() AS v'); await c.close(); return v?.v; })) ?? '?';
+const version =
+  (await SqliteConnection.open(':memory:', 'create').then(async (c) => {
+    const v = await c.get<{ v: string }>('SELECT sqlite_version() AS v');
+    await c.close();
+    return v?.v;
+  })) ?? '?';
 const fmt = (s: number) => `${s.toFixed(2)} s`;
 const mib = (kb: number | null) => (kb === null ? '-' : `${(kb / 1024).toFixed(0)} MiB`);
 const rolloutRow = rows.find((row) => row.task === 'migrate, one trivial migration')!;

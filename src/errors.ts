@@ -118,7 +118,8 @@ export function isDiskFull(error: unknown, depth = 0): boolean {
   if (error === null || typeof error !== 'object' || depth > 8) return false;
   const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
   if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
-  if (typeof message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test(message)) return true;
+  if (typeof message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test(message))
+    return true;
   if (error instanceof AggregateError && error.errors.some((inner) => isDiskFull(inner, depth + 1))) return true;
   return isDiskFull(cause, depth + 1);
 }

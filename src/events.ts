@@ -39,7 +39,10 @@ export function waitsOf(emit: EventListener): (wait: DatabaseWait) => void {
       emit({ type: 'step', message: `database ${wait.database} answered after ${(wait.waitedMs / 1000).toFixed(1)}s` });
       return;
     }
-    emit({ type: 'warning', message: `database ${wait.database} is busy (${wait.reason}); waiting up to ${Math.round(wait.patienceMs / 1000)}s for it` });
+    emit({
+      type: 'warning',
+      message: `database ${wait.database} is busy (${wait.reason}); waiting up to ${Math.round(wait.patienceMs / 1000)}s for it`,
+    });
     emit({ type: 'working', label: `waiting for ${wait.database}` });
   };
 }

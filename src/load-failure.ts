@@ -24,12 +24,16 @@ export interface ProjectFile {
  */
 export async function loadFailure(what: ProjectFile, error: unknown): Promise<GuardError> {
   if (error instanceof GuardError) return error;
-  const syntax = (await esbuildError(error)) ?? tsxTransformError(error, what.file) ?? (isSyntaxError(error) && userFrames(error).length === 0 ? await nodeSyntaxError(what.file, error) : null);
+  const syntax =
+    (await esbuildError(error)) ??
+    tsxTransformError(error, what.file) ??
+    (isSyntaxError(error) && userFrames(error).length === 0 ? await nodeSyntaxError(what.file, error) : null);
   if (syntax) {
     return refusal(what, error, syntax.location, `syntax error in ${what.role}: ${syntax.text}; fix it and run again`);
   }
   const missing = missingModule(error);
-  if (missing && cleanPath(missing.specifier) === what.file) return new GuardError(what.code, `${what.file}: ${what.role} does not exist`, { cause: error });
+  if (missing && cleanPath(missing.specifier) === what.file)
+    return new GuardError(what.code, `${what.file}: ${what.role} does not exist`, { cause: error });
   if (missing) {
     const importer = missing.importer !== null && isUserFile(missing.importer) ? missing.importer : what.file;
     const location = await findSpecifier(importer, missing.specifier);
@@ -40,8 +44,12 @@ export async function loadFailure(what: ProjectFile, error: unknown): Promise<Gu
     return refusal(what, error, location ?? { file: importer }, `${what.role}${through} imports '${missing.specifier}', ${fix}`);
   }
   const frames = userFrames(error);
-  const thrower = frames.find((frame) => frame.location !== null && frame.location.file === what.file) ?? frames.find((frame) => frame.location !== null);
-  const stack = [`${error instanceof Error ? `${error.name}: ` : 'thrown: '}${messageOf(error)}`, ...frames.map((frame) => frame.text)].join('\n');
+  const thrower =
+    frames.find((frame) => frame.location !== null && frame.location.file === what.file) ?? frames.find((frame) => frame.location !== null);
+  const stack = [
+    `${error instanceof Error ? `${error.name}: ` : 'thrown: '}${messageOf(error)}`,
+    ...frames.map((frame) => frame.text),
+  ].join('\n');
   return refusal(what, error, thrower?.location ?? { file: what.file }, `${what.role} threw while loading: ${messageOf(error)}`, stack);
 }
 
@@ -91,7 +99,11 @@ function tsxTransformError(error: unknown, file: string): Located | null {
   if (!match) return null;
   const reported = path.resolve(match[1]!);
   return {
-    location: { file: reported !== file && reported.startsWith(file) ? file : reported, line: Number(match[2]), column: Number(match[3]) + 1 },
+    location: {
+      file: reported !== file && reported.startsWith(file) ? file : reported,
+      line: Number(match[2]),
+      column: Number(match[3]) + 1,
+    },
     text: match[4]!,
   };
 }
@@ -109,7 +121,10 @@ async function nodeSyntaxError(file: string, error: unknown): Promise<Located | 
   const stack = String((error as Error).stack ?? '');
   const header = /^(.+):(\d+)\r?\n(.*)\r?\n( *\^+) *\r?\n/.exec(stack);
   if (header) {
-    return { location: { file: cleanPath(header[1]!), line: Number(header[2]), column: header[4]!.indexOf('^') + 1 }, text: messageOf(error) };
+    return {
+      location: { file: cleanPath(header[1]!), line: Number(header[2]), column: header[4]!.indexOf('^') + 1 },
+      text: messageOf(error),
+    };
   }
   try {
     const { transform } = await import('esbuild');
@@ -155,7 +170,9 @@ async function findSpecifier(file: string, specifier: string): Promise<SourceLoc
   } catch {
     return null;
   }
-  const wanted = isPackage(specifier) ? [specifier] : [specifier, path.basename(specifier), path.basename(specifier, path.extname(specifier))];
+  const wanted = isPackage(specifier)
+    ? [specifier]
+    : [specifier, path.basename(specifier), path.basename(specifier, path.extname(specifier))];
   for (const name of wanted) {
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const pattern = isPackage(specifier) || name === specifier ? `(['"\`])${escaped}\\1` : `(['"\`])[^'"\`\\n]*${escaped}\\1`;
@@ -252,7 +269,8 @@ export async function sourceExcerpt(location: SourceLocation): Promise<string | 
   const width = String(location.line).length;
   const shown = (text: string) => (text.length > 160 ? `${text.slice(0, 157)}...` : text);
   const out: string[] = [];
-  if (location.line > 1 && lines[location.line - 2]!.trim() !== '') out.push(`  ${String(location.line - 1).padStart(width)} | ${shown(lines[location.line - 2]!)}`);
+  if (location.line > 1 && lines[location.line - 2]!.trim() !== '')
+    out.push(`  ${String(location.line - 1).padStart(width)} | ${shown(lines[location.line - 2]!)}`);
   out.push(`> ${String(location.line).padStart(width)} | ${shown(target)}`);
   // Tabs kept as tabs, so the caret lands under the character on any tab width.
   const indent = target.slice(0, Math.max(0, location.column - 1)).replace(/[^\t]/g, ' ');

@@ -10,7 +10,8 @@
 export const REDACTED = '***';
 
 /** Query parameters whose value is a secret. */
-const SECRET_PARAMETER = /^(password|passwd|pass|pwd|secret|token|sig|signature|credential|sslpassword|(.*[_-])?(key|secret|token|password))$/i;
+const SECRET_PARAMETER =
+  /^(password|passwd|pass|pwd|secret|token|sig|signature|credential|sslpassword|(.*[_-])?(key|secret|token|password))$/i;
 
 interface ParsedUrl {
   /** `scheme://` */

@@ -5,7 +5,9 @@ import { redact, redactText, splitCredentials } from '../src/redact.ts';
 describe('redact', () => {
   it('hides the password of a URL of any scheme and keeps user, host and path', () => {
     expect(redact('postgres://user:pass@host/db')).toBe('postgres://user:***@host/db');
-    expect(redact('postgresql://app:p%40ss@db.internal:5432/dms?sslmode=require')).toBe('postgresql://app:***@db.internal:5432/dms?sslmode=require');
+    expect(redact('postgresql://app:p%40ss@db.internal:5432/dms?sslmode=require')).toBe(
+      'postgresql://app:***@db.internal:5432/dms?sslmode=require',
+    );
     expect(redact('s3://KEY:SECRET@bucket/dms/db')).toBe('s3://KEY:***@bucket/dms/db');
     expect(redact('https://user:pass@example.com/path')).toBe('https://user:***@example.com/path');
     expect(redact('sqlite://admin:hunter2@/srv/dms/app.db')).toBe('sqlite://admin:***@/srv/dms/app.db');
@@ -16,13 +18,23 @@ describe('redact', () => {
   });
 
   it('hides secret query parameters', () => {
-    expect(redact('postgres://host/db?user=app&password=pw&sslmode=require')).toBe('postgres://host/db?user=app&password=***&sslmode=require');
+    expect(redact('postgres://host/db?user=app&password=pw&sslmode=require')).toBe(
+      'postgres://host/db?user=app&password=***&sslmode=require',
+    );
     expect(redact('https://store.example/x?sig=abc&se=2026')).toBe('https://store.example/x?sig=***&se=2026');
     expect(redact('https://store.example/x?api_key=abc#top')).toBe('https://store.example/x?api_key=***#top');
   });
 
   it('leaves what has no secret as it was: paths, sqlite: and file: forms, a user without password', () => {
-    for (const location of ['/srv/dms/app.db', './app.db', 'sqlite:app.db', 'sqlite:///srv/a@b/app.db', 'file:///srv/dms/app.db', 'postgres://app@host/db', 'C:\\dms\\app.db']) {
+    for (const location of [
+      '/srv/dms/app.db',
+      './app.db',
+      'sqlite:app.db',
+      'sqlite:///srv/a@b/app.db',
+      'file:///srv/dms/app.db',
+      'postgres://app@host/db',
+      'C:\\dms\\app.db',
+    ]) {
       expect(redact(location)).toBe(location);
     }
   });
@@ -48,6 +60,8 @@ describe('a SQLite DATABASE_URL with a password', () => {
   });
 
   it('is refused without its password in the message', () => {
-    expect(() => databasePathFromUrl('sqlite://admin:hunter2@', '/work')).toThrow(/^DATABASE_URL "sqlite:\/\/admin:\*\*\*@" does not name a database file$/);
+    expect(() => databasePathFromUrl('sqlite://admin:hunter2@', '/work')).toThrow(
+      /^DATABASE_URL "sqlite:\/\/admin:\*\*\*@" does not name a database file$/,
+    );
   });
 });

@@ -54,7 +54,12 @@ export class Case {
   }
 
   /** Records a finished process; returns its result and --json report. */
-  log(label: string, running: Running, result: Result, killedAt: number | null = null): { result: Result; report: Record<string, any> | null } {
+  log(
+    label: string,
+    running: Running,
+    result: Result,
+    killedAt: number | null = null,
+  ): { result: Result; report: Record<string, any> | null } {
     this.processes.push({
       label,
       args: running.args.slice(1),
@@ -65,15 +70,22 @@ export class Case {
       stdout: compact(result.stdout),
       stderr: tail(result.stderr, 25),
     });
-    if (result.timedOut) this.violate('no process hangs', `${label} (${running.args.slice(1).join(' ')}) ran past the deadline and was killed`);
+    if (result.timedOut)
+      this.violate('no process hangs', `${label} (${running.args.slice(1).join(' ')}) ran past the deadline and was killed`);
     // "unexpected error" is migrate-guard's own bug: no case, however hostile, may produce one.
     const unexpected = `${result.stdout}\n${result.stderr}`.split('\n').find((line) => /unexpected error/i.test(line));
-    if (unexpected !== undefined) this.violate('no unexpected error (a bug of migrate-guard)', `${label} (${running.args.slice(1).join(' ')}): ${unexpected.trim()}`);
+    if (unexpected !== undefined)
+      this.violate('no unexpected error (a bug of migrate-guard)', `${label} (${running.args.slice(1).join(' ')}): ${unexpected.trim()}`);
     return { result, report: reportOf(result) };
   }
 
   /** Runs the CLI to its end and logs it. */
-  async run(cli: Cli, label: string, args: readonly string[], place: Place = this.place): Promise<{ result: Result; report: Record<string, any> | null }> {
+  async run(
+    cli: Cli,
+    label: string,
+    args: readonly string[],
+    place: Place = this.place,
+  ): Promise<{ result: Result; report: Record<string, any> | null }> {
     const running = cli.start(place, args);
     return this.log(label, running, await running.done);
   }

@@ -29,10 +29,19 @@ export interface CommandSpec {
 
 export const RUNS_FOR_MS = 3000;
 
-const backupArg = (templates: Templates, project: ProjectPaths, which: 'manualBackup' | 'dailyBackup') => path.join(project.backups, templates[which]);
+const backupArg = (templates: Templates, project: ProjectPaths, which: 'manualBackup' | 'dailyBackup') =>
+  path.join(project.backups, templates[which]);
 
 export const COMMANDS: readonly CommandSpec[] = [
-  { name: 'migrate(group)', template: 'base', pending: 'group', args: () => ['migrate', '--json'], changes: true, recovery: 'migrate', recoveryRestores: true },
+  {
+    name: 'migrate(group)',
+    template: 'base',
+    pending: 'group',
+    args: () => ['migrate', '--json'],
+    changes: true,
+    recovery: 'migrate',
+    recoveryRestores: true,
+  },
   {
     name: 'migrate(per-migration)',
     template: 'base',
@@ -42,13 +51,47 @@ export const COMMANDS: readonly CommandSpec[] = [
     recovery: 'migrate',
     recoveryRestores: true,
   },
-  { name: 'down(group)', template: 'group', args: () => ['down', '--step', '2', '--json'], changes: true, recovery: 'migrate', recoveryRestores: true },
-  { name: 'down(per-migration)', template: 'per-migration', args: () => ['down', '--step', '3', '--json'], changes: true, recovery: 'migrate', recoveryRestores: true },
+  {
+    name: 'down(group)',
+    template: 'group',
+    args: () => ['down', '--step', '2', '--json'],
+    changes: true,
+    recovery: 'migrate',
+    recoveryRestores: true,
+  },
+  {
+    name: 'down(per-migration)',
+    template: 'per-migration',
+    args: () => ['down', '--step', '3', '--json'],
+    changes: true,
+    recovery: 'migrate',
+    recoveryRestores: true,
+  },
   { name: 'backup', template: 'base', args: () => ['backup', '--json'], changes: false, recovery: 'same' },
   { name: 'backup --compress', template: 'base', args: () => ['backup', '--compress', '--json'], changes: false, recovery: 'same' },
-  { name: 'restore', template: 'base', args: (t, p) => ['restore', backupArg(t, p, 'manualBackup'), '--yes', '--json'], changes: true, recovery: 'same', recoveryRestores: true },
-  { name: 'restore(gz)', template: 'base', args: (t, p) => ['restore', backupArg(t, p, 'dailyBackup'), '--yes', '--json'], changes: true, recovery: 'same', recoveryRestores: true },
-  { name: 'restore-table --apply', template: 'base', args: (t, p) => ['restore-table', backupArg(t, p, 'manualBackup'), 'orders', '--apply', '--json'], changes: true, recovery: 'same' },
+  {
+    name: 'restore',
+    template: 'base',
+    args: (t, p) => ['restore', backupArg(t, p, 'manualBackup'), '--yes', '--json'],
+    changes: true,
+    recovery: 'same',
+    recoveryRestores: true,
+  },
+  {
+    name: 'restore(gz)',
+    template: 'base',
+    args: (t, p) => ['restore', backupArg(t, p, 'dailyBackup'), '--yes', '--json'],
+    changes: true,
+    recovery: 'same',
+    recoveryRestores: true,
+  },
+  {
+    name: 'restore-table --apply',
+    template: 'base',
+    args: (t, p) => ['restore-table', backupArg(t, p, 'manualBackup'), 'orders', '--apply', '--json'],
+    changes: true,
+    recovery: 'same',
+  },
   { name: 'prune', template: 'base', args: () => ['prune', '--json'], changes: false, recovery: 'same' },
   { name: 'drill', template: 'base', args: () => ['drill', '--json'], changes: false, recovery: 'same' },
   { name: 'archive', template: 'base', args: () => ['archive', '--json'], changes: false, recovery: 'same', untilStopped: true },
@@ -87,7 +130,12 @@ export async function runUntilStopped(kase: Case, cli: Cli, label: string, args:
 }
 
 /** One clean run of every command: how long it takes, and what it changes. */
-export async function referenceRuns(cli: Cli, templates: Templates, root: string, skip: ReadonlySet<string>): Promise<Map<string, Reference>> {
+export async function referenceRuns(
+  cli: Cli,
+  templates: Templates,
+  root: string,
+  skip: ReadonlySet<string>,
+): Promise<Map<string, Reference>> {
   const references = new Map<string, Reference>();
   for (const spec of COMMANDS) {
     if (skip.has(spec.name)) continue;
@@ -98,11 +146,14 @@ export async function referenceRuns(cli: Cli, templates: Templates, root: string
     const before = await fileContentHash(project.db);
     const args = spec.args(templates, project);
     const started = performance.now();
-    const result = spec.untilStopped ? await runUntilStopped(kase, cli, 'reference', args, RUNS_FOR_MS) : (await kase.run(cli, 'reference', args)).result;
+    const result = spec.untilStopped
+      ? await runUntilStopped(kase, cli, 'reference', args, RUNS_FOR_MS)
+      : (await kase.run(cli, 'reference', args)).result;
     const ms = spec.untilStopped ? RUNS_FOR_MS : Math.round(performance.now() - started);
     if (result.exitCode !== 0) throw new Error(`reference run of ${spec.name} exited ${result.exitCode}: ${result.stderr.slice(-1200)}`);
     const after = await fileContentHash(project.db);
-    if (spec.changes === (before === after)) throw new Error(`reference run of ${spec.name} ${spec.changes ? 'changed nothing' : 'changed the content'}`);
+    if (spec.changes === (before === after))
+      throw new Error(`reference run of ${spec.name} ${spec.changes ? 'changed nothing' : 'changed the content'}`);
     references.set(spec.name, { ms, before, after });
   }
   return references;

@@ -16,7 +16,13 @@ import { sleep, type Running } from './proc.ts';
 import type { Rng } from './rng.ts';
 import { startWriter, type Writer } from './writer.ts';
 
-export const PAIRS = ['backup during migrate', 'prune during backup', 'restore during archive', 'two migrates at once', 'drill during a daily backup'] as const;
+export const PAIRS = [
+  'backup during migrate',
+  'prune during backup',
+  'restore during archive',
+  'two migrates at once',
+  'drill during a daily backup',
+] as const;
 export type Pair = (typeof PAIRS)[number];
 
 interface Started {
@@ -27,7 +33,12 @@ interface Started {
 export async function concurrencyCase(kase: Case, pair: Pair, context: KillContext, rng: Rng): Promise<void> {
   const { cli, templates, references } = context;
   const migrateSpec = commandNamed(rng.pick(['migrate(group)', 'migrate(per-migration)']));
-  const first: CommandSpec = pair === 'backup during migrate' || pair === 'two migrates at once' ? migrateSpec : pair === 'restore during archive' ? commandNamed('restore') : commandNamed('backup');
+  const first: CommandSpec =
+    pair === 'backup during migrate' || pair === 'two migrates at once'
+      ? migrateSpec
+      : pair === 'restore during archive'
+        ? commandNamed('restore')
+        : commandNamed('backup');
   const project = await prepareProject(templates, first, kase.dir);
   kase.place = { project, tmp: path.join(kase.dir, 'tmp') };
   const wal = pair === 'restore during archive' || rng.chance(0.5);
@@ -59,7 +70,8 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
         // The backup is one consistent snapshot: before the rollout or after it (a group run has
         // nothing in between; a per-migration run commits each migration, so it has).
         const file = b.report?.backup?.path as string | undefined;
-        if (migrateSpec.name === 'migrate(group)' && file && (await exists(file))) await checkSnapshotContent(kase, file, Boolean(b.report?.backup?.compressed));
+        if (migrateSpec.name === 'migrate(group)' && file && (await exists(file)))
+          await checkSnapshotContent(kase, file, Boolean(b.report?.backup?.compressed));
         break;
       }
       case 'prune during backup': {
@@ -75,7 +87,10 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
         expectExit(kase, 'prune', p.result.exitCode, [0]);
         const file = b.report?.backup?.path as string | undefined;
         if (b.result.exitCode === 0 && file && !(await exists(file))) {
-          kase.violate('a backup reported as written is there', `backup reported ${file}, which prune (${(p.report?.removed as string[] | undefined)?.includes(file) ? 'removed it' : 'did not list it'}) left missing`);
+          kase.violate(
+            'a backup reported as written is there',
+            `backup reported ${file}, which prune (${(p.report?.removed as string[] | undefined)?.includes(file) ? 'removed it' : 'did not list it'}) left missing`,
+          );
         }
         break;
       }
@@ -108,7 +123,10 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
           const other = [a, b][1 - index]!.running.pid;
           const error = r.report?.error as { code?: string; message?: string } | undefined;
           if (error?.code !== 'LOCK_HELD' || !error.message?.includes(`pid ${other}`)) {
-            kase.violate('a refused migrate names the holder', `migrate ${index === 0 ? 'A' : 'B'} refused with ${error?.code}: ${error?.message} (the holder is pid ${other})`);
+            kase.violate(
+              'a refused migrate names the holder',
+              `migrate ${index === 0 ? 'A' : 'B'} refused with ${error?.code}: ${error?.message} (the holder is pid ${other})`,
+            );
           }
         });
         break;
@@ -135,7 +153,10 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
 function expectExit(kase: Case, label: string, code: number | null, allowed: readonly number[]): void {
   if (code === null || !allowed.includes(code)) {
     const log = [...kase.processes].reverse().find((p) => p.label === label || p.label.startsWith(label.split(' ')[0]!));
-    kase.violate('concurrent jobs end in a defined outcome', `${label} exited ${code} (expected ${allowed.join('/')}): ${log?.stdout.match(/"message":\s*"([^"]*)"/)?.[1] ?? log?.stderr.split('\n').at(-1) ?? ''}`);
+    kase.violate(
+      'concurrent jobs end in a defined outcome',
+      `${label} exited ${code} (expected ${allowed.join('/')}): ${log?.stdout.match(/"message":\s*"([^"]*)"/)?.[1] ?? log?.stderr.split('\n').at(-1) ?? ''}`,
+    );
   }
 }
 

@@ -6,7 +6,11 @@ import { createHash } from 'node:crypto';
 import { SqliteConnection } from '../src/engines/sqlite/connection.ts';
 import { WRITER_TABLES } from './fixture.ts';
 
-export async function withDb<T>(file: string, mode: 'readonly' | 'readwrite' | 'create', work: (db: SqliteConnection) => Promise<T>): Promise<T> {
+export async function withDb<T>(
+  file: string,
+  mode: 'readonly' | 'readwrite' | 'create',
+  work: (db: SqliteConnection) => Promise<T>,
+): Promise<T> {
   const db = await SqliteConnection.open(file, mode);
   try {
     db.setBusyTimeout(30_000);

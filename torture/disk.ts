@@ -50,7 +50,12 @@ export function edgeSizes(databaseBytes: number, gzipBytes: number): number[] {
   return [...new Set(points.map((n) => Math.max(0, Math.round(n / PAGE) * PAGE)))].sort((a, b) => a - b);
 }
 
-export async function diskCase(kase: Case, spec: CommandSpec, context: KillContext & { readonly gzipBytes: number }, rng: Rng): Promise<void> {
+export async function diskCase(
+  kase: Case,
+  spec: CommandSpec,
+  context: KillContext & { readonly gzipBytes: number },
+  rng: Rng,
+): Promise<void> {
   const { cli, templates, references } = context;
   const reference = references.get(spec.name)!;
   const template = await prepareProject(templates, spec, kase.dir);
@@ -58,19 +63,32 @@ export async function diskCase(kase: Case, spec: CommandSpec, context: KillConte
   const lowFactor = /^(migrate|down)/.test(spec.name) && rng.chance(0.5);
   if (lowFactor) {
     // Past the preflight's 2x rule, so the journal, the backup copy and the migrations meet the full disk.
-    await writeFile(path.join(kase.dir, 'migrate-guard.config.mjs'), CONFIG.replace('export default {', 'export default { thresholds: { freeSpaceFactor: 0.01 },'));
+    await writeFile(
+      path.join(kase.dir, 'migrate-guard.config.mjs'),
+      CONFIG.replace('export default {', 'export default { thresholds: { freeSpaceFactor: 0.01 },'),
+    );
   }
   const databaseBytes = (await stat(template.db)).size;
   const sizes = edgeSizes(databaseBytes, context.gzipBytes);
   const maxFree = 3 * databaseBytes + 16 * PAGE;
   const wanted = rng.chance(0.6) ? rng.pick(sizes) : rng.int(0, Math.ceil(maxFree / PAGE)) * PAGE;
-  Object.assign(kase.params, { journal: wal ? 'wal' : 'delete', free: wanted, databaseBytes, ...(lowFactor ? { freeSpaceFactor: 0.01 } : {}) });
+  Object.assign(kase.params, {
+    journal: wal ? 'wal' : 'delete',
+    free: wanted,
+    databaseBytes,
+    ...(lowFactor ? { freeSpaceFactor: 0.01 } : {}),
+  });
 
   const diskDir = path.join(kase.dir, 'disk');
   const backupsBytes = await folderBytes(template.backups);
   const disk = await mountSmallDisk(diskDir, databaseBytes + backupsBytes + maxFree + 64 * PAGE + (8 << 20));
   try {
-    const project = { dir: kase.dir, db: path.join(diskDir, 'app.db'), migrations: template.migrations, backups: path.join(diskDir, 'backups') };
+    const project = {
+      dir: kase.dir,
+      db: path.join(diskDir, 'app.db'),
+      migrations: template.migrations,
+      backups: path.join(diskDir, 'backups'),
+    };
     await cp(template.db, project.db);
     await cp(template.backups, project.backups, { recursive: true });
     await rm(template.db);
@@ -88,7 +106,10 @@ export async function diskCase(kase: Case, spec: CommandSpec, context: KillConte
     const exit = result.exitCode ?? -1;
     kase.params.exit = exit;
     if (!(ALLOWED_EXITS[family] ?? [0, 1]).includes(exit)) {
-      kase.violate('the contract\'s exit code on a full disk', `${spec.name} exited ${exit} (allowed ${ALLOWED_EXITS[family]?.join('/')}); ${messageOf(report) ?? result.stderr.slice(-300)}`);
+      kase.violate(
+        "the contract's exit code on a full disk",
+        `${spec.name} exited ${exit} (allowed ${ALLOWED_EXITS[family]?.join('/')}); ${messageOf(report) ?? result.stderr.slice(-300)}`,
+      );
     }
     if (exit !== 0) checkOneLineError(kase, spec.name, exit, report, result.stderr);
     if (exit === 3) kase.notes.push(`${spec.name} on a full disk (${free} bytes free) exited 3 (critical): ${messageOf(report)}`);
@@ -104,9 +125,16 @@ export async function diskCase(kase: Case, spec: CommandSpec, context: KillConte
     const byExit = new Map(kase.allowed);
     if (exit === 0 && spec.changes) byExit.delete('before');
     if (exit === 1 || exit === 2 || exit === 4) byExit.delete('after');
-    const hash = await checkDatabase(kase, `room again, before any other run (exit ${exit}${exit === 3 ? ': content judged after the recovery' : ''})`, exit === 3 ? null : byExit);
+    const hash = await checkDatabase(
+      kase,
+      `room again, before any other run (exit ${exit}${exit === 3 ? ': content judged after the recovery' : ''})`,
+      exit === 3 ? null : byExit,
+    );
     if (exit === 3 && hash === kase.allowed.get('before') && !(await exists(journalOf(project.db)))) {
-      kase.violate('exit 3 only when the database was changed', `${spec.name} exited 3 (critical: restore by hand) on a full disk, but the database is exactly as before and no journal asks for a recovery: ${messageOf(report)}`);
+      kase.violate(
+        'exit 3 only when the database was changed',
+        `${spec.name} exited 3 (critical: restore by hand) on a full disk, but the database is exactly as before and no journal asks for a recovery: ${messageOf(report)}`,
+      );
     }
     await checkNextMigrate(kase, { cli, checkerPlace, stage: 'room again' }, finalState(kase, spec));
   } finally {
@@ -128,9 +156,13 @@ function checkOneLineError(kase: Case, name: string, exit: number, report: Recor
     return;
   }
   if (message.includes('\n') || /\n\s+at .+:\d+:\d+/.test(stderr)) {
-    kase.violate('a clear one-line error', `${name} exited ${exit} with a multi-line error or a stack trace: ${JSON.stringify(message.slice(0, 300))}`);
+    kase.violate(
+      'a clear one-line error',
+      `${name} exited ${exit} with a multi-line error or a stack trace: ${JSON.stringify(message.slice(0, 300))}`,
+    );
   }
-  if (report?.error?.code === 'INTERNAL') kase.notes.push(`${name} on a full disk: an unclassified error (INTERNAL, "${message.slice(0, 160)}")`);
+  if (report?.error?.code === 'INTERNAL')
+    kase.notes.push(`${name} on a full disk: an unclassified error (INTERNAL, "${message.slice(0, 160)}")`);
 }
 
 async function folderBytes(folder: string): Promise<number> {

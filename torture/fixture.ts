@@ -112,7 +112,8 @@ export interface Templates {
 
 async function mustRun(cli: Cli, project: ProjectPaths, args: string[]): Promise<void> {
   const result = await cli.run(project, args);
-  if (result.exitCode !== 0) throw new Error(`fixture: migrate-guard ${args.join(' ')} exited ${result.exitCode}: ${result.stderr.slice(-800)}`);
+  if (result.exitCode !== 0)
+    throw new Error(`fixture: migrate-guard ${args.join(' ')} exited ${result.exitCode}: ${result.stderr.slice(-800)}`);
 }
 
 export async function buildTemplates(root: string, cli: Cli): Promise<Templates> {

@@ -39,7 +39,11 @@ export interface CheckOptions {
 
 /** The database's own health and content; returns the content hash (null when it cannot be read). */
 /** `allowed` null: the content is not judged at this stage (after an exit 3, until the recovery). */
-export async function checkDatabase(kase: Case, stage: string, allowed: ReadonlyMap<string, string> | null = kase.allowed): Promise<string | null> {
+export async function checkDatabase(
+  kase: Case,
+  stage: string,
+  allowed: ReadonlyMap<string, string> | null = kase.allowed,
+): Promise<string | null> {
   const { db } = kase.project;
   try {
     return await withDb(db, 'readwrite', async (connection) => {
@@ -48,7 +52,11 @@ export async function checkDatabase(kase: Case, stage: string, allowed: Readonly
         kase.violate('integrity_check is ok', `${stage}: ${JSON.stringify(integrity.slice(0, 5))}`);
       }
       const foreignKeys = await connection.all('PRAGMA foreign_key_check');
-      if (foreignKeys.length > 0) kase.violate('foreign_key_check is empty', `${stage}: ${foreignKeys.length} rows, first ${JSON.stringify(foreignKeys.slice(0, 3))}`);
+      if (foreignKeys.length > 0)
+        kase.violate(
+          'foreign_key_check is empty',
+          `${stage}: ${foreignKeys.length} rows, first ${JSON.stringify(foreignKeys.slice(0, 3))}`,
+        );
       const hash = await contentHash(connection);
       const named = allowed === null || [...allowed].some(([, value]) => value === hash);
       if (!named) {
@@ -69,7 +77,9 @@ export async function checkDatabase(kase: Case, stage: string, allowed: Readonly
 /** A few facts that tell a wrong state at a glance: applied migrations, tables, row counts. */
 async function describeState(connection: Parameters<typeof contentHash>[0]): Promise<string> {
   const applied = await connection.all<{ name: string }>('SELECT name FROM migrate_guard_migrations ORDER BY name').catch(() => []);
-  const tables = await connection.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  const tables = await connection.all<{ name: string }>(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+  );
   const counts: string[] = [];
   for (const { name } of tables) {
     const [row] = await connection.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${name}"`);
@@ -87,7 +97,8 @@ async function checkWriterRows(kase: Case, stage: string, connection: Parameters
   const torn = await connection.all<{ tag: string }>(
     'SELECT tag FROM ledger WHERE tag NOT IN (SELECT tag FROM journal_entries) UNION ALL SELECT tag FROM journal_entries WHERE tag NOT IN (SELECT tag FROM ledger) LIMIT 5',
   );
-  if (torn.length > 0) kase.violate('the writer\'s transactions are whole', `${stage}: tags in one table only: ${torn.map((row) => row.tag).join(', ')}`);
+  if (torn.length > 0)
+    kase.violate("the writer's transactions are whole", `${stage}: tags in one table only: ${torn.map((row) => row.tag).join(', ')}`);
   if (kase.idsFile === null) return;
   const seen = await committedTags(kase.idsFile);
   if (seen.length === 0) return;
@@ -152,7 +163,8 @@ export async function checkBackups(kase: Case, options: CheckOptions): Promise<v
     if (sha !== null && knownGoodBackups.has(sha)) continue;
     const verified = await kase.run(cli, `verify (${stage})`, ['verify', entry.path, '--json'], place);
     if (verified.result.exitCode !== 0) {
-      const failed = (verified.report?.checks as { name: string; ok: boolean; detail: string }[] | undefined)?.filter((check) => !check.ok) ?? [];
+      const failed =
+        (verified.report?.checks as { name: string; ok: boolean; detail: string }[] | undefined)?.filter((check) => !check.ok) ?? [];
       kase.violate(
         'every listed verified backup passes verify',
         `${stage}: verify ${entry.path} exited ${verified.result.exitCode}: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ') || verified.report?.error?.message || verified.result.stderr.slice(-300)}`,
@@ -162,7 +174,9 @@ export async function checkBackups(kase: Case, options: CheckOptions): Promise<v
     }
   }
   for (const leftover of await hiddenTemporaries(kase.project.backups)) {
-    kase.notes.push(`${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; prune removes it once ten minutes old`);
+    kase.notes.push(
+      `${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; prune removes it once ten minutes old`,
+    );
   }
 }
 
@@ -174,10 +188,16 @@ export async function checkNextMigrate(kase: Case, options: CheckOptions, expect
   const { cli, stage } = options;
   const { result, report } = await kase.run(cli, `next migrate (${stage})`, ['migrate', '--json']);
   if (result.exitCode !== 0) {
-    kase.violate('the next migrate succeeds', `${stage}: migrate exited ${result.exitCode}: ${report?.error?.message ?? report?.failed?.message ?? result.stderr.slice(-400)}`);
+    kase.violate(
+      'the next migrate succeeds',
+      `${stage}: migrate exited ${result.exitCode}: ${report?.error?.message ?? report?.failed?.message ?? result.stderr.slice(-400)}`,
+    );
   }
   if (await exists(journalOf(kase.project.db))) {
-    kase.violate('no journal is left after a migrate that ended', `${stage}: ${journalOf(kase.project.db)} is still there after migrate exited ${result.exitCode}`);
+    kase.violate(
+      'no journal is left after a migrate that ended',
+      `${stage}: ${journalOf(kase.project.db)} is still there after migrate exited ${result.exitCode}`,
+    );
   }
   await checkDatabase(kase, `after the next migrate (${stage})`, expected);
 }

@@ -23,7 +23,13 @@ export interface KillContext {
 }
 
 /** Starts `args`, SIGKILLs it after `delay` ms unless it ended first; logs it either way. */
-export async function killAfter(kase: Case, cli: Cli, label: string, args: readonly string[], delay: number): Promise<{ killed: boolean; exitCode: number | null }> {
+export async function killAfter(
+  kase: Case,
+  cli: Cli,
+  label: string,
+  args: readonly string[],
+  delay: number,
+): Promise<{ killed: boolean; exitCode: number | null }> {
   const running: Running = cli.start(kase.place, args);
   const ended = await Promise.race([running.done.then(() => true), sleep(delay).then(() => false)]);
   if (!ended) running.kill('SIGKILL');
@@ -45,7 +51,10 @@ async function killWhileChanging(kase: Case, cli: Cli, args: readonly string[], 
   const deadline = performance.now() + budget * 2;
   let seen = false;
   while (!ended && performance.now() < deadline) {
-    const state = await readFile(journal, 'utf8').then((text) => (JSON.parse(text) as { state: string }).state, () => null);
+    const state = await readFile(journal, 'utf8').then(
+      (text) => (JSON.parse(text) as { state: string }).state,
+      () => null,
+    );
     if (state === 'migrating' || state === 'checking') {
       seen = true;
       break;
@@ -77,7 +86,12 @@ async function killWhenRestoring(kase: Case, cli: Cli, args: readonly string[], 
   if (!ended) await Promise.race([running.done, sleep(after)]);
   const killed = !ended;
   if (killed) running.kill('SIGKILL');
-  kase.log('recovery (killed while restoring)', running, await running.done, killed ? Math.round(performance.now() - running.started) : null);
+  kase.log(
+    'recovery (killed while restoring)',
+    running,
+    await running.done,
+    killed ? Math.round(performance.now() - running.started) : null,
+  );
   if (killed) await kase.reapOrphans('recovery', running);
 }
 
@@ -100,7 +114,9 @@ export async function killCase(kase: Case, spec: CommandSpec, context: KillConte
   const recoveryAtRestore = rng.chance(0.5) ? rng.between(0, 80) : null;
   Object.assign(kase.params, { journal: wal ? 'wal' : 'delete', writer: pace, delay: Math.round(delay), referenceMs: reference.ms });
   if (writerCrashAt !== null) kase.params.writerSigkillAt = Math.round(writerCrashAt);
-  if (recoveryKill) kase.params.recoveryKillAt = recoveryAtRestore === null ? Math.round(recoveryDelay) : `pre-restore copy + ${Math.round(recoveryAtRestore)}`;
+  if (recoveryKill)
+    kase.params.recoveryKillAt =
+      recoveryAtRestore === null ? Math.round(recoveryDelay) : `pre-restore copy + ${Math.round(recoveryAtRestore)}`;
 
   let writer: Writer | null = null;
   if (pace !== 'none') {
@@ -133,7 +149,10 @@ export async function killCase(kase: Case, spec: CommandSpec, context: KillConte
       : (await kase.run(cli, 'recovery', recoveryArgs(spec, args))).result;
     if (recovery.exitCode !== 0) {
       const report = kase.processes.at(-1)!;
-      kase.violate('the next run after a kill succeeds', `${spec.recovery === 'migrate' ? 'migrate' : spec.name} exited ${recovery.exitCode}: ${lastLine(report.stdout, report.stderr)}`);
+      kase.violate(
+        'the next run after a kill succeeds',
+        `${spec.recovery === 'migrate' ? 'migrate' : spec.name} exited ${recovery.exitCode}: ${lastLine(report.stdout, report.stderr)}`,
+      );
     }
   } finally {
     if (crashTimer) clearTimeout(crashTimer);
@@ -155,10 +174,17 @@ export async function settle(
   spec: Pick<CommandSpec, 'recovery'> | null,
   final: ReadonlyMap<string, string>,
 ): Promise<void> {
-  const options: CheckOptions = { cli: context.cli, checkerPlace: { project: kase.project, tmp: context.checkerTmp }, stage: 'after the case' };
+  const options: CheckOptions = {
+    cli: context.cli,
+    checkerPlace: { project: kase.project, tmp: context.checkerTmp },
+    stage: 'after the case',
+  };
   if (spec?.recovery === 'migrate' && (await exists(journalOf(kase.project.db)))) {
     const last = kase.processes.at(-1);
-    if (last && last.killedAt === null) kase.notes.push(`a journal is left after ${last.label} ended with exit ${last.exitCode} (the next run clears it as an interrupted run's)`);
+    if (last && last.killedAt === null)
+      kase.notes.push(
+        `a journal is left after ${last.label} ended with exit ${last.exitCode} (the next run clears it as an interrupted run's)`,
+      );
   }
   await checkDatabase(kase, 'after the case');
   await checkBackups(kase, options);
@@ -174,7 +200,11 @@ export function recoveryArgs(spec: CommandSpec, args: readonly string[]): string
 export function lastLine(stdout: string, stderr: string): string {
   try {
     const report = JSON.parse(stdout) as { error?: { message?: string }; failed?: { message?: string }; restoreError?: string };
-    return [report.error?.message, report.failed?.message, report.restoreError].filter(Boolean).join(' / ') || stderr.trim().split('\n').at(-1) || '';
+    return (
+      [report.error?.message, report.failed?.message, report.restoreError].filter(Boolean).join(' / ') ||
+      stderr.trim().split('\n').at(-1) ||
+      ''
+    );
   } catch {
     return stderr.trim().split('\n').at(-1) ?? '';
   }

@@ -49,7 +49,9 @@ export function startLoad(folder: string, maxMs: number): Load {
   for (let core = 0; core < availableParallelism(); core += 1) {
     children.push(spawn(process.execPath, ['-e', HOG, String(maxMs)], { stdio: 'ignore' }));
   }
-  children.push(spawn(process.execPath, ['-e', FSYNC_WRITER, path.join(folder, `load-fsync-${process.pid}.bin`), String(maxMs)], { stdio: 'ignore' }));
+  children.push(
+    spawn(process.execPath, ['-e', FSYNC_WRITER, path.join(folder, `load-fsync-${process.pid}.bin`), String(maxMs)], { stdio: 'ignore' }),
+  );
   for (const child of children) child.on('error', () => undefined);
   return {
     processes: children.length,

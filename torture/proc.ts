@@ -39,7 +39,11 @@ export interface Place {
 
 const DEADLINE_MS = 180_000;
 
-export function startProcess(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; deadlineMs?: number }): Running {
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; deadlineMs?: number },
+): Running {
   const started = performance.now();
   const child = spawn(command, [...args], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -104,7 +108,11 @@ export class Cli {
 
   start(place: Place | ProjectPaths, args: readonly string[], deadlineMs?: number): Running {
     const resolved = 'project' in place ? place : { project: place };
-    return startProcess('node', [this.bin, ...args], { cwd: resolved.project.dir, env: this.env(resolved), ...(deadlineMs ? { deadlineMs } : {}) });
+    return startProcess('node', [this.bin, ...args], {
+      cwd: resolved.project.dir,
+      env: this.env(resolved),
+      ...(deadlineMs ? { deadlineMs } : {}),
+    });
   }
 
   run(place: Place | ProjectPaths, args: readonly string[]): Promise<Result> {

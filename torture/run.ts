@@ -58,7 +58,9 @@ if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1 || (only !== 
   );
   process.exit(64);
 }
-console.log(`torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${only ? ` --only ${only}` : ''}${values.load ? ' --load' : ''})`);
+console.log(
+  `torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${only ? ` --only ${only}` : ''}${values.load ? ' --load' : ''})`,
+);
 const bin = path.resolve(values.bin);
 const startedAt = performance.now();
 const deadline = values.minutes === undefined ? Infinity : startedAt + Number(values.minutes) * 60_000;
@@ -82,7 +84,9 @@ const mountProblem = await canMountTmpfs(path.join(work, 'mount-probe'));
 if (mountProblem) log(`skipping full-disk cases: cannot mount a tmpfs here (${mountProblem}); run as root where mount is allowed`);
 
 const cli = new Cli(await snapshotCli(bin, path.join(work, 'cli')));
-console.log(`cli: ${bin} (its bin/ and dist/ copied to ${path.dirname(cli.bin)}/.., so a rebuild meanwhile cannot change the code under test)`);
+console.log(
+  `cli: ${bin} (its bin/ and dist/ copied to ${path.dirname(cli.bin)}/.., so a rebuild meanwhile cannot change the code under test)`,
+);
 
 /**
  * The build under test, frozen: `bin/` and `dist/` beside the given bin copied into the work
@@ -113,7 +117,9 @@ for (const project of [templates.base, ...Object.values(templates.applied)]) {
 log(`templates built and their backups verified in ${((performance.now() - phase) / 1000).toFixed(1)} s (${work})`);
 phase = performance.now();
 const references = await referenceRuns(cli, templates, work, skipped);
-log(`reference runs (no kill) in ${((performance.now() - phase) / 1000).toFixed(1)} s: ${[...references].map(([name, ref]) => `${name} ${ref.ms} ms`).join(', ')}`);
+log(
+  `reference runs (no kill) in ${((performance.now() - phase) / 1000).toFixed(1)} s: ${[...references].map(([name, ref]) => `${name} ${ref.ms} ms`).join(', ')}`,
+);
 const gzipBytes = (await stat(path.join(templates.base.backups, templates.dailyBackup))).size;
 const checkerTmp = path.join(work, 'checker-tmp');
 await import('node:fs/promises').then((fs) => fs.mkdir(checkerTmp, { recursive: true }));
@@ -125,7 +131,11 @@ function draw(index: number): { kind: Kind; command: string; rng: Rng } {
   const kinds = KINDS.filter((kind) => (only ? kind === only : true) && !(kind === 'disk' && mountProblem));
   const kind = rng.weighted(Object.fromEntries(kinds.map((k) => [k, k === 'kill' ? 5 : k === 'disk' ? 3 : 2])) as Record<Kind, number>);
   const pool: readonly string[] =
-    kind === 'kill' ? COMMANDS.map((c) => c.name).filter((name) => !skipped.has(name)) : kind === 'disk' ? DISK_COMMANDS : PAIRS.filter((pair) => hasLitestream || pair !== 'restore during archive');
+    kind === 'kill'
+      ? COMMANDS.map((c) => c.name).filter((name) => !skipped.has(name))
+      : kind === 'disk'
+        ? DISK_COMMANDS
+        : PAIRS.filter((pair) => hasLitestream || pair !== 'restore during archive');
   const chosen = values.command === undefined ? pool : pool.filter((name) => name.startsWith(values.command!));
   return { kind, command: rng.pick(chosen.length > 0 ? chosen : pool), rng };
 }
@@ -154,7 +164,11 @@ for (const index of indexes) {
   }
   if (values.load) {
     const internal = kase.processes.find((p) => /unexpected error/.test(p.stdout + p.stderr));
-    if (internal) kase.violate('no unexpected error under load', `${internal.label}: ${(internal.stdout + internal.stderr).split('\n').find((line) => /unexpected error/.test(line))}`);
+    if (internal)
+      kase.violate(
+        'no unexpected error under load',
+        `${internal.label}: ${(internal.stdout + internal.stderr).split('\n').find((line) => /unexpected error/.test(line))}`,
+      );
   }
   cases.push(kase);
   const exits = kase.processes
@@ -162,8 +176,13 @@ for (const index of indexes) {
     .map((p) => (p.killedAt !== null ? `${shortLabel(p.label)}:KILLED@${p.killedAt}` : `${shortLabel(p.label)}:${p.exitCode ?? p.signal}`))
     .join(' ');
   const known = knownBugsOf(kase);
-  const status = kase.violations.length === 0 ? 'ok' : `VIOLATION x${kase.violations.length} ${known.length > 0 ? `(known: ${known.join(', ')})` : '(NEW)'}`;
-  log(`[${index + 1}/${runs}] ${kind.padEnd(11)} ${command.padEnd(27)} ${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s  ${status}  ${exits}${kase.notes.length ? `  (${kase.notes.length} note${kase.notes.length > 1 ? 's' : ''})` : ''}`);
+  const status =
+    kase.violations.length === 0
+      ? 'ok'
+      : `VIOLATION x${kase.violations.length} ${known.length > 0 ? `(known: ${known.join(', ')})` : '(NEW)'}`;
+  log(
+    `[${index + 1}/${runs}] ${kind.padEnd(11)} ${command.padEnd(27)} ${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s  ${status}  ${exits}${kase.notes.length ? `  (${kase.notes.length} note${kase.notes.length > 1 ? 's' : ''})` : ''}`,
+  );
   if (kase.violations.length > 0) {
     for (const violation of kase.violations) log(`    ✗ ${violation.invariant}: ${violation.detail.split('\n')[0]!.slice(0, 400)}`);
   }
@@ -185,7 +204,11 @@ const cell = (command: string, kind: Kind) => {
   const bad = of.filter((c) => c.violations.length > 0).length;
   return bad ? `${of.length} (${bad} ✗)` : String(of.length);
 };
-const rows = commandsSeen.map((command) => [command, ...KINDS.map((kind) => cell(command, kind)), String(cases.filter((c) => c.command === command).length)]);
+const rows = commandsSeen.map((command) => [
+  command,
+  ...KINDS.map((kind) => cell(command, kind)),
+  String(cases.filter((c) => c.command === command).length),
+]);
 const totals = ['total', ...KINDS.map((kind) => String(cases.filter((c) => c.kind === kind).length)), String(cases.length)];
 const table = [['command', ...KINDS, 'all'], ...rows, totals];
 const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
@@ -200,25 +223,49 @@ const extra = {
   'recovery SIGKILLed': cases.filter((c) => c.params.recoveryKillAt !== undefined).length,
   'commands killed': cases.reduce((n, c) => n + c.processes.filter((p) => p.killedAt !== null).length, 0),
 };
-log(`  ${Object.entries(extra).map(([name, n]) => `${name}: ${n}`).join(', ')}`);
+log(
+  `  ${Object.entries(extra)
+    .map(([name, n]) => `${name}: ${n}`)
+    .join(', ')}`,
+);
 
 const violating = cases.filter((c) => c.violations.length > 0);
 const unexplained = violating.filter((c) => knownBugsOf(c).length === 0);
 const byInvariant = new Map<string, Case[]>();
-for (const kase of violating) for (const v of kase.violations) byInvariant.set(`${v.invariant} [${kase.command}]`, [...(byInvariant.get(`${v.invariant} [${kase.command}]`) ?? []), kase]);
+for (const kase of violating)
+  for (const v of kase.violations)
+    byInvariant.set(`${v.invariant} [${kase.command}]`, [...(byInvariant.get(`${v.invariant} [${kase.command}]`) ?? []), kase]);
 log('');
-log(violating.length === 0 ? 'no violations' : `${violating.length} of ${cases.length} cases broke an invariant (${unexplained.length} not explained by a known bug):`);
+log(
+  violating.length === 0
+    ? 'no violations'
+    : `${violating.length} of ${cases.length} cases broke an invariant (${unexplained.length} not explained by a known bug):`,
+);
 for (const [key, of] of [...byInvariant].sort((a, b) => b[1].length - a[1].length)) {
-  log(`  ${String(of.length).padStart(4)} × ${key}: cases ${[...new Set(of.map((c) => c.index))].slice(0, 12).join(', ')}${of.length > 12 ? ', …' : ''}`);
+  log(
+    `  ${String(of.length).padStart(4)} × ${key}: cases ${[...new Set(of.map((c) => c.index))].slice(0, 12).join(', ')}${of.length > 12 ? ', …' : ''}`,
+  );
 }
 if (violating.length > 0) {
   log('');
   log('known bugs seen (each has an it.fails test in test/torture/findings.test.ts):');
   for (const bug of KNOWN_BUGS) {
     const hit = violating.filter((c) => knownBugsOf(c).includes(bug.id));
-    log(`  ${String(hit.length).padStart(4)} cases  ${bug.id.padEnd(31)} ${hit.length ? `cases ${hit.slice(0, 10).map((c) => c.index).join(', ')}${hit.length > 10 ? ', …' : ''}` : ''}`);
+    log(
+      `  ${String(hit.length).padStart(4)} cases  ${bug.id.padEnd(31)} ${
+        hit.length
+          ? `cases ${hit
+              .slice(0, 10)
+              .map((c) => c.index)
+              .join(', ')}${hit.length > 10 ? ', …' : ''}`
+          : ''
+      }`,
+    );
   }
-  if (unexplained.length > 0) log(`  ${String(unexplained.length).padStart(4)} cases  NOT EXPLAINED by a known bug: cases ${unexplained.map((c) => c.index).join(', ')}`);
+  if (unexplained.length > 0)
+    log(
+      `  ${String(unexplained.length).padStart(4)} cases  NOT EXPLAINED by a known bug: cases ${unexplained.map((c) => c.index).join(', ')}`,
+    );
 }
 const notes = new Map<string, number>();
 for (const kase of cases) for (const note of kase.notes) notes.set(normalise(note), (notes.get(normalise(note)) ?? 0) + 1);
@@ -259,17 +306,24 @@ if (violating.length > 0) {
   await rm(work, { recursive: true, force: true });
 }
 log('');
-log(`done: seed ${seed}, ${cases.length} cases, ${violating.length} with violations (${unexplained.length} unexplained), ${(seconds / 60).toFixed(1)} min`);
+log(
+  `done: seed ${seed}, ${cases.length} cases, ${violating.length} with violations (${unexplained.length} unexplained), ${(seconds / 60).toFixed(1)} min`,
+);
 process.exitCode = (values['allow-known'] ? unexplained.length : violating.length) > 0 ? 1 : 0;
 
 function describeCase(kase: Case): string {
   const known = knownBugsOf(kase);
   const replay = `--seed ${seed} --case ${kase.index}${bin === path.join(REPO, 'bin/migrate-guard.js') ? '' : ` --bin ${bin}`}`;
-  const lines = [`${kase.describe()} seed ${seed} (replay: ${replay})${known.length ? ` known: ${known.join(', ')}` : ' NOT EXPLAINED by a known bug'}`, `  folder: ${kase.dir}`];
+  const lines = [
+    `${kase.describe()} seed ${seed} (replay: ${replay})${known.length ? ` known: ${known.join(', ')}` : ' NOT EXPLAINED by a known bug'}`,
+    `  folder: ${kase.dir}`,
+  ];
   for (const v of kase.violations) lines.push(`  ✗ ${v.invariant}: ${v.detail}`);
   for (const note of kase.notes) lines.push(`  note: ${note}`);
   for (const p of kase.processes) {
-    lines.push(`  $ migrate-guard ${p.args.join(' ')}   [${p.label}] → ${p.killedAt !== null ? `SIGKILL after ${p.killedAt} ms` : `exit ${p.exitCode ?? p.signal}`} in ${p.ms} ms`);
+    lines.push(
+      `  $ migrate-guard ${p.args.join(' ')}   [${p.label}] → ${p.killedAt !== null ? `SIGKILL after ${p.killedAt} ms` : `exit ${p.exitCode ?? p.signal}`} in ${p.ms} ms`,
+    );
     if (p.stdout) lines.push(indent(p.stdout, '    out| '));
     if (p.stderr) lines.push(indent(p.stderr, '    err| '));
   }

@@ -78,9 +78,20 @@ export interface WriterOptions {
   readonly retryMs?: number;
 }
 
-export async function startWriter(db: string, idsFile: string, prefix: string, seed: number, pace: Pace, options: WriterOptions = {}): Promise<Writer> {
+export async function startWriter(
+  db: string,
+  idsFile: string,
+  prefix: string,
+  seed: number,
+  pace: Pace,
+  options: WriterOptions = {},
+): Promise<Writer> {
   const timing = [String(PAUSE_MS[pace]), String(options.busyTimeoutMs ?? 30_000), String(options.retryMs ?? 20)];
-  const running = startProcess('node', ['-e', SCRIPT, db, idsFile, prefix, String(seed), ...timing], { cwd: path.dirname(db), env: process.env, deadlineMs: 600_000 });
+  const running = startProcess('node', ['-e', SCRIPT, db, idsFile, prefix, String(seed), ...timing], {
+    cwd: path.dirname(db),
+    env: process.env,
+    deadlineMs: 600_000,
+  });
   if (!(await running.waitForOutput('ready', 15_000))) {
     const result = await running.done;
     throw new Error(`the writer did not start: ${result.stderr.trim() || result.stdout.trim()}`);

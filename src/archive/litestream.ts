@@ -46,7 +46,8 @@ export function litestreamBinary(): string {
  */
 export function replicateCommand(binary: string, config: string): { readonly file: string; readonly args: readonly string[] } {
   const replicate = ['replicate', '-config', config];
-  const setpriv = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate)) : undefined;
+  const setpriv =
+    process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate)) : undefined;
   return setpriv ? { file: setpriv, args: ['--pdeathsig', 'TERM', binary, ...replicate] } : { file: binary, args: replicate };
 }
 
@@ -141,11 +142,20 @@ export async function newestArchivedSegment(backupDir: string): Promise<Date | n
  * -wal) is than the last archived WAL segment. An idle database has no lag even if nothing was
  * shipped for hours. Null lag when nothing is archived yet.
  */
-export async function archiveLag(database: string, backupDir: string): Promise<{ readonly recoveryPoint: string | null; readonly lagSeconds: number | null }> {
+export async function archiveLag(
+  database: string,
+  backupDir: string,
+): Promise<{ readonly recoveryPoint: string | null; readonly lagSeconds: number | null }> {
   const segment = await newestArchivedSegment(backupDir);
   let lastWrite = 0;
   for (const file of [database, `${database}-wal`]) {
-    lastWrite = Math.max(lastWrite, await stat(file).then((info) => info.mtime.getTime(), () => 0));
+    lastWrite = Math.max(
+      lastWrite,
+      await stat(file).then(
+        (info) => info.mtime.getTime(),
+        () => 0,
+      ),
+    );
   }
   const lagSeconds = segment ? Math.max(0, (lastWrite - segment.getTime()) / 1000) : null;
   return { recoveryPoint: segment?.toISOString() ?? null, lagSeconds: lagSeconds === null ? null : Number(lagSeconds.toFixed(1)) };
@@ -161,7 +171,12 @@ export type ArchiveRestore =
  * replicated segment ("now", or after archiving stopped) gets the archive's latest point, which is
  * the newest state at or before the target, and the recovery point says which second that is.
  */
-export async function restoreArchiveToFile(database: string, backupDir: string, settings: ArchiveSettings, at: Date | null): Promise<ArchiveRestore> {
+export async function restoreArchiveToFile(
+  database: string,
+  backupDir: string,
+  settings: ArchiveSettings,
+  at: Date | null,
+): Promise<ArchiveRestore> {
   const { config, env } = await writeLitestreamConfig(database, backupDir, settings);
   const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pitr-'));
   const release = () => rm(folder, { recursive: true, force: true });
@@ -202,7 +217,9 @@ async function latestArchivedPoint(
   const result = await run(['generations', '-config', config, database]);
   if (result.exitCode !== 0) return null;
   let best: { start: string; end: string } | null = null;
-  for (const line of String(result.stdout ?? '').split('\n').slice(1)) {
+  for (const line of String(result.stdout ?? '')
+    .split('\n')
+    .slice(1)) {
     const [, , , start, end] = line.trim().split(/\s+/);
     if (!start || !end || Number.isNaN(Date.parse(end))) continue;
     if (!best || Date.parse(end) > Date.parse(best.end)) best = { start, end };

@@ -35,11 +35,19 @@ export function litestreamReplica(replica: string): LitestreamReplica {
   const withUser = url.replace('://', `://${encodeURIComponent(username ?? '')}@`);
   switch (scheme) {
     case 's3':
-      if (!username || password === null) throw refuse('an s3 URL needs both the access key id and the secret (s3://KEY:SECRET@bucket/path), or neither (then Litestream reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)');
+      if (!username || password === null)
+        throw refuse(
+          'an s3 URL needs both the access key id and the secret (s3://KEY:SECRET@bucket/path), or neither (then Litestream reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)',
+        );
       return {
         url,
         lines: [],
-        env: { LITESTREAM_ACCESS_KEY_ID: username, LITESTREAM_SECRET_ACCESS_KEY: password, AWS_ACCESS_KEY_ID: username, AWS_SECRET_ACCESS_KEY: password },
+        env: {
+          LITESTREAM_ACCESS_KEY_ID: username,
+          LITESTREAM_SECRET_ACCESS_KEY: password,
+          AWS_ACCESS_KEY_ID: username,
+          AWS_SECRET_ACCESS_KEY: password,
+        },
       };
     case 'abs':
       return { url: withUser, lines: [], env: password === null ? {} : { LITESTREAM_AZURE_ACCOUNT_KEY: password } };
@@ -48,6 +56,8 @@ export function litestreamReplica(replica: string): LitestreamReplica {
         ? { url: withUser, lines: [], env: {} }
         : { url: withUser, lines: ['password: |-', `  \${${SFTP_PASSWORD_VARIABLE}}`], env: { [SFTP_PASSWORD_VARIABLE]: password } };
     default:
-      throw refuse(`Litestream v0.3.13 takes no credentials in a ${scheme || 'schemeless'} URL; give them the way Litestream documents for that replica type`);
+      throw refuse(
+        `Litestream v0.3.13 takes no credentials in a ${scheme || 'schemeless'} URL; give them the way Litestream documents for that replica type`,
+      );
   }
 }

@@ -4,7 +4,10 @@ import type { DatabaseFacts } from '../engines/contract.ts';
 export type ComparedFacts = Pick<DatabaseFacts, 'schemaHash' | 'tables' | 'appliedMigrations'>;
 
 /** Differences in schema and row counts, as readable lines (empty when they match). */
-export function compareFacts(expected: Omit<ComparedFacts, 'appliedMigrations'>, actual: Omit<ComparedFacts, 'appliedMigrations'>): string[] {
+export function compareFacts(
+  expected: Omit<ComparedFacts, 'appliedMigrations'>,
+  actual: Omit<ComparedFacts, 'appliedMigrations'>,
+): string[] {
   const problems: string[] = [];
   if (expected.schemaHash !== actual.schemaHash) problems.push('schema differs');
   const names = new Set([...Object.keys(expected.tables), ...Object.keys(actual.tables)]);

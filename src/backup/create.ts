@@ -115,9 +115,14 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     await cleanUp();
     if (!discarded) await log(messageOf(error));
     // A pooler in transaction mode is not the backup's fault: its own refusal names the fix.
-    if (error instanceof GuardError && (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED' || error.code === 'TRANSACTION_POOLER')) throw error;
+    if (
+      error instanceof GuardError &&
+      (error.code === 'INTERRUPTED' || error.code === 'BACKUP_UNVERIFIED' || error.code === 'TRANSACTION_POOLER')
+    )
+      throw error;
     // Not the folder's fault: no hint about its space or permissions.
-    if (error instanceof GuardError && error.code === 'TOOL_MISSING') throw new GuardError('BACKUP_FAILED', `could not take the backup: ${error.message}`, { cause: error });
+    if (error instanceof GuardError && error.code === 'TOOL_MISSING')
+      throw new GuardError('BACKUP_FAILED', `could not take the backup: ${error.message}`, { cause: error });
     throw new GuardError(
       'BACKUP_FAILED',
       `could not write a verified backup to ${folder}: ${messageOf(error)}; check free space and permissions there`,
@@ -229,11 +234,17 @@ async function gzipVerified(plain: string, target: string, plainSha256: string, 
   await createEmptyFile(target, await fileModeFrom(plain));
   await withPeriodicFlush(target, 100, () =>
     // 'r+': the file just created above (exclusively, never through a link), not a new open-or-create.
-    pipeline(createReadStream(plain, { highWaterMark: READ_CHUNK }), createGzip({ level }), tap, createWriteStream(target, { flags: 'r+' })),
+    pipeline(
+      createReadStream(plain, { highWaterMark: READ_CHUNK }),
+      createGzip({ level }),
+      tap,
+      createWriteStream(target, { flags: 'r+' }),
+    ),
   );
   await fsyncPath(target);
   const sha256 = tap.hash.digest('hex');
   if ((await sha256File(target)) !== sha256) throw unverified('the compressed checksum changed when it was read back');
-  if ((await sha256File(target, createGunzip())) !== plainSha256) throw unverified('the compressed file does not decompress to the verified copy');
+  if ((await sha256File(target, createGunzip())) !== plainSha256)
+    throw unverified('the compressed file does not decompress to the verified copy');
   return { bytes: tap.bytes(), sha256 };
 }

@@ -54,7 +54,11 @@ export function manifestPathOf(backupFile: string): string {
 }
 
 /** Written atomically, with the backup's own permission bits: it describes the data's shape. */
-export async function writeManifest(backupFile: string, fields: Omit<BackupManifest, 'format'>, modeFrom: string = backupFile): Promise<BackupManifest> {
+export async function writeManifest(
+  backupFile: string,
+  fields: Omit<BackupManifest, 'format'>,
+  modeFrom: string = backupFile,
+): Promise<BackupManifest> {
   const manifest: BackupManifest = { format: FORMAT, ...fields };
   await writeFileAtomic(manifestPathOf(backupFile), `${JSON.stringify(manifest, null, 2)}\n`, await fileModeFrom(modeFrom));
   return manifest;
@@ -77,7 +81,13 @@ export interface ScrubVerdict {
 export async function recordScrub(backupFile: string, manifest: BackupManifest, verdict: ScrubVerdict): Promise<BackupManifest | null> {
   if (!(await pathExists(backupFile))) return null;
   const { format: _format, ...fields } = manifest;
-  return writeManifest(backupFile, { ...fields, verified: verdict.error === null, scrubbedAt: verdict.at, scrubLevel: verdict.level, scrubError: verdict.error });
+  return writeManifest(backupFile, {
+    ...fields,
+    verified: verdict.error === null,
+    scrubbedAt: verdict.at,
+    scrubLevel: verdict.level,
+    scrubError: verdict.error,
+  });
 }
 
 /**
@@ -95,7 +105,10 @@ export const CLOCK_SKEW_MS = 60 * 60_000;
 
 const sha256Hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
-const isoTime = v.pipe(v.string(), v.check((text) => !Number.isNaN(Date.parse(text)), 'not a time'));
+const isoTime = v.pipe(
+  v.string(),
+  v.check((text) => !Number.isNaN(Date.parse(text)), 'not a time'),
+);
 const identitySchema = v.object({
   path: v.nullable(v.string()),
   systemIdentifier: v.nullable(v.string()),
@@ -139,7 +152,8 @@ export async function readManifest(backupFile: string, now: Date = new Date()): 
       cause: error,
     });
   }
-  if (parsed === null || typeof parsed !== 'object') throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest that is not a JSON object`);
+  if (parsed === null || typeof parsed !== 'object')
+    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest that is not a JSON object`);
   let candidate: unknown;
   if (parsed.format === FORMAT) candidate = parsed;
   else if (parsed.format === 'migrate-guard-backup/1') candidate = fromV1(parsed as ManifestV1);
@@ -148,14 +162,23 @@ export async function readManifest(backupFile: string, now: Date = new Date()): 
   if (!checked.success) {
     const issue = checked.issues[0];
     const where = issue.path?.map((item) => String(item.key)).join('.') ?? 'manifest';
-    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has an invalid manifest (${where}: ${issue.message}); it is not a backup to trust`);
+    throw new GuardError(
+      'BACKUP_INVALID',
+      `backup ${backupFile} has an invalid manifest (${where}: ${issue.message}); it is not a backup to trust`,
+    );
   }
   const manifest = checked.output as BackupManifest;
   if (manifest.compressed && manifest.compressedSha256 === null) {
-    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has an invalid manifest (compressed without a compressed checksum); it is not a backup to trust`);
+    throw new GuardError(
+      'BACKUP_INVALID',
+      `backup ${backupFile} has an invalid manifest (compressed without a compressed checksum); it is not a backup to trust`,
+    );
   }
   if (Date.parse(manifest.createdAt) > now.getTime() + CLOCK_SKEW_MS) {
-    throw new GuardError('BACKUP_INVALID', `backup ${backupFile} has a manifest dated ${manifest.createdAt}, in the future; it is forged or broken and is not used`);
+    throw new GuardError(
+      'BACKUP_INVALID',
+      `backup ${backupFile} has a manifest dated ${manifest.createdAt}, in the future; it is forged or broken and is not used`,
+    );
   }
   return manifest;
 }

@@ -50,7 +50,10 @@ async function drain(source: AsyncIterable<unknown>): Promise<void> {
  * into a private temporary folder, stopping at the manifest's size; the decompressed copy gets the
  * backup's permission bits.
  */
-export async function plainBackup(file: string, manifest: Pick<BackupManifest, 'compressed' | 'bytes' | 'compressedSha256'>): Promise<PlainBackup> {
+export async function plainBackup(
+  file: string,
+  manifest: Pick<BackupManifest, 'compressed' | 'bytes' | 'compressedSha256'>,
+): Promise<PlainBackup> {
   if (!manifest.compressed) {
     const plain = hashingTap();
     await pipeline(await regularReadStream(file), plain, drain);

@@ -77,15 +77,24 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+
 
 function parseCreatedAt(backup: RetentionCandidate): number {
   const fail = (): never => {
-    throw new Error(`backup ${backup.file} has an invalid createdAt ${JSON.stringify(backup.createdAt)}: expected an ISO 8601 UTC timestamp`);
+    throw new Error(
+      `backup ${backup.file} has an invalid createdAt ${JSON.stringify(backup.createdAt)}: expected an ISO 8601 UTC timestamp`,
+    );
   };
   const match = typeof backup.createdAt === 'string' ? ISO_8601.exec(backup.createdAt) : null;
   if (!match) return fail();
   const part = (index: number): number => Number(match[index] ?? 0);
   const daysInMonth = new Date(Date.UTC(part(1), part(2), 0)).getUTCDate();
   const inRange =
-    part(2) >= 1 && part(2) <= 12 && part(3) >= 1 && part(3) <= daysInMonth &&
-    part(4) <= 23 && part(5) <= 59 && part(6) <= 59 && part(7) <= 23 && part(8) <= 59;
+    part(2) >= 1 &&
+    part(2) <= 12 &&
+    part(3) >= 1 &&
+    part(3) <= daysInMonth &&
+    part(4) <= 23 &&
+    part(5) <= 59 &&
+    part(6) <= 59 &&
+    part(7) <= 23 &&
+    part(8) <= 59;
   const at = Date.parse(backup.createdAt);
   if (!inRange || Number.isNaN(at)) return fail();
   return at;
@@ -113,7 +122,10 @@ function bucketed(kind: BackupKind, ofKind: readonly Entry[], period: Period, li
       return { action: 'keep', reason: `newest ${kind} backup of ${key} (${keptKeys.size} of ${plural(limit, period)} kept)` };
     }
     if (limit === 0) return { action: 'remove', reason: `${kind}: the policy keeps 0 ${period}s` };
-    return { action: 'remove', reason: `${kind}: older than the ${limit} most recent ${limit === 1 ? period : `${period}s`} with a backup` };
+    return {
+      action: 'remove',
+      reason: `${kind}: older than the ${limit} most recent ${limit === 1 ? period : `${period}s`} with a backup`,
+    };
   });
 }
 
@@ -128,7 +140,9 @@ function decideKind(kind: BackupKind, ofKind: readonly Entry[], policy: Retentio
       const window = plural(policy.hotDays, 'day');
       return ofKind.map(({ backup, at }): Verdict => {
         if (!backup.verified) return NOT_VERIFIED;
-        return at > cutoff ? { action: 'keep', reason: `hot: younger than ${window}` } : { action: 'remove', reason: `hot: older than ${window}` };
+        return at > cutoff
+          ? { action: 'keep', reason: `hot: younger than ${window}` }
+          : { action: 'remove', reason: `hot: older than ${window}` };
       });
     }
     case 'daily':

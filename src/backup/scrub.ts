@@ -13,7 +13,10 @@ import type { BackupManifest } from './manifest.ts';
  * to), nothing written anywhere. Bit rot, a truncated copy or an edited file shows here; the full
  * proof (`verify --all --deep`) adds the integrity check, schema and row counts.
  */
-export async function checksumChecks(file: string, manifest: Pick<BackupManifest, 'compressed' | 'bytes' | 'sha256' | 'compressedSha256'>): Promise<CheckResult[]> {
+export async function checksumChecks(
+  file: string,
+  manifest: Pick<BackupManifest, 'compressed' | 'bytes' | 'sha256' | 'compressedSha256'>,
+): Promise<CheckResult[]> {
   const stored = hashingTap();
   const content = hashingTap();
   const drain = async (source: AsyncIterable<unknown>) => {
@@ -25,7 +28,9 @@ export async function checksumChecks(file: string, manifest: Pick<BackupManifest
     // Only a regular file is read (a FIFO in its place must not hang the scrub), and a .gz only
     // as far as the size its manifest records.
     const read = await regularReadStream(file);
-    await (manifest.compressed ? pipeline(read, stored, createGunzip(), byteLimit(manifest.bytes, file), content, drain) : pipeline(read, content, drain));
+    await (manifest.compressed
+      ? pipeline(read, stored, createGunzip(), byteLimit(manifest.bytes, file), content, drain)
+      : pipeline(read, content, drain));
   } catch (error) {
     const unreadable: CheckResult = { name: 'readable', ok: false, detail: messageOf(error) };
     if (!manifest.compressed) return [unreadable];
@@ -33,7 +38,10 @@ export async function checksumChecks(file: string, manifest: Pick<BackupManifest
     const again = hashingTap();
     const storedNow = await regularReadStream(file)
       .then((read) => pipeline(read, again, drain))
-      .then(() => again.hash.digest('hex'), () => null);
+      .then(
+        () => again.hash.digest('hex'),
+        () => null,
+      );
     return storedNow === null ? [unreadable] : [compare('compressed-checksum', storedNow, manifest.compressedSha256), unreadable];
   }
   const checks: CheckResult[] = [];
@@ -44,5 +52,9 @@ export async function checksumChecks(file: string, manifest: Pick<BackupManifest
 
 function compare(name: string, actual: string, expected: string | null): CheckResult {
   const ok = actual === expected;
-  return { name, ok, detail: `sha256 ${actual.slice(0, 12)}… ${ok ? 'matches' : `differs from the manifest's ${(expected ?? 'none').slice(0, 12)}…`}` };
+  return {
+    name,
+    ok,
+    detail: `sha256 ${actual.slice(0, 12)}… ${ok ? 'matches' : `differs from the manifest's ${(expected ?? 'none').slice(0, 12)}…`}`,
+  };
 }

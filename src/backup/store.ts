@@ -92,7 +92,10 @@ export async function resolveBackupArgument(argument: string, backupDir: string,
   if (await pathExists(direct)) return direct;
   const match = (await listBackups(backupDir)).find((entry) => path.basename(entry.path) === argument);
   if (match) return match.path;
-  throw new GuardError('USAGE', `no backup ${argument} (neither a file nor a name in ${backupDir}); run migrate-guard backups to list them`);
+  throw new GuardError(
+    'USAGE',
+    `no backup ${argument} (neither a file nor a name in ${backupDir}); run migrate-guard backups to list them`,
+  );
 }
 
 /** A leftover this young may still be in use: a proof can leave its file untouched for minutes. */
@@ -114,7 +117,10 @@ export async function findLeftovers(backupDir: string, now: Date = new Date()): 
       const orphanManifest = name.endsWith('.manifest.json') && !names.includes(name.slice(0, -'.manifest.json'.length));
       if ((owner === null || isProcessRunning(owner)) && !orphanManifest) continue;
       const file = path.join(folder, name);
-      const modified = await stat(file).then((info) => info.mtimeMs, () => null);
+      const modified = await stat(file).then(
+        (info) => info.mtimeMs,
+        () => null,
+      );
       if (modified !== null && now.getTime() - modified >= LEFTOVER_MIN_AGE_MS) leftovers.push(file);
     }
   }

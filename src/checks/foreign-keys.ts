@@ -6,7 +6,11 @@ export function describeViolation(violation: ForeignKeyViolation): string {
   return `${violation.table} rowid ${violation.row ?? '?'} references a missing ${violation.parent} row`;
 }
 
-export async function foreignKeyCheck({ engine, reader, changed }: Pick<CheckContext, 'engine' | 'reader' | 'changed'>): Promise<CheckResult> {
+export async function foreignKeyCheck({
+  engine,
+  reader,
+  changed,
+}: Pick<CheckContext, 'engine' | 'reader' | 'changed'>): Promise<CheckResult> {
   const violations = await engine.foreignKeyViolations(reader, changed);
   if (violations.length === 0) return { name: 'foreign-keys', ok: true, detail: 'no violations' };
   const shown = violations.slice(0, 5).map(describeViolation).join('; ');

@@ -57,7 +57,10 @@ export function compareRows(input: RowsComparison): RowsVerdict {
     compared += 1;
     if (after >= before) continue;
     const byRun = input.removedByRun[table] ?? null;
-    const split = byRun !== null && byRun !== before - after ? `, ${Math.max(byRun, 0)} by the run, ${before - after - byRun} by another connection` : '';
+    const split =
+      byRun !== null && byRun !== before - after
+        ? `, ${Math.max(byRun, 0)} by the run, ${before - after - byRun} by another connection`
+        : '';
     const line = `${table}: ${before} rows before the run, ${after} after (${before - after} lost${split})`;
     const declaredBy = input.allowedBy(table);
     if (declaredBy !== null) allowed.push(`${table} ${before} → ${after} (declared by ${declaredBy})`);
@@ -67,7 +70,9 @@ export function compareRows(input: RowsComparison): RowsVerdict {
     else lost.push(line);
   }
   if (input.foreignKeysOn) {
-    warnings.push('a migration turned foreign keys on (PRAGMA foreign_keys = ON): a DROP or DELETE may cascade into other tables; every table\'s rows were compared');
+    warnings.push(
+      "a migration turned foreign keys on (PRAGMA foreign_keys = ON): a DROP or DELETE may cascade into other tables; every table's rows were compared",
+    );
   }
   const notes = [
     ...(allowed.length > 0 ? [`fewer rows as declared: ${allowed.join(', ')}`] : []),

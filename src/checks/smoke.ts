@@ -7,7 +7,10 @@ export async function defaultSmokeQueries({ engine, reader }: Pick<CheckContext,
 }
 
 /** The configured smoke queries, or a count of every table when none are configured (null). */
-export async function smokeCheck(context: Pick<CheckContext, 'engine' | 'reader'>, configured: readonly string[] | null): Promise<CheckResult> {
+export async function smokeCheck(
+  context: Pick<CheckContext, 'engine' | 'reader'>,
+  configured: readonly string[] | null,
+): Promise<CheckResult> {
   const queries = configured ?? (await defaultSmokeQueries(context));
   const failures: string[] = [];
   for (const query of queries) {

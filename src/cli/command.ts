@@ -29,7 +29,13 @@ export type ArgDef =
   | { readonly type: 'positional'; readonly description: string; readonly required?: boolean }
   /** `--key <valueHint>` */
   | { readonly type: 'string'; readonly description: string; readonly valueHint: string }
-  | { readonly type: 'enum'; readonly description: string; readonly valueHint: string; readonly options: readonly string[]; readonly default: string }
+  | {
+      readonly type: 'enum';
+      readonly description: string;
+      readonly valueHint: string;
+      readonly options: readonly string[];
+      readonly default: string;
+    }
   /** `--key`, and `--no-key` as well when there is a negative description. */
   | { readonly type: 'boolean'; readonly description: string; readonly negativeDescription?: string };
 

@@ -48,8 +48,19 @@ export function whereTimeWent(timings: MigrateReport['timings']): string {
   const grouped = timings.commit !== undefined || timings.rollback !== undefined;
   const work = [part('migrations', timings.migrations), part('checks', timings.checks)].filter(Boolean).join(' and ');
   const parts = grouped
-    ? [part('copy', timings.copy), `${part('backup proof', timings.proof) ?? 'backup proof'} beside ${work}`, part('commit', timings.commit), part('rollback', timings.rollback)]
-    : [part('copy', timings.copy), part('backup proof', timings.proof), part('migrations', timings.migrations), part('checks', timings.checks), part('restore', timings.restore)];
+    ? [
+        part('copy', timings.copy),
+        `${part('backup proof', timings.proof) ?? 'backup proof'} beside ${work}`,
+        part('commit', timings.commit),
+        part('rollback', timings.rollback),
+      ]
+    : [
+        part('copy', timings.copy),
+        part('backup proof', timings.proof),
+        part('migrations', timings.migrations),
+        part('checks', timings.checks),
+        part('restore', timings.restore),
+      ];
   return parts.filter(Boolean).join('; ');
 }
 
@@ -96,24 +107,49 @@ export function formatStatus(report: StatusReport): string {
 
 export function formatBackup(report: BackupReport): string {
   const { backup } = report;
-  const size = backup.compressed ? `${formatBytes(backup.bytes)}, ${formatBytes(backup.compressedBytes ?? 0)} gzipped` : formatBytes(backup.bytes);
+  const size = backup.compressed
+    ? `${formatBytes(backup.bytes)}, ${formatBytes(backup.compressedBytes ?? 0)} gzipped`
+    : formatBytes(backup.bytes);
   return `migrate-guard: verified ${backup.kind} backup ${backup.path} (${size}, sha256 ${backup.sha256.slice(0, 12)}…) in ${seconds(report.durationMs)}`;
 }
 
 export function formatBackups(report: BackupsReport): string {
-  const others = report.otherDatabases > 0 ? `\nmigrate-guard: ${report.otherDatabases} backup(s) of other databases in this folder are not listed` : '';
+  const others =
+    report.otherDatabases > 0 ? `\nmigrate-guard: ${report.otherDatabases} backup(s) of other databases in this folder are not listed` : '';
   if (report.backups.length === 0) return `migrate-guard: no backups of ${report.database}${others}`;
-  const rows = report.backups.map((b) =>
-    [b.createdAt, b.kind.padEnd(11), formatBytes(b.bytes).padStart(10), b.compressed ? 'gz' : '  ', b.verified ? 'verified  ' : 'UNVERIFIED', (b.sha256 ?? '-').slice(0, 12).padEnd(12), b.path].join('  ') +
-      (b.scrubError ? `\n    failed its scrub at ${b.scrubbedAt}: ${b.scrubError}` : ''),
+  const rows = report.backups.map(
+    (b) =>
+      [
+        b.createdAt,
+        b.kind.padEnd(11),
+        formatBytes(b.bytes).padStart(10),
+        b.compressed ? 'gz' : '  ',
+        b.verified ? 'verified  ' : 'UNVERIFIED',
+        (b.sha256 ?? '-').slice(0, 12).padEnd(12),
+        b.path,
+      ].join('  ') + (b.scrubError ? `\n    failed its scrub at ${b.scrubbedAt}: ${b.scrubError}` : ''),
   );
-  return [`backups of ${report.database}:`, 'created                   kind              size      verified    sha256        path', ...rows].join('\n') + others;
+  return (
+    [
+      `backups of ${report.database}:`,
+      'created                   kind              size      verified    sha256        path',
+      ...rows,
+    ].join('\n') + others
+  );
 }
 
 export function formatVerify(report: VerifyReport): string {
   const lines = report.checks.map((check) => `  ${check.ok ? 'ok    ' : 'FAILED'} ${check.name}: ${check.detail}`);
-  lines.push(`  tables: ${Object.entries(report.tables).map(([name, rows]) => `${name} ${rows}`).join(', ') || 'none'}`);
-  lines.push(report.ok ? `migrate-guard: ${report.backup} is a good backup` : `migrate-guard: ${report.backup} FAILED verification (exit 4)`);
+  lines.push(
+    `  tables: ${
+      Object.entries(report.tables)
+        .map(([name, rows]) => `${name} ${rows}`)
+        .join(', ') || 'none'
+    }`,
+  );
+  lines.push(
+    report.ok ? `migrate-guard: ${report.backup} is a good backup` : `migrate-guard: ${report.backup} FAILED verification (exit 4)`,
+  );
   return lines.join('\n');
 }
 
@@ -147,12 +183,16 @@ export function formatPrune(report: PruneReport): string {
   const lines = report.decisions
     .filter((decision) => decision.action === 'remove')
     .map((decision) => `  ${report.dryRun ? 'would remove' : 'removed'} ${decision.file}: ${decision.reason}`);
-  lines.push(`migrate-guard: ${report.dryRun ? 'dry run: would remove' : 'removed'} ${report.removed.length} backup(s), kept ${report.kept.length}`);
+  lines.push(
+    `migrate-guard: ${report.dryRun ? 'dry run: would remove' : 'removed'} ${report.removed.length} backup(s), kept ${report.kept.length}`,
+  );
   return lines.join('\n');
 }
 
 const counts = (tables: Readonly<Record<string, number>>) =>
-  Object.entries(tables).map(([name, rows]) => `${name} ${rows}`).join(', ') || 'none';
+  Object.entries(tables)
+    .map(([name, rows]) => `${name} ${rows}`)
+    .join(', ') || 'none';
 
 export function formatRestore(report: RestoreReport): string {
   return [

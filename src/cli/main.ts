@@ -24,9 +24,23 @@ import { verify } from './commands/verify.ts';
 
 export type { CliEnvironment } from './command.ts';
 
-
 /** In the order `--help` lists them. */
-const commands: readonly AnyCommand[] = [migrate, down, status, make, baseline, backup, backups, verify, restore, restoreTable, drill, archive, prune, health];
+const commands: readonly AnyCommand[] = [
+  migrate,
+  down,
+  status,
+  make,
+  baseline,
+  backup,
+  backups,
+  verify,
+  restore,
+  restoreTable,
+  drill,
+  archive,
+  prune,
+  health,
+];
 
 /** argv → command → exit code. The only place that knows about argv and commander's usage errors. */
 export async function main(cli: CliEnvironment): Promise<ExitCode> {
@@ -37,7 +51,7 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     .description('Guarded SQLite migrations: verified backup, migrations, checks, automatic restore.')
     .version(packageVersion)
     .option('--db <path or url>', 'the SQLite database (env DATABASE_URL)')
-    .option('--direct-url <url>', 'PostgreSQL behind a pooler: the server\'s own URL, used for every connection (env DIRECT_URL)')
+    .option('--direct-url <url>', "PostgreSQL behind a pooler: the server's own URL, used for every connection (env DIRECT_URL)")
     .option('--migrations <dir>', 'migration files (env MIGRATIONS_DIR)')
     .option('--backup-dir <dir>', 'backups (env BACKUP_DIR)')
     .option('--config <file>', 'checks, hooks, retention (env MIGRATE_GUARD_CONFIG)')
@@ -64,7 +78,9 @@ export async function main(cli: CliEnvironment): Promise<ExitCode> {
     if (cli.argv.includes('--json')) {
       const named = cli.argv.find((arg) => commands.some((command) => command.name === arg));
       const message = redactText(error.message.replace(/^error: /, ''));
-      cli.stdout.write(`${JSON.stringify({ command: named ?? 'migrate-guard', ok: false, exitCode: 1, error: { code: 'USAGE', message } }, null, 2)}\n`);
+      cli.stdout.write(
+        `${JSON.stringify({ command: named ?? 'migrate-guard', ok: false, exitCode: 1, error: { code: 'USAGE', message } }, null, 2)}\n`,
+      );
     }
     return 1;
   }

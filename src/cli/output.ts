@@ -85,7 +85,11 @@ export class Output {
       // Required on first use: a run without a terminal never pays for loading it.
       const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
       this.bar = new cliProgress.SingleBar(
-        { format: `  ${task.padEnd(8)} [{bar}] {percentage}% | {value}/{total} pages | {eta_formatted}`, stream: this.streams.stderr as NodeJS.WriteStream, hideCursor: true },
+        {
+          format: `  ${task.padEnd(8)} [{bar}] {percentage}% | {value}/{total} pages | {eta_formatted}`,
+          stream: this.streams.stderr as NodeJS.WriteStream,
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(total, done);

@@ -46,7 +46,15 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
  */
 function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnvironment): ExitCode {
   const guardError =
-    error instanceof GuardError ? error : isDiskFull(error) ? diskFull(error) : isDatabaseBusy(error) ? databaseBusy(error) : isIoError(error) ? ioError(error) : null;
+    error instanceof GuardError
+      ? error
+      : isDiskFull(error)
+        ? diskFull(error)
+        : isDatabaseBusy(error)
+          ? databaseBusy(error)
+          : isIoError(error)
+            ? ioError(error)
+            : null;
   const exitCode = guardError?.exitCode ?? 1;
   const code = guardError?.code ?? 'INTERNAL';
   const message = guardError ? guardError.message : unexpected(error);
@@ -59,7 +67,12 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
       ok: false,
       exitCode,
       ...command.refusalKeys?.(refusal),
-      error: { code, message, ...(backup ? { backup } : {}), ...(location ? { file: location.file, line: location.line, column: location.column } : {}) },
+      error: {
+        code,
+        message,
+        ...(backup ? { backup } : {}),
+        ...(location ? { file: location.file, line: location.line, column: location.column } : {}),
+      },
     },
     `migrate-guard: ${exitCode === 3 ? 'CRITICAL ' : ''}${message}${guardError?.context ? `\n${guardError.context}` : ''}`,
   );
@@ -69,7 +82,11 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
 
 /** A busy database met past the first open's wait (which refuses with DATABASE_BUSY itself). */
 function databaseBusy(error: unknown): GuardError {
-  return new GuardError('DATABASE_BUSY', `the database was busy (${messageOf(error)}): another connection held it or was recovering it; run the command again`, { cause: error });
+  return new GuardError(
+    'DATABASE_BUSY',
+    `the database was busy (${messageOf(error)}): another connection held it or was recovering it; run the command again`,
+    { cause: error },
+  );
 }
 
 /** A failure migrate-guard did not foresee: its bug, to be reported with its version. */
@@ -78,11 +95,19 @@ function unexpected(error: unknown): string {
 }
 
 function ioError(error: unknown): GuardError {
-  return new GuardError('IO_ERROR', `the disk reported an I/O error (${messageOf(error)}): check the disk (dmesg) and the free space where the database, the backup folder and TMPDIR live, then run the command again`, { cause: error });
+  return new GuardError(
+    'IO_ERROR',
+    `the disk reported an I/O error (${messageOf(error)}): check the disk (dmesg) and the free space where the database, the backup folder and TMPDIR live, then run the command again`,
+    { cause: error },
+  );
 }
 
 function diskFull(error: unknown): GuardError {
-  return new GuardError('DISK_FULL', `out of disk space (${messageOf(error)}): free space where the database, the backup folder and TMPDIR live, then run the command again`, { cause: error });
+  return new GuardError(
+    'DISK_FULL',
+    `out of disk space (${messageOf(error)}): free space where the database, the backup folder and TMPDIR live, then run the command again`,
+    { cause: error },
+  );
 }
 
 /** `make` writes a migration file only: it reads no backup and no state. */
@@ -92,9 +117,16 @@ const WITHOUT_STATE: ReadonlySet<string> = new Set(['make']);
  * The backup folder and the state files must be ours (see fs/trust.ts), unless flag, environment or
  * config accept the risk.
  */
-async function checkStatePaths(command: AnyCommand, flags: GlobalFlags, cli: CliEnvironment, locations: Locations, config: ResolvedConfig): Promise<void> {
+async function checkStatePaths(
+  command: AnyCommand,
+  flags: GlobalFlags,
+  cli: CliEnvironment,
+  locations: Locations,
+  config: ResolvedConfig,
+): Promise<void> {
   if (WITHOUT_STATE.has(command.name)) return;
-  const optOut = flags.allowInsecureDirs === true || /^(1|true|yes)$/i.test(cli.env.MIGRATE_GUARD_ALLOW_INSECURE_DIRS ?? '') || config.allowInsecureDirs;
+  const optOut =
+    flags.allowInsecureDirs === true || /^(1|true|yes)$/i.test(cli.env.MIGRATE_GUARD_ALLOW_INSECURE_DIRS ?? '') || config.allowInsecureDirs;
   if (optOut) return;
   await requireTrustedPaths(statePaths(locations.database, locations.backupDir, locations.engine));
 }

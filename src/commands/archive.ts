@@ -45,7 +45,14 @@ export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport
   const { config, env } = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
   const { execa } = await import('execa');
   const replicate = replicateCommand(binary, config);
-  const litestream = execa(replicate.file, [...replicate.args], { reject: false, stdin: 'ignore', all: true, env, cancelSignal: options.signal, forceKillAfterDelay: 10_000 });
+  const litestream = execa(replicate.file, [...replicate.args], {
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    env,
+    cancelSignal: options.signal,
+    forceKillAfterDelay: 10_000,
+  });
   let lastLine = '';
   litestream.all?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {

@@ -58,7 +58,8 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   await requireDatabase(engine);
-  if (options.config?.umzug) throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
+  if (options.config?.umzug)
+    throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const history = await resolveHistory(engine, settings);
   const source = filesOf(settings, history);
@@ -68,9 +69,16 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
     await engine.settle({ write: true, onWait: waitsOf(emit) });
     const applied = await readHistory(engine, history);
     if (applied.length > 0) {
-      throw new GuardError('USAGE', `${engine.name} already has a migration history (${applied.length} applied in ${history.table}); baseline is for a database without one`);
+      throw new GuardError(
+        'USAGE',
+        `${engine.name} already has a migration history (${applied.length} applied in ${history.table}); baseline is for a database without one`,
+      );
     }
-    const names = planUp(files.map((file) => file.name), [], { to: options.to });
+    const names = planUp(
+      files.map((file) => file.name),
+      [],
+      { to: options.to },
+    );
     const targets = files.filter((file) => names.includes(file.name));
     // A mistake in one of them is named before the scratch run and the backup.
     await checkMigrations(targets, 'up');
@@ -78,12 +86,28 @@ export async function runBaseline(options: BaselineOptions): Promise<BaselineRep
     const expected = await schemaCreatedBy(engine, targets);
     const missing = await engine.read('readonly', (reader) => missingFrom(engine, reader, expected));
     if (missing.length > 0) {
-      throw new GuardError('PREFLIGHT_FAILED', `${engine.name} does not have what the migrations up to ${options.to} create: ${missing.join('; ')}; nothing was recorded`);
+      throw new GuardError(
+        'PREFLIGHT_FAILED',
+        `${engine.name} does not have what the migrations up to ${options.to} create: ${missing.join('; ')}; nothing was recorded`,
+      );
     }
-    const backup = await createBackup({ engine, applied: recordedMigrations(engine), backupDir: path.resolve(options.backupDir), kind: 'manual' });
+    const backup = await createBackup({
+      engine,
+      applied: recordedMigrations(engine),
+      backupDir: path.resolve(options.backupDir),
+      kind: 'manual',
+    });
     emit({ type: 'step', message: `verified backup ${backup.file}; recording ${targets.length} migration(s) as applied` });
     await record(engine, history, targets);
-    return { command: 'baseline', ok: true, exitCode: 0, database: engine.name, baselined: names, tables: [...expected.keys()], backup: backup.file };
+    return {
+      command: 'baseline',
+      ok: true,
+      exitCode: 0,
+      database: engine.name,
+      baselined: names,
+      tables: [...expected.keys()],
+      backup: backup.file,
+    };
   } finally {
     await lock.release().catch(() => undefined);
   }
@@ -98,12 +122,21 @@ async function schemaCreatedBy(engine: Engine, files: readonly MigrationFile[]):
     const handle = await scratch.openKnex();
     try {
       const { createMigrator } = await import('../migrator/umzug.ts');
-      const umzug = createMigrator({ engine: scratch, history: guardTableHistory(scratch), files, executor: transactionPerMigration(handle.knex) });
+      const umzug = createMigrator({
+        engine: scratch,
+        history: guardTableHistory(scratch),
+        files,
+        executor: transactionPerMigration(handle.knex),
+      });
       try {
         await umzug.up();
       } catch (error) {
         const cause = (error as { cause?: unknown }).cause ?? error;
-        throw new GuardError('PREFLIGHT_FAILED', `the migrations could not be rehearsed on an empty database to learn what they create: ${messageOf(cause)}; nothing was recorded`, { cause: error });
+        throw new GuardError(
+          'PREFLIGHT_FAILED',
+          `the migrations could not be rehearsed on an empty database to learn what they create: ${messageOf(cause)}; nothing was recorded`,
+          { cause: error },
+        );
       }
       const reader = scratch.reader(handle.knex);
       const created = new Map<string, string[]>();

@@ -64,7 +64,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   }
   if (file === null) {
     // This database's newest: in a shared folder, another database's backup proves nothing about it.
-    const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl }));
+    const owner =
+      options.database === undefined
+        ? null
+        : await backupOwner(engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl }));
     const newest = (await listBackups(backupDir, { owner })).find((entry) => entry.verified);
     if (!newest) throw new GuardError('USAGE', `no verified backup${owner ? ` of ${owner.name}` : ''} in ${backupDir} to drill with`);
     file = newest.path;
@@ -75,7 +78,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), { stateDir: backupDir, kind: options.database === undefined ? 'sqlite' : options.engine, directUrl: options.database === undefined ? null : options.directUrl });
+    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), {
+      stateDir: backupDir,
+      kind: options.database === undefined ? 'sqlite' : options.engine,
+      directUrl: options.database === undefined ? null : options.directUrl,
+    });
     const target = await live.scratch(scratch);
     try {
       const engine = target.engine;
@@ -91,12 +98,23 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
   } catch (caught) {
     // Still a failed drill (exit 4: recoverability was not shown), but one that says where to look.
-    error = isDiskFull(caught) ? `out of disk space during the drill (${messageOf(caught)}): free space in ${path.dirname(scratch)} (TMPDIR; on PostgreSQL, the server's), then drill again` : messageOf(caught);
+    error = isDiskFull(caught)
+      ? `out of disk space during the drill (${messageOf(caught)}): free space in ${path.dirname(scratch)} (TMPDIR; on PostgreSQL, the server's), then drill again`
+      : messageOf(caught);
   } finally {
     await rm(scratch, { recursive: true, force: true });
     await releaseArchive?.();
   }
   const restoreMs = Math.round(performance.now() - startedAt);
   await recordJob(backupDir, 'drill', { file, startedAt, error });
-  return { command: 'drill', ok: error === null, exitCode: error === null ? 0 : 4, backup: file, restoreMs, objectiveMs: RESTORE_OBJECTIVE_MS, proof, error };
+  return {
+    command: 'drill',
+    ok: error === null,
+    exitCode: error === null ? 0 : 4,
+    backup: file,
+    restoreMs,
+    objectiveMs: RESTORE_OBJECTIVE_MS,
+    proof,
+    error,
+  };
 }

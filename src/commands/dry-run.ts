@@ -267,7 +267,10 @@ function rehearse(knex: Knex, engine: Pick<Engine, 'inspect' | 'reader' | 'lockW
           status: 'would-apply',
           ok: true,
           sql: statements,
-          warnings: [...destructiveWarnings(before, after, statements, { largeTableRows }), ...engine.lockWarnings(statements, before, largeTableRows)],
+          warnings: [
+            ...destructiveWarnings(before, after, statements, { largeTableRows }),
+            ...engine.lockWarnings(statements, before, largeTableRows),
+          ],
           durationMs,
           error: null,
         });

@@ -29,7 +29,8 @@ export interface HealthOptions {
   readonly prometheus?: string;
 }
 
-export type HealthCheck = 'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag' | 'scrub-failed' | 'scrub-age';
+export type HealthCheck =
+  'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag' | 'scrub-failed' | 'scrub-age';
 
 export interface HealthAlert {
   readonly check: HealthCheck;
@@ -47,7 +48,13 @@ export interface HealthReport {
   /** With a local WAL archive: the newest archived point, and how far the database is ahead of it. */
   readonly archive: { readonly recoveryPoint: string | null; readonly lagSeconds: number | null } | null;
   /** The newest verified backup of each kind that has one. */
-  readonly kinds: readonly { readonly kind: string; readonly path: string; readonly createdAt: string; readonly ageSeconds: number; readonly bytes: number }[];
+  readonly kinds: readonly {
+    readonly kind: string;
+    readonly path: string;
+    readonly createdAt: string;
+    readonly ageSeconds: number;
+    readonly bytes: number;
+  }[];
   /** The last run of each job (per kind), from the event log. */
   readonly jobs: readonly { readonly job: string; readonly kind: string | null; readonly time: string; readonly ok: boolean }[];
   /** The last successful restore drill. */
@@ -113,15 +120,27 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
     command: 'health',
     ok: alerts.length === 0,
     exitCode: alerts.length === 0 ? 0 : 4,
-    newestVerified: newest ? { path: newest.path, kind: newest.kind, createdAt: newest.createdAt, ageHours: Number(ageHours!.toFixed(2)) } : null,
+    newestVerified: newest
+      ? { path: newest.path, kind: newest.kind, createdAt: newest.createdAt, ageHours: Number(ageHours!.toFixed(2)) }
+      : null,
     alerts,
     freeBytes: free,
     databaseBytes: size,
     archive,
-    kinds: newestPerKind(backups).map((entry) => ({ kind: entry.kind, path: entry.path, createdAt: entry.createdAt, ageSeconds: secondsSince(entry.createdAt), bytes: entry.bytes })),
+    kinds: newestPerKind(backups).map((entry) => ({
+      kind: entry.kind,
+      path: entry.path,
+      createdAt: entry.createdAt,
+      ageSeconds: secondsSince(entry.createdAt),
+      bytes: entry.bytes,
+    })),
     jobs: lastRuns(events),
     drill: { lastSuccess: lastDrill?.time ?? null, ageSeconds: lastDrill ? secondsSince(lastDrill.time) : null },
-    scrub: { lastRun: scrubbed?.time ?? null, ageSeconds: scrubbed ? secondsSince(scrubbed.time) : null, failed: backups.filter((entry) => entry.scrubError !== null).map((entry) => entry.path) },
+    scrub: {
+      lastRun: scrubbed?.time ?? null,
+      ageSeconds: scrubbed ? secondsSince(scrubbed.time) : null,
+      failed: backups.filter((entry) => entry.scrubError !== null).map((entry) => entry.path),
+    },
     prometheus: options.prometheus ? path.resolve(options.cwd ?? process.cwd(), options.prometheus) : null,
   };
   // Metrics first: a monitoring system must get them even when an alert hook hangs.
@@ -145,7 +164,12 @@ export function lastRuns(events: readonly BackupEvent[]): HealthReport['jobs'] {
     if (event.job === 'scrub' && event.file !== null) continue;
     latest.set(`${event.job} ${event.kind ?? ''}`, event);
   }
-  return [...latest.values()].map((event) => ({ job: event.job, kind: event.kind, time: event.time, ok: event.error === null && event.verified }));
+  return [...latest.values()].map((event) => ({
+    job: event.job,
+    kind: event.kind,
+    time: event.time,
+    ok: event.error === null && event.verified,
+  }));
 }
 
 /** The last scrub run (its summary line), or null. */
@@ -158,7 +182,12 @@ export function lastScrub(events: readonly BackupEvent[]): BackupEvent | null {
  * until a scrub finds it matching again or it is removed), and a scrub older than the limit. A new
  * installation is not alerted before it has had backups for that long: there was nothing to scrub.
  */
-export function scrubAlerts(events: readonly BackupEvent[], backups: readonly BackupEntry[], now: Date, maxAgeHours: number): HealthAlert[] {
+export function scrubAlerts(
+  events: readonly BackupEvent[],
+  backups: readonly BackupEntry[],
+  now: Date,
+  maxAgeHours: number,
+): HealthAlert[] {
   const alerts: HealthAlert[] = backups
     .filter((entry) => entry.scrubError !== null)
     .map((entry) => ({
@@ -220,7 +249,12 @@ export function sizeChanges(backups: readonly BackupEntry[], limitPercent: numbe
  * The last successful drill is older than the limit. A new installation is not alerted before it
  * has had backups for that long: there was nothing to drill with.
  */
-export function staleDrill(events: readonly BackupEvent[], backups: readonly BackupEntry[], now: Date, maxAgeDays: number): HealthAlert | null {
+export function staleDrill(
+  events: readonly BackupEvent[],
+  backups: readonly BackupEntry[],
+  now: Date,
+  maxAgeDays: number,
+): HealthAlert | null {
   const limit = now.getTime() - maxAgeDays * 86_400_000;
   const lastDrill = events.filter((event) => event.job === 'drill' && event.error === null).at(-1);
   if (lastDrill && Date.parse(lastDrill.time) >= limit) return null;
@@ -244,5 +278,8 @@ export function failedJobs(events: readonly BackupEvent[]): HealthAlert[] {
   for (const event of events) if (event.job !== 'scrub') latest.set(`${event.job} ${event.kind ?? ''}`.trim(), event);
   return [...latest.entries()]
     .filter(([, event]) => event.error !== null || !event.verified)
-    .map(([job, event]) => ({ check: 'failed-job' as const, message: `last ${job} failed at ${event.time}: ${event.error ?? 'not verified'}` }));
+    .map(([job, event]) => ({
+      check: 'failed-job' as const,
+      message: `last ${job} failed at ${event.time}: ${event.error ?? 'not verified'}`,
+    }));
 }

@@ -53,14 +53,25 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {
     const base = { command: 'restore-table' as const, table: options.table, backup: prepared.file };
-    const wanted = await engine.readSnapshot(prepared.source, (reader) => requireColumns(engine, reader, options.table, `backup ${prepared.file}`));
+    const wanted = await engine.readSnapshot(prepared.source, (reader) =>
+      requireColumns(engine, reader, options.table, `backup ${prepared.file}`),
+    );
     if (!options.apply) {
-      const out = path.resolve(options.cwd ?? process.cwd(), options.out ?? `${fileNamePart(options.table)}-from-${fileNamePart(path.basename(prepared.file).replace(/\.db(\.gz)?$/, ''))}.sql`);
-      const rows = await engine.exportTable(prepared.source, options.table, out, [
-        `migrate-guard restore-table: the rows of ${JSON.stringify(options.table)} from ${commentText(prepared.file)}`,
-        `backup taken ${prepared.manifest?.createdAt ?? 'at an unknown time (no manifest)'}; exported ${new Date().toISOString()}`,
-        'Review before running. It only inserts: delete the rows you want replaced first.',
-      ], await engine.fileMode());
+      const out = path.resolve(
+        options.cwd ?? process.cwd(),
+        options.out ?? `${fileNamePart(options.table)}-from-${fileNamePart(path.basename(prepared.file).replace(/\.db(\.gz)?$/, ''))}.sql`,
+      );
+      const rows = await engine.exportTable(
+        prepared.source,
+        options.table,
+        out,
+        [
+          `migrate-guard restore-table: the rows of ${JSON.stringify(options.table)} from ${commentText(prepared.file)}`,
+          `backup taken ${prepared.manifest?.createdAt ?? 'at an unknown time (no manifest)'}; exported ${new Date().toISOString()}`,
+          'Review before running. It only inserts: delete the rows you want replaced first.',
+        ],
+        await engine.fileMode(),
+      );
       return { ...base, ok: true, exitCode: 0, mode: 'export', rows, out, preRestoreBackup: null, violations: [] };
     }
 
@@ -68,7 +79,9 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
     const lock = await engine.lock('restore-table');
     try {
       await engine.settle({ write: true, ...(options.onEvent ? { onWait: waitsOf(options.onEvent) } : {}) });
-      const current = await engine.read('readonly', (reader) => requireColumns(engine, reader, options.table, `the live database ${engine.name}`));
+      const current = await engine.read('readonly', (reader) =>
+        requireColumns(engine, reader, options.table, `the live database ${engine.name}`),
+      );
       const onlyBackup = wanted.filter((column) => !current.includes(column));
       const onlyLive = current.filter((column) => !wanted.includes(column));
       if (onlyBackup.length > 0 || onlyLive.length > 0) {
@@ -81,7 +94,16 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
       const safety = await createBackup({ engine, applied, backupDir: path.resolve(options.backupDir), kind: 'manual' });
       const replaced = await engine.replaceTable(prepared.source, options.table, options.force === true);
       const violations = replaced.violations.map(describeViolation);
-      return { ...base, ok: replaced.committed, exitCode: replaced.committed ? 0 : 1, mode: 'apply', rows: replaced.rows, out: null, preRestoreBackup: safety.file, violations };
+      return {
+        ...base,
+        ok: replaced.committed,
+        exitCode: replaced.committed ? 0 : 1,
+        mode: 'apply',
+        rows: replaced.rows,
+        out: null,
+        preRestoreBackup: safety.file,
+        violations,
+      };
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -108,7 +130,12 @@ function commentText(text: string): string {
 }
 
 /** The table's columns, in order; a name that is not a table is refused with the list of tables. */
-async function requireColumns(engine: Pick<Engine, 'listTables' | 'columns'>, reader: Reader, table: string, where: string): Promise<string[]> {
+async function requireColumns(
+  engine: Pick<Engine, 'listTables' | 'columns'>,
+  reader: Reader,
+  table: string,
+  where: string,
+): Promise<string[]> {
   const tables = await engine.listTables(reader);
   if (!tables.includes(table)) {
     throw new GuardError('USAGE', `no table ${JSON.stringify(table)} in ${where}; its tables are: ${tables.join(', ') || 'none'}`);

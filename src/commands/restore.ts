@@ -21,10 +21,7 @@ import { restoreStrictly, type RestoreProof } from '../restore/restore-full.ts';
 import { formatBytes } from '../units.ts';
 
 /** Which backup: a named one, the newest verified one, or the newest verified at or before a time. */
-export type RestoreTarget =
-  | { readonly backup: string }
-  | { readonly latest: true }
-  | { readonly at: Date };
+export type RestoreTarget = { readonly backup: string } | { readonly latest: true } | { readonly at: Date };
 
 export interface RestoreCommandOptions {
   readonly database: string;
@@ -98,10 +95,12 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     await engine.readSnapshot(prepared.source, async (reader) => {
       if (prepared.manifest !== null) {
         const integrity = await engine.integrity(reader, 'full');
-        if (!integrity.ok) throw new GuardError('BACKUP_INVALID', `${file} fails the full integrity check (${integrity.detail}); nothing was changed`);
+        if (!integrity.ok)
+          throw new GuardError('BACKUP_INVALID', `${file} fails the full integrity check (${integrity.detail}); nothing was changed`);
       }
       const foreignKeys = await foreignKeyCheck({ engine, reader });
-      if (!foreignKeys.ok) throw new GuardError('BACKUP_INVALID', `${file} has foreign-key violations (${foreignKeys.detail}); nothing was changed`);
+      if (!foreignKeys.ok)
+        throw new GuardError('BACKUP_INVALID', `${file} has foreign-key violations (${foreignKeys.detail}); nothing was changed`);
       const smoke = await smokeCheck({ engine, reader }, options.config.checks.smoke);
       if (!smoke.ok) throw new GuardError('BACKUP_INVALID', `smoke queries fail on ${file} (${smoke.detail}); nothing was changed`);
     });
@@ -125,7 +124,12 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       await lock.release().catch(() => undefined);
       throw error;
     });
-    const hooks = hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_BACKUP: file }, emit });
+    const hooks = hookRunner({
+      hooks: options.config.hooks,
+      cwd: options.cwd ?? process.cwd(),
+      env: { MIGRATE_GUARD_DATABASE: database, MIGRATE_GUARD_BACKUP: file },
+      emit,
+    });
     try {
       // Stop the app.
       const before = await hooks.run('beforeRestore');
@@ -144,12 +148,21 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       if (!exists) emit({ type: 'step', message: `restoring ${file}` });
       let proof: RestoreProof;
       try {
-        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit, ...(exists ? { keepCurrent } : {}) });
+        proof = await restoreStrictly({
+          engine,
+          applied,
+          backup: prepared,
+          smoke: options.config.checks.smoke,
+          emit,
+          ...(exists ? { keepCurrent } : {}),
+        });
       } catch (error) {
         await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });
         const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';
         if (error instanceof GuardError && error.code === 'RESTORE_FAILED') {
-          throw new GuardError('RESTORE_FAILED', `${error.message}; fix the cause (free space) and run the restore again`, { cause: error });
+          throw new GuardError('RESTORE_FAILED', `${error.message}; fix the cause (free space) and run the restore again`, {
+            cause: error,
+          });
         }
         throw new GuardError('RECOVERY_FAILED', `${messageOf(error)}${keep}`, { cause: error, exitCode: 3, backup: file });
       }
@@ -215,7 +228,10 @@ async function chooseBackup(
   }
   const chosen: BackupEntry | undefined = verified.find((entry) => Date.parse(entry.createdAt) <= target.at.getTime());
   if (!chosen) {
-    throw new GuardError('USAGE', `no verified backup taken at or before ${target.at.toISOString()} (of ${database}); the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`);
+    throw new GuardError(
+      'USAGE',
+      `no verified backup taken at or before ${target.at.toISOString()} (of ${database}); the oldest is ${verified.at(-1)?.createdAt ?? 'none'}`,
+    );
   }
   const gapSeconds = Math.round((target.at.getTime() - Date.parse(chosen.createdAt)) / 1000);
   emit({
@@ -238,14 +254,26 @@ async function refuseOtherDatabase(file: string, owner: BackupOwner, allowed: bo
       `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}; nothing was changed (to put another database's backup into this one, add --from-other-database)`,
     );
   }
-  emit({ type: 'warning', message: `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}: restoring it as --from-other-database asks` });
+  emit({
+    type: 'warning',
+    message: `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}: restoring it as --from-other-database asks`,
+  });
 }
 
 /** The WAL archive at a second; null when it does not cover it (the caller falls back and says so). */
-async function restoreFromArchive(database: string, backupDir: string, config: ResolvedConfig, at: Date, emit: EventListener): Promise<Chosen | null> {
+async function restoreFromArchive(
+  database: string,
+  backupDir: string,
+  config: ResolvedConfig,
+  at: Date,
+  emit: EventListener,
+): Promise<Chosen | null> {
   const restored = await restoreArchiveToFile(database, backupDir, config.archive, at);
   if (!restored.ok) {
-    emit({ type: 'warning', message: `the WAL archive does not cover ${restored.timestamp} (litestream: ${restored.reason}); falling back to the newest backup before it` });
+    emit({
+      type: 'warning',
+      message: `the WAL archive does not cover ${restored.timestamp} (litestream: ${restored.reason}); falling back to the newest backup before it`,
+    });
     return null;
   }
   emit({ type: 'step', message: `restored the WAL archive to ${restored.timestamp} into a temporary file` });
@@ -260,7 +288,11 @@ function formatGap(seconds: number): string {
 /** `YYYY-MM-DD HH:MM:SS` is UTC (the contract); ISO 8601 with an offset is taken as written. */
 export function parseRestoreTime(text: string): Date {
   const plain = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})$/.exec(text.trim());
-  const at = plain ? new Date(`${plain[1]}T${plain[2]}Z`) : /([zZ]|[+-]\d{2}:?\d{2})$/.test(text.trim()) ? new Date(text) : new Date(Number.NaN);
+  const at = plain
+    ? new Date(`${plain[1]}T${plain[2]}Z`)
+    : /([zZ]|[+-]\d{2}:?\d{2})$/.test(text.trim())
+      ? new Date(text)
+      : new Date(Number.NaN);
   if (Number.isNaN(at.getTime())) {
     throw new GuardError('USAGE', `--to "${text}": give "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 with an offset`);
   }
@@ -269,6 +301,9 @@ export function parseRestoreTime(text: string): Date {
 
 /** `, last changed <time>` for a database that is a file; nothing for one on a server. */
 async function lastChanged(database: string): Promise<string> {
-  const changed = await stat(database).then((info) => info.mtime.toISOString(), () => null);
+  const changed = await stat(database).then(
+    (info) => info.mtime.toISOString(),
+    () => null,
+  );
   return changed === null ? '' : `, last changed ${changed}`;
 }

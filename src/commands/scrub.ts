@@ -65,17 +65,27 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const results: (ScrubbedBackup & { readonly startedAt: number })[] = [];
   // Oldest first: the ones longest unread get read first if the run is cut short.
   // This database's backups only: another's in a shared folder is its own scrub's to judge.
-  const owner = options.database === undefined ? null : await backupOwner(engineFor(options.database, { stateDir: backupDir, directUrl: options.directUrl }));
+  const owner =
+    options.database === undefined
+      ? null
+      : await backupOwner(engineFor(options.database, { stateDir: backupDir, directUrl: options.directUrl }));
   for (const entry of (await listBackups(backupDir, { owner })).reverse()) {
     const scrubbed = await scrubOne(entry, level, options.database, options.directUrl);
     results.push(scrubbed);
     if (scrubbed.result !== 'skipped') {
-      await recordJob(backupDir, 'scrub', { kind: entry.kind, file: entry.path, bytes: entry.bytes, startedAt: scrubbed.startedAt, error: scrubbed.error });
+      await recordJob(backupDir, 'scrub', {
+        kind: entry.kind,
+        file: entry.path,
+        bytes: entry.bytes,
+        startedAt: scrubbed.startedAt,
+        error: scrubbed.error,
+      });
     }
   }
   const failed = results.filter((entry) => entry.result === 'failed').map((entry) => entry.path);
   const checked = results.filter((entry) => entry.result !== 'skipped').length;
-  const summary = failed.length === 0 ? null : `${failed.length} of ${checked} backups no longer match their manifest: ${failed.join(', ')}`;
+  const summary =
+    failed.length === 0 ? null : `${failed.length} of ${checked} backups no longer match their manifest: ${failed.join(', ')}`;
   await recordJob(backupDir, 'scrub', { startedAt: started, error: summary });
   return {
     command: 'verify',
@@ -89,7 +99,12 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   };
 }
 
-async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string | undefined, directUrl: string | null | undefined): Promise<ScrubbedBackup & { readonly startedAt: number }> {
+async function scrubOne(
+  entry: BackupEntry,
+  level: ScrubLevel,
+  database: string | undefined,
+  directUrl: string | null | undefined,
+): Promise<ScrubbedBackup & { readonly startedAt: number }> {
   const startedAt = performance.now();
   const base = { path: entry.path, kind: entry.kind, createdAt: entry.createdAt, startedAt };
   const skipped = (why: string) => ({ ...base, result: 'skipped' as const, error: why, checks: [] });
@@ -99,11 +114,17 @@ async function scrubOne(entry: BackupEntry, level: ScrubLevel, database: string 
     if (info === null) return skipped('removed while the scrub ran');
     // A FIFO, a link or a device is never a backup being written: it fails at once.
     if (info.isFile() && Date.now() - info.mtimeMs < BEING_WRITTEN_MS) return skipped('no manifest yet: being written');
-    return { ...base, result: 'failed', error: entry.problem ?? 'no readable manifest beside it: nothing proves what it holds', checks: [] };
+    return {
+      ...base,
+      result: 'failed',
+      error: entry.problem ?? 'no readable manifest beside it: nothing proves what it holds',
+      checks: [],
+    };
   }
   let checks: CheckResult[];
   try {
-    checks = level === 'deep' ? (await checkBackup(entry.path, manifest, database, directUrl)).checks : await checksumChecks(entry.path, manifest);
+    checks =
+      level === 'deep' ? (await checkBackup(entry.path, manifest, database, directUrl)).checks : await checksumChecks(entry.path, manifest);
   } catch (error) {
     // The host cannot run the proof (no pg_restore): the whole scrub is refused, no manifest touched.
     if (isToolMissing(error)) throw error;

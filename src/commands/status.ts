@@ -77,7 +77,13 @@ export async function runStatus(options: StatusOptions): Promise<StatusReport> {
 
 /** A project Umzug's storage keeps names only: nothing to compare files against. */
 async function statusOfUmzug(database: string, umzug: ProjectUmzug): Promise<StatusReport> {
-  const applied = (await umzug.executed()).map((migration): AppliedStatus => ({ name: migration.name, checksum: null, appliedAt: '', durationMs: null, file: 'unchanged' }));
+  const applied = (await umzug.executed()).map((migration): AppliedStatus => ({
+    name: migration.name,
+    checksum: null,
+    appliedAt: '',
+    durationMs: null,
+    file: 'unchanged',
+  }));
   const pending = (await umzug.pending()).map((migration) => migration.name);
   return { command: 'status', ok: true, exitCode: 0, database, applied, pending, changed: [] };
 }

@@ -61,7 +61,13 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const startedAt = performance.now();
   const { checks, schema, tables } = await checkBackup(file, manifest, options.database, options.directUrl);
   const ok = checks.every((check) => check.ok);
-  await recordJob(path.resolve(options.backupDir), 'verify', { kind: manifest.kind, file, bytes: manifest.bytes, startedAt, error: ok ? null : failuresOf(checks) });
+  await recordJob(path.resolve(options.backupDir), 'verify', {
+    kind: manifest.kind,
+    file,
+    bytes: manifest.bytes,
+    startedAt,
+    error: ok ? null : failuresOf(checks),
+  });
   return {
     command: 'verify',
     ok,
@@ -112,7 +118,13 @@ export async function checkBackup(
         if (!stored) return { checks, schema, tables };
       }
       const matches = plain.sha256 === manifest.sha256;
-      checks.push(result('checksum', matches, `sha256 ${plain.sha256.slice(0, 12)}… ${matches ? 'matches' : `differs from the manifest's ${manifest.sha256.slice(0, 12)}…`}`));
+      checks.push(
+        result(
+          'checksum',
+          matches,
+          `sha256 ${plain.sha256.slice(0, 12)}… ${matches ? 'matches' : `differs from the manifest's ${manifest.sha256.slice(0, 12)}…`}`,
+        ),
+      );
       const header = await engine.isSnapshot(plain.file);
       checks.push(result('header', header, header ? engine.snapshotLabel : `not a ${engine.snapshotLabel}`));
       if (header) {
@@ -126,7 +138,13 @@ export async function checkBackup(
             tables = proof.facts.tables;
             checks.push(result('schema', proof.facts.schemaHash === manifest.schemaHash, `${schema.length} objects`));
             const differences = compareFacts({ ...manifest, schemaHash: proof.facts.schemaHash }, proof.facts);
-            checks.push(result('row-counts', differences.length === 0, differences.length === 0 ? `${Object.keys(tables).length} tables as recorded` : differences.join('; ')));
+            checks.push(
+              result(
+                'row-counts',
+                differences.length === 0,
+                differences.length === 0 ? `${Object.keys(tables).length} tables as recorded` : differences.join('; '),
+              ),
+            );
           }
         } catch (error) {
           // A missing pg_restore says nothing about the backup: a refusal, not a failed check.

@@ -85,7 +85,8 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
       : ((await knexfileDatabase(knexfile, cwd)) ?? { engine: 'sqlite' as const, database: path.resolve(cwd, 'database.db') });
   const settings = knexfile?.section?.migrations ?? {};
   const explicitDir = flags.migrations || env.MIGRATIONS_DIR || undefined;
-  const configured = settings.directory === undefined ? [] : typeof settings.directory === 'string' ? [settings.directory] : [...settings.directory];
+  const configured =
+    settings.directory === undefined ? [] : typeof settings.directory === 'string' ? [settings.directory] : [...settings.directory];
   const directories = (explicitDir !== undefined ? [explicitDir] : configured.length > 0 ? configured : ['migrations']).map((dir) =>
     path.resolve(cwd, dir),
   );
@@ -164,7 +165,10 @@ async function readKnexfile(cwd: string, env: Env): Promise<Knexfile | null> {
  * the knexfile has no section for. Falling back to `./database.db` there migrated a new SQLite
  * file instead of the project's server.
  */
-async function knexfileDatabase(knexfile: Knexfile | null, cwd: string): Promise<{ readonly engine: EngineKind; readonly database: string } | null> {
+async function knexfileDatabase(
+  knexfile: Knexfile | null,
+  cwd: string,
+): Promise<{ readonly engine: EngineKind; readonly database: string } | null> {
   if (knexfile === null) return null;
   const { source, section, missingEnvironment } = knexfile;
   if (missingEnvironment) {
@@ -176,9 +180,16 @@ async function knexfileDatabase(knexfile: Knexfile | null, cwd: string): Promise
   if (section === null || (section.client === undefined && section.connection === undefined)) return null;
   const engine = section.client === undefined ? null : engineOfClient(section.client, source);
   const connection = await evaluateConnection(section.connection, source);
-  const found = typeof connection === 'string' ? fromString(connection, engine, source, cwd) : isObject(connection) ? fromObject(connection, engine, source, cwd) : null;
+  const found =
+    typeof connection === 'string'
+      ? fromString(connection, engine, source, cwd)
+      : isObject(connection)
+        ? fromObject(connection, engine, source, cwd)
+        : null;
   if (found) return found;
-  const expected = engine ? `client '${String(section.client)}' needs a connection naming its database: ${engine.knexConnectionHint}` : `no client, and no connection naming a database`;
+  const expected = engine
+    ? `client '${String(section.client)}' needs a connection naming its database: ${engine.knexConnectionHint}`
+    : `no client, and no connection naming a database`;
   throw new GuardError('CONFIG_INVALID', `${source}: ${expected}; or name the database with --db / DATABASE_URL. Nothing was changed`);
 }
 

@@ -171,9 +171,7 @@ export interface ScratchDatabase {
 /** Which connection a read goes through. */
 export type ReadMode =
   /** Writes no byte of the database's files, not even a shared-memory read mark: previews, status. */
-  | 'untouched'
-  | 'readonly'
-  | 'readwrite';
+  'untouched' | 'readonly' | 'readwrite';
 
 export interface Engine {
   readonly kind: EngineKind;

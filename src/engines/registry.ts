@@ -11,10 +11,7 @@ import { sqliteDescriptor } from './sqlite/descriptor.ts';
  * code): the registry decides which engine a `--db`, `DATABASE_URL` or knexfile names, once,
  * and `Locations` carries the kind; `engineFor` builds that engine, loading its driver on first use.
  */
-export const ENGINES: readonly EngineDescriptor[] = [
-  sqliteDescriptor,
-  postgresDescriptor,
-];
+export const ENGINES: readonly EngineDescriptor[] = [sqliteDescriptor, postgresDescriptor];
 
 /**
  * Databases people name that this version does not run yet. They are recognised so that they are
@@ -59,7 +56,10 @@ export function engineOfLocation(location: string, source: string): EngineDescri
   const planned = NOT_YET.find((entry) => entry.schemes.includes(scheme));
   const named = `${source} "${redact(location.trim())}"`;
   if (planned) {
-    throw new GuardError('ENGINE_UNSUPPORTED', `${named}: ${planned.label} is not supported yet by this version of migrate-guard; supported: ${supportedLocations()}. Nothing was changed`);
+    throw new GuardError(
+      'ENGINE_UNSUPPORTED',
+      `${named}: ${planned.label} is not supported yet by this version of migrate-guard; supported: ${supportedLocations()}. Nothing was changed`,
+    );
   }
   throw new GuardError(
     'ENGINE_UNSUPPORTED',
@@ -78,9 +78,15 @@ export function engineOfClient(client: unknown, source: string): EngineDescripto
   const shown = typeof client === 'string' ? `'${client}'` : typeof client === 'function' ? 'a class' : String(client);
   const planned = NOT_YET.find((entry) => entry.knexClients.includes(name));
   if (planned) {
-    throw new GuardError('ENGINE_UNSUPPORTED', `${source}: client ${shown} is ${planned.label}, which is not supported yet by this version of migrate-guard; supported: ${supportedClients()}. Nothing was changed`);
+    throw new GuardError(
+      'ENGINE_UNSUPPORTED',
+      `${source}: client ${shown} is ${planned.label}, which is not supported yet by this version of migrate-guard; supported: ${supportedClients()}. Nothing was changed`,
+    );
   }
-  throw new GuardError('ENGINE_UNSUPPORTED', `${source}: client ${shown} is not a database migrate-guard supports; supported: ${supportedClients()}. Nothing was changed`);
+  throw new GuardError(
+    'ENGINE_UNSUPPORTED',
+    `${source}: client ${shown} is not a database migrate-guard supports; supported: ${supportedClients()}. Nothing was changed`,
+  );
 }
 
 /** A `--db` / `DATABASE_URL` resolved: which engine, and the location that engine takes. */

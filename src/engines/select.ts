@@ -28,14 +28,18 @@ export interface EngineOptions {
 /** How each engine is built for its location. The pg driver is loaded only when a PostgreSQL engine first connects. */
 const BUILDERS: Readonly<Record<EngineKind, (database: string, options: EngineOptions) => Engine>> = {
   sqlite: (database) => sqliteEngine(path.resolve(database)),
-  postgres: (database, options) => postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl }),
+  postgres: (database, options) =>
+    postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl }),
 };
 
 /** The engine for a database as `Locations` names it: its `engine` kind, and its `database` (a path, a URL). */
 export function engineFor(database: string, options: EngineOptions = {}): Engine {
   const kind = options.kind ?? engineOfLocation(database, 'database').kind;
   if (kind !== 'postgres' && options.directUrl) {
-    throw new GuardError('USAGE', `DIRECT_URL is set, but the database is the ${kind} database ${database}: DIRECT_URL is for a PostgreSQL database reached through a pooler; unset it, or check --db / DATABASE_URL`);
+    throw new GuardError(
+      'USAGE',
+      `DIRECT_URL is set, but the database is the ${kind} database ${database}: DIRECT_URL is for a PostgreSQL database reached through a pooler; unset it, or check --db / DATABASE_URL`,
+    );
   }
   return BUILDERS[kind](database, options);
 }
@@ -47,9 +51,13 @@ export function engineFor(database: string, options: EngineOptions = {}): Engine
  */
 export function engineForBackup(kind: EngineKind, source: string, database: string | undefined, options: EngineOptions = {}): Engine {
   // Only the engine's reads of a snapshot file are used: its `source` is a name, never opened. It needs no server: a DIRECT_URL is not for it.
-  if (kind === 'sqlite') return engineFor(descriptorOf('sqlite').takes(source) ? source : 'backup.db', { ...options, kind: 'sqlite', directUrl: null });
+  if (kind === 'sqlite')
+    return engineFor(descriptorOf('sqlite').takes(source) ? source : 'backup.db', { ...options, kind: 'sqlite', directUrl: null });
   if (database === undefined || (options.kind ?? engineOfLocation(database, 'database').kind) !== 'postgres') {
-    throw new GuardError('USAGE', `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`);
+    throw new GuardError(
+      'USAGE',
+      `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`,
+    );
   }
   return engineFor(database, { ...options, kind: 'postgres' });
 }

@@ -56,7 +56,10 @@ export function turnsForeignKeysOn(sql: string): boolean {
   if (tokens.word() !== 'PRAGMA') return false;
   const name = tokens.qualifiedName();
   if (name === null || name.name.toLowerCase() !== 'foreign_keys') return false;
-  const value = tokens.rest().replace(/[=()\s'";]/g, '').toLowerCase();
+  const value = tokens
+    .rest()
+    .replace(/[=()\s'";]/g, '')
+    .toLowerCase();
   return value !== '' && !['0', 'off', 'false', 'no'].includes(value);
 }
 
@@ -76,11 +79,40 @@ const UNKNOWN: StatementEffect = { kind: 'unknown' };
 
 /** PRAGMAs that read, or set only how this connection behaves; anything else is not guessed at. */
 const QUIET_PRAGMAS = new Set([
-  'table_info', 'table_xinfo', 'table_list', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list',
-  'foreign_key_check', 'integrity_check', 'quick_check', 'cache_size', 'mmap_size', 'query_only', 'busy_timeout',
-  'journal_mode', 'defer_foreign_keys', 'legacy_alter_table', 'user_version', 'application_id', 'schema_version',
-  'data_version', 'page_count', 'page_size', 'freelist_count', 'compile_options', 'database_list', 'case_sensitive_like',
-  'recursive_triggers', 'synchronous', 'temp_store', 'collation_list', 'function_list', 'module_list', 'pragma_list',
+  'table_info',
+  'table_xinfo',
+  'table_list',
+  'index_list',
+  'index_info',
+  'index_xinfo',
+  'foreign_key_list',
+  'foreign_key_check',
+  'integrity_check',
+  'quick_check',
+  'cache_size',
+  'mmap_size',
+  'query_only',
+  'busy_timeout',
+  'journal_mode',
+  'defer_foreign_keys',
+  'legacy_alter_table',
+  'user_version',
+  'application_id',
+  'schema_version',
+  'data_version',
+  'page_count',
+  'page_size',
+  'freelist_count',
+  'compile_options',
+  'database_list',
+  'case_sensitive_like',
+  'recursive_triggers',
+  'synchronous',
+  'temp_store',
+  'collation_list',
+  'function_list',
+  'module_list',
+  'pragma_list',
 ]);
 
 export function classifyStatement(sql: string): StatementEffect {
@@ -131,7 +163,10 @@ function pragma(tokens: Tokens): StatementEffect {
   const pragmaName = name.name.toLowerCase();
   if (pragmaName === 'foreign_keys') {
     // Switched on, deletes and updates may cascade into other tables: no longer one statement, one table.
-    const value = tokens.rest().replace(/[=()\s'";]/g, '').toLowerCase();
+    const value = tokens
+      .rest()
+      .replace(/[=()\s'";]/g, '')
+      .toLowerCase();
     return value === '' || ['0', 'off', 'false', 'no'].includes(value) ? READ : UNKNOWN;
   }
   return QUIET_PRAGMAS.has(pragmaName) ? READ : UNKNOWN;

@@ -51,7 +51,10 @@ export async function openWithMode(file: string, flags: 'wx' | 'a', mode: FileMo
     const info = await handle.stat();
     const owner = process.geteuid?.();
     if (!info.isFile() || info.nlink !== 1 || (owner !== undefined && info.uid !== owner)) {
-      throw Object.assign(new Error(`${file} is not a regular file of this account's (a link, or another account's file); refusing to write it`), { code: 'EUNSAFE' });
+      throw Object.assign(
+        new Error(`${file} is not a regular file of this account's (a link, or another account's file); refusing to write it`),
+        { code: 'EUNSAFE' },
+      );
     }
     if ((info.mode & 0o7777) !== mode) await handle.chmod(mode);
     return handle;

@@ -16,7 +16,10 @@ export class NotRegularFileError extends Error {
  * which changes nothing for a regular file), and what it opened is checked before a byte is read.
  * `noFollow`: a symbolic link in the last component is refused too (O_NOFOLLOW).
  */
-export async function openRegularFile(file: string, options: { readonly noFollow?: boolean } = {}): Promise<{ readonly handle: FileHandle; readonly size: number; readonly info: Stats }> {
+export async function openRegularFile(
+  file: string,
+  options: { readonly noFollow?: boolean } = {},
+): Promise<{ readonly handle: FileHandle; readonly size: number; readonly info: Stats }> {
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (options.noFollow ? constants.O_NOFOLLOW : 0);
   const handle = await open(file, flags);
   try {

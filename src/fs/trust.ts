@@ -40,11 +40,17 @@ export async function untrustedReason(entry: TrustedPath): Promise<{ readonly pr
   }
   if (entry.kind === 'folder' && !info.isDirectory()) return { problem: 'it is not a folder', fix: `remove or move it` };
   if (info.uid !== 0 && info.uid !== me) {
-    return { problem: `it is owned by uid ${info.uid}, neither root nor this account (uid ${me})`, fix: `chown ${me} ${entry.path}, or run as uid ${info.uid}` };
+    return {
+      problem: `it is owned by uid ${info.uid}, neither root nor this account (uid ${me})`,
+      fix: `chown ${me} ${entry.path}, or run as uid ${info.uid}`,
+    };
   }
   if ((info.mode & 0o022) !== 0) {
     const who = (info.mode & 0o002) !== 0 ? 'everyone' : 'its group';
-    return { problem: `it is writable by ${who} (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})`, fix: `chmod go-w ${entry.path}` };
+    return {
+      problem: `it is writable by ${who} (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})`,
+      fix: `chmod go-w ${entry.path}`,
+    };
   }
   return null;
 }

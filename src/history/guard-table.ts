@@ -34,7 +34,12 @@ export function guardTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>):
             columns.integer('duration_ms');
           });
         }
-        await rows(db).insert({ name: entry.name, checksum: entry.checksum, applied_at: new Date().toISOString(), duration_ms: entry.durationMs });
+        await rows(db).insert({
+          name: entry.name,
+          checksum: entry.checksum,
+          applied_at: new Date().toISOString(),
+          duration_ms: entry.durationMs,
+        });
       },
       async forget(db, name) {
         if (await db.schema.hasTable(table)) await rows(db).where({ name }).delete();

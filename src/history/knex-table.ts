@@ -67,10 +67,17 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
             const [row] = (await db(table).max({ latest: 'batch' })) as { latest: number | null }[];
             batch = (row?.latest ?? 0) + 1;
           }
-          const [inserted] = (await db(table).insert({ name: entry.name, batch, migration_time: new Date() }, ['id'])) as ({ id: number } | number)[];
+          const [inserted] = (await db(table).insert({ name: entry.name, batch, migration_time: new Date() }, ['id'])) as (
+            { id: number } | number
+          )[];
           const knexId = typeof inserted === 'object' ? inserted.id : (inserted ?? null);
           await db(KNEX_CHECKSUMS_TABLE).where({ name: entry.name }).delete();
-          await db(KNEX_CHECKSUMS_TABLE).insert({ name: entry.name, checksum: entry.checksum, duration_ms: entry.durationMs, knex_id: knexId });
+          await db(KNEX_CHECKSUMS_TABLE).insert({
+            name: entry.name,
+            checksum: entry.checksum,
+            duration_ms: entry.durationMs,
+            knex_id: knexId,
+          });
         },
         async forget(db, name) {
           await db(table).where({ name }).delete();
@@ -127,6 +134,7 @@ async function ensureKnexTables(db: Knex, table: string, lockTable: string): Pro
 /** knex stores `migration_time` as the driver gives a Date back: epoch milliseconds in SQLite. */
 function isoTime(value: KnexRow['migration_time']): string {
   if (value === null) return '';
-  const date = value instanceof Date ? value : new Date(typeof value === 'number' ? value : Number.isNaN(Number(value)) ? value : Number(value));
+  const date =
+    value instanceof Date ? value : new Date(typeof value === 'number' ? value : Number.isNaN(Number(value)) ? value : Number(value));
   return Number.isNaN(date.getTime()) ? String(value) : date.toISOString();
 }

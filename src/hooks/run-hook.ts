@@ -36,7 +36,7 @@ export async function runHook(
   });
   const ok = !result.failed && result.exitCode === 0;
   const output = (result.all ?? '').trim();
-  return { hook, command, ok, exitCode: result.exitCode ?? null, output: ok ? output : output || (result.shortMessage ?? "") };
+  return { hook, command, ok, exitCode: result.exitCode ?? null, output: ok ? output : output || (result.shortMessage ?? '') };
 }
 
 /** Proxy settings a hook's own tools (curl, a pager's client) need as they are. */

@@ -52,19 +52,30 @@ export async function checkMigrations(files: readonly MigrationFile[], direction
 
 /** Why a migration cannot be reverted: no `.down.sql`, or no `down` export (pointing at a near miss such as `dwon`). */
 export async function noDown(file: MigrationFile): Promise<GuardError> {
-  if (file.format === 'sql') return new GuardError('NO_DOWN', `cannot revert ${file.name}: it has no down migration (${file.name}.down.sql); nothing was changed`);
+  if (file.format === 'sql')
+    return new GuardError('NO_DOWN', `cannot revert ${file.name}: it has no down migration (${file.name}.down.sql); nothing was changed`);
   const missing = await describeMissing(file, await loadScript(file), 'down');
-  return new GuardError('NO_DOWN', `${missing.place}: cannot revert ${file.name}: it ${missing.what}; nothing was changed`, missing.options);
+  return new GuardError(
+    'NO_DOWN',
+    `${missing.place}: cannot revert ${file.name}: it ${missing.what}; nothing was changed`,
+    missing.options,
+  );
 }
 
 async function missingExport(file: MigrationFile, script: ScriptModule, direction: 'up' | 'down'): Promise<GuardError> {
   const missing = await describeMissing(file, script, direction);
-  return new GuardError('PROJECT_FILE_INVALID', `${missing.place}: migration ${file.name} ${missing.what}; nothing was run`, missing.options);
+  return new GuardError(
+    'PROJECT_FILE_INVALID',
+    `${missing.place}: migration ${file.name} ${missing.what}; nothing was run`,
+    missing.options,
+  );
 }
 
 /** What the module exports instead of `direction`, and where: the line of a near miss (`upp`) when there is one. */
 async function describeMissing(file: MigrationFile, script: ScriptModule, direction: 'up' | 'down') {
-  const exported = [...new Set([...Object.keys(script), ...Object.keys(script.default ?? {})])].filter((key) => key !== 'default' && key !== '__esModule');
+  const exported = [...new Set([...Object.keys(script), ...Object.keys(script.default ?? {})])].filter(
+    (key) => key !== 'default' && key !== '__esModule',
+  );
   const near = exported.includes(direction) ? direction : exported.find((key) => isNear(key, direction));
   const what =
     near === direction

@@ -55,7 +55,11 @@ export async function listMigrationFiles(where: string | MigrationLayout, naming
       entries = await readdir(directory);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new GuardError('USAGE', `migrations folder ${directory} does not exist; point --migrations / MIGRATIONS_DIR at yours, or create it with migrate-guard make <name>`, { cause: error });
+        throw new GuardError(
+          'USAGE',
+          `migrations folder ${directory} does not exist; point --migrations / MIGRATIONS_DIR at yours, or create it with migrate-guard make <name>`,
+          { cause: error },
+        );
       }
       throw new GuardError('USAGE', `migrations folder ${directory} cannot be read; check --migrations / MIGRATIONS_DIR`, { cause: error });
     }
@@ -71,7 +75,8 @@ export async function listMigrationFiles(where: string | MigrationLayout, naming
     const base = file.slice(0, -ext.length);
     const name = naming === 'file-name' ? file : base;
     const other = seen.get(name);
-    if (other) throw new GuardError('USAGE', `two migration files share the name ${name}: ${other} and ${path.join(directory, file)}; keep one`);
+    if (other)
+      throw new GuardError('USAGE', `two migration files share the name ${name}: ${other} and ${path.join(directory, file)}; keep one`);
     const full = path.join(directory, file);
     seen.set(name, full);
     const format: MigrationFormat = ext === '.sql' ? 'sql' : 'script';
@@ -86,5 +91,7 @@ function byCodeUnits(a: string, b: string): number {
 }
 
 export async function checksumOf(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }

@@ -19,7 +19,11 @@ export async function loadProjectUmzug(config: Pick<ResolvedConfig, 'umzug'>): P
   const loaded = await loadProjectFile({ file, role: 'umzug module', code: 'CONFIG_INVALID' });
   const candidates = [loaded.umzug, loaded.default, (loaded.default as Record<string, unknown> | undefined)?.umzug];
   const found = candidates.find(isUmzug);
-  if (!found) throw new GuardError('CONFIG_INVALID', `umzug module ${file} exports no Umzug instance; export it as \`umzug\` or as the default export`);
+  if (!found)
+    throw new GuardError(
+      'CONFIG_INVALID',
+      `umzug module ${file} exports no Umzug instance; export it as \`umzug\` or as the default export`,
+    );
   return found;
 }
 
@@ -74,7 +78,11 @@ function readerOver(value: unknown): ProjectConnection | null {
     return { reader, call: 'knex.raw' };
   }
   // A QueryInterface has its Sequelize as `.sequelize`; a Sequelize instance has `query` itself.
-  const sequelize = isSequelize((value as { sequelize?: unknown }).sequelize) ? (value as { sequelize: SequelizeLike }).sequelize : isSequelize(value) ? value : null;
+  const sequelize = isSequelize((value as { sequelize?: unknown }).sequelize)
+    ? (value as { sequelize: SequelizeLike }).sequelize
+    : isSequelize(value)
+      ? value
+      : null;
   if (sequelize === null) return null;
   const reader: Reader = {
     async all<T>(sql: string, bindings: readonly unknown[] = []) {
@@ -89,7 +97,11 @@ interface SequelizeLike {
 }
 
 function isSequelize(value: unknown): value is SequelizeLike {
-  return isObject(value) && typeof (value as { query?: unknown }).query === 'function' && typeof (value as { getQueryInterface?: unknown }).getQueryInterface === 'function';
+  return (
+    isObject(value) &&
+    typeof (value as { query?: unknown }).query === 'function' &&
+    typeof (value as { getQueryInterface?: unknown }).getQueryInterface === 'function'
+  );
 }
 
 function isObject(value: unknown): value is object {

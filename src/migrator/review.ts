@@ -50,12 +50,19 @@ export function parseReview(name: string, review: unknown): MigrationReview {
     );
   }
   return {
-    allow: parsed.output.allow.map((entry) => (typeof entry === 'string' ? { rule: entry, tables: null } : { rule: entry.rule, tables: entry.tables ?? null })),
+    allow: parsed.output.allow.map((entry) =>
+      typeof entry === 'string' ? { rule: entry, tables: null } : { rule: entry.rule, tables: entry.tables ?? null },
+    ),
   };
 }
 
 /** Which migration, if any, allows `rule` on `table`. */
-export function allowedBy(reviews: ReadonlyMap<string, MigrationReview>, ran: readonly string[], rule: string, table: string): string | null {
+export function allowedBy(
+  reviews: ReadonlyMap<string, MigrationReview>,
+  ran: readonly string[],
+  rule: string,
+  table: string,
+): string | null {
   for (const name of ran) {
     const review = reviews.get(name);
     if (review?.allow.some((entry) => entry.rule === rule && (entry.tables === null || entry.tables.includes(table)))) return name;

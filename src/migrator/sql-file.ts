@@ -28,7 +28,13 @@ export class SqlStatementError extends Error {
   /** The statement, whitespace folded, cut to a readable length. */
   readonly statement: string;
 
-  constructor(file: string, location: { readonly line: number; readonly column: number }, failure: StatementFailure, statement: string, cause: unknown) {
+  constructor(
+    file: string,
+    location: { readonly line: number; readonly column: number },
+    failure: StatementFailure,
+    statement: string,
+    cause: unknown,
+  ) {
     const excerpt = excerptOf(statement);
     // The code beside the place, before the message: a message may itself run over lines.
     const where = `${displayPath(file)} line ${location.line}, column ${location.column}${failure.codeLabel ? `, ${failure.codeLabel}` : ''}`;

@@ -66,11 +66,27 @@ export function renderPrometheus(report: Omit<HealthReport, 'hooks'>): string {
       samples: report.jobs.map((job) => ({ labels: { job: job.job, kind: job.kind }, value: Math.round(Date.parse(job.time) / 1000) })),
     },
     { name: 'migrate_guard_drill_age_seconds', help: 'Age of the last successful restore drill.', samples: known(report.drill.ageSeconds) },
-    { name: 'migrate_guard_scrub_age_seconds', help: 'Age of the last scrub (verify --all) of the stored backups.', samples: known(report.scrub.ageSeconds) },
-    { name: 'migrate_guard_scrub_failed_backups', help: 'Backups that failed their last scrub and no longer count as verified.', samples: [{ value: report.scrub.failed.length }] },
-    { name: 'migrate_guard_archive_lag_seconds', help: 'How far the database is ahead of its WAL archive.', samples: known(report.archive?.lagSeconds) },
+    {
+      name: 'migrate_guard_scrub_age_seconds',
+      help: 'Age of the last scrub (verify --all) of the stored backups.',
+      samples: known(report.scrub.ageSeconds),
+    },
+    {
+      name: 'migrate_guard_scrub_failed_backups',
+      help: 'Backups that failed their last scrub and no longer count as verified.',
+      samples: [{ value: report.scrub.failed.length }],
+    },
+    {
+      name: 'migrate_guard_archive_lag_seconds',
+      help: 'How far the database is ahead of its WAL archive.',
+      samples: known(report.archive?.lagSeconds),
+    },
     { name: 'migrate_guard_free_bytes', help: 'Bytes free for backups in the backup folder.', samples: [{ value: report.freeBytes }] },
-    { name: 'migrate_guard_database_bytes', help: 'Size of the database, committed WAL included.', samples: [{ value: report.databaseBytes }] },
+    {
+      name: 'migrate_guard_database_bytes',
+      help: 'Size of the database, committed WAL included.',
+      samples: [{ value: report.databaseBytes }],
+    },
     { name: 'migrate_guard_alerts', help: 'Number of health alerts (0: healthy).', samples: [{ value: report.alerts.length }] },
   ];
   const lines: string[] = [];

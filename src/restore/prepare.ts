@@ -36,7 +36,9 @@ export async function prepareBackup(
     try {
       plain = await plainBackup(file, manifest);
     } catch (error) {
-      throw new GuardError('BACKUP_INVALID', `backup ${file} cannot be read (${messageOf(error)}); it is truncated or corrupt`, { cause: error });
+      throw new GuardError('BACKUP_INVALID', `backup ${file} cannot be read (${messageOf(error)}); it is truncated or corrupt`, {
+        cause: error,
+      });
     }
     const corrupt = plain.sha256 !== manifest.sha256 || (manifest.compressed && plain.compressedSha256 !== manifest.compressedSha256);
     if (corrupt) {
@@ -54,7 +56,9 @@ export async function prepareBackup(
   } catch (error) {
     throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${messageOf(error)}`, { cause: error });
   }
-  if (!proof.integrity.ok) throw new GuardError('BACKUP_INVALID', `${file} fails integrity_check (${proof.integrity.detail}); it cannot be restored`);
-  if (proof.facts === null) throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${proof.unreadable}`);
+  if (!proof.integrity.ok)
+    throw new GuardError('BACKUP_INVALID', `${file} fails integrity_check (${proof.integrity.detail}); it cannot be restored`);
+  if (proof.facts === null)
+    throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${proof.unreadable}`);
   return { file, source: file, manifest: null, expected: proof.facts, release: async () => undefined };
 }

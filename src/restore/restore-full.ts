@@ -52,7 +52,10 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
     new GuardError('RECOVERY_FAILED', message, cause === undefined ? critical : { ...critical, cause });
   // The restore is one transaction on either engine: one that fails (a full disk) leaves the
   // database as it was. What it was is read first, so a failure can be told apart from damage.
-  const before = (await engine.probe()) === 'ready' ? await engine.read('readonly', (reader) => engine.facts(reader, options.applied)).catch(() => null) : null;
+  const before =
+    (await engine.probe()) === 'ready'
+      ? await engine.read('readonly', (reader) => engine.facts(reader, options.applied)).catch(() => null)
+      : null;
   let copied = false;
   try {
     return await engine.restore(options.backup.source, {
@@ -68,7 +71,11 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
     if (error instanceof GuardError) throw error;
     if (copied) throw fail(`restore from ${options.backup.file} could not be verified: ${messageOf(error)}`, error);
     if (before !== null && (await unchangedSince(engine, options.applied, before))) {
-      throw new GuardError('RESTORE_FAILED', `restore from ${options.backup.file} failed and was undone, the database is as it was (quick_check, schema, row counts): ${messageOf(error)}`, { cause: error });
+      throw new GuardError(
+        'RESTORE_FAILED',
+        `restore from ${options.backup.file} failed and was undone, the database is as it was (quick_check, schema, row counts): ${messageOf(error)}`,
+        { cause: error },
+      );
     }
     throw fail(`restore from ${options.backup.file} failed: ${messageOf(error)}`, error);
   }
@@ -80,7 +87,12 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
  * wrote: those differences are reported, not failed; the schema, the applied migrations and the
  * structure must still match exactly.
  */
-async function prove(options: RestoreOptions, reader: Reader, othersWrote: boolean, fail: (message: string) => GuardError): Promise<RestoreProof> {
+async function prove(
+  options: RestoreOptions,
+  reader: Reader,
+  othersWrote: boolean,
+  fail: (message: string) => GuardError,
+): Promise<RestoreProof> {
   const { engine } = options;
   // quick_check catches a bad copy (b-tree structure, page accounting). The full check, where it
   // is asked for (the drill), proves the backup itself: a manifest that matches proves only that
@@ -127,7 +139,11 @@ export async function restoreStrictly(
     ...rest,
     strict: { smoke, integrity },
     onProgress: progressOf(emit, 'restore'),
-    onProve: () => emit({ type: 'working', label: `proving the restore: ${integrity === 'full' ? 'integrity_check' : 'quick_check'}, schema, row counts, foreign keys, smoke queries` }),
+    onProve: () =>
+      emit({
+        type: 'working',
+        label: `proving the restore: ${integrity === 'full' ? 'integrity_check' : 'quick_check'}, schema, row counts, foreign keys, smoke queries`,
+      }),
   });
   if (proof.writtenSince.length > 0) {
     emit({
@@ -139,11 +155,17 @@ export async function restoreStrictly(
 }
 
 /** Soft-delete-aware counts: the rows the application still shows. */
-async function liveRowCounts(engine: Pick<Engine, 'columns' | 'quote'>, reader: Reader, tables: readonly string[]): Promise<Record<string, number>> {
+async function liveRowCounts(
+  engine: Pick<Engine, 'columns' | 'quote'>,
+  reader: Reader,
+  tables: readonly string[],
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of tables) {
     if (!(await engine.columns(reader, table)).includes('deletedAt')) continue;
-    const [row] = await reader.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${engine.quote(table)} WHERE ${engine.quote('deletedAt')} IS NULL`);
+    const [row] = await reader.all<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM ${engine.quote(table)} WHERE ${engine.quote('deletedAt')} IS NULL`,
+    );
     counts[table] = row?.n ?? 0;
   }
   return counts;

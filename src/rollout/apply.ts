@@ -55,9 +55,11 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
   }
   const changed =
     failure === null
-      ? await written(run.engine.reader(plan.executor.reads)).catch(
-          (error: unknown): ChangedSet => ({ tables: [], rowsChanged: [], unknown: `what the run wrote could not be read (${messageOf(error)})` }),
-        )
+      ? await written(run.engine.reader(plan.executor.reads)).catch((error: unknown): ChangedSet => ({
+          tables: [],
+          rowsChanged: [],
+          unknown: `what the run wrote could not be read (${messageOf(error)})`,
+        }))
       : null;
   return { outcomes: [...outcomes.values()], failure, written: changed };
 }
@@ -69,7 +71,14 @@ export async function applyMigrations(run: Run, plan: Plan): Promise<ApplyResult
  */
 function migrationError(cause: unknown, engine: Pick<Engine, 'statementFailure'>): Omit<RunFailure, 'migration' | 'phase'> {
   if (cause instanceof SqlStatementError) {
-    return { message: cause.message, code: cause.code, file: cause.file, line: cause.line, column: cause.column, statement: cause.statement };
+    return {
+      message: cause.message,
+      code: cause.code,
+      file: cause.file,
+      line: cause.line,
+      column: cause.column,
+      statement: cause.statement,
+    };
   }
   const message = fullMessageOf(cause);
   const code = engine.statementFailure(cause, '')?.code;

@@ -68,7 +68,10 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
         checkpoint: throwIfAborted,
       }),
     );
-    run.emit({ type: 'step', message: `proving the backup (checksum, integrity_check of the whole copy)${plan.mode === 'group' ? ' while the migrations run' : ''}` });
+    run.emit({
+      type: 'step',
+      message: `proving the backup (checksum, integrity_check of the whole copy)${plan.mode === 'group' ? ' while the migrations run' : ''}`,
+    });
     run.emit({ type: 'working', label: 'proving the backup: sha256 and integrity_check of every page of the copy' });
     verifying = timed(run, 'proof', () => pending.finish()).then(() => {
       run.timings.backup = Math.round(performance.now() - backupStarted);
@@ -90,7 +93,11 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     file,
     ...held,
     verified: () => verifying.catch(refuse),
-    proven: () => verifying.then(() => true, () => false),
+    proven: () =>
+      verifying.then(
+        () => true,
+        () => false,
+      ),
     discard: async () => {
       await pending.discard();
       await verifying.catch(() => undefined);
@@ -106,7 +113,9 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
  */
 async function diagnose(run: Run, error: GuardError): Promise<GuardError> {
   const { engine } = run;
-  const health = await engine.read('readonly', (reader) => engine.integrity(reader, 'full')).catch((caught: unknown) => ({ ok: false, detail: (caught as Error).message }));
+  const health = await engine
+    .read('readonly', (reader) => engine.integrity(reader, 'full'))
+    .catch((caught: unknown) => ({ ok: false, detail: (caught as Error).message }));
   if (!health.ok) {
     return new GuardError(
       'PREFLIGHT_FAILED',

@@ -16,7 +16,9 @@ import type { Run } from './run.ts';
  * Null when this cannot be known before the lock: a project Umzug (its storage may write when
  * asked what is pending), or an interrupted run whose recovery will change the history first.
  */
-export async function planBeforeTouching(run: Pick<Run, 'engine' | 'history' | 'source' | 'direction' | 'selection'>): Promise<readonly string[] | null> {
+export async function planBeforeTouching(
+  run: Pick<Run, 'engine' | 'history' | 'source' | 'direction' | 'selection'>,
+): Promise<readonly string[] | null> {
   if (run.source.kind !== 'folder') return null;
   const files = await listMigrationFiles(run.source.layout, run.source.naming);
   if ((await readJournal(run.engine)) !== null) return null;

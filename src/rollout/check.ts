@@ -42,18 +42,28 @@ export async function checkDatabase(
   );
   const failed = checks.filter((check) => !check.ok);
   if (failed.length > 0) {
-    return { checks, failure: { migration: null, phase: 'check', message: failed.map((check) => `${check.name}: ${check.detail}`).join('; ') } };
+    return {
+      checks,
+      failure: { migration: null, phase: 'check', message: failed.map((check) => `${check.name}: ${check.detail}`).join('; ') },
+    };
   }
   if (run.signal?.aborted) return { checks, failure: { migration: null, phase: 'interrupted', message: 'interrupted by a signal' } };
   return { checks, failure: null };
 }
 
 /** The rows check: a table with fewer rows than when the run began fails it, unless declared. */
-async function rowsCheck(run: Run, rows: { readonly watch: RowsWatch; readonly ran: readonly string[] }, changed: ChangedSet | null): Promise<CheckResult> {
-  run.emit({ type: 'working', label: 'comparing row counts with the run\'s start' });
+async function rowsCheck(
+  run: Run,
+  rows: { readonly watch: RowsWatch; readonly ran: readonly string[] },
+  changed: ChangedSet | null,
+): Promise<CheckResult> {
+  run.emit({ type: 'working', label: "comparing row counts with the run's start" });
   const verdict = await rows.watch
     .check(changed, rows.ran)
-    .catch((error: unknown) => ({ result: { name: 'rows', ok: false, detail: `the row counts could not be compared: ${messageOf(error)}` }, warnings: [] }));
+    .catch((error: unknown) => ({
+      result: { name: 'rows', ok: false, detail: `the row counts could not be compared: ${messageOf(error)}` },
+      warnings: [],
+    }));
   for (const message of verdict.warnings) run.emit({ type: 'warning', message });
   run.emit({ type: 'check', result: verdict.result });
   return verdict.result;

@@ -75,7 +75,10 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
       if (await backup.proven()) await backup.journal.changing(backup.file).catch(() => undefined);
       return { failure, undoError: messageOf(error) };
     }
-    run.emit({ type: 'step', message: `rolled back in ${formatSeconds(run.timings.rollback)}; schema, row counts and applied migrations are as before the run` });
+    run.emit({
+      type: 'step',
+      message: `rolled back in ${formatSeconds(run.timings.rollback)}; schema, row counts and applied migrations are as before the run`,
+    });
     // Nothing to restore from: a copy not proven yet is not worth the wait (a proven one stays).
     await backup.discard();
     await backup.historyLock.release();

@@ -20,9 +20,11 @@ export async function lockHistory(run: Run, plan: Plan): Promise<HeldHistoryLock
     async release() {
       if (!taken || !history.unlock) return;
       const unlock = history.unlock;
-      await engine.read('readwrite', (reader) => unlock(reader)).catch((error: unknown) =>
-        run.emit({ type: 'warning', message: `could not clear ${history.table}'s lock (${messageOf(error)}); run knex migrate:unlock` }),
-      );
+      await engine
+        .read('readwrite', (reader) => unlock(reader))
+        .catch((error: unknown) =>
+          run.emit({ type: 'warning', message: `could not clear ${history.table}'s lock (${messageOf(error)}); run knex migrate:unlock` }),
+        );
     },
   };
 }

@@ -78,8 +78,12 @@ export async function readJournal(engine: Owner): Promise<JournalEntry | null> {
     text = await readRegularFile(file, MAX_JOURNAL_BYTES, {
       noFollow: true,
       accept(info) {
-        if (runner !== null && info.uid !== runner && info.uid !== 0) throw untrusted(`is owned by uid ${info.uid}, not by this account (uid ${runner}) or root`);
-        if ((info.mode & 0o022) !== 0) throw untrusted(`is writable by ${(info.mode & 0o002) !== 0 ? 'every account' : 'its group'} (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`);
+        if (runner !== null && info.uid !== runner && info.uid !== 0)
+          throw untrusted(`is owned by uid ${info.uid}, not by this account (uid ${runner}) or root`);
+        if ((info.mode & 0o022) !== 0)
+          throw untrusted(
+            `is writable by ${(info.mode & 0o002) !== 0 ? 'every account' : 'its group'} (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`,
+          );
       },
     });
   } catch (error) {

@@ -69,9 +69,11 @@ export async function openPlan(run: Run): Promise<Plan> {
     async close() {
       run.signal?.removeEventListener('abort', onAbort);
       // Closing a connection must never turn a finished rollout or a proven restore into a failure.
-      await plan.close().catch((error: unknown) =>
-        run.emit({ type: 'warning', message: `could not close the migration connection cleanly: ${messageOf(error)}` }),
-      );
+      await plan
+        .close()
+        .catch((error: unknown) =>
+          run.emit({ type: 'warning', message: `could not close the migration connection cleanly: ${messageOf(error)}` }),
+        );
     },
   };
 }
@@ -122,14 +124,24 @@ export async function buildPlan(input: PlanInput): Promise<Plan> {
     if (source.kind === 'folder') {
       files = await listMigrationFiles(source.layout, source.naming);
       const { createMigrator } = await import('../migrator/umzug.ts');
-      umzug = createMigrator({ engine: input.engine, history: input.history, files, executor, ...(input.observer ? { observer: input.observer } : {}) });
+      umzug = createMigrator({
+        engine: input.engine,
+        history: input.history,
+        files,
+        executor,
+        ...(input.observer ? { observer: input.observer } : {}),
+      });
     } else {
       umzug = source.umzug;
     }
     const [state, applied] = await readState(input, umzug, executor);
     const pending = await input.direction.choose(state, files, input.selection);
     // Every migration that will run loads and has its up (or down), before anything changes.
-    if (files !== null) await checkMigrations(files.filter((file) => pending.includes(file.name)), input.direction.name);
+    if (files !== null)
+      await checkMigrations(
+        files.filter((file) => pending.includes(file.name)),
+        input.direction.name,
+      );
     const mode = await chooseMode(input, files, pending);
     let closed = false;
     return {

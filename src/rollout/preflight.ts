@@ -18,7 +18,9 @@ export async function preflight(run: Run, plan: Plan): Promise<void> {
   const { engine } = run;
   run.emit({ type: 'step', message: `${plan.pending.length} ${run.direction.planned}; running preflight checks` });
   await makePrivateDir(run.backupDir).catch((error: unknown) => {
-    throw new GuardError('PREFLIGHT_FAILED', `backup folder ${run.backupDir} cannot be created: ${(error as Error).message}`, { cause: error });
+    throw new GuardError('PREFLIGHT_FAILED', `backup folder ${run.backupDir} cannot be created: ${(error as Error).message}`, {
+      cause: error,
+    });
   });
   const space = await checkFreeSpace(run.backupDir, await engine.size(), run.config.thresholds.freeSpaceFactor);
   if (space.problem !== null) throw new GuardError('PREFLIGHT_FAILED', `${space.problem}; free space or set --backup-dir`);

@@ -55,11 +55,16 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
   const owner = await backupOwner(engine);
   const backupDir = path.resolve(options.backupDir);
   if (!changedDatabase(entry) || entry.backup === null) {
-    const pending = entry.pendingBackup ? checkJournalPath(engine, backupDir, owner, entry.pendingBackup, 'its half-written backup', true) : null;
+    const pending = entry.pendingBackup
+      ? checkJournalPath(engine, backupDir, owner, entry.pendingBackup, 'its half-written backup', true)
+      : null;
     await removeHalfWrittenBackup(entry.pid, pending);
     await clearStaleHistoryLock(options, entry);
     await clearJournal(engine);
-    emit({ type: 'step', message: `an interrupted ${entry.command} (pid ${entry.pid}) had not changed the database; cleared its leftovers` });
+    emit({
+      type: 'step',
+      message: `an interrupted ${entry.command} (pid ${entry.pid}) had not changed the database; cleared its leftovers`,
+    });
     return { ...base, restoredFrom: null, preRestoreCopy: null };
   }
   const backup = checkJournalPath(engine, backupDir, owner, entry.backup, 'its pre-rollout backup', false);
@@ -108,7 +113,14 @@ export async function recoverInterruptedRun(options: RecoverOptions): Promise<Re
  * instead, see checkJournalBackup). A journal must not be able to aim a deletion or a restore
  * anywhere else.
  */
-function checkJournalPath(engine: Pick<Engine, 'sidecar'>, backupDir: string, owner: BackupOwner, named: string, what: string, toDelete: boolean): string {
+function checkJournalPath(
+  engine: Pick<Engine, 'sidecar'>,
+  backupDir: string,
+  owner: BackupOwner,
+  named: string,
+  what: string,
+  toDelete: boolean,
+): string {
   const file = path.resolve(backupDir, named);
   const folder = path.dirname(file);
   const inKindFolder = BACKUP_KINDS.some((kind) => folder === path.join(backupDir, kind));

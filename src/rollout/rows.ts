@@ -46,7 +46,9 @@ export async function prepareRowsCheck(run: Run, plan: Plan): Promise<RowsCheck 
         const tables = await engine.listTables(reader);
         // A group read them already, inside its transaction (holding the write lock on SQLite): not read twice.
         const counted = group?.before.tables;
-        before = counted ? Object.fromEntries(tables.map((table) => [table, counted[table] ?? 0])) : await countRows(engine, reader, tables);
+        before = counted
+          ? Object.fromEntries(tables.map((table) => [table, counted[table] ?? 0]))
+          : await countRows(engine, reader, tables);
       } catch (error) {
         const detail = `the row counts before the run could not be read: ${messageOf(error)}`;
         return { check: async () => ({ result: { name: 'rows', ok: false, detail }, warnings: [] }) };
@@ -63,7 +65,8 @@ export async function prepareRowsCheck(run: Run, plan: Plan): Promise<RowsCheck 
           const after = await countRows(engine, reader, counted);
           const removedByRun: Record<string, number | null> = {};
           for (const table of counted.filter((name) => after[name]! < before[name]!)) {
-            removedByRun[table] = marks === null ? null : await engine.removedByRun(marks.reader, marks.mark, table, before[table]!, after[table]!);
+            removedByRun[table] =
+              marks === null ? null : await engine.removedByRun(marks.reader, marks.mark, table, before[table]!, after[table]!);
           }
           return compareRows({
             before,

@@ -42,7 +42,9 @@ export async function openRunJournal(run: Run, pendingBackup: string, executedBe
     },
     grouping: () => write('grouped'),
     note: (state) =>
-      write(state).catch((error: unknown) => run.emit({ type: 'warning', message: `could not update the run journal: ${messageOf(error)}` })),
+      write(state).catch((error: unknown) =>
+        run.emit({ type: 'warning', message: `could not update the run journal: ${messageOf(error)}` }),
+      ),
     retire: () =>
       clearJournal(run.engine).catch((error: unknown) =>
         run.emit({

@@ -100,7 +100,12 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
     createIfMissing: options.createIfMissing ?? false,
     signal: options.signal,
     emit,
-    hooks: hookRunner({ hooks: options.config.hooks, cwd: options.cwd ?? process.cwd(), env: { MIGRATE_GUARD_DATABASE: engine.name }, emit }),
+    hooks: hookRunner({
+      hooks: options.config.hooks,
+      cwd: options.cwd ?? process.cwd(),
+      env: { MIGRATE_GUARD_DATABASE: engine.name },
+      emit,
+    }),
     timings: {},
     startedAt: performance.now(),
   };

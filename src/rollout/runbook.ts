@@ -60,7 +60,9 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       const rows = (await rowsCheck?.begin(group)) ?? null; // every table's rows as the migrations begin
       const applied = await applyMigrations(run, plan);
       const ran = applied.outcomes.filter((outcome) => outcome.status === run.direction.done).map((outcome) => outcome.name);
-      const checked = applied.failure ? null : await checkDatabase(run, plan, backup.journal, applied.written, rows && { watch: rows, ran });
+      const checked = applied.failure
+        ? null
+        : await checkDatabase(run, plan, backup.journal, applied.written, rows && { watch: rows, ran });
       const ended = await group?.end(applied.failure ?? checked?.failure ?? null);
       const rollout = { plan, recovered, backup, applied, checked };
       await plan.close(); // the app may start, or the restore run, on a database we no longer hold
@@ -78,8 +80,8 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
     }
   } finally {
     // The kernel drops the lock when this process ends anyway; never let this hide the outcome.
-    await lock.release().catch((error: unknown) =>
-      run.emit({ type: 'warning', message: `could not release the run lock cleanly: ${messageOf(error)}` }),
-    );
+    await lock
+      .release()
+      .catch((error: unknown) => run.emit({ type: 'warning', message: `could not release the run lock cleanly: ${messageOf(error)}` }));
   }
 }

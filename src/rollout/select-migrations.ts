@@ -24,7 +24,8 @@ export function planUp(pending: readonly string[], executed: readonly string[], 
     const index = indexOfName(pending, selection.to);
     if (index >= 0) targets = pending.slice(0, index + 1);
     else if (indexOfName(executed, selection.to) >= 0) targets = [];
-    else throw new GuardError('UNKNOWN_MIGRATION', `--to ${selection.to}: no migration of that name; run migrate-guard status to list them`);
+    else
+      throw new GuardError('UNKNOWN_MIGRATION', `--to ${selection.to}: no migration of that name; run migrate-guard status to list them`);
   }
   if (selection.step !== undefined) targets = targets.slice(0, selection.step);
   return targets;
@@ -47,7 +48,10 @@ export async function planDown(
   if (selection.to !== undefined) {
     const index = indexOfName(newestFirst, selection.to);
     if (index < 0) {
-      throw new GuardError('UNKNOWN_MIGRATION', `--to ${selection.to}: no applied migration of that name; run migrate-guard status to list them`);
+      throw new GuardError(
+        'UNKNOWN_MIGRATION',
+        `--to ${selection.to}: no applied migration of that name; run migrate-guard status to list them`,
+      );
     }
     targets = newestFirst.slice(0, index + 1);
   } else if (selection.step === undefined && lastBatch !== null && lastBatch.length > 0) {
@@ -59,7 +63,11 @@ export async function planDown(
     const byName = new Map(files.map((file) => [file.name, file]));
     for (const name of targets) {
       const file = byName.get(name);
-      if (!file) throw new GuardError('MIGRATION_CHANGED', `cannot revert ${name}: its file is missing from the migrations folder; nothing was changed`);
+      if (!file)
+        throw new GuardError(
+          'MIGRATION_CHANGED',
+          `cannot revert ${name}: its file is missing from the migrations folder; nothing was changed`,
+        );
       if (!(await hasDown(file))) throw await noDown(file);
     }
   }

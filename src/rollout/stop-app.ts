@@ -10,7 +10,10 @@ export interface StoppedApp {
 export async function stopApp(run: Run): Promise<StoppedApp> {
   const before = await run.hooks.run('beforeMigrate');
   if (before && !before.ok) {
-    throw new GuardError('HOOK_FAILED', `beforeMigrate hook failed (exit ${before.exitCode}): ${firstLine(before.output)}; nothing was changed`);
+    throw new GuardError(
+      'HOOK_FAILED',
+      `beforeMigrate hook failed (exit ${before.exitCode}): ${firstLine(before.output)}; nothing was changed`,
+    );
   }
   return {
     async restartAfterRefusal() {

@@ -35,7 +35,10 @@ export async function restoreRolloutBackup(
       run.emit({ type: 'step', message: `kept the database as the run left it: ${preRestoreCopy}` });
     } catch (error) {
       // Undoing the run matters more than keeping a copy of it (a full disk, say).
-      run.emit({ type: 'warning', message: `could not keep a copy of the database as the run left it (${messageOf(error)}); restoring anyway` });
+      run.emit({
+        type: 'warning',
+        message: `could not keep a copy of the database as the run left it (${messageOf(error)}); restoring anyway`,
+      });
     }
   };
   try {
@@ -57,7 +60,10 @@ export async function restoreRolloutBackup(
   } catch (error) {
     return { error: messageOf(error), preRestoreCopy };
   }
-  run.emit({ type: 'step', message: `restore verified in ${formatSeconds(run.timings.restore)}: the database is back to its pre-rollout state` });
+  run.emit({
+    type: 'step',
+    message: `restore verified in ${formatSeconds(run.timings.restore)}: the database is back to its pre-rollout state`,
+  });
   // A history the restore could not reach (a project Umzug's JSON file) is put back to match.
   await run.history.reconcile?.(plan.executedBefore);
   // The backup was taken with the history marked in use: the restore put the mark back.

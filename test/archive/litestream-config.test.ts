@@ -23,7 +23,11 @@ afterEach(async () => {
 
 describe('the generated litestream.yml', () => {
   it('holds an s3 replica URL without its credentials, which go to Litestream through its environment', async () => {
-    const { config, env } = await writeLitestreamConfig(database(), backups(), settings('s3://AKIAEXAMPLE:wJalr/XUtnFEMI%2BK7MDENG@dms-backups/wal?region=eu-west-1'));
+    const { config, env } = await writeLitestreamConfig(
+      database(),
+      backups(),
+      settings('s3://AKIAEXAMPLE:wJalr/XUtnFEMI%2BK7MDENG@dms-backups/wal?region=eu-west-1'),
+    );
     const yaml = await readFile(config, 'utf8');
     expect(yaml).toContain('url: "s3://dms-backups/wal?region=eu-west-1"');
     expect(yaml).not.toContain('wJalr');
@@ -58,7 +62,10 @@ describe('the generated litestream.yml', () => {
 
   it('refuses credentials Litestream v0.3.13 could not use, in one line without the secret', async () => {
     for (const replica of ['gcs://user:pw-xyz@bucket/wal', 'https://user:pw-xyz@store.example/wal', 's3://ONLYKEY@bucket/wal']) {
-      const error = await writeLitestreamConfig(database(), backups(), settings(replica)).then(() => null, (caught: unknown) => caught);
+      const error = await writeLitestreamConfig(database(), backups(), settings(replica)).then(
+        () => null,
+        (caught: unknown) => caught,
+      );
       expect(error).toBeInstanceOf(GuardError);
       expect((error as GuardError).exitCode).toBe(1);
       expect((error as GuardError).message).not.toContain('pw-xyz');
@@ -66,7 +73,7 @@ describe('the generated litestream.yml', () => {
     }
   });
 
-  it('is 0600 and its folders are 0700: the archive, the file replica, Litestream\'s folder beside the database', async () => {
+  it("is 0600 and its folders are 0700: the archive, the file replica, Litestream's folder beside the database", async () => {
     const { config } = await writeLitestreamConfig(database(), backups(), settings(null));
     expect(await modeOf(config)).toBe(0o600);
     expect(await modeOf(path.dirname(config))).toBe(0o700);

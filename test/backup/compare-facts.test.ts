@@ -46,7 +46,9 @@ describe('compareFacts', () => {
 
 describe('compareRestored', () => {
   it('finds nothing when everything matches', () => {
-    expect(compareRestored(backup, { ...backup, tables: { ...backup.tables }, appliedMigrations: [...backup.appliedMigrations] })).toEqual([]);
+    expect(compareRestored(backup, { ...backup, tables: { ...backup.tables }, appliedMigrations: [...backup.appliedMigrations] })).toEqual(
+      [],
+    );
   });
 
   it('says when the applied migrations differ: one more, one fewer, another order', () => {

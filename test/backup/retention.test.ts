@@ -59,9 +59,15 @@ describe('planRetention: daily', () => {
       DEFAULT_RETENTION,
       NEW_YEAR_2026,
     );
-    expect(decisionFor(decisions, 'daily/2025-12-31T02:00:00.000Z.db').reason).toBe('newest daily backup of 2025-12-31 (1 of 30 days kept)');
-    expect(decisionFor(decisions, 'daily/2025-12-02T02:00:00.000Z.db').reason).toBe('newest daily backup of 2025-12-02 (30 of 30 days kept)');
-    expect(decisionFor(decisions, 'daily/2025-12-01T02:00:00.000Z.db').reason).toBe('daily: older than the 30 most recent days with a backup');
+    expect(decisionFor(decisions, 'daily/2025-12-31T02:00:00.000Z.db').reason).toBe(
+      'newest daily backup of 2025-12-31 (1 of 30 days kept)',
+    );
+    expect(decisionFor(decisions, 'daily/2025-12-02T02:00:00.000Z.db').reason).toBe(
+      'newest daily backup of 2025-12-02 (30 of 30 days kept)',
+    );
+    expect(decisionFor(decisions, 'daily/2025-12-01T02:00:00.000Z.db').reason).toBe(
+      'daily: older than the 30 most recent days with a backup',
+    );
   });
 
   it('keeps only the newest backup of a day with several', () => {
@@ -78,12 +84,17 @@ describe('planRetention: daily', () => {
       ['2025-06-10T01:00:00.000Z', 'remove'],
       ['2025-06-09T02:00:00.000Z', 'keep'],
     ]);
-    expect(decisionFor(decisions, 'daily/2025-06-10T13:00:00.000Z.db').reason).toBe('daily: a newer backup of the same day (2025-06-10) is kept');
+    expect(decisionFor(decisions, 'daily/2025-06-10T13:00:00.000Z.db').reason).toBe(
+      'daily: a newer backup of the same day (2025-06-10) is kept',
+    );
   });
 
   it('buckets by the UTC day, whatever offset the timestamp was written with', () => {
     // 23:30 at UTC-01:00 is 00:30 UTC the next day, so these are two different days.
-    const backups = [candidate('daily', '2025-06-10T23:30:00-01:00', true, 'late'), candidate('daily', '2025-06-10T22:00:00Z', true, 'early')];
+    const backups = [
+      candidate('daily', '2025-06-10T23:30:00-01:00', true, 'late'),
+      candidate('daily', '2025-06-10T22:00:00Z', true, 'early'),
+    ];
     const decisions = planRetention(backups, DEFAULT_RETENTION, NEW_YEAR_2026);
     expect(decisions.map((d) => [d.file, d.action, d.reason])).toEqual([
       ['late', 'keep', 'newest daily backup of 2025-06-11 (1 of 30 days kept)'],
@@ -92,7 +103,9 @@ describe('planRetention: daily', () => {
   });
 
   it('counts the most recent days that have a backup, not calendar days (restic semantics)', () => {
-    const backups = ['2025-03-01', '2025-03-05', '2025-04-20', '2025-06-01', '2025-06-02'].map((day) => candidate('daily', `${day}T02:00:00Z`));
+    const backups = ['2025-03-01', '2025-03-05', '2025-04-20', '2025-06-01', '2025-06-02'].map((day) =>
+      candidate('daily', `${day}T02:00:00Z`),
+    );
     const three = planRetention(backups, { ...DEFAULT_RETENTION, dailyDays: 3 }, NEW_YEAR_2026);
     // 2025-04-20 is 43 calendar days before 2025-06-02 and still one of the 3 most recent days with a backup.
     expect(keptDates(three)).toEqual(['2025-06-02', '2025-06-01', '2025-04-20']);
@@ -137,15 +150,26 @@ describe('planRetention: weekly', () => {
       NEW_YEAR_2026,
     );
     expect(keptDates(decisions)).toEqual([
-      '2025-12-28', '2025-12-21', '2025-12-14', '2025-12-07',
-      '2025-11-30', '2025-11-23', '2025-11-16', '2025-11-09',
-      '2025-11-02', '2025-10-26', '2025-10-19', '2025-10-12',
+      '2025-12-28',
+      '2025-12-21',
+      '2025-12-14',
+      '2025-12-07',
+      '2025-11-30',
+      '2025-11-23',
+      '2025-11-16',
+      '2025-11-09',
+      '2025-11-02',
+      '2025-10-26',
+      '2025-10-19',
+      '2025-10-12',
     ]);
     expect(decisions.filter((d) => d.action === 'remove')).toHaveLength(40);
     // Sunday 2025-12-28 ends the week that began Monday 2025-12-22: 2025-W52. 2025-10-12 ends 2025-W41.
     expect(decisionFor(decisions, 'weekly/2025-12-28T03:00:00Z.db').reason).toBe('newest weekly backup of 2025-W52 (1 of 12 weeks kept)');
     expect(decisionFor(decisions, 'weekly/2025-10-12T03:00:00Z.db').reason).toBe('newest weekly backup of 2025-W41 (12 of 12 weeks kept)');
-    expect(decisionFor(decisions, 'weekly/2025-10-05T03:00:00Z.db').reason).toBe('weekly: older than the 12 most recent weeks with a backup');
+    expect(decisionFor(decisions, 'weekly/2025-10-05T03:00:00Z.db').reason).toBe(
+      'weekly: older than the 12 most recent weeks with a backup',
+    );
   });
 
   it('puts a Sunday in the week that began the Monday before, and a Monday in a new week', () => {
@@ -191,11 +215,23 @@ describe('planRetention: monthly', () => {
     expect(backups).toHaveLength(24);
     const decisions = planRetention(backups, DEFAULT_RETENTION, NEW_YEAR_2026);
     expect(keptDates(decisions)).toEqual([
-      '2025-12-15', '2025-11-15', '2025-10-15', '2025-09-15', '2025-08-15', '2025-07-15',
-      '2025-06-15', '2025-05-15', '2025-04-15', '2025-03-15', '2025-02-15', '2025-01-15',
+      '2025-12-15',
+      '2025-11-15',
+      '2025-10-15',
+      '2025-09-15',
+      '2025-08-15',
+      '2025-07-15',
+      '2025-06-15',
+      '2025-05-15',
+      '2025-04-15',
+      '2025-03-15',
+      '2025-02-15',
+      '2025-01-15',
     ]);
     expect(decisionFor(decisions, 'monthly/2025-12-15T04:00:00Z.db').reason).toBe('newest monthly backup of 2025-12 (1 of 12 months kept)');
-    expect(decisionFor(decisions, 'monthly/2025-12-01T04:00:00Z.db').reason).toBe('monthly: a newer backup of the same month (2025-12) is kept');
+    expect(decisionFor(decisions, 'monthly/2025-12-01T04:00:00Z.db').reason).toBe(
+      'monthly: a newer backup of the same month (2025-12) is kept',
+    );
   });
 
   it('keeps only the last 3 months with monthlyMonths 3', () => {
@@ -211,7 +247,15 @@ describe('planRetention: hot', () => {
     const days = ['21', '22', '23', '24', '25', '26', '27', '28', '29', '30'];
     const backups = days.map((day) => candidate('hot', `2025-06-${day}T00:00:00Z`));
     const decisions = planRetention(backups, DEFAULT_RETENTION, new Date('2025-06-30T12:00:00Z'));
-    expect(keptDates(decisions)).toEqual(['2025-06-30', '2025-06-29', '2025-06-28', '2025-06-27', '2025-06-26', '2025-06-25', '2025-06-24']);
+    expect(keptDates(decisions)).toEqual([
+      '2025-06-30',
+      '2025-06-29',
+      '2025-06-28',
+      '2025-06-27',
+      '2025-06-26',
+      '2025-06-25',
+      '2025-06-24',
+    ]);
     expect(decisionFor(decisions, 'hot/2025-06-24T00:00:00Z.db').reason).toBe('hot: younger than 7 days');
     expect(decisionFor(decisions, 'hot/2025-06-23T00:00:00Z.db').reason).toBe('hot: older than 7 days');
   });
@@ -312,7 +356,10 @@ describe('planRetention: output and input checks', () => {
 
   it('gives the same plan for a shuffled year of daily backups', () => {
     const year = daysOf2025().map((day) => candidate('daily', `${day}T02:00:00.000Z`));
-    const shuffled = year.map((backup, i) => ({ backup, key: (i * 7919) % 365 })).sort((a, b) => a.key - b.key).map((x) => x.backup);
+    const shuffled = year
+      .map((backup, i) => ({ backup, key: (i * 7919) % 365 }))
+      .sort((a, b) => a.key - b.key)
+      .map((x) => x.backup);
     expect(planRetention(shuffled, DEFAULT_RETENTION, NEW_YEAR_2026)).toEqual(planRetention(year, DEFAULT_RETENTION, NEW_YEAR_2026));
   });
 
@@ -334,7 +381,9 @@ describe('planRetention: output and input checks', () => {
   });
 
   it('accepts the ISO 8601 forms backups are written with', () => {
-    const backups = ['2025-06-01T02:00:00.123Z', '2025-06-02T02:00Z', '2025-06-03T02:00:00+02:00', '2025-06-04'].map((at) => candidate('daily', at));
+    const backups = ['2025-06-01T02:00:00.123Z', '2025-06-02T02:00Z', '2025-06-03T02:00:00+02:00', '2025-06-04'].map((at) =>
+      candidate('daily', at),
+    );
     expect(planRetention(backups, DEFAULT_RETENTION, NEW_YEAR_2026).every((d) => d.action === 'keep')).toBe(true);
   });
 

@@ -32,7 +32,11 @@ describe('compareRows', () => {
 
   it('lets a declared loss through, and says which migration declared it', () => {
     const { result } = compareRows({ ...base, allowedBy: (table) => (table === 'child' ? '002_cleanup' : null) });
-    expect(result).toEqual({ name: 'rows', ok: true, detail: 'no table lost rows (2 of 3 tables compared); fewer rows as declared: child 3 → 1 (declared by 002_cleanup)' });
+    expect(result).toEqual({
+      name: 'rows',
+      ok: true,
+      detail: 'no table lost rows (2 of 3 tables compared); fewer rows as declared: child 3 → 1 (declared by 002_cleanup)',
+    });
   });
 
   it('reports, without failing, a loss the config lowers to a warning or one it cannot split from the application', () => {
@@ -48,7 +52,9 @@ describe('compareRows', () => {
   it("tells the run's share from the application's: only the application's is not failed", () => {
     const theirs = compareRows({ ...base, removedByRun: { child: 0 } });
     expect(theirs.result.ok).toBe(true);
-    expect(theirs.warnings[0]).toBe('rows: child: 3 rows before the run, 1 after (2 lost, 0 by the run, 2 by another connection); not failed: another connection (the application) deleted them');
+    expect(theirs.warnings[0]).toBe(
+      'rows: child: 3 rows before the run, 1 after (2 lost, 0 by the run, 2 by another connection); not failed: another connection (the application) deleted them',
+    );
 
     const both = compareRows({ ...base, removedByRun: { child: 1 } });
     expect(both.result.ok).toBe(false);
@@ -57,6 +63,10 @@ describe('compareRows', () => {
 
   it('accounts for tables the run dropped or renamed instead of counting them lost', () => {
     const { result } = compareRows({ ...base, after: { parent: 2, child: 3 }, existing: ['parent', 'child'] });
-    expect(result).toEqual({ name: 'rows', ok: true, detail: 'no table lost rows (2 of 3 tables compared); dropped or renamed by the run: notes' });
+    expect(result).toEqual({
+      name: 'rows',
+      ok: true,
+      detail: 'no table lost rows (2 of 3 tables compared); dropped or renamed by the run: notes',
+    });
   });
 });

@@ -28,7 +28,10 @@ const second = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 describe('archive and point-in-time restore', () => {
   it('restores to a second between three writes, getting exactly the rows committed by then', async () => {
-    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true }));
+    const archive = watched(
+      ['archive'],
+      execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true }),
+    );
     let firstAt = 0;
     try {
       await sleep(2500);
@@ -66,7 +69,10 @@ describe('archive and point-in-time restore', () => {
   });
 
   it('a SIGKILLed archive takes its Litestream down with it (no orphan replicating beside the next one)', async () => {
-    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false }));
+    const archive = watched(
+      ['archive'],
+      execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false }),
+    );
     let litestream: number | null = null;
     for (let waited = 0; litestream === null && waited < 10_000; waited += 100) {
       await sleep(100);
@@ -92,7 +98,10 @@ describe('archive and point-in-time restore', () => {
 
   it('health reports the archive lag, and alerts once archiving has stopped while the app writes', async () => {
     await project.writeConfig(`export default { archive: { syncInterval: '100ms', maxLagSeconds: 1 } };`);
-    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false }));
+    const archive = watched(
+      ['archive'],
+      execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false }),
+    );
     await sleep(2500);
     await exec(project.db, "INSERT INTO items (name) VALUES ('archived')");
     await sleep(3000);
@@ -109,7 +118,10 @@ describe('archive and point-in-time restore', () => {
   });
 
   it('after a failed rollout and its automatic restore, the archive restores to before the rollout and to now', async () => {
-    const archive = watched(['archive'], execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true }));
+    const archive = watched(
+      ['archive'],
+      execa('node', [BIN, 'archive'], { cwd: project.dir, env: { DATABASE_URL: project.db }, reject: false, all: true }),
+    );
     let beforeRollout = 0;
     try {
       await sleep(2500);

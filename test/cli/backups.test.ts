@@ -17,7 +17,10 @@ beforeEach(() => {
 });
 
 const events = async () =>
-  (await readFile(path.join(project.backups, 'events.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  (await readFile(path.join(project.backups, 'events.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 
 describe('backup', () => {
   it('writes a verified manual backup into its kind folder, with manifest and an event line', async () => {
@@ -119,7 +122,8 @@ describe('backups', () => {
     expect(result.exitCode).toBe(0);
     const { backups } = parseReport(result.stdout);
     expect(backups.map((b: { kind: string }) => b.kind)).toEqual(['monthly', 'manual', 'pre-rollout']);
-    for (const entry of backups) expect(Object.keys(entry)).toEqual(expect.arrayContaining(['path', 'kind', 'createdAt', 'bytes', 'sha256', 'verified']));
+    for (const entry of backups)
+      expect(Object.keys(entry)).toEqual(expect.arrayContaining(['path', 'kind', 'createdAt', 'bytes', 'sha256', 'verified']));
   });
 });
 
@@ -139,7 +143,10 @@ describe('health', () => {
 
   it('alerts on a size change over 20% within a kind, a failed job, and low free space', async () => {
     await project.run(['backup', '--kind', 'hot']);
-    await exec(project.db, "CREATE TABLE bulk (b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500) INSERT INTO bulk SELECT randomblob(1000) FROM c;");
+    await exec(
+      project.db,
+      'CREATE TABLE bulk (b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500) INSERT INTO bulk SELECT randomblob(1000) FROM c;',
+    );
     await project.run(['backup', '--kind', 'hot']);
     const { backup } = parseReport((await project.run(['backup', '--json'])).stdout);
     const bytes = await readFile(backup.path);
@@ -149,7 +156,9 @@ describe('health', () => {
     await project.writeConfig('export default { thresholds: { freeSpaceFactor: 1e12 } };');
     const result = await project.run(['health', '--json']);
     expect(result.exitCode).toBe(4);
-    const checks = parseReport(result.stdout).alerts.map((alert: { check: string }) => alert.check).sort();
+    const checks = parseReport(result.stdout)
+      .alerts.map((alert: { check: string }) => alert.check)
+      .sort();
     expect(checks).toEqual(['failed-job', 'free-space', 'size-change']);
   });
 });

@@ -61,7 +61,8 @@ describe('a live database busy when a command opens it', () => {
     // Commands that take the run lock each get a database of their own; the others share one.
     const shared = await crashedAndHeld();
     const [forRestore, forTable, forBaseline] = await Promise.all([crashedAndHeld(), crashedAndHeld(), crashedAndHeld()]);
-    const backupOf = async (project: TempProject) => `${project.backups}/${(await project.backupFiles()).find((file) => file.startsWith('manual/') && file.endsWith('.db'))!}`;
+    const backupOf = async (project: TempProject) =>
+      `${project.backups}/${(await project.backupFiles()).find((file) => file.startsWith('manual/') && file.endsWith('.db'))!}`;
     const runs = [
       { ...shared, args: ['migrate', '--json'] },
       { ...shared, args: ['migrate', '--dry-run', '--json'] },

@@ -47,45 +47,71 @@ describe('a database migrate-guard does not run is refused, exit 1, and nothing 
     const json = await project.run([...args, '--json'], { env });
     expect(json.exitCode, json.all).toBe(1);
     // The same one line, with the CLI's prefix for humans.
-    expect(parseReport(json.stdout)).toMatchObject({ ok: false, exitCode: 1, error: { code: 'ENGINE_UNSUPPORTED', message: human.stderr.trim().replace(/^migrate-guard: /, '') } });
+    expect(parseReport(json.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 1,
+      error: { code: 'ENGINE_UNSUPPORTED', message: human.stderr.trim().replace(/^migrate-guard: /, '') },
+    });
     expect(await tree(project.dir)).toEqual(before);
     expect(before).not.toContain('database.db');
     return human.stderr;
   }
 
   // Regression (issue 19): Kutt's knexfile, with its connection object.
-  it.each(['migrate', 'status', 'backup'])("knexfile.js with client 'mysql2' (Kutt): %s says MySQL/MariaDB is not supported yet", async (command) => {
-    await writeFile(
-      path.join(project.dir, 'knexfile.js'),
-      `module.exports = {\n  development: {\n    client: 'mysql2',\n    connection: { host: '127.0.0.1', port: 3306, user: 'root', password: 'hunter2', database: 'kutt' },\n    migrations: { directory: './migrations' },\n  },\n};\n`,
-    );
-    const stderr = await expectRefused(
-      [command],
-      KNEXFILE_ONLY,
-      /knexfile\.js \(development\): client 'mysql2' is MySQL\/MariaDB, which is not supported yet by this version of migrate-guard; supported: sqlite3, better-sqlite3 \(SQLite\); pg, postgres, postgresql \(PostgreSQL\)\. Nothing was changed$/m,
-    );
-    expect(stderr).not.toContain('hunter2');
-  });
+  it.each(['migrate', 'status', 'backup'])(
+    "knexfile.js with client 'mysql2' (Kutt): %s says MySQL/MariaDB is not supported yet",
+    async (command) => {
+      await writeFile(
+        path.join(project.dir, 'knexfile.js'),
+        `module.exports = {\n  development: {\n    client: 'mysql2',\n    connection: { host: '127.0.0.1', port: 3306, user: 'root', password: 'hunter2', database: 'kutt' },\n    migrations: { directory: './migrations' },\n  },\n};\n`,
+      );
+      const stderr = await expectRefused(
+        [command],
+        KNEXFILE_ONLY,
+        /knexfile\.js \(development\): client 'mysql2' is MySQL\/MariaDB, which is not supported yet by this version of migrate-guard; supported: sqlite3, better-sqlite3 \(SQLite\); pg, postgres, postgresql \(PostgreSQL\)\. Nothing was changed$/m,
+      );
+      expect(stderr).not.toContain('hunter2');
+    },
+  );
 
   it('knexfile.ts with an unknown client names it and the supported clients', async () => {
-    await writeFile(path.join(project.dir, 'knexfile.ts'), `export default { client: 'oracledb', connection: { user: 'app', connectString: 'db/ORCL' } };\n`);
-    const stderr = await expectRefused(['migrate'], KNEXFILE_ONLY, /knexfile\.ts: client 'oracledb' is not a database migrate-guard supports; /);
+    await writeFile(
+      path.join(project.dir, 'knexfile.ts'),
+      `export default { client: 'oracledb', connection: { user: 'app', connectString: 'db/ORCL' } };\n`,
+    );
+    const stderr = await expectRefused(
+      ['migrate'],
+      KNEXFILE_ONLY,
+      /knexfile\.ts: client 'oracledb' is not a database migrate-guard supports; /,
+    );
     expect(stderr).toContain(SUPPORTED_CLIENTS);
   });
 
   it('DATABASE_URL=mysql://… says MySQL/MariaDB is not supported yet (it was taken for a file path)', async () => {
-    const stderr = await expectRefused(['migrate'], { DATABASE_URL: 'mysql://root:hunter2@127.0.0.1:3306/kutt' }, /DATABASE_URL "mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/kutt": MySQL\/MariaDB is not supported yet by this version of migrate-guard; /);
+    const stderr = await expectRefused(
+      ['migrate'],
+      { DATABASE_URL: 'mysql://root:hunter2@127.0.0.1:3306/kutt' },
+      /DATABASE_URL "mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/kutt": MySQL\/MariaDB is not supported yet by this version of migrate-guard; /,
+    );
     expect(stderr).toContain(SUPPORTED_LOCATIONS);
     expect(stderr).not.toContain('hunter2');
   });
 
   it('DATABASE_URL=mongodb://… names the scheme and the supported ones', async () => {
-    const stderr = await expectRefused(['migrate'], { DATABASE_URL: 'mongodb://mongo:27017/shop' }, /DATABASE_URL "mongodb:\/\/mongo:27017\/shop": the scheme mongodb: is not a database migrate-guard supports; /);
+    const stderr = await expectRefused(
+      ['migrate'],
+      { DATABASE_URL: 'mongodb://mongo:27017/shop' },
+      /DATABASE_URL "mongodb:\/\/mongo:27017\/shop": the scheme mongodb: is not a database migrate-guard supports; /,
+    );
     expect(stderr).toContain(SUPPORTED_LOCATIONS);
   });
 
   it('--db redis://… names the scheme and the supported ones, whatever DATABASE_URL says', async () => {
-    const stderr = await expectRefused(['migrate', '--db', 'redis://cache:6379/0'], { DATABASE_URL: project.db }, /--db "redis:\/\/cache:6379\/0": the scheme redis: is not a database migrate-guard supports; /);
+    const stderr = await expectRefused(
+      ['migrate', '--db', 'redis://cache:6379/0'],
+      { DATABASE_URL: project.db },
+      /--db "redis:\/\/cache:6379\/0": the scheme redis: is not a database migrate-guard supports; /,
+    );
     expect(stderr).toContain(SUPPORTED_LOCATIONS);
   });
 });
@@ -116,14 +142,22 @@ describe("a knexfile's connection may be a function, sync or async, as knex allo
 
     it('an async function giving { host, port, user, database } migrates that PostgreSQL database', async () => {
       const server = new URL(PG_SERVER);
-      const connection = { host: server.hostname, port: Number(server.port || 5432), user: decodeURIComponent(server.username), database: db.name };
+      const connection = {
+        host: server.hostname,
+        port: Number(server.port || 5432),
+        user: decodeURIComponent(server.username),
+        database: db.name,
+      };
       await writeFile(
         path.join(project.dir, 'knexfile.js'),
         `module.exports = { development: { client: 'pg', connection: async () => { await new Promise((resolve) => setTimeout(resolve, 1)); return ${JSON.stringify(connection)}; }, migrations: { directory: './migrations' } } };\n`,
       );
       const result = await project.run(['migrate', '--json'], { env: KNEXFILE_ONLY });
       expect(result.exitCode, result.all).toBe(0);
-      expect(parseReport(result.stdout)).toMatchObject({ applied: [ITEMS], database: `postgres://${connection.user}@${connection.host}:${connection.port}/${db.name}` });
+      expect(parseReport(result.stdout)).toMatchObject({
+        applied: [ITEMS],
+        database: `postgres://${connection.user}@${connection.host}:${connection.port}/${db.name}`,
+      });
       expect(await db.query('SELECT name FROM items')).toEqual([{ name: 'alpha' }]);
       expect(await db.query('SELECT name, batch FROM knex_migrations')).toEqual([{ name: ITEMS, batch: 1 }]);
       expect(await tree(project.dir)).not.toContain('database.db');

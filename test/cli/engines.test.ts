@@ -65,20 +65,27 @@ const ENGINES: readonly EngineRow[] = [
   },
 ];
 
-const itemNames = async (db: TestDatabase) => (await db.query<{ name: string }>('SELECT name FROM items ORDER BY id')).map((row) => row.name);
+const itemNames = async (db: TestDatabase) =>
+  (await db.query<{ name: string }>('SELECT name FROM items ORDER BY id')).map((row) => row.name);
 
 describe.each(ENGINES)('$name, through the CLI', (row) => {
   let project: TempProject;
   let db: TestDatabase;
   /** The CLI on this test's database; `--json` reports are parsed by `reportOf`. */
-  const cli = (args: readonly string[], env: Record<string, string | undefined> = {}) => project.run(args, { env: { DATABASE_URL: db.url, ...env } });
+  const cli = (args: readonly string[], env: Record<string, string | undefined> = {}) =>
+    project.run(args, { env: { DATABASE_URL: db.url, ...env } });
   /** Runs the CLI with `--json`, checks the exit code (the output is the failure message) and returns the report. */
-  const reportOf = async (args: readonly string[], exitCode: number, env: Record<string, string | undefined> = {}): Promise<Record<string, any>> => {
+  const reportOf = async (
+    args: readonly string[],
+    exitCode: number,
+    env: Record<string, string | undefined> = {},
+  ): Promise<Record<string, any>> => {
     const result = await cli([...args, '--json'], env);
     expect(result.exitCode, result.all).toBe(exitCode);
     return { ...parseReport(result.stdout), stderr: result.stderr };
   };
-  const backup = async (...flags: string[]) => (await reportOf(['backup', ...flags], 0)).backup as { path: string; kind: string; compressed: boolean; verified: boolean };
+  const backup = async (...flags: string[]) =>
+    (await reportOf(['backup', ...flags], 0)).backup as { path: string; kind: string; compressed: boolean; verified: boolean };
   const backupName = (kind: string, compressed = false) =>
     new RegExp(`^${kind}/${db.name}_${kind}_\\d{8}_\\d{6}(_\\d+)?${row.extension.replace('.', '\\.')}${compressed ? '\\.gz' : ''}$`);
 
@@ -126,7 +133,12 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       const before = await db.dump();
       await project.writeMigration('002_broken.ts', partialThenThrow);
       const report = await reportOf(['migrate'], 2);
-      expect(report).toMatchObject({ restored: true, undo: 'restore', restoreError: null, failed: { migration: '002_broken', phase: 'migrate' } });
+      expect(report).toMatchObject({
+        restored: true,
+        undo: 'restore',
+        restoreError: null,
+        failed: { migration: '002_broken', phase: 'migrate' },
+      });
       expect(report.stderr).toContain('restore verified');
       expect(report.backup).toMatch(new RegExp(`${row.extension.replace('.', '\\.')}$`));
       expect(await db.dump()).toBe(before);
@@ -243,7 +255,9 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       ]);
       for (const entry of backups) {
         expect(entry).toMatchObject({ verified: true, scrubError: null });
-        expect(Object.keys(entry)).toEqual(expect.arrayContaining(['path', 'kind', 'createdAt', 'bytes', 'sha256', 'verified', 'scrubbedAt']));
+        expect(Object.keys(entry)).toEqual(
+          expect.arrayContaining(['path', 'kind', 'createdAt', 'bytes', 'sha256', 'verified', 'scrubbedAt']),
+        );
       }
       for (const file of [plain.path, compressed.path]) {
         const verify = await reportOf(['verify', file], 0);
@@ -273,7 +287,13 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       const writer = (async () => {
         for (let n = 0; writing; n += 1) {
           const name = `w${n}`;
-          if (await db.exec(`INSERT INTO items (name) VALUES ('${name}')`).then(() => true, () => false)) committed.push(name);
+          if (
+            await db.exec(`INSERT INTO items (name) VALUES ('${name}')`).then(
+              () => true,
+              () => false,
+            )
+          )
+            committed.push(name);
         }
       })();
       try {

@@ -13,7 +13,13 @@ import { knexMigration } from '../helpers/migrations.ts';
  */
 
 /** What both CLIs run with: the knexfile's `development` section, nothing from the outer shell. */
-const ENV = { NODE_ENV: 'development', DATABASE_URL: undefined, MIGRATIONS_DIR: undefined, BACKUP_DIR: undefined, MIGRATE_GUARD_CONFIG: undefined };
+const ENV = {
+  NODE_ENV: 'development',
+  DATABASE_URL: undefined,
+  MIGRATIONS_DIR: undefined,
+  BACKUP_DIR: undefined,
+  MIGRATE_GUARD_CONFIG: undefined,
+};
 
 const ACCOUNTS = '20240101000000_accounts.js';
 const NOTES = '20240102000000_notes.js';
@@ -54,7 +60,10 @@ describe('a knex project on PostgreSQL adopts migrate-guard', () => {
       knexfile,
       `module.exports = {\n  development: {\n    client: 'pg',\n    connection: ${JSON.stringify(connection)},\n    migrations: { directory: './migrations' },\n  },\n};\n`,
     );
-    await project.writeMigration(ACCOUNTS, knexMigration('accounts', "t.string('name').notNullable();", "await knex('accounts').insert({ name: 'seeded by the migration' });"));
+    await project.writeMigration(
+      ACCOUNTS,
+      knexMigration('accounts', "t.string('name').notNullable();", "await knex('accounts').insert({ name: 'seeded by the migration' });"),
+    );
     await project.writeMigration(NOTES, knexMigration('notes', "t.integer('account_id').references('accounts.id'); t.text('body');"));
   });
   afterEach(async () => {
@@ -97,7 +106,11 @@ describe('a knex project on PostgreSQL adopts migrate-guard', () => {
       { name: NOTES, batch: 1 },
     ]);
     expect(await db.tables()).not.toContain('tags');
-    expect(await db.query('SELECT name FROM accounts ORDER BY id')).toEqual([{ name: 'seeded by the migration' }, { name: 'alice' }, { name: 'bob' }]);
+    expect(await db.query('SELECT name FROM accounts ORDER BY id')).toEqual([
+      { name: 'seeded by the migration' },
+      { name: 'alice' },
+      { name: 'bob' },
+    ]);
 
     // And migrate-guard sees what knex reverted as pending again.
     const after = await project.run(['status', '--json'], { env: ENV });

@@ -31,12 +31,11 @@ describe('migrate', () => {
     expect(report).toMatchObject({ command: 'migrate', ok: true, exitCode: 0, restored: false, failed: null });
     expect(report.applied).toEqual(['001_items', '002_gamma']);
     expect(report.checks.every((check: { ok: boolean }) => check.ok)).toBe(true);
-    expect(await query(project.db, 'SELECT name FROM items ORDER BY id')).toEqual([
-      { name: 'alpha' },
-      { name: 'beta' },
-      { name: 'gamma' },
-    ]);
-    const applied = await query<{ name: string; checksum: string }>(project.db, 'SELECT name, checksum FROM migrate_guard_migrations ORDER BY name');
+    expect(await query(project.db, 'SELECT name FROM items ORDER BY id')).toEqual([{ name: 'alpha' }, { name: 'beta' }, { name: 'gamma' }]);
+    const applied = await query<{ name: string; checksum: string }>(
+      project.db,
+      'SELECT name, checksum FROM migrate_guard_migrations ORDER BY name',
+    );
     expect(applied.map((row) => row.name)).toEqual(['001_items', '002_gamma']);
     expect(applied[0]!.checksum).toBe(await sha256(path.join(project.migrations, '001_items.ts')));
 
@@ -101,11 +100,7 @@ describe('migrate', () => {
       const result = await project.run(['migrate']);
       expect(result.exitCode, result.stderr).toBe(2);
       // The application's own open connection sees the pre-rollout data, not a mix.
-      expect(await all('SELECT name FROM items ORDER BY id')).toEqual([
-        { name: 'alpha' },
-        { name: 'beta' },
-        { name: 'written-by-app' },
-      ]);
+      expect(await all('SELECT name FROM items ORDER BY id')).toEqual([{ name: 'alpha' }, { name: 'beta' }, { name: 'written-by-app' }]);
       expect(await all("SELECT name FROM sqlite_master WHERE name = 'half_done'")).toEqual([]);
       expect(await all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
       expect(await dump(project.db)).toBe(before);
@@ -150,7 +145,9 @@ describe('migrate', () => {
     expect(report.recovered).toMatchObject({ state: 'migrating' });
     // Recovery undid the half-run, but kept what was there, the app's write included.
     expect(report.recovered.preRestoreCopy).toMatch(/\/app\.db\.pre-restore\.\d{8}_\d{6}$/);
-    expect(await query(report.recovered.preRestoreCopy, "SELECT COUNT(*) AS n FROM items WHERE name = 'written-after-the-crash'")).toEqual([{ n: 1 }]);
+    expect(await query(report.recovered.preRestoreCopy, "SELECT COUNT(*) AS n FROM items WHERE name = 'written-after-the-crash'")).toEqual([
+      { n: 1 },
+    ]);
     expect(report.applied).toEqual(['002_gamma', '003_hang']);
     expect(next.stderr).toContain('interrupted');
     expect(next.stderr).toContain('took over the lock');
@@ -191,7 +188,10 @@ describe('migrate', () => {
   it('exits 1 with the database unchanged when the backup cannot be written', async () => {
     await baseline();
     // Make the database bigger than the file-size limit the run gets.
-    await exec(project.db, "CREATE TABLE blob_data (b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) INSERT INTO blob_data SELECT randomblob(500) FROM c;");
+    await exec(
+      project.db,
+      'CREATE TABLE blob_data (b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) INSERT INTO blob_data SELECT randomblob(500) FROM c;',
+    );
     const before = await sha256(project.db);
     const backupsBefore = await project.backupFiles();
     await project.writeMigration('002_gamma.ts', addItem('gamma'));

@@ -60,7 +60,9 @@ async function everyCommandThatWrites(): Promise<void> {
   await run(['backup']);
   await run(['backup', '--compress']);
   await run(['backup', '--kind', 'daily']);
-  const manual = parseReport((await run(['backups', '--json'])).stdout).backups.find((b: { kind: string; compressed: boolean }) => b.kind === 'manual' && !b.compressed).path;
+  const manual = parseReport((await run(['backups', '--json'])).stdout).backups.find(
+    (b: { kind: string; compressed: boolean }) => b.kind === 'manual' && !b.compressed,
+  ).path;
   await run(['restore', '--latest', '--yes']);
   await run(['restore-table', manual, 'items']);
   await run(['restore-table', manual, 'items', '--apply']);
@@ -82,9 +84,20 @@ describe('who can read what migrate-guard writes', () => {
     const created = [...(await walk(project.dir))].filter(([name]) => !before.has(name) && !name.startsWith('migrations/'));
     const names = created.map(([name]) => name);
     // Not a vacuous walk: the kinds of files the task is about are all there.
-    for (const expected of [/^backups$/, /^backups\/pre-rollout\/.*\.db$/, /^backups\/manual\/.*\.db\.gz$/, /^backups\/daily\/.*\.db\.gz\.manifest\.json$/,
-      /^backups\/events\.jsonl$/, /^app\.db\.pre-restore\.\d{8}_\d{6}$/, /^items-from-app_manual_.*\.sql$/, /^app\.db\.migrate-guard\.lock$/]) {
-      expect(names.some((name) => expected.test(name)), `${expected} among ${names.join(', ')}`).toBe(true);
+    for (const expected of [
+      /^backups$/,
+      /^backups\/pre-rollout\/.*\.db$/,
+      /^backups\/manual\/.*\.db\.gz$/,
+      /^backups\/daily\/.*\.db\.gz\.manifest\.json$/,
+      /^backups\/events\.jsonl$/,
+      /^app\.db\.pre-restore\.\d{8}_\d{6}$/,
+      /^items-from-app_manual_.*\.sql$/,
+      /^app\.db\.migrate-guard\.lock$/,
+    ]) {
+      expect(
+        names.some((name) => expected.test(name)),
+        `${expected} among ${names.join(', ')}`,
+      ).toBe(true);
     }
     const tooWide = created
       .filter(([, { mode, folder }]) => (folder ? mode !== 0o700 : (mode & ~0o600) !== 0))
@@ -101,7 +114,11 @@ describe('who can read what migrate-guard writes', () => {
     await run(['restore', backups[0].path, '--yes']);
     await run(['restore-table', backups[1].path, 'notes', '--out', 'notes.sql']);
 
-    const data = [...backups.map((b: { path: string }) => b.path), ...backups.map((b: { path: string }) => `${b.path}.manifest.json`), path.join(project.dir, 'notes.sql')];
+    const data = [
+      ...backups.map((b: { path: string }) => b.path),
+      ...backups.map((b: { path: string }) => `${b.path}.manifest.json`),
+      path.join(project.dir, 'notes.sql'),
+    ];
     const copies = (await readdir(project.dir)).filter((name) => name.startsWith('app.db.pre-restore.'));
     expect(copies).toHaveLength(1);
     data.push(path.join(project.dir, copies[0]!));

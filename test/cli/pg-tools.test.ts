@@ -20,7 +20,10 @@ const DEBIAN_TOOLS = '/usr/lib/postgresql';
 const HIDE = `mount -t tmpfs migrate-guard-test ${DEBIAN_TOOLS} && export PATH="$TOOLS_PATH" && exec "$@"`;
 
 /** Whether this machine lets a test hide /usr/lib/postgresql in a mount namespace of its own. */
-const CAN_HIDE = existsSync(DEBIAN_TOOLS) && execaSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs probe ${DEBIAN_TOOLS}`], { reject: false }).exitCode === 0;
+const CAN_HIDE =
+  existsSync(DEBIAN_TOOLS) &&
+  execaSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs probe ${DEBIAN_TOOLS}`], { reject: false })
+    .exitCode === 0;
 
 describe('the PostgreSQL client tools', () => {
   let project: TempProject;

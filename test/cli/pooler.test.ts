@@ -27,7 +27,10 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
 
   let project: TempProject;
   let db: TestDatabase;
-  const migrated = useMigratedDatabase({ fresh: () => postgresDatabase('mg_pooler'), copy: (template) => postgresDatabase('mg_pooler', { template }) }, { '001_items.ts': createItems });
+  const migrated = useMigratedDatabase(
+    { fresh: () => postgresDatabase('mg_pooler'), copy: (template) => postgresDatabase('mg_pooler', { template }) },
+    { '001_items.ts': createItems },
+  );
   beforeEach(() => {
     ({ project, db } = migrated());
   });
@@ -36,7 +39,11 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
   const serverOnly = () => db.url.replace(/\/[^/?]*$/, '');
   const itemNames = async () => (await db.query<{ name: string }>('SELECT name FROM items ORDER BY id')).map((row) => row.name);
   /** Runs the CLI with `--json` and `env`, checks the exit code (the output is the failure message), returns the report. */
-  const reportOf = async (args: readonly string[], exitCode: number, env: Record<string, string | undefined>): Promise<Record<string, any>> => {
+  const reportOf = async (
+    args: readonly string[],
+    exitCode: number,
+    env: Record<string, string | undefined>,
+  ): Promise<Record<string, any>> => {
     const result = await project.run([...args, '--json'], { env });
     expect(result.exitCode, result.all).toBe(exitCode);
     return { ...parseReport(result.stdout), stderr: result.stderr };
@@ -50,7 +57,9 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
       const before = await db.dump();
       const report = await reportOf(['migrate'], 1, env());
       expect(report.error.code).toBe('TRANSACTION_POOLER');
-      expect(report.error.message).toMatch(/^DATABASE_URL postgres:\/\/.*goes through a connection pooler in transaction mode \(a pooler such as PgBouncer at 127\.0\.0\.1:\d+; the server behind it listens on port 5432\)/);
+      expect(report.error.message).toMatch(
+        /^DATABASE_URL postgres:\/\/.*goes through a connection pooler in transaction mode \(a pooler such as PgBouncer at 127\.0\.0\.1:\d+; the server behind it listens on port 5432\)/,
+      );
       expect(report.error.message).toMatch(/set DIRECT_URL \(or --direct-url, or directUrl in the config\)/);
       expect(report.error.message).toMatch(/session-mode pool; nothing was changed$/);
       expect(report).toMatchObject({ applied: [], backup: null, restored: false, failed: { phase: 'refused' } });
@@ -87,7 +96,11 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
     it('rolls a failing migration back (exit 2), and restores the backup after a transaction: false one (exit 2)', async () => {
       const before = await db.dump();
       await project.writeMigration('002_broken.ts', changeThenThrow);
-      expect(await reportOf(['migrate'], 2, env())).toMatchObject({ restored: true, undo: 'rollback', failed: { migration: '002_broken' } });
+      expect(await reportOf(['migrate'], 2, env())).toMatchObject({
+        restored: true,
+        undo: 'rollback',
+        failed: { migration: '002_broken' },
+      });
       expect(await db.dump()).toBe(before);
 
       await project.writeMigration('002_broken.ts', partialThenThrow);
@@ -114,7 +127,10 @@ describe.skipIf(PGBOUNCER_BINARY === null)('PostgreSQL behind PgBouncer, through
       await project.writeMigration('002_gamma.ts', addItem('gamma'));
       // A DIRECT_URL naming another database would be refused: the flag wins.
       const wrong = { ...env(), DIRECT_URL: `${serverOnly()}/another_database` };
-      expect((await reportOf(['migrate'], 1, wrong)).error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/names database another_database/) });
+      expect((await reportOf(['migrate'], 1, wrong)).error).toMatchObject({
+        code: 'USAGE',
+        message: expect.stringMatching(/names database another_database/),
+      });
       expect((await reportOf(['migrate', '--direct-url', serverOnly()], 0, wrong)).applied).toEqual(['002_gamma']);
 
       await project.writeMigration('003_delta.ts', addItem('delta'));

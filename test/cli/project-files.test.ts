@@ -80,11 +80,20 @@ const MISTAKES: readonly Mistake[] = [
 /** Every file under the project folder (the database, its lock and journal, backups), as relative paths. */
 async function projectFiles(): Promise<string[]> {
   const entries = await readdir(project.dir, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => path.relative(project.dir, path.join(entry.parentPath, entry.name))).sort();
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(project.dir, path.join(entry.parentPath, entry.name)))
+    .sort();
 }
 
 /** Runs `args` with --json, then without, asserting both refuse with the place of the mistake; returns the human output and the report. */
-async function refusedAt(args: readonly string[], file: string, line: number, code: string, says: RegExp): Promise<{ stderr: string; report: Record<string, any> }> {
+async function refusedAt(
+  args: readonly string[],
+  file: string,
+  line: number,
+  code: string,
+  says: RegExp,
+): Promise<{ stderr: string; report: Record<string, any> }> {
   const json = await project.run([...args, '--json']);
   expect(json.exitCode, json.all).toBe(1);
   const report = parseReport(json.stdout);
@@ -99,8 +108,14 @@ async function refusedAt(args: readonly string[], file: string, line: number, co
   // One line that points at the mistake, then the offending line with a caret under it.
   const first = lines.findIndex((text) => text.startsWith(`migrate-guard: ${file}:${line}:`));
   expect(first, human.stderr).toBeGreaterThanOrEqual(0);
-  expect(lines.slice(first + 1).some((text) => text.startsWith(`> ${line} | `)), human.stderr).toBe(true);
-  expect(lines.slice(first + 1).some((text) => /^\s+\|\s*\^$/.test(text)), human.stderr).toBe(true);
+  expect(
+    lines.slice(first + 1).some((text) => text.startsWith(`> ${line} | `)),
+    human.stderr,
+  ).toBe(true);
+  expect(
+    lines.slice(first + 1).some((text) => /^\s+\|\s*\^$/.test(text)),
+    human.stderr,
+  ).toBe(true);
   return { stderr: human.stderr, report };
 }
 
@@ -136,7 +151,10 @@ describe('a mistake in a migration is refused before anything is touched', () =>
 
   it('a mistake in a later migration refuses the whole run: the good ones before it do not run either', async () => {
     await project.writeMigration('001_items.ts', createItems);
-    await project.writeMigration('002_good.ts', "export async function up({ context }) { await context.schema.createTable('good', (t) => t.increments('id')); }\n");
+    await project.writeMigration(
+      '002_good.ts',
+      "export async function up({ context }) { await context.schema.createTable('good', (t) => t.increments('id')); }\n",
+    );
     const file = await project.writeMigration('003_mistake.mjs', MISTAKES[2]!.source('mjs'));
     await refusedAt(['migrate'], file, 2, 'PROJECT_FILE_INVALID', /migration 003_mistake does not export up\(\)/);
     expect(existsSync(project.db)).toBe(false);
@@ -156,7 +174,13 @@ describe('a mistake in a migration is refused before anything is touched', () =>
     await project.writeMigration('001_items.ts', createItems);
     const file = await project.writeMigration(
       '002_notes.cjs',
-      ["exports.up = async function ({ context }) { await context.schema.createTable('notes', (t) => t.increments('id')); };", 'exports.dwn = async function ({ context }) {', "  await context.schema.dropTable('notes');", '};', ''].join('\n'),
+      [
+        "exports.up = async function ({ context }) { await context.schema.createTable('notes', (t) => t.increments('id')); };",
+        'exports.dwn = async function ({ context }) {',
+        "  await context.schema.dropTable('notes');",
+        '};',
+        '',
+      ].join('\n'),
     );
     expect((await project.run(['migrate'])).exitCode).toBe(0);
     const sum = await sha256(project.db);
@@ -179,7 +203,7 @@ describe('a mistake in a migration is refused before anything is touched', () =>
   });
 
   it('baseline refuses it before the scratch run and the backup', async () => {
-    await exec(project.db, "CREATE TABLE notes (id INTEGER PRIMARY KEY)");
+    await exec(project.db, 'CREATE TABLE notes (id INTEGER PRIMARY KEY)');
     const sum = await sha256(project.db);
     const file = await project.writeMigration('001_notes.mjs', MISTAKES[0]!.source('mjs'));
     await refusedAt(['baseline', '--to', '001_notes'], file, 3, 'PROJECT_FILE_INVALID', /syntax error in migration 001_notes/);
@@ -191,9 +215,20 @@ describe('a mistake in a migration is refused before anything is touched', () =>
     await project.writeMigration('001_items.ts', createItems);
     const file = await project.writeMigration(
       '002_throws.mjs',
-      ['const table = process.env.NOTES_TABLE;', "if (!table) throw new Error('NOTES_TABLE is not set');", 'export async function up() {}', ''].join('\n'),
+      [
+        'const table = process.env.NOTES_TABLE;',
+        "if (!table) throw new Error('NOTES_TABLE is not set');",
+        'export async function up() {}',
+        '',
+      ].join('\n'),
     );
-    const { stderr } = await refusedAt(['migrate'], file, 2, 'PROJECT_FILE_INVALID', /migration 002_throws threw while loading: NOTES_TABLE is not set/);
+    const { stderr } = await refusedAt(
+      ['migrate'],
+      file,
+      2,
+      'PROJECT_FILE_INVALID',
+      /migration 002_throws threw while loading: NOTES_TABLE is not set/,
+    );
     expect(stderr).toContain(`at ${file}:2:`);
     // The stack is trimmed to the user's files: none of migrate-guard's or Node's frames.
     expect(stderr).not.toMatch(/node_modules|node:internal|dist\//);
@@ -206,7 +241,10 @@ describe('no migrations: nothing is created', () => {
     await rm(project.migrations, { recursive: true });
     const result = await project.run(['migrate', '--json']);
     expect(result.exitCode, result.all).toBe(1);
-    expect(parseReport(result.stdout).error).toMatchObject({ code: 'USAGE', message: expect.stringContaining(`migrations folder ${project.migrations} does not exist`) });
+    expect(parseReport(result.stdout).error).toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining(`migrations folder ${project.migrations} does not exist`),
+    });
     expect(await projectFiles()).toEqual([]);
   });
 
@@ -248,7 +286,13 @@ describe('a mistake in the knexfile or the config is refused with its place', ()
   }
 
   const config = (extension: Extension) =>
-    [extension === 'cjs' ? 'module.exports = {' : 'export default {', "  checks: { integrity: 'full' }", "  transactions: 'group',", '};', ''].join('\n');
+    [
+      extension === 'cjs' ? 'module.exports = {' : 'export default {',
+      "  checks: { integrity: 'full' }",
+      "  transactions: 'group',",
+      '};',
+      '',
+    ].join('\n');
 
   for (const extension of EXTENSIONS) {
     it(`migrate-guard.config.${extension} with a syntax error, the database byte for byte`, async () => {
@@ -269,7 +313,10 @@ describe('a mistake in the knexfile or the config is refused with its place', ()
   it('a project Umzug module with a syntax error', async () => {
     await writeFile(path.join(project.dir, 'migrate-guard.config.mjs'), "export default { umzug: './umzug.mjs' };\n");
     const file = path.join(project.dir, 'umzug.mjs');
-    await writeFile(file, ["import { Umzug } from 'umzug';", "export const umzug = new Umzug({ migrations: { glob: 'm/*.js' , });", ''].join('\n'));
+    await writeFile(
+      file,
+      ["import { Umzug } from 'umzug';", "export const umzug = new Umzug({ migrations: { glob: 'm/*.js' , });", ''].join('\n'),
+    );
     await mkdir(path.join(project.dir, 'm'));
     const before = await projectFiles();
     await refusedAt(['migrate'], file, 2, 'CONFIG_INVALID', /syntax error in umzug module/);

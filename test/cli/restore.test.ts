@@ -84,8 +84,11 @@ describe('restore', () => {
 
   it('refuses a backup that would fail the post-restore checks (foreign keys) before touching anything', async () => {
     const orphaned = path.join(project.dir, 'orphaned.db');
-    await exec(orphaned, `ATTACH ${JSON.stringify(project.db)} AS live; CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items SELECT id, name FROM live.items;
-      CREATE TABLE tags (id INTEGER PRIMARY KEY, itemId INTEGER REFERENCES items(id), label TEXT); INSERT INTO tags VALUES (1, 99, 'orphan');`);
+    await exec(
+      orphaned,
+      `ATTACH ${JSON.stringify(project.db)} AS live; CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items SELECT id, name FROM live.items;
+      CREATE TABLE tags (id INTEGER PRIMARY KEY, itemId INTEGER REFERENCES items(id), label TEXT); INSERT INTO tags VALUES (1, 99, 'orphan');`,
+    );
     const before = await sha256(project.db);
     const result = await project.run(['restore', orphaned, '--json']);
     expect(result.exitCode).toBe(1);
@@ -123,7 +126,10 @@ describe('restore-table', () => {
     const sql = await readFile(out, 'utf8');
     expect(sql).toMatch(/^-- migrate-guard restore-table/);
     await exec(project.db, `DELETE FROM items; ${sql}`);
-    expect(await query(project.db, 'SELECT id, name FROM items ORDER BY id')).toEqual([{ id: 1, name: 'alpha' }, { id: 2, name: 'beta' }]);
+    expect(await query(project.db, 'SELECT id, name FROM items ORDER BY id')).toEqual([
+      { id: 1, name: 'alpha' },
+      { id: 2, name: 'beta' },
+    ]);
   });
 
   it('applies the backup rows in one transaction, and rolls back on a foreign-key violation', async () => {
@@ -168,7 +174,10 @@ describe('drill', () => {
     expect(report).toMatchObject({ ok: true, objectiveMs: 1_800_000 });
     expect(report.proof.tables).toMatchObject({ items: 2, tags: 2 });
     expect(await sha256(project.db)).toBe(before);
-    const events = (await readFile(path.join(project.backups, 'events.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const events = (await readFile(path.join(project.backups, 'events.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.at(-1)).toMatchObject({ job: 'drill', verified: true, error: null });
   });
 

@@ -50,7 +50,8 @@ async function withParentAndChild(): Promise<void> {
   expect(first.exitCode, first.all).toBe(0);
 }
 
-const rowsCheckOf = (report: Record<string, any>) => (report.checks as { name: string; ok: boolean; detail: string }[]).find((check) => check.name === 'rows');
+const rowsCheckOf = (report: Record<string, any>) =>
+  (report.checks as { name: string; ok: boolean; detail: string }[]).find((check) => check.name === 'rows');
 
 describe('the rows check on SQLite', () => {
   it('a migration that turns foreign keys on and rebuilds a parent fails the run, restored with every child row (exit 2)', async () => {
@@ -74,7 +75,10 @@ describe('the rows check on SQLite', () => {
 
   it('passes once the migration declares the deletes, for every table or for the tables it names', async () => {
     await withParentAndChild();
-    await project.writeMigration('002_rebuild_parent.js', rebuildWithForeignKeysOn("exports.review = { allow: [{ rule: 'rows-shrunk', tables: ['child'] }] };"));
+    await project.writeMigration(
+      '002_rebuild_parent.js',
+      rebuildWithForeignKeysOn("exports.review = { allow: [{ rule: 'rows-shrunk', tables: ['child'] }] };"),
+    );
     const result = await project.run(['migrate', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(rowsCheckOf(parseReport(result.stdout))).toMatchObject({ ok: true });
@@ -85,7 +89,10 @@ describe('the rows check on SQLite', () => {
   it('a declaration naming other tables does not cover the lost ones', async () => {
     await withParentAndChild();
     const before = await dump(project.db);
-    await project.writeMigration('002_rebuild_parent.js', rebuildWithForeignKeysOn("exports.review = { allow: [{ rule: 'rows-shrunk', tables: ['parent'] }] };"));
+    await project.writeMigration(
+      '002_rebuild_parent.js',
+      rebuildWithForeignKeysOn("exports.review = { allow: [{ rule: 'rows-shrunk', tables: ['parent'] }] };"),
+    );
     const result = await project.run(['migrate', '--json']);
     expect(result.exitCode, result.stderr).toBe(2);
     expect(await dump(project.db)).toBe(before);
@@ -140,7 +147,10 @@ describe('the rows check on SQLite', () => {
   it('foreign keys turned on inside a grouped migration are noticed: every table is compared', async () => {
     await withParentAndChild();
     // Inside a transaction SQLite ignores the PRAGMA; the run still says it saw it and compares every table.
-    await project.writeMigration('002_fk_on.js', "exports.up = async (knex) => { await knex.raw('PRAGMA foreign_keys = ON'); await knex.raw('CREATE TABLE labels (id integer PRIMARY KEY)'); };\n");
+    await project.writeMigration(
+      '002_fk_on.js',
+      "exports.up = async (knex) => { await knex.raw('PRAGMA foreign_keys = ON'); await knex.raw('CREATE TABLE labels (id integer PRIMARY KEY)'); };\n",
+    );
     const result = await project.run(['migrate', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toContain('a migration turned foreign keys on (PRAGMA foreign_keys = ON)');
@@ -166,7 +176,9 @@ exports.up = async (knex) => {
     );
     const result = await project.run(['migrate', '--json']);
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stderr).toContain('child: 3 rows before the run, 2 after (1 lost); not failed: another connection (the application?) committed during the run');
+    expect(result.stderr).toContain(
+      'child: 3 rows before the run, 2 after (1 lost); not failed: another connection (the application?) committed during the run',
+    );
     expect(await query(project.db, 'SELECT body FROM child ORDER BY id')).toEqual([{ body: 'X' }, { body: 'Y' }]);
   });
 });
@@ -306,7 +318,10 @@ describe('the rows check on PostgreSQL', () => {
 
     // The run's own delete, counted the same way (a plain DELETE leaves the table readable from outside): failed.
     const before = await db.dump();
-    await project.writeMigration('003_run_deletes.js', "exports.up = async (knex) => { await knex('child').where({ body: 'X' }).del(); };\n");
+    await project.writeMigration(
+      '003_run_deletes.js',
+      "exports.up = async (knex) => { await knex('child').where({ body: 'X' }).del(); };\n",
+    );
     const ours = await cli(['migrate', '--json']);
     expect(ours.exitCode, ours.stderr).toBe(2);
     expect(rowsCheckOf(parseReport(ours.stdout))?.detail).toContain('child: 2 rows before the run, 1 after (1 lost)');
@@ -317,7 +332,10 @@ describe('the rows check on PostgreSQL', () => {
     await project.writeMigration('001_parent_child.js', schema);
     expect((await cli(['migrate'])).exitCode).toBe(0);
     const before = await db.dump();
-    await project.writeMigration('002_reset_parent.js', "exports.up = async (knex) => { await knex.raw('TRUNCATE parent CASCADE'); await knex('parent').insert({ id: 1, name: 'a' }); };\n");
+    await project.writeMigration(
+      '002_reset_parent.js',
+      "exports.up = async (knex) => { await knex.raw('TRUNCATE parent CASCADE'); await knex('parent').insert({ id: 1, name: 'a' }); };\n",
+    );
     const result = await cli(['migrate', '--json']);
     expect(result.exitCode, result.stderr).toBe(2);
     const rows = rowsCheckOf(parseReport(result.stdout));

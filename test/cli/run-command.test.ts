@@ -52,7 +52,10 @@ describe('runCommand refusals', () => {
       `migrate-guard: unexpected error in migrate-guard ${version}: Cannot read properties of undefined (reading 'name'); this is a bug in migrate-guard, not a mistake in your project: please report it with this output (MIGRATE_GUARD_DEBUG=1 prints the stack)\n`,
     );
     const json = await refusalOf(new Error('boom'), true);
-    expect(JSON.parse(json.stdout).error).toEqual({ code: 'INTERNAL', message: expect.stringContaining(`unexpected error in migrate-guard ${version}: boom;`) });
+    expect(JSON.parse(json.stdout).error).toEqual({
+      code: 'INTERNAL',
+      message: expect.stringContaining(`unexpected error in migrate-guard ${version}: boom;`),
+    });
   });
 
   it('a GuardError with a place gives file, line and column in JSON and its context under the line', async () => {

@@ -22,7 +22,10 @@ const flipByte = async (file: string, at: number) => {
   await writeFile(file, bytes);
 };
 const events = async () =>
-  (await readFile(path.join(project.backups, 'events.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  (await readFile(path.join(project.backups, 'events.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 const manifestOf = async (file: string) => JSON.parse(await readFile(`${file}.manifest.json`, 'utf8'));
 
 describe('verify --all (the daily scrub)', () => {
@@ -42,22 +45,35 @@ describe('verify --all (the daily scrub)', () => {
     expect(scrub.exitCode).toBe(4);
     const report = parseReport(scrub.stdout);
     expect(report).toMatchObject({ command: 'verify', ok: false, exitCode: 4, all: true, deep: false, failed: [newer] });
-    expect(report.backups.find((entry: { path: string }) => entry.path === newer)).toMatchObject({ result: 'failed', error: expect.stringContaining('compressed-checksum') });
+    expect(report.backups.find((entry: { path: string }) => entry.path === newer)).toMatchObject({
+      result: 'failed',
+      error: expect.stringContaining('compressed-checksum'),
+    });
     const human = await project.run(['verify', '--all']);
     expect(human.exitCode).toBe(4);
     expect(human.stderr).toContain(`FAILED ${newer}`);
 
     // The verdict is kept in the manifest, rewritten with the mode it had.
-    expect(await manifestOf(newer)).toMatchObject({ verified: false, scrubLevel: 'checksum', scrubError: expect.stringContaining('differs') });
+    expect(await manifestOf(newer)).toMatchObject({
+      verified: false,
+      scrubLevel: 'checksum',
+      scrubError: expect.stringContaining('differs'),
+    });
     expect((await stat(`${newer}.manifest.json`)).mode & 0o777).toBe(manifestMode);
     expect(await manifestOf(older)).toMatchObject({ verified: true, scrubError: null, scrubbedAt: expect.any(String) });
     const scrubLines = (await events()).filter((event) => event.job === 'scrub');
-    expect(scrubLines.filter((event) => event.file === newer).at(-1)).toMatchObject({ kind: 'daily', error: expect.stringContaining('differs') });
+    expect(scrubLines.filter((event) => event.file === newer).at(-1)).toMatchObject({
+      kind: 'daily',
+      error: expect.stringContaining('differs'),
+    });
     expect(scrubLines.at(-1)).toMatchObject({ file: null, error: expect.stringContaining(newer) });
 
     // backups: unverified, with why.
     const listed = parseReport((await project.run(['backups', '--json'])).stdout).backups;
-    expect(listed.find((entry: { path: string }) => entry.path === newer)).toMatchObject({ verified: false, scrubError: expect.stringContaining('differs') });
+    expect(listed.find((entry: { path: string }) => entry.path === newer)).toMatchObject({
+      verified: false,
+      scrubError: expect.stringContaining('differs'),
+    });
     expect(listed.find((entry: { path: string }) => entry.path === older)).toMatchObject({ verified: true, scrubError: null });
 
     // prune: the corrupt one is not the newest verified backup of the day any more; the older one is kept.
@@ -95,12 +111,19 @@ describe('verify --all (the daily scrub)', () => {
   it('--deep adds the full proof: a manifest whose row counts no longer match passes the checksums, not --deep', async () => {
     const file = await backupJson([]);
     const manifest = await manifestOf(file);
-    await writeFile(`${file}.manifest.json`, JSON.stringify({ ...manifest, tables: { ...manifest.tables, items: manifest.tables.items + 1 } }));
+    await writeFile(
+      `${file}.manifest.json`,
+      JSON.stringify({ ...manifest, tables: { ...manifest.tables, items: manifest.tables.items + 1 } }),
+    );
     expect((await project.run(['verify', '--all'])).exitCode).toBe(0);
     const deep = await project.run(['verify', '--all', '--deep', '--json']);
     expect(deep.exitCode).toBe(4);
     expect(parseReport(deep.stdout)).toMatchObject({ deep: true, failed: [file] });
-    expect(await manifestOf(file)).toMatchObject({ verified: false, scrubLevel: 'deep', scrubError: expect.stringContaining('row-counts') });
+    expect(await manifestOf(file)).toMatchObject({
+      verified: false,
+      scrubLevel: 'deep',
+      scrubError: expect.stringContaining('row-counts'),
+    });
   });
 
   it('needs exactly one of <backup> and --all, in one line, exit 1', async () => {
@@ -115,7 +138,9 @@ describe('verify --all (the daily scrub)', () => {
     await project.run(['backup']);
     expect((await project.run(['verify', '--all'])).exitCode).toBe(0);
     const checksAt = async (hours: number) => {
-      const result = await project.run(['health', '--json'], { env: { MIGRATE_GUARD_NOW: new Date(Date.now() + hours * 3_600_000).toISOString() } });
+      const result = await project.run(['health', '--json'], {
+        env: { MIGRATE_GUARD_NOW: new Date(Date.now() + hours * 3_600_000).toISOString() },
+      });
       return parseReport(result.stdout).alerts.map((alert: { check: string }) => alert.check);
     };
     expect(await checksAt(25)).not.toContain('scrub-age');

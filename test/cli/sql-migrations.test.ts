@@ -78,7 +78,9 @@ describe('.sql migrations on PostgreSQL', () => {
       { label: 'what?', bumps: 1 },
     ]);
     expect(await db.query('SELECT label_count() AS n')).toEqual([{ n: '3' }]);
-    expect(await db.query("SELECT tgname FROM pg_trigger WHERE tgrelid = 'counters'::regclass AND NOT tgisinternal")).toEqual([{ tgname: 'counters_bump' }]);
+    expect(await db.query("SELECT tgname FROM pg_trigger WHERE tgrelid = 'counters'::regclass AND NOT tgisinternal")).toEqual([
+      { tgname: 'counters_bump' },
+    ]);
     await db.exec("UPDATE counters SET label = 'again' WHERE id = 1");
     expect(await db.query('SELECT bumps FROM counters WHERE id = 1')).toEqual([{ bumps: 2 }]);
   });
@@ -86,7 +88,10 @@ describe('.sql migrations on PostgreSQL', () => {
   it("shows PostgreSQL's message, SQLSTATE and the file's line for a misspelled keyword, in every output; exit 2, the database unchanged", async () => {
     // Content for "unchanged" to mean something, as the application wrote it.
     await db.exec(COUNTERS);
-    await project.writeMigration('002_broken.sql', 'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n');
+    await project.writeMigration(
+      '002_broken.sql',
+      'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n',
+    );
     await project.writeConfig(ERROR_HOOK);
     const before = await db.dump();
     const where = 'migrations/002_broken.sql line 3, column 1, SQLSTATE 42601';
@@ -104,33 +109,47 @@ describe('.sql migrations on PostgreSQL', () => {
       statement: 'CREAT TABLE oops (id int)',
     });
     expect(await readFile(path.join(project.dir, 'error.log'), 'utf8')).toBe(failed.message);
-    expect(result.stderr).toContain(`  FAILED   002_broken: ${where}: syntax error at or near "CREAT"\n           statement: CREAT TABLE oops (id int)\n`);
+    expect(result.stderr).toContain(
+      `  FAILED   002_broken: ${where}: syntax error at or near "CREAT"\n           statement: CREAT TABLE oops (id int)\n`,
+    );
     expect(await db.dump()).toBe(before);
   });
 
   it("shows the same refusal in the dry run's plan", async () => {
-    await project.writeMigration('001_broken.sql', 'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n');
+    await project.writeMigration(
+      '001_broken.sql',
+      'CREATE TABLE fine (id int);\nINSERT INTO fine VALUES (1);\nCREAT TABLE oops (id int);\n',
+    );
     const result = await cli(['migrate', '--dry-run', '--json']);
     expect(result.exitCode, result.all).toBe(1);
     // The rehearsal's own reads after the failure (in an aborted transaction) do not hide it.
     expect(parseReport(result.stdout).plan[0]).toMatchObject({
       name: '001_broken',
       status: 'would-fail',
-      error: 'migrations/001_broken.sql line 3, column 1, SQLSTATE 42601: syntax error at or near "CREAT"\nstatement: CREAT TABLE oops (id int)',
+      error:
+        'migrations/001_broken.sql line 3, column 1, SQLSTATE 42601: syntax error at or near "CREAT"\nstatement: CREAT TABLE oops (id int)',
     });
     const human = await cli(['migrate', '--dry-run']);
-    expect(human.stderr).toContain('    x ERROR migrations/001_broken.sql line 3, column 1, SQLSTATE 42601: syntax error at or near "CREAT"\n            statement: CREAT TABLE oops (id int)\n');
+    expect(human.stderr).toContain(
+      '    x ERROR migrations/001_broken.sql line 3, column 1, SQLSTATE 42601: syntax error at or near "CREAT"\n            statement: CREAT TABLE oops (id int)\n',
+    );
     expect(await db.tables()).toEqual([]);
   });
 
   it('points an unterminated $$ at its line and column, and keeps a multi-line message whole', async () => {
-    const unterminated = 'CREATE TABLE fine (id int);\n\nCREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND;\n';
+    const unterminated =
+      'CREATE TABLE fine (id int);\n\nCREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND;\n';
     await project.writeMigration('001_unterminated.sql', unterminated);
     const before = await db.dump();
     const result = await cli(['migrate', '--json']);
     expect(result.exitCode, result.all).toBe(2);
     const { failed } = parseReport(result.stdout);
-    expect(failed).toMatchObject({ migration: '001_unterminated', code: '42601', line: 3, column: unterminated.split('\n')[2]!.indexOf('$$') + 1 });
+    expect(failed).toMatchObject({
+      migration: '001_unterminated',
+      code: '42601',
+      line: 3,
+      column: unterminated.split('\n')[2]!.indexOf('$$') + 1,
+    });
     // PostgreSQL quotes the rest of the file, newlines and all: every line of it is reported.
     expect(failed.message).toContain('unterminated dollar-quoted string at or near "$$\nBEGIN\n  RETURN 1;\nEND;"');
     expect(await db.dump()).toBe(before);

@@ -33,27 +33,33 @@ async function fileHashes(db: string): Promise<string[]> {
 
 describe('migrate --dry-run', () => {
   // Mounting a tmpfs needs root (CI runs as root).
-  it.skipIf(process.getuid?.() !== 0)('on a full TMPDIR: DISK_FULL, exit 1, the database unchanged and no scratch copy left there', async () => {
-    await exec(project.db, "INSERT INTO items (name) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000) SELECT hex(randomblob(100)) FROM n;");
-    await project.writeMigration('002_add_qty.ts', addColumn);
-    const before = await sha256(project.db);
-    const tmp = path.join(project.dir, 'small-tmp');
-    await mkdir(tmp);
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tmp]);
-    try {
-      const result = await project.run(['migrate', '--dry-run', '--json'], { env: { TMPDIR: tmp } });
-      expect(result.exitCode, result.all).toBe(1);
-      const report = parseReport(result.stdout);
-      expect(report.error.code).toBe('DISK_FULL');
-      expect(report.error.message).toMatch(/^out of disk space \(.*SQLITE_FULL.*\): free space/);
-      // No scratch copy left; tsx's compile cache (tsx-<uid>) is there since the migrations are
-      // loaded and checked before the copy is made.
-      expect((await readdir(tmp)).filter((name) => !/^tsx-\d+$/.test(name))).toEqual([]);
-      expect(await sha256(project.db)).toBe(before);
-    } finally {
-      await execa('umount', [tmp]).catch(() => execa('umount', ['-l', tmp]));
-    }
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    'on a full TMPDIR: DISK_FULL, exit 1, the database unchanged and no scratch copy left there',
+    async () => {
+      await exec(
+        project.db,
+        'INSERT INTO items (name) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000) SELECT hex(randomblob(100)) FROM n;',
+      );
+      await project.writeMigration('002_add_qty.ts', addColumn);
+      const before = await sha256(project.db);
+      const tmp = path.join(project.dir, 'small-tmp');
+      await mkdir(tmp);
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tmp]);
+      try {
+        const result = await project.run(['migrate', '--dry-run', '--json'], { env: { TMPDIR: tmp } });
+        expect(result.exitCode, result.all).toBe(1);
+        const report = parseReport(result.stdout);
+        expect(report.error.code).toBe('DISK_FULL');
+        expect(report.error.message).toMatch(/^out of disk space \(.*SQLITE_FULL.*\): free space/);
+        // No scratch copy left; tsx's compile cache (tsx-<uid>) is there since the migrations are
+        // loaded and checked before the copy is made.
+        expect((await readdir(tmp)).filter((name) => !/^tsx-\d+$/.test(name))).toEqual([]);
+        expect(await sha256(project.db)).toBe(before);
+      } finally {
+        await execa('umount', [tmp]).catch(() => execa('umount', ['-l', tmp]));
+      }
+    },
+  );
 
   it('lists the SQL of an add-column and a drop-column migration and warns about the drop', async () => {
     await project.writeMigration('002_add_qty.ts', addColumn);
@@ -74,7 +80,7 @@ describe('migrate --dry-run', () => {
     expect(report.checks.every((check: { ok: boolean }) => check.ok)).toBe(true);
     // Nothing happened for real.
     expect(await sha256(project.db)).toBe(before);
-    expect(await query(project.db, "SELECT name FROM migrate_guard_migrations")).toEqual([{ name: '001_items' }]);
+    expect(await query(project.db, 'SELECT name FROM migrate_guard_migrations')).toEqual([{ name: '001_items' }]);
   });
 
   it('reports a failing migration by name, exit 1, with db, -wal and -shm byte-for-byte unchanged while the app holds it open', async () => {
@@ -120,11 +126,18 @@ describe('migrate --dry-run', () => {
 describe('dry run, continued', () => {
   it('reads a WAL database a crashed writer left (a -wal, no -shm) without creating a -shm', async () => {
     // A writer that dies holding the database leaves its -wal; here its -shm went too (a reboot).
-    const writer = execa('node', ['-e', `
+    const writer = execa(
+      'node',
+      [
+        '-e',
+        `
       const sqlite3 = require(${JSON.stringify(path.join(REPO, 'node_modules/sqlite3'))});
       const db = new sqlite3.Database(${JSON.stringify(project.db)});
       db.exec("PRAGMA journal_mode = WAL; INSERT INTO items (name) VALUES ('in-the-wal');", () => { console.log('written'); setInterval(() => {}, 1000); });
-    `], { reject: false });
+    `,
+      ],
+      { reject: false },
+    );
     await new Promise<void>((resolve) => writer.stdout!.on('data', () => resolve()));
     writer.kill('SIGKILL');
     await writer;
@@ -179,7 +192,10 @@ describe('down', () => {
     expect(report.backup).toMatch(/pre-rollout/);
     // knex rebuilt the table to drop the column: same columns and rows as before 002.
     expect((await query(project.db, 'PRAGMA table_info(items)')).map((c) => c.name)).toEqual(['id', 'name']);
-    expect(await query(project.db, 'SELECT * FROM items ORDER BY id')).toEqual([{ id: 1, name: 'alpha' }, { id: 2, name: 'beta' }]);
+    expect(await query(project.db, 'SELECT * FROM items ORDER BY id')).toEqual([
+      { id: 1, name: 'alpha' },
+      { id: 2, name: 'beta' },
+    ]);
     expect(await query(project.db, 'SELECT name FROM migrate_guard_migrations')).toEqual([{ name: '001_items' }]);
   });
 
@@ -199,7 +215,10 @@ describe('down', () => {
   });
 
   it('refuses before anything changes when a migration has no down, naming it', async () => {
-    await project.writeMigration('002_no_down.ts', `export async function up({ context }) { await context('items').insert({ name: 'g' }); }`);
+    await project.writeMigration(
+      '002_no_down.ts',
+      `export async function up({ context }) { await context('items').insert({ name: 'g' }); }`,
+    );
     expect((await project.run(['migrate'])).exitCode).toBe(0);
     const before = await sha256(project.db);
     const backups = await project.backupFiles();
@@ -214,7 +233,13 @@ describe('down', () => {
   it('refuses --to together with --step (exit 1)', async () => {
     const result = await project.run(['down', '--to', '001_items', '--step', '1', '--json']);
     expect(result.exitCode).toBe(1);
-    expect(parseReport(result.stdout)).toMatchObject({ command: 'down', ok: false, applied: [], restored: false, error: { code: 'USAGE' } });
+    expect(parseReport(result.stdout)).toMatchObject({
+      command: 'down',
+      ok: false,
+      applied: [],
+      restored: false,
+      error: { code: 'USAGE' },
+    });
   });
 
   it('supports --to and --dry-run', async () => {
@@ -239,7 +264,19 @@ describe('make', () => {
     await symlink(path.join(REPO, 'node_modules'), path.join(project.dir, 'node_modules'));
     const tsc = await execa(
       'node',
-      [path.join(REPO, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', file!],
+      [
+        path.join(REPO, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--skipLibCheck',
+        file!,
+      ],
       { cwd: project.dir, reject: false },
     );
     expect(tsc.exitCode, tsc.stdout).toBe(0);

@@ -9,7 +9,12 @@ const NOW = new Date('2026-03-31T12:00:00.000Z');
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
 
 /** A backup as `listBackups` gives it; `plainBytes` is the manifest's (decompressed) size. */
-function backup(kind: BackupKind, createdAt: string, bytes: number, options: { verified?: boolean; compressed?: boolean; plainBytes?: number } = {}): BackupEntry {
+function backup(
+  kind: BackupKind,
+  createdAt: string,
+  bytes: number,
+  options: { verified?: boolean; compressed?: boolean; plainBytes?: number } = {},
+): BackupEntry {
   const verified = options.verified ?? true;
   const compressed = options.compressed ?? false;
   const file = `/srv/backups/${kind}/app_${kind}_${createdAt}.db${compressed ? '.gz' : ''}`;
@@ -27,15 +32,41 @@ function backup(kind: BackupKind, createdAt: string, bytes: number, options: { v
     verified,
     verifiedAt: verified ? createdAt : null,
   } as BackupManifest;
-  return { path: file, kind, createdAt, bytes, compressed, sha256: 'ab', verified, scrubbedAt: null, scrubError: null, source: manifest.source, manifest, problem: null };
+  return {
+    path: file,
+    kind,
+    createdAt,
+    bytes,
+    compressed,
+    sha256: 'ab',
+    verified,
+    scrubbedAt: null,
+    scrubError: null,
+    source: manifest.source,
+    manifest,
+    problem: null,
+  };
 }
 
 /** Newest first, as listBackups sorts them. */
 const newestFirst = (entries: BackupEntry[]) => [...entries].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 
-function event(job: JobName, time: string, options: { kind?: BackupKind | null; error?: string | null; verified?: boolean; file?: string | null } = {}): BackupEvent {
+function event(
+  job: JobName,
+  time: string,
+  options: { kind?: BackupKind | null; error?: string | null; verified?: boolean; file?: string | null } = {},
+): BackupEvent {
   const error = options.error ?? null;
-  return { time, job, kind: options.kind ?? null, file: options.file ?? null, bytes: null, durationMs: 5, verified: options.verified ?? error === null, error };
+  return {
+    time,
+    job,
+    kind: options.kind ?? null,
+    file: options.file ?? null,
+    bytes: null,
+    durationMs: 5,
+    verified: options.verified ?? error === null,
+    error,
+  };
 }
 
 describe('sizeChanges', () => {
@@ -169,7 +200,11 @@ describe('failedJobs', () => {
   });
 
   it('keeps jobs apart, including jobs without a kind', () => {
-    const events = [event('prune', daysAgo(3), { error: 'permission denied' }), event('drill', daysAgo(2), { error: 'too slow' }), event('drill', daysAgo(1))];
+    const events = [
+      event('prune', daysAgo(3), { error: 'permission denied' }),
+      event('drill', daysAgo(2), { error: 'too slow' }),
+      event('drill', daysAgo(1)),
+    ];
     expect(failedJobs(events).map((alert) => alert.message)).toEqual([`last prune failed at ${daysAgo(3)}: permission denied`]);
   });
 
@@ -204,7 +239,12 @@ describe('scrubAlerts', () => {
   const HOURS = 26;
   const hoursAgo = (hours: number) => new Date(NOW.getTime() - hours * 3_600_000).toISOString();
   const scrubRun = (time: string, error: string | null = null) => event('scrub', time, { error });
-  const failedScrub = (entry: BackupEntry): BackupEntry => ({ ...entry, verified: false, scrubbedAt: hoursAgo(1), scrubError: 'checksum: sha256 … differs' });
+  const failedScrub = (entry: BackupEntry): BackupEntry => ({
+    ...entry,
+    verified: false,
+    scrubbedAt: hoursAgo(1),
+    scrubError: 'checksum: sha256 … differs',
+  });
 
   it('says nothing on a new installation that never had a backup', () => {
     expect(scrubAlerts([], [], NOW, HOURS)).toEqual([]);
@@ -220,7 +260,9 @@ describe('scrubAlerts', () => {
   });
 
   it('is quiet while the last scrub run is within the limit, even one that found a bad backup', () => {
-    expect(scrubAlerts([scrubRun(hoursAgo(25), '1 of 2 backups no longer match')], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS)).toEqual([]);
+    expect(
+      scrubAlerts([scrubRun(hoursAgo(25), '1 of 2 backups no longer match')], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS),
+    ).toEqual([]);
   });
 
   it('alerts when the last scrub run is older than the limit, saying when it ran', () => {
@@ -230,7 +272,9 @@ describe('scrubAlerts', () => {
 
   it("counts runs by their summary line, not a backup's line", () => {
     const perBackup = event('scrub', hoursAgo(1), { kind: 'daily', file: '/srv/backups/daily/x.db.gz' });
-    expect(scrubAlerts([scrubRun(hoursAgo(30)), perBackup], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS).map((a) => a.check)).toEqual(['scrub-age']);
+    expect(scrubAlerts([scrubRun(hoursAgo(30)), perBackup], [backup('daily', hoursAgo(50), 1000)], NOW, HOURS).map((a) => a.check)).toEqual(
+      ['scrub-age'],
+    );
   });
 
   it('alerts once per backup that failed its scrub, naming it and why, however recent the scrub', () => {

@@ -54,8 +54,20 @@ describe('resolveLocations: flag, then environment, then default', () => {
   it('lets a flag beat the environment', async () => {
     await writeFile(at('env.config.ts'), 'export default {};');
     await writeFile(at('flag.config.ts'), 'export default {};');
-    const env = { DATABASE_URL: 'env.db', MIGRATIONS_DIR: 'env-migrations', BACKUP_DIR: 'env-backups', MIGRATE_GUARD_CONFIG: 'env.config.ts', DIRECT_URL: 'postgres://env@db/app' };
-    const flags = { db: 'file:flag.db', migrations: 'flag-migrations', backupDir: 'flag-backups', config: 'flag.config.ts', directUrl: 'postgres://flag@db/app' };
+    const env = {
+      DATABASE_URL: 'env.db',
+      MIGRATIONS_DIR: 'env-migrations',
+      BACKUP_DIR: 'env-backups',
+      MIGRATE_GUARD_CONFIG: 'env.config.ts',
+      DIRECT_URL: 'postgres://env@db/app',
+    };
+    const flags = {
+      db: 'file:flag.db',
+      migrations: 'flag-migrations',
+      backupDir: 'flag-backups',
+      config: 'flag.config.ts',
+      directUrl: 'postgres://flag@db/app',
+    };
     expect(await resolveLocations(flags, env, project.dir)).toEqual({
       database: at('flag.db'),
       engine: 'sqlite',
@@ -134,7 +146,9 @@ describe("resolveLocations: the knexfile's connection", () => {
     await knexfile(environments);
     await expect(resolveLocations({}, { NODE_ENV: 'staging' }, project.dir)).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
-      message: expect.stringMatching(/^knexfile\.ts \(staging\): client 'sqlite3' needs a connection naming its database: .*--db \/ DATABASE_URL/),
+      message: expect.stringMatching(
+        /^knexfile\.ts \(staging\): client 'sqlite3' needs a connection naming its database: .*--db \/ DATABASE_URL/,
+      ),
     });
     await expect(resolveLocations({}, { NODE_ENV: 'qa' }, project.dir)).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
@@ -175,7 +189,10 @@ describe('resolveLocations: the engine, from what the user named', () => {
     expect(await resolveLocations({ db: 'postgresql://db.internal/shop' }, {}, project.dir)).toMatchObject({ engine: 'postgres' });
     expect(await resolveLocations({ db: 'file:a.db' }, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('a.db') });
     expect(await resolveLocations({ db: 'sqlite:b.db' }, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('b.db') });
-    expect(await resolveLocations({ db: './with:colon.db' }, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('with:colon.db') });
+    expect(await resolveLocations({ db: './with:colon.db' }, {}, project.dir)).toMatchObject({
+      engine: 'sqlite',
+      database: at('with:colon.db'),
+    });
   });
 
   it.each([
@@ -186,18 +203,27 @@ describe('resolveLocations: the engine, from what the user named', () => {
     const refusal = resolveLocations(flags, env, project.dir);
     await expect(refusal).rejects.toMatchObject({ code: 'ENGINE_UNSUPPORTED', exitCode: 1 });
     const { message } = (await refusal.catch((error: unknown) => error)) as Error;
-    expect(message).toMatch(new RegExp(`^${source} "[^"]*": the scheme ${scheme}: is not a database migrate-guard supports; supported: file:, sqlite: or a path \\(SQLite\\); postgres://, postgresql:// \\(PostgreSQL\\) `));
+    expect(message).toMatch(
+      new RegExp(
+        `^${source} "[^"]*": the scheme ${scheme}: is not a database migrate-guard supports; supported: file:, sqlite: or a path \\(SQLite\\); postgres://, postgresql:// \\(PostgreSQL\\) `,
+      ),
+    );
     expect(message).not.toContain('secret');
   });
 
-  it.each(['mysql://root:secret@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt'])('refuses %s: MySQL/MariaDB is recognised, not supported yet', async (url) => {
-    const refusal = resolveLocations({}, { DATABASE_URL: url }, project.dir);
-    await expect(refusal).rejects.toMatchObject({
-      code: 'ENGINE_UNSUPPORTED',
-      message: expect.stringContaining('MySQL/MariaDB is not supported yet by this version of migrate-guard; supported: file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL). Nothing was changed'),
-    });
-    await expect(refusal).rejects.not.toMatchObject({ message: expect.stringContaining('secret') });
-  });
+  it.each(['mysql://root:secret@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt'])(
+    'refuses %s: MySQL/MariaDB is recognised, not supported yet',
+    async (url) => {
+      const refusal = resolveLocations({}, { DATABASE_URL: url }, project.dir);
+      await expect(refusal).rejects.toMatchObject({
+        code: 'ENGINE_UNSUPPORTED',
+        message: expect.stringContaining(
+          'MySQL/MariaDB is not supported yet by this version of migrate-guard; supported: file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL). Nothing was changed',
+        ),
+      });
+      await expect(refusal).rejects.not.toMatchObject({ message: expect.stringContaining('secret') });
+    },
+  );
 });
 
 describe("resolveLocations: the knexfile's client", () => {
@@ -210,14 +236,18 @@ describe("resolveLocations: the knexfile's client", () => {
     await expect(refusal).rejects.toMatchObject({
       code: 'ENGINE_UNSUPPORTED',
       message: expect.stringMatching(
-        new RegExp(`^${name.replace('.', '\\.')}.*: client '(oracledb|mssql)' is not a database migrate-guard supports; supported: sqlite3, better-sqlite3 \\(SQLite\\); pg, postgres, postgresql \\(PostgreSQL\\)\\. Nothing was changed$`),
+        new RegExp(
+          `^${name.replace('.', '\\.')}.*: client '(oracledb|mssql)' is not a database migrate-guard supports; supported: sqlite3, better-sqlite3 \\(SQLite\\); pg, postgres, postgresql \\(PostgreSQL\\)\\. Nothing was changed$`,
+        ),
       ),
     });
   });
 
   // Regression (issue 19): Kutt's knexfile. `migrate` created ./database.db, migrated it and exited 0.
   it.each(['mysql2', 'mysql'])('refuses client %s with its connection object: MySQL/MariaDB is not supported yet', async (client) => {
-    await knexfile(`export default { client: '${client}', connection: { host: '127.0.0.1', port: 3306, user: 'root', password: 'secret', database: 'kutt' } };`);
+    await knexfile(
+      `export default { client: '${client}', connection: { host: '127.0.0.1', port: 3306, user: 'root', password: 'secret', database: 'kutt' } };`,
+    );
     const refusal = resolveLocations({}, {}, project.dir);
     await expect(refusal).rejects.toMatchObject({
       code: 'ENGINE_UNSUPPORTED',
@@ -237,7 +267,10 @@ describe("resolveLocations: the knexfile's client", () => {
       message: expect.stringContaining('its client is PostgreSQL but its connection "./app.db" names a SQLite database'),
     });
     await knexfile(`export default { client: 'sqlite3', connection: 'postgres://db/shop' };`);
-    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('its client is SQLite') });
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('its client is SQLite'),
+    });
   });
 
   it('does not read the knexfile connection when --db or DATABASE_URL names the database', async () => {
@@ -246,10 +279,18 @@ describe("resolveLocations: the knexfile's client", () => {
   });
 
   it('builds the URL of a pg connection object, a Unix socket folder included; takes { connectionString }', async () => {
-    await knexfile(`export default { client: 'pg', connection: { host: 'db.internal', port: 6432, user: 'app', password: 'p@ss/word', database: 'shop' } };`);
-    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://app:p%40ss%2Fword@db.internal:6432/shop' });
+    await knexfile(
+      `export default { client: 'pg', connection: { host: 'db.internal', port: 6432, user: 'app', password: 'p@ss/word', database: 'shop' } };`,
+    );
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({
+      engine: 'postgres',
+      database: 'postgres://app:p%40ss%2Fword@db.internal:6432/shop',
+    });
     await knexfile(`export default { client: 'postgresql', connection: { host: '/var/run/postgresql', database: 'shop' } };`);
-    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://localhost/shop?host=%2Fvar%2Frun%2Fpostgresql' });
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({
+      engine: 'postgres',
+      database: 'postgres://localhost/shop?host=%2Fvar%2Frun%2Fpostgresql',
+    });
     await knexfile(`export default { client: 'pg', connection: { connectionString: 'postgresql://db/shop', ssl: false } };`);
     expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgresql://db/shop' });
   });
@@ -260,13 +301,18 @@ describe("resolveLocations: the knexfile's client", () => {
     await knexfile(`export default { connection: { filename: './plain.db' } };`);
     expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('plain.db') });
     await knexfile(`export default { connection: 'mongodb://db/shop' };`);
-    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({ code: 'ENGINE_UNSUPPORTED', message: expect.stringContaining('mongodb:') });
+    await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({
+      code: 'ENGINE_UNSUPPORTED',
+      message: expect.stringContaining('mongodb:'),
+    });
   });
 
   it('calls a connection function, sync or async, as knex does', async () => {
     await knexfile(`export default { client: 'better-sqlite3', connection: () => ({ filename: './sync.db' }) };`);
     expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'sqlite', database: at('sync.db') });
-    await knexfile(`export default { client: 'pg', connection: async () => { await new Promise((resolve) => setImmediate(resolve)); return { host: 'db', database: 'shop' }; } };`);
+    await knexfile(
+      `export default { client: 'pg', connection: async () => { await new Promise((resolve) => setImmediate(resolve)); return { host: 'db', database: 'shop' }; } };`,
+    );
     expect(await resolveLocations({}, {}, project.dir)).toMatchObject({ engine: 'postgres', database: 'postgres://db/shop' });
     await knexfile(`export default { client: 'pg', connection: async () => { throw new Error('vault sealed'); } };`);
     await expect(resolveLocations({}, {}, project.dir)).rejects.toMatchObject({

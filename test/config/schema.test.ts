@@ -63,7 +63,11 @@ describe('resolveConfig: defaults', () => {
   });
 
   it('merges backups.compress with the daily/weekly/monthly defaults', () => {
-    expect(resolveConfig({ backups: { compress: { daily: false } } }).backups.compress).toEqual({ daily: false, weekly: true, monthly: true });
+    expect(resolveConfig({ backups: { compress: { daily: false } } }).backups.compress).toEqual({
+      daily: false,
+      weekly: true,
+      monthly: true,
+    });
     expect(resolveConfig({ backups: { compress: { manual: true, hot: false } } }).backups.compress).toEqual({
       daily: true,
       weekly: true,
@@ -71,7 +75,10 @@ describe('resolveConfig: defaults', () => {
       manual: true,
       hot: false,
     });
-    expect(resolveConfig({ backups: { gzipLevel: 6 } }).backups).toEqual({ compress: { daily: true, weekly: true, monthly: true }, gzipLevel: 6 });
+    expect(resolveConfig({ backups: { gzipLevel: 6 } }).backups).toEqual({
+      compress: { daily: true, weekly: true, monthly: true },
+      gzipLevel: 6,
+    });
   });
 
   it('keeps what a project gives: smoke queries, custom checks as functions', async () => {
@@ -137,7 +144,9 @@ describe('resolveConfig: refusals', () => {
   });
 
   it('lists every problem in one message, and names the source', () => {
-    const error = thrownBy(() => resolveConfig({ health: { maxAgeHours: 'x' }, retention: { hotDays: 'y' } }, 'config /srv/app/migrate-guard.config.ts'));
+    const error = thrownBy(() =>
+      resolveConfig({ health: { maxAgeHours: 'x' }, retention: { hotDays: 'y' } }, 'config /srv/app/migrate-guard.config.ts'),
+    );
     expect(error.message).toMatch(/^config \/srv\/app\/migrate-guard\.config\.ts is invalid: /);
     expect(error.message).toContain('health.maxAgeHours');
     expect(error.message).toContain('retention.hotDays');

@@ -57,7 +57,11 @@ export interface Staging {
 const SQLITE_STAGING: Staging = { foreign: true, damage: true };
 describeEngine('sqlite', (dir) => sqliteFixture(dir, { wal: false, heldOpen: false }), SQLITE_STAGING);
 describeEngine('sqlite in WAL mode, the application closed', (dir) => sqliteFixture(dir, { wal: true, heldOpen: false }), SQLITE_STAGING);
-describeEngine('sqlite in WAL mode, held open by the application', (dir) => sqliteFixture(dir, { wal: true, heldOpen: true }), SQLITE_STAGING);
+describeEngine(
+  'sqlite in WAL mode, held open by the application',
+  (dir) => sqliteFixture(dir, { wal: true, heldOpen: true }),
+  SQLITE_STAGING,
+);
 describeEngine('postgres', (dir) => postgresFixture(dir), { foreign: false, damage: false });
 
 /** Standard SQL every engine in view runs: two tables, a foreign key, a default. */
@@ -130,7 +134,8 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         const before = await engine.size();
         expect(before).toBeGreaterThan(0);
         // Random text: PostgreSQL compresses a long run of one letter to almost nothing.
-        const noise = () => Array.from({ length: 5000 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 36)]).join('');
+        const noise = () =>
+          Array.from({ length: 5000 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 36)]).join('');
         const values = Array.from({ length: 200 }, (_, i) => `(${100 + i}, '${noise()}')`).join(', ');
         await fixture.seed(`INSERT INTO parent (id, name) VALUES ${values};`);
         expect(await engine.size()).toBeGreaterThan(before + 500_000);
@@ -197,7 +202,10 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         } finally {
           await handle.destroy();
         }
-        expect((await engine.readSnapshot(at('snapshot'), (reader) => engine.facts(reader, noHistory))).tables).toEqual({ parent: 2, child: 2 });
+        expect((await engine.readSnapshot(at('snapshot'), (reader) => engine.facts(reader, noHistory))).tables).toEqual({
+          parent: 2,
+          child: 2,
+        });
         expect(await rowCount('parent')).toBe(3);
       });
 
@@ -226,7 +234,9 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         const snapshot = await snapshotOf();
         await fixture.seed("DELETE FROM child; INSERT INTO parent (id, name) VALUES (3, 'later');");
         expect(await engine.readSnapshot(snapshot, (reader) => contentOf(engine, reader))).toEqual(expected);
-        expect(await engine.readSnapshot(snapshot, (reader) => reader.all('SELECT name FROM parent WHERE id = ?', [2]))).toEqual([{ name: 'two' }]);
+        expect(await engine.readSnapshot(snapshot, (reader) => reader.all('SELECT name FROM parent WHERE id = ?', [2]))).toEqual([
+          { name: 'two' },
+        ]);
       });
 
       it('discards a snapshot and whatever the engine left beside it', async () => {
@@ -260,7 +270,10 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         } finally {
           await app.destroy();
         }
-        expect(await engine.read('readonly', (reader) => engine.integrity(reader, 'full'))).toEqual({ ok: true, detail: expect.stringMatching(/^ok\b/) });
+        expect(await engine.read('readonly', (reader) => engine.integrity(reader, 'full'))).toEqual({
+          ok: true,
+          detail: expect.stringMatching(/^ok\b/),
+        });
       });
     });
 
@@ -287,7 +300,10 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
       it('calls a healthy database ok at both levels', async () => {
         await ready();
         for (const level of ['full', 'quick'] as const) {
-          expect(await engine.read('readonly', (reader) => engine.integrity(reader, level))).toEqual({ ok: true, detail: expect.stringMatching(/^ok\b/) });
+          expect(await engine.read('readonly', (reader) => engine.integrity(reader, level))).toEqual({
+            ok: true,
+            detail: expect.stringMatching(/^ok\b/),
+          });
         }
       });
 
@@ -301,11 +317,15 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
 
       it.skipIf(!staging.damage)('recognises a damaged database: integrity not ok, reads fail with an error damage() names', async () => {
         const damaged = await fixture.damaged();
-        const read = await damaged.engine.read('readonly', (reader) => reader.all(`SELECT * FROM ${damaged.engine.quote(damaged.table)}`)).catch((error: unknown) => error);
+        const read = await damaged.engine
+          .read('readonly', (reader) => reader.all(`SELECT * FROM ${damaged.engine.quote(damaged.table)}`))
+          .catch((error: unknown) => error);
         expect(read).toBeInstanceOf(Error);
         expect(damaged.engine.damage(read)).toEqual(expect.any(String));
 
-        const verdict = await damaged.engine.read('readonly', (reader) => damaged.engine.integrity(reader, 'full')).catch((error: unknown) => error);
+        const verdict = await damaged.engine
+          .read('readonly', (reader) => damaged.engine.integrity(reader, 'full'))
+          .catch((error: unknown) => error);
         if (verdict instanceof Error) expect(damaged.engine.damage(verdict)).toEqual(expect.any(String));
         else expect(verdict).toMatchObject({ ok: false, detail: expect.not.stringMatching(/^ok$/) });
       });
@@ -315,7 +335,9 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         const syntax = await engine.read('readonly', (reader) => reader.all('SELEC nonsense')).catch((error: unknown) => error);
         expect(syntax).toBeInstanceOf(Error);
         expect(engine.damage(syntax)).toBeNull();
-        const missingTable = await engine.read('readonly', (reader) => reader.all('SELECT * FROM no_such_table')).catch((error: unknown) => error);
+        const missingTable = await engine
+          .read('readonly', (reader) => reader.all('SELECT * FROM no_such_table'))
+          .catch((error: unknown) => error);
         expect(engine.damage(missingTable)).toBeNull();
         expect(engine.damage(new Error('disk image is malformed'))).toBeNull();
         expect(engine.damage(new GuardError('NOT_SQLITE', 'x'))).toBeNull();
@@ -334,7 +356,8 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
 
       it('gives facts: engine, version, row count per table, applied migrations', async () => {
         await ready();
-        const applied: AppliedReader = async (reader) => (await reader.all<{ name: string }>('SELECT name FROM parent ORDER BY id')).map((row) => row.name);
+        const applied: AppliedReader = async (reader) =>
+          (await reader.all<{ name: string }>('SELECT name FROM parent ORDER BY id')).map((row) => row.name);
         const facts = await factsOf(engine, applied);
         expect(facts).toMatchObject({ engine: engine.kind, tables: { parent: 2, child: 2 }, appliedMigrations: ['one', 'two'] });
         expect(Object.keys(facts.tables).sort()).toEqual(['child', 'parent']);
@@ -374,8 +397,10 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
       it('quotes a hostile name so it stays a name', async () => {
         await ready();
         const table = 'x"; DROP TABLE parent; --';
-        const column = "we\"ird' col";
-        await fixture.seed(`CREATE TABLE ${engine.quote(table)} (${engine.quote(column)} TEXT); INSERT INTO ${engine.quote(table)} VALUES ('v');`);
+        const column = 'we"ird\' col';
+        await fixture.seed(
+          `CREATE TABLE ${engine.quote(table)} (${engine.quote(column)} TEXT); INSERT INTO ${engine.quote(table)} VALUES ('v');`,
+        );
         await engine.read('readonly', async (reader) => {
           expect(await engine.listTables(reader)).toEqual(['child', 'parent', table].sort());
           expect(await engine.columns(reader, table)).toEqual([column]);
@@ -392,7 +417,13 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         const snapshot = await snapshotOf();
         const expected = await engine.readSnapshot(snapshot, (reader) => contentOf(engine, reader));
 
-        const rows = await engine.exportTable(snapshot, 'parent', at('parent.sql'), ['from the snapshot', 'table parent'], await engine.fileMode());
+        const rows = await engine.exportTable(
+          snapshot,
+          'parent',
+          at('parent.sql'),
+          ['from the snapshot', 'table parent'],
+          await engine.fileMode(),
+        );
 
         expect(rows).toBe(3);
         expect((await stat(at('parent.sql'))).mode & 0o777).toBe(await engine.fileMode());
@@ -428,7 +459,11 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         expect(await live()).toEqual(before);
 
         const forced = await engine.replaceTable(snapshot, 'parent', true);
-        expect(forced).toMatchObject({ committed: true, rows: 2, violations: [expect.objectContaining({ table: 'child', parent: 'parent' })] });
+        expect(forced).toMatchObject({
+          committed: true,
+          rows: 2,
+          violations: [expect.objectContaining({ table: 'child', parent: 'parent' })],
+        });
         expect(await rowCount('parent')).toBe(2);
       });
     });
@@ -458,14 +493,19 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
 
       it(".sql statements: split by the engine's grammar, run as written, refused with the database's own message and code", async () => {
         await ready();
-        const sql = "-- it's; a comment\nCREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('what?; fine');\n;\nINSERT INTO nowhere VALUES (1)";
+        const sql =
+          "-- it's; a comment\nCREATE TABLE notes (body TEXT);\nINSERT INTO notes VALUES ('what?; fine');\n;\nINSERT INTO nowhere VALUES (1)";
         const statements = engine.splitSql(sql);
         expect(statements.map((statement) => statement.text)).toEqual([
           "-- it's; a comment\nCREATE TABLE notes (body TEXT)",
           "INSERT INTO notes VALUES ('what?; fine')",
           'INSERT INTO nowhere VALUES (1)',
         ]);
-        expect(statements.map((statement) => statement.offset)).toEqual([0, sql.indexOf('INSERT INTO notes'), sql.indexOf('INSERT INTO nowhere')]);
+        expect(statements.map((statement) => statement.offset)).toEqual([
+          0,
+          sql.indexOf('INSERT INTO notes'),
+          sql.indexOf('INSERT INTO nowhere'),
+        ]);
         const handle = await engine.openKnex();
         try {
           await handle.knex.transaction(async (trx) => {
@@ -544,12 +584,16 @@ async function sqliteFixture(dir: string, options: { readonly wal: boolean; read
     foreignCode: 'NOT_SQLITE',
     async fingerprint() {
       const parts = [];
-      for (const suffix of ['', '-wal', '-shm', '-journal']) parts.push(`${suffix}:${existsSync(file + suffix) ? await sha256(file + suffix) : '-'}`);
+      for (const suffix of ['', '-wal', '-shm', '-journal'])
+        parts.push(`${suffix}:${existsSync(file + suffix) ? await sha256(file + suffix) : '-'}`);
       return parts.join(' ');
     },
     async damaged() {
       const damaged = path.join(dir, 'damaged.db');
-      await exec(damaged, "CREATE TABLE t (v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t SELECT printf('row %d', i) FROM n;");
+      await exec(
+        damaged,
+        "CREATE TABLE t (v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t SELECT printf('row %d', i) FROM n;",
+      );
       // Keep the header and schema pages; overwrite every page after them.
       const handle = await open(damaged, 'r+');
       try {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { schemeOf } from '../../src/engines/descriptor.ts';
-import { descriptorOf, ENGINES, engineOfClient, engineOfLocation, resolveLocation, supportedClients, supportedLocations } from '../../src/engines/registry.ts';
+import {
+  descriptorOf,
+  ENGINES,
+  engineOfClient,
+  engineOfLocation,
+  resolveLocation,
+  supportedClients,
+  supportedLocations,
+} from '../../src/engines/registry.ts';
 import { GuardError } from '../../src/errors.ts';
 
 /** The GuardError `run` throws. */
@@ -55,26 +63,39 @@ describe('engineOfLocation: a --db / DATABASE_URL by its scheme', () => {
     expect(engineOfLocation(location, '--db').kind).toBe(kind);
   });
 
-  it.each(['mongodb://u:hunter2@mongo/shop', 'redis://cache:6379/0', 'mongodb+srv://cluster/shop', 'jdbc:postgresql://db/shop', 'http://example.com/app.db'])(
-    'refuses %s, naming the scheme and what is supported, the password redacted',
+  it.each([
+    'mongodb://u:hunter2@mongo/shop',
+    'redis://cache:6379/0',
+    'mongodb+srv://cluster/shop',
+    'jdbc:postgresql://db/shop',
+    'http://example.com/app.db',
+  ])('refuses %s, naming the scheme and what is supported, the password redacted', (location) => {
+    const error = refusal(() => engineOfLocation(location, 'DATABASE_URL'));
+    expect(error).toMatchObject({ code: 'ENGINE_UNSUPPORTED', exitCode: 1 });
+    expect(error.message).toContain(
+      `the scheme ${schemeOf(location)}: is not a database migrate-guard supports; supported: ${supportedLocations()}`,
+    );
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message.split('\n')).toHaveLength(1);
+  });
+
+  it.each(['mysql://root:hunter2@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt', 'MySQL://db/kutt'])(
+    'refuses %s as MySQL/MariaDB, not supported yet',
     (location) => {
-      const error = refusal(() => engineOfLocation(location, 'DATABASE_URL'));
-      expect(error).toMatchObject({ code: 'ENGINE_UNSUPPORTED', exitCode: 1 });
-      expect(error.message).toContain(`the scheme ${schemeOf(location)}: is not a database migrate-guard supports; supported: ${supportedLocations()}`);
+      const error = refusal(() => engineOfLocation(location, '--db'));
+      expect(error.code).toBe('ENGINE_UNSUPPORTED');
+      expect(error.message).toMatch(
+        /^--db ".*": MySQL\/MariaDB is not supported yet by this version of migrate-guard; supported: .*\. Nothing was changed$/,
+      );
       expect(error.message).not.toContain('hunter2');
-      expect(error.message.split('\n')).toHaveLength(1);
     },
   );
 
-  it.each(['mysql://root:hunter2@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt', 'MySQL://db/kutt'])('refuses %s as MySQL/MariaDB, not supported yet', (location) => {
-    const error = refusal(() => engineOfLocation(location, '--db'));
-    expect(error.code).toBe('ENGINE_UNSUPPORTED');
-    expect(error.message).toMatch(/^--db ".*": MySQL\/MariaDB is not supported yet by this version of migrate-guard; supported: .*\. Nothing was changed$/);
-    expect(error.message).not.toContain('hunter2');
-  });
-
   it('resolves the location as the engine takes it', () => {
-    expect(resolveLocation('file:data/app.db?mode=rwc', '/srv/project', '--db')).toEqual({ engine: 'sqlite', database: '/srv/project/data/app.db' });
+    expect(resolveLocation('file:data/app.db?mode=rwc', '/srv/project', '--db')).toEqual({
+      engine: 'sqlite',
+      database: '/srv/project/data/app.db',
+    });
     expect(resolveLocation(' postgres://db/shop ', '/srv/project', '--db')).toEqual({ engine: 'postgres', database: 'postgres://db/shop' });
     expect(refusal(() => resolveLocation('postgres://db:notaport/shop', '/srv/project', '--db')).code).toBe('USAGE');
     expect(refusal(() => resolveLocation('file::memory:', '/srv/project', '--db')).code).toBe('USAGE');
@@ -96,7 +117,9 @@ describe('engineOfClient: a knexfile client', () => {
   it.each(['mysql', 'mysql2'])('refuses %s as MySQL/MariaDB, not supported yet', (client) => {
     const error = refusal(() => engineOfClient(client, 'knexfile.js'));
     expect(error).toMatchObject({ code: 'ENGINE_UNSUPPORTED', exitCode: 1 });
-    expect(error.message).toBe(`knexfile.js: client '${client}' is MySQL/MariaDB, which is not supported yet by this version of migrate-guard; supported: ${supportedClients()}. Nothing was changed`);
+    expect(error.message).toBe(
+      `knexfile.js: client '${client}' is MySQL/MariaDB, which is not supported yet by this version of migrate-guard; supported: ${supportedClients()}. Nothing was changed`,
+    );
   });
 
   it.each([
@@ -107,6 +130,8 @@ describe('engineOfClient: a knexfile client', () => {
   ])('refuses %s, naming it and the supported clients', (client, named) => {
     const error = refusal(() => engineOfClient(client, 'knexfile.ts (production)'));
     expect(error.code).toBe('ENGINE_UNSUPPORTED');
-    expect(error.message).toBe(`knexfile.ts (production): ${named} is not a database migrate-guard supports; supported: ${supportedClients()}. Nothing was changed`);
+    expect(error.message).toBe(
+      `knexfile.ts (production): ${named} is not a database migrate-guard supports; supported: ${supportedClients()}. Nothing was changed`,
+    );
   });
 });

@@ -36,7 +36,18 @@ describe('temporaryPath / temporaryOwner', () => {
   });
 
   it('owns nothing that is not one of its temporary names', () => {
-    for (const name of ['app.db', 'app.db.tmp-12', '.app.db', '.app.db.tmp-', '.app.db.tmp-12x', '.app.db.tmp-abc', '.app.db.tmp-12-zz', '.app.db.tmp-12-0123', '.tmp-12', 'app.db-wal']) {
+    for (const name of [
+      'app.db',
+      'app.db.tmp-12',
+      '.app.db',
+      '.app.db.tmp-',
+      '.app.db.tmp-12x',
+      '.app.db.tmp-abc',
+      '.app.db.tmp-12-zz',
+      '.app.db.tmp-12-0123',
+      '.tmp-12',
+      'app.db-wal',
+    ]) {
       expect(temporaryOwner(name), name).toBeNull();
     }
   });
@@ -105,7 +116,9 @@ describe('writeStreamAtomic', () => {
   // does not wait for the pending open: the unlink runs first, then the open creates
   // `.new.sql.tmp-<pid>`, which stays behind (restore-table --out on a table that fails at once).
   it('creates nothing when the producer throws before the stream opened', async () => {
-    await expect(writeStreamAtomic(at('new.sql'), async () => Promise.reject(new Error('nothing to write')))).rejects.toThrow('nothing to write');
+    await expect(writeStreamAtomic(at('new.sql'), async () => Promise.reject(new Error('nothing to write')))).rejects.toThrow(
+      'nothing to write',
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await leftovers()).toEqual([]);
   });
@@ -124,7 +137,10 @@ describe('writeStreamAtomic', () => {
       }).catch((error) => error.message);
       await new Promise((resolve) => setTimeout(resolve, 50));
       console.log(failed);`;
-    const child = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', script, at('mid.sql')], { reject: false, cwd: REPO });
+    const child = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', script, at('mid.sql')], {
+      reject: false,
+      cwd: REPO,
+    });
     expect(child.stderr).not.toContain('ERR_STREAM_DESTROYED');
     expect({ exitCode: child.exitCode, stdout: child.stdout }).toEqual({ exitCode: 0, stdout: 'the next row cannot be read' });
     expect(await leftovers()).toEqual([]);

@@ -50,7 +50,10 @@ export function sqliteDatabase(file: string): TestDatabase {
     query: (sql) => sqliteQuery(file, sql),
     dump: () => sqliteDump(file),
     async tables() {
-      const rows = await sqliteQuery<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+      const rows = await sqliteQuery<{ name: string }>(
+        file,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      );
       return rows.map((row) => row.name);
     },
     querySnapshot: (snapshot, sql) => sqliteQuery(snapshot, sql),
@@ -80,12 +83,17 @@ function pgDatabaseAt(url: string, name: string): TestDatabase {
     query,
     dump: () => withPg(url, (connection) => pgLogicalDump((sql) => connection.all(sql))),
     async tables() {
-      return (await query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).map((row) => row.name);
+      return (await query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).map(
+        (row) => row.name,
+      );
     },
     async querySnapshot<T>(file: string, sql: string) {
       const scratch = await postgresDatabase('mg_cli_snapshot');
       try {
-        const restored = await execa('pg_restore', ['--exit-on-error', '--no-owner', '--dbname', scratch.url, file], { reject: false, all: true });
+        const restored = await execa('pg_restore', ['--exit-on-error', '--no-owner', '--dbname', scratch.url, file], {
+          reject: false,
+          all: true,
+        });
         if (restored.exitCode !== 0) throw new Error(`pg_restore of ${file} failed: ${restored.all}`);
         return await scratch.query<T>(sql);
       } finally {
@@ -107,10 +115,14 @@ async function pgLogicalDump(all: (sql: string) => Promise<Record<string, unknow
   const schema = [
     ...(await lines(`SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') AS line
                        FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`)),
-    ...(await lines("SELECT 'index ' || indexname || ': ' || indexdef AS line FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname")),
+    ...(await lines(
+      "SELECT 'index ' || indexname || ': ' || indexdef AS line FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname",
+    )),
     ...(await lines(`SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ': ' || pg_get_constraintdef(oid) AS line
                        FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1`)),
-    ...(await lines("SELECT 'view ' || viewname || ': ' || definition AS line FROM pg_views WHERE schemaname = 'public' ORDER BY viewname")),
+    ...(await lines(
+      "SELECT 'view ' || viewname || ': ' || definition AS line FROM pg_views WHERE schemaname = 'public' ORDER BY viewname",
+    )),
     ...(await lines(`SELECT 'trigger ' || pg_get_triggerdef(t.oid) AS line FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
                       WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace ORDER BY 1`)),
     ...(await lines("SELECT 'sequence ' || sequencename AS line FROM pg_sequences WHERE schemaname = 'public' ORDER BY sequencename")),
@@ -139,7 +151,11 @@ export interface LockSeen {
  * every lock any other session holds or waits for on `name`, grouped by type, mode, relation and
  * application.
  */
-export async function sampleLocks<T>(db: TestDatabase, work: () => Promise<T>, everyMs = 20): Promise<{ result: T; samples: number; seen: LockSeen[] }> {
+export async function sampleLocks<T>(
+  db: TestDatabase,
+  work: () => Promise<T>,
+  everyMs = 20,
+): Promise<{ result: T; samples: number; seen: LockSeen[] }> {
   const watcher = await PgConnection.open(PG_SERVER);
   const counts = new Map<string, { locktype: string; mode: string; relation: number | null; application: string; samples: number }>();
   let samples = 0;
@@ -156,7 +172,13 @@ export async function sampleLocks<T>(db: TestDatabase, work: () => Promise<T>, e
       for (const row of rows) {
         const application = row.application ?? '?';
         const key = JSON.stringify([row.locktype, row.mode, row.relation, application]);
-        const entry = counts.get(key) ?? { locktype: row.locktype, mode: row.mode, relation: row.relation === null ? null : Number(row.relation), application, samples: 0 };
+        const entry = counts.get(key) ?? {
+          locktype: row.locktype,
+          mode: row.mode,
+          relation: row.relation === null ? null : Number(row.relation),
+          application,
+          samples: 0,
+        };
         entry.samples += 1;
         counts.set(key, entry);
       }
@@ -177,11 +199,15 @@ export async function sampleLocks<T>(db: TestDatabase, work: () => Promise<T>, e
     await watcher.close();
   }
 
-  async function named(entries: readonly { locktype: string; mode: string; relation: number | null; application: string; samples: number }[]): Promise<LockSeen[]> {
+  async function named(
+    entries: readonly { locktype: string; mode: string; relation: number | null; application: string; samples: number }[],
+  ): Promise<LockSeen[]> {
     const oids = entries.flatMap((entry) => (entry.relation === null ? [] : [entry.relation]));
     const names = new Map<number, string>();
     if (oids.length > 0) {
-      const rows = await db.query<{ oid: string; name: string }>(`SELECT oid::bigint AS oid, oid::regclass::text AS name FROM pg_class WHERE oid IN (${oids.join(', ')})`);
+      const rows = await db.query<{ oid: string; name: string }>(
+        `SELECT oid::bigint AS oid, oid::regclass::text AS name FROM pg_class WHERE oid IN (${oids.join(', ')})`,
+      );
       for (const row of rows) names.set(Number(row.oid), row.name);
     }
     return entries

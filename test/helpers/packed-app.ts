@@ -28,7 +28,13 @@ export interface RunOptions {
 }
 
 /** A process in the clean environment, plus `env`; never rejects, stdout and stderr also interleaved in `all`. */
-export const run = (command: string, args: readonly string[], cwd: string, env: Record<string, string | undefined> = {}, options: RunOptions = {}) =>
+export const run = (
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+  options: RunOptions = {},
+) =>
   execa(command, [...args], {
     cwd,
     env: { ...cleanEnv(), ...env },

@@ -8,11 +8,15 @@ import { withPg } from '../../src/engines/postgres/connection.ts';
 import { PG_SERVER } from './databases.ts';
 
 /** Debian's PgBouncer (`apt-get install pgbouncer`, which .ci/run does when it is missing). */
-export const PGBOUNCER_BINARY = [
-  ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((folder) => path.join(folder, 'pgbouncer')),
-  '/usr/sbin/pgbouncer',
-  '/usr/bin/pgbouncer',
-].find((candidate) => existsSync(candidate)) ?? null;
+export const PGBOUNCER_BINARY =
+  [
+    ...(process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((folder) => path.join(folder, 'pgbouncer')),
+    '/usr/sbin/pgbouncer',
+    '/usr/bin/pgbouncer',
+  ].find((candidate) => existsSync(candidate)) ?? null;
 
 export type PoolMode = 'session' | 'transaction' | 'statement';
 
@@ -85,11 +89,16 @@ export async function startPgBouncer(mode: PoolMode): Promise<PgBouncer> {
     );
     await chmod(ini, 0o644);
     await chmod(users, 0o644);
-    const child: ResultPromise = execa(PGBOUNCER_BINARY, [...(asRoot ? ['-u', 'postgres'] : []), ini], { reject: false, all: true, stdin: 'ignore' });
+    const child: ResultPromise = execa(PGBOUNCER_BINARY, [...(asRoot ? ['-u', 'postgres'] : []), ini], {
+      reject: false,
+      all: true,
+      stdin: 'ignore',
+    });
     let exited = false;
     void child.then(() => (exited = true));
     // Listening, or gone (its port taken meanwhile, a bad ini): at most 30 s either way.
-    for (let waited = 0; !exited && waited < 300 && !(await accepts(port)); waited += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let waited = 0; !exited && waited < 300 && !(await accepts(port)); waited += 1)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     if (!exited && (await accepts(port))) {
       return {
         port,
@@ -106,7 +115,9 @@ export async function startPgBouncer(mode: PoolMode): Promise<PgBouncer> {
           admin.port = String(port);
           admin.pathname = '/pgbouncer';
           // The admin console speaks only the simple query protocol: no parameters.
-          const rows = await withPg(admin.toString(), (connection) => connection.all<{ database: string; total_xact_count: string }>('SHOW STATS'));
+          const rows = await withPg(admin.toString(), (connection) =>
+            connection.all<{ database: string; total_xact_count: string }>('SHOW STATS'),
+          );
           return Number(rows.find((row) => row.database === database)?.total_xact_count ?? 0);
         },
         async stop() {

@@ -13,7 +13,10 @@ let expected = false;
 let generation = 0;
 
 /** The output of one CLI run: any "unexpected error" line in it is kept for the test's end. */
-export function watchCliOutput(args: readonly string[], output: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }): void {
+export function watchCliOutput(
+  args: readonly string[],
+  output: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown },
+): void {
   const text = typeof output.all === 'string' ? output.all : `${String(output.stdout ?? '')}\n${String(output.stderr ?? '')}`;
   const line = text.split('\n').find((candidate) => /unexpected error/i.test(candidate));
   if (line !== undefined && !expected) found.push(`migrate-guard ${args.join(' ')}: ${line.trim()}`);
@@ -25,7 +28,10 @@ export function expectUnexpectedError(): void {
 }
 
 /** Runs `child` and, once it ends, checks its output (a rejected run is the test's to see). */
-export function watched<T extends Promise<{ readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }>>(args: readonly string[], child: T): T {
+export function watched<T extends Promise<{ readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }>>(
+  args: readonly string[],
+  child: T,
+): T {
   const startedIn = generation;
   const check = (output: { readonly all?: unknown; readonly stdout?: unknown; readonly stderr?: unknown }) => {
     if (startedIn === generation) watchCliOutput(args, output);
@@ -40,6 +46,8 @@ export function endOfTest(): void {
   expected = false;
   generation += 1;
   if (seen.length > 0) {
-    throw new Error(`migrate-guard printed "unexpected error" (its own bug; a user's mistake must be a refusal that names it):\n${seen.join('\n')}`);
+    throw new Error(
+      `migrate-guard printed "unexpected error" (its own bug; a user's mistake must be a refusal that names it):\n${seen.join('\n')}`,
+    );
   }
 }

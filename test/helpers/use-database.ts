@@ -15,7 +15,10 @@ export interface DatabaseMaker {
  * own with them applied. The real `migrate` runs once, in beforeAll, on a template; each test gets
  * a copy of it (a file copy, CREATE DATABASE … TEMPLATE), dropped after the test.
  */
-export function useMigratedDatabase(maker: DatabaseMaker, migrations: Readonly<Record<string, string>>): () => { project: TempProject; db: TestDatabase } {
+export function useMigratedDatabase(
+  maker: DatabaseMaker,
+  migrations: Readonly<Record<string, string>>,
+): () => { project: TempProject; db: TestDatabase } {
   let template: { project: TempProject; db: TestDatabase } | null = null;
   let current: { project: TempProject; db: TestDatabase } | null = null;
   const writeMigrations = async (project: TempProject) => {

@@ -34,7 +34,13 @@ describe.each([
     kind: 'sqlite',
     open: async (dir: string) => ({ engine: sqliteEngine(path.join(dir, 'app.db')), drop: async () => undefined }),
     broken: 'CREATE TABLE fine (id INT);\n\nCREAT TABLE oops (id INT);\n',
-    expected: { line: 3, column: 1, code: 'SQLITE_ERROR', databaseMessage: 'near "CREAT": syntax error', statement: 'CREAT TABLE oops (id INT)' },
+    expected: {
+      line: 3,
+      column: 1,
+      code: 'SQLITE_ERROR',
+      databaseMessage: 'near "CREAT": syntax error',
+      statement: 'CREAT TABLE oops (id INT)',
+    },
     label: 'SQLITE_ERROR',
   },
   {
@@ -44,7 +50,13 @@ describe.each([
       return { engine: postgresEngine(db.url, { stateDir: dir }), drop: () => db.drop() };
     },
     broken: 'CREATE TABLE fine (id int);\n\nCREATE TABLE oops (id int,\n  name txet);\n',
-    expected: { line: 4, column: 8, code: '42704', databaseMessage: 'type "txet" does not exist', statement: 'CREATE TABLE oops (id int, name txet)' },
+    expected: {
+      line: 4,
+      column: 8,
+      code: '42704',
+      databaseMessage: 'type "txet" does not exist',
+      statement: 'CREATE TABLE oops (id int, name txet)',
+    },
     label: 'SQLSTATE 42704',
   },
 ] as const)('runSqlFile on $kind', ({ open, broken, expected, label }) => {
@@ -85,7 +97,9 @@ describe.each([
     const failure = error as SqlStatementError;
     expect(failure).toMatchObject({ file, ...expected });
     // The file is outside the working directory: named in full.
-    expect(failure.message).toBe(`${file} line ${expected.line}, column ${expected.column}, ${label}: ${expected.databaseMessage}\nstatement: ${expected.statement}`);
+    expect(failure.message).toBe(
+      `${file} line ${expected.line}, column ${expected.column}, ${label}: ${expected.databaseMessage}\nstatement: ${expected.statement}`,
+    );
     // The statements before it ran: the caller's transaction is what undoes them.
     expect(await engine.columns(engine.reader(handle.knex), 'fine')).toEqual(['id']);
   });

@@ -16,7 +16,10 @@ const report: Omit<HealthReport, 'hooks'> = {
     { kind: 'daily', path: '/b/daily/x.db.gz', createdAt: '2026-03-31T00:00:00.000Z', ageSeconds: 3600, bytes: 194 },
     { kind: 'we"ird\\kind\nx', path: '/b/x', createdAt: '2026-03-31T00:00:00.000Z', ageSeconds: 1, bytes: 2 },
   ],
-  jobs: [{ job: 'backup', kind: 'daily', time: '2026-03-31T00:00:00.000Z', ok: true }, { job: 'drill', kind: null, time: '2026-03-30T00:00:00.000Z', ok: false }],
+  jobs: [
+    { job: 'backup', kind: 'daily', time: '2026-03-31T00:00:00.000Z', ok: true },
+    { job: 'drill', kind: null, time: '2026-03-30T00:00:00.000Z', ok: false },
+  ],
   drill: { lastSuccess: null, ageSeconds: null },
   scrub: { lastRun: '2026-03-31T00:00:00.000Z', ageSeconds: 60, failed: ['/b/daily/y.db.gz'] },
   prometheus: '/x.prom',

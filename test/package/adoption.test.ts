@@ -24,7 +24,13 @@ let baselineApp: string;
 const TIMEOUT = { timeout: 60_000 };
 
 /** What the knex apps run with: knexfile's `development` section, nothing from the outer shell. */
-const KNEX_ENV = { NODE_ENV: 'development', DATABASE_URL: undefined, MIGRATIONS_DIR: undefined, BACKUP_DIR: undefined, MIGRATE_GUARD_CONFIG: undefined };
+const KNEX_ENV = {
+  NODE_ENV: 'development',
+  DATABASE_URL: undefined,
+  MIGRATIONS_DIR: undefined,
+  BACKUP_DIR: undefined,
+  MIGRATE_GUARD_CONFIG: undefined,
+};
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'migrate-guard-adopt-'));
@@ -97,7 +103,11 @@ const TAGS = '20240103000000_tags.js';
 
 const KNEX_PROJECT = {
   'knexfile.js': KNEXFILE,
-  [`migrations/${ACCOUNTS}`]: knexMigration('accounts', "t.string('name').notNullable();", "await knex('accounts').insert({ name: 'seeded by the migration' });"),
+  [`migrations/${ACCOUNTS}`]: knexMigration(
+    'accounts',
+    "t.string('name').notNullable();",
+    "await knex('accounts').insert({ name: 'seeded by the migration' });",
+  ),
   [`migrations/${NOTES}`]: knexMigration('notes', "t.integer('account_id').references('accounts.id'); t.text('body');"),
 };
 const TAGS_MIGRATION = knexMigration('tags', "t.string('label');", "await knex('tags').insert({ label: 'seeded' });");
@@ -112,7 +122,9 @@ interface KnexRow {
 const knexRows = (db: string) => query<KnexRow>(db, 'SELECT * FROM knex_migrations ORDER BY id');
 const isLocked = async (db: string) => (await query<{ is_locked: number }>(db, 'SELECT is_locked FROM knex_migrations_lock'))[0]?.is_locked;
 const tables = async (db: string) =>
-  (await query<{ name: string }>(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")).map((row) => row.name);
+  (await query<{ name: string }>(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")).map(
+    (row) => row.name,
+  );
 
 describe('an existing knex project adopts migrate-guard', () => {
   let db: string;
@@ -145,7 +157,10 @@ describe('an existing knex project adopts migrate-guard', () => {
   });
 
   it("migrate applies only that one, into knex's table as batch 2, and knex sees nothing pending", async () => {
-    const schemaBefore = await query(db, "SELECT sql FROM sqlite_master WHERE name IN ('knex_migrations', 'knex_migrations_lock') ORDER BY name");
+    const schemaBefore = await query(
+      db,
+      "SELECT sql FROM sqlite_master WHERE name IN ('knex_migrations', 'knex_migrations_lock') ORDER BY name",
+    );
     const started = Date.now();
     const report = await reportOf(await cli(knexApp, ['migrate', '--json'], KNEX_ENV, TIMEOUT), 0);
     expect(report).toMatchObject({ database: db, applied: [TAGS], restored: false, failed: null });
@@ -159,14 +174,25 @@ describe('an existing knex project adopts migrate-guard', () => {
     // Stored as knex stores it (epoch milliseconds), so knex reads it back as it reads its own.
     expect(await query(db, 'SELECT DISTINCT typeof(migration_time) AS type FROM knex_migrations')).toEqual([{ type: 'integer' }]);
     // knex's tables keep exactly knex's columns; the checksum lives beside them.
-    expect((await query<{ name: string }>(db, 'PRAGMA table_info(knex_migrations)')).map((column) => column.name)).toEqual(['id', 'name', 'batch', 'migration_time']);
-    expect(await query(db, "SELECT sql FROM sqlite_master WHERE name IN ('knex_migrations', 'knex_migrations_lock') ORDER BY name")).toEqual(schemaBefore);
+    expect((await query<{ name: string }>(db, 'PRAGMA table_info(knex_migrations)')).map((column) => column.name)).toEqual([
+      'id',
+      'name',
+      'batch',
+      'migration_time',
+    ]);
+    expect(
+      await query(db, "SELECT sql FROM sqlite_master WHERE name IN ('knex_migrations', 'knex_migrations_lock') ORDER BY name"),
+    ).toEqual(schemaBefore);
     expect(await query(db, 'SELECT name, checksum FROM migrate_guard_checksums')).toEqual([
       { name: TAGS, checksum: await sha256(path.join(knexApp, 'migrations', TAGS)) },
     ]);
     expect(await isLocked(db)).toBe(0);
     expect(await query(db, 'SELECT label FROM tags')).toEqual([{ label: 'seeded' }]);
-    expect(await query(db, 'SELECT name FROM accounts ORDER BY id')).toEqual([{ name: 'seeded by the migration' }, { name: 'alice' }, { name: 'bob' }]);
+    expect(await query(db, 'SELECT name FROM accounts ORDER BY id')).toEqual([
+      { name: 'seeded by the migration' },
+      { name: 'alice' },
+      { name: 'bob' },
+    ]);
 
     const status = await knexCli(knexApp, ['migrate:status']);
     expect(status.exitCode, status.all).toBe(0);
@@ -209,7 +235,11 @@ exports.down = function () {};
     const history = await knexRows(db);
     try {
       const report = await reportOf(await cli(knexApp, ['migrate', '--json'], KNEX_ENV, TIMEOUT), 2);
-      expect(report).toMatchObject({ restored: true, applied: [], failed: { migration: broken, phase: 'migrate', message: 'the fourth migration fails' } });
+      expect(report).toMatchObject({
+        restored: true,
+        applied: [],
+        failed: { migration: broken, phase: 'migrate', message: 'the fourth migration fails' },
+      });
       expect(await knexRows(db)).toEqual(history);
       expect(await dump(db)).toBe(before);
       expect(await isLocked(db)).toBe(0);
@@ -393,10 +423,16 @@ export const umzug = new Umzug({
         "  await context('items').insert({ name: 'from 003' });\n  await context.schema.createTable('more', (t) => { t.increments('id'); });",
         "  await context.schema.dropTable('more');",
       ),
-      'umzug-migrations/004_broken.js': umzugMigration("  await context('items').insert({ name: 'from 004' });\n  throw new Error('004 fails');"),
+      'umzug-migrations/004_broken.js': umzugMigration(
+        "  await context('items').insert({ name: 'from 004' });\n  throw new Error('004 fails');",
+      ),
     });
     const report = await reportOf(await cli(umzugApp, ['migrate', '--json'], env, TIMEOUT), 2);
-    expect(report).toMatchObject({ restored: true, applied: [], failed: { migration: '004_broken.js', phase: 'migrate', message: '004 fails' } });
+    expect(report).toMatchObject({
+      restored: true,
+      applied: [],
+      failed: { migration: '004_broken.js', phase: 'migrate', message: '004 fails' },
+    });
     expect(report.migrations).toEqual([
       expect.objectContaining({ name: '003_more.js', status: 'rolled-back' }),
       expect.objectContaining({ name: '004_broken.js', status: 'failed' }),
@@ -405,7 +441,9 @@ export const umzug = new Umzug({
     expect(await readFile(storage)).toEqual(storageBefore);
 
     // Fixed, the next run applies both: the storage did not claim the first one.
-    await writeFiles(umzugApp, { 'umzug-migrations/004_broken.js': umzugMigration("  await context('items').insert({ name: 'from 004' });") });
+    await writeFiles(umzugApp, {
+      'umzug-migrations/004_broken.js': umzugMigration("  await context('items').insert({ name: 'from 004' });"),
+    });
     const again = await reportOf(await cli(umzugApp, ['migrate', '--json'], env, TIMEOUT), 0);
     expect(again.applied).toEqual(['003_more.js', '004_broken.js']);
     expect(JSON.parse(await readFile(storage, 'utf8'))).toEqual(['001_items.js', '002_tags.js', '003_more.js', '004_broken.js']);
@@ -420,7 +458,9 @@ export const umzug = new Umzug({
     const marker = path.join(umzugApp, 'hanging');
     const storageBefore = await readFile(storage);
     await writeFiles(umzugApp, {
-      'umzug-migrations/005_first.js': umzugMigration("  await context.schema.createTable('first_of_run', (t) => { t.increments('id'); });"),
+      'umzug-migrations/005_first.js': umzugMigration(
+        "  await context.schema.createTable('first_of_run', (t) => { t.increments('id'); });",
+      ),
       'umzug-migrations/006_hangs.js': `import { writeFileSync } from 'node:fs';
 export async function up() {
   writeFileSync(${JSON.stringify(marker)}, String(process.pid));
@@ -476,8 +516,11 @@ describe('baseline: a database made by hand adopts the migrations that made it',
     await mkdir(path.join(baselineApp, 'no-migrations'));
     const made = await run(
       'node',
-      ['-e', `const knex = require('knex')({ client: 'sqlite3', connection: { filename: ${JSON.stringify(reference)} }, useNullAsDefault: true });
-knex.migrate.latest({ directory: './no-migrations' }).then(() => knex.destroy());`],
+      [
+        '-e',
+        `const knex = require('knex')({ client: 'sqlite3', connection: { filename: ${JSON.stringify(reference)} }, useNullAsDefault: true });
+knex.migrate.latest({ directory: './no-migrations' }).then(() => knex.destroy());`,
+      ],
       baselineApp,
       KNEX_ENV,
       TIMEOUT,
@@ -513,7 +556,10 @@ knex.migrate.latest({ directory: './no-migrations' }).then(() => knex.destroy())
 
   it('a baseline whose migrations create a table the database lacks is refused, without creating a history', async () => {
     const lacking = path.join(baselineApp, 'lacking.sqlite3');
-    await exec(lacking, "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL); INSERT INTO accounts (name) VALUES ('alice');");
+    await exec(
+      lacking,
+      "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL); INSERT INTO accounts (name) VALUES ('alice');",
+    );
     const before = await dump(lacking);
     const result = await cli(baselineApp, ['baseline', '--to', NOTES, '--json'], { ...KNEX_ENV, DATABASE_URL: lacking }, TIMEOUT);
     const report = await reportOf(result, 1);

@@ -32,8 +32,11 @@ afterAll(async () => {
 
 describe('the npm package', () => {
   it('holds the compiled code, its types, the bin and the README, nothing of the repository', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'bin/migrate-guard.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']));
-    const repositoryOnly = /^(src|test|bench|\.ci|migrations)\/|^(knexfile\.ts|migrate-guard\.config\.ts|tsconfig.*\.json|vitest\.config\.ts|package-lock\.json)$/;
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'bin/migrate-guard.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']),
+    );
+    const repositoryOnly =
+      /^(src|test|bench|\.ci|migrations)\/|^(knexfile\.ts|migrate-guard\.config\.ts|tsconfig.*\.json|vitest\.config\.ts|package-lock\.json)$/;
     expect(packedFiles.filter((file) => repositoryOnly.test(file))).toEqual([]);
   });
 
@@ -72,7 +75,10 @@ export async function down({ context }) { await context.schema.dropTable('items'
         const result = await run('node', [script], app);
         expect(result.exitCode, result.all).toBe(0);
         expect(result.stderr).toBe('');
-        expect(parseReport(result.stdout)).toMatchObject({ pending: [], applied: [expect.objectContaining({ name: '001_items', file: 'unchanged' })] });
+        expect(parseReport(result.stdout)).toMatchObject({
+          pending: [],
+          applied: [expect.objectContaining({ name: '001_items', file: 'unchanged' })],
+        });
       }
     } finally {
       await rename(path.join(app, 'node_modules/.tsx-hidden'), path.join(app, 'node_modules/tsx'));
@@ -108,7 +114,21 @@ export default defineConfig({ checks: { integrity: 'quick' } });
     await symlink(path.join(REPO, 'node_modules/@types/node'), path.join(app, 'node_modules/@types/node'));
     const tsc = await run(
       'node',
-      [path.join(REPO, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', 'use.ts'],
+      [
+        path.join(REPO, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+        '--skipLibCheck',
+        'use.ts',
+      ],
       app,
     );
     expect(tsc.exitCode, tsc.all).toBe(0);

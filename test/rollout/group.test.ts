@@ -198,7 +198,7 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     expectNoJournal(project);
   });
 
-  it("refuses (exit 1) with nothing committed when the backup fails its proof while the migrations run", async () => {
+  it('refuses (exit 1) with nothing committed when the backup fails its proof while the migrations run', async () => {
     await baseline();
     // Damage a table the migration does not touch: quick_check says ok, integrity_check does not.
     await corruptIndex(project.db, 'other');
@@ -218,7 +218,7 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     expectNoJournal(project);
   });
 
-  it("catches an index corruption in a table the migration writes, naming it, and rolls back (exit 2)", async () => {
+  it('catches an index corruption in a table the migration writes, naming it, and rolls back (exit 2)', async () => {
     await baseline();
     await corruptIndex(project.db, 'other');
     const before = { dump: await dump(project.db), history: await history(project.db) };
@@ -252,7 +252,8 @@ describe('a group run (all pending migrations, history rows and checks in one tr
     const { result, report } = await migrate();
     expect(result.exitCode, result.stderr).toBe(0);
     expect(report).toMatchObject({ ok: true, undo: null, restored: false, failed: null, applied: ['002_notes'] });
-    for (const phase of ['copy', 'proof', 'migrations', 'checks', 'commit']) expect(report.timings[phase], phase).toEqual(expect.any(Number));
+    for (const phase of ['copy', 'proof', 'migrations', 'checks', 'commit'])
+      expect(report.timings[phase], phase).toEqual(expect.any(Number));
     expect(report.timings.rollback).toBeUndefined();
     expect(report.timings.restore).toBeUndefined();
     expect(checkNamed(report, 'integrity')).toMatchObject({ name: 'integrity (full)', ok: true });

@@ -38,7 +38,8 @@ afterEach(async () => {
   await project.cleanup();
 });
 
-const recover = () => recoverInterruptedRun({ engine, backupDir: project.backups, history: guardTableHistory(engine), emit: (event) => events.push(event) });
+const recover = () =>
+  recoverInterruptedRun({ engine, backupDir: project.backups, history: guardTableHistory(engine), emit: (event) => events.push(event) });
 
 function preRollout(options: { compress?: boolean } = {}): Promise<VerifiedBackup> {
   return createBackup({ engine, applied: recordedMigrations(engine), backupDir: project.backups, kind: 'pre-rollout', ...options });

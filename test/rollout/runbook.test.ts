@@ -45,7 +45,13 @@ describe('runMigrate (library)', () => {
     const umzug = new Umzug<Knex>({
       migrations: [
         { name: 'a', up: async ({ context }) => context('notes').insert({ body: 'from a' }) },
-        { name: 'b', up: async ({ context }) => { await context('notes').delete(); throw new Error('b broke'); } },
+        {
+          name: 'b',
+          up: async ({ context }) => {
+            await context('notes').delete();
+            throw new Error('b broke');
+          },
+        },
       ],
       context: () => knex,
       storage: memoryStorage(),
@@ -95,8 +101,14 @@ describe('runMigrate (library)', () => {
     // Renamed into place, but killed before its manifest was written: not a backup.
     await writeFile(pending, 'a backup without manifest');
     await writeJournal(sqliteEngine(project.db), {
-      runId: 'dead-run', pid: 424242, command: 'migrate', state: 'backing-up',
-      startedAt: '2026-01-01T00:00:00.000Z', backupDir: project.backups, backup: null, pendingBackup: pending,
+      runId: 'dead-run',
+      pid: 424242,
+      command: 'migrate',
+      state: 'backing-up',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      backupDir: project.backups,
+      backup: null,
+      pendingBackup: pending,
     });
     const report = await runMigrate(options());
     expect(report.exitCode).toBe(0);
@@ -112,8 +124,13 @@ describe('runMigrate (library)', () => {
     const missing = path.join(project.backups, 'pre-rollout', 'app_pre-rollout_gone.db');
     await mkdir(project.backups, { recursive: true });
     await writeJournal(sqliteEngine(project.db), {
-      runId: 'dead-run', pid: 424242, command: 'migrate', state: 'migrating',
-      startedAt: '2026-01-01T00:00:00.000Z', backupDir: project.backups, backup: missing,
+      runId: 'dead-run',
+      pid: 424242,
+      command: 'migrate',
+      state: 'migrating',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      backupDir: project.backups,
+      backup: missing,
     });
     const before = await dump(project.db);
     const error = await runMigrate(options()).catch((caught: unknown) => caught);

@@ -131,7 +131,10 @@ describe('planDown', () => {
     const applied = await revertible();
     await rm(path.join(project.migrations, '002_sql.down.sql'));
     const files = await listMigrationFiles(project.migrations);
-    await expect(planDown(applied, files, { step: 2 })).rejects.toMatchObject({ code: 'NO_DOWN', message: expect.stringContaining('002_sql') });
+    await expect(planDown(applied, files, { step: 2 })).rejects.toMatchObject({
+      code: 'NO_DOWN',
+      message: expect.stringContaining('002_sql'),
+    });
   });
 
   it('checks no files when the history has none to give (a project Umzug)', async () => {

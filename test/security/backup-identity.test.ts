@@ -25,7 +25,10 @@ beforeEach(async () => {
   // What only the app has: what a restore of analytics' backup would lose.
   // The set-up migrations' pre-rollout backups are not what these tests are about.
   await rm(project.backups, { recursive: true, force: true });
-  await exec(project.db, "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL); INSERT INTO users (email) VALUES ('a@example.com'), ('b@example.com');");
+  await exec(
+    project.db,
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL); INSERT INTO users (email) VALUES ('a@example.com'), ('b@example.com');",
+  );
 });
 
 const users = async () => (await query<{ n: number }>(project.db, 'SELECT COUNT(*) AS n FROM users'))[0]!.n;
@@ -69,7 +72,7 @@ describe('a backup folder two databases share', () => {
     expect(await users()).toBe(2);
   });
 
-  it('restore --latest with only the other database\'s backups refuses, the database untouched', async () => {
+  it("restore --latest with only the other database's backups refuses, the database untouched", async () => {
     await analyticsBackup();
     const before = await sha256(project.db);
     const result = await project.run(['restore', '--latest', '--json']);
@@ -124,7 +127,7 @@ describe('a backup folder two databases share', () => {
     expect(existsSync(theirs)).toBe(true);
   });
 
-  it("health alerts when only the other database has a recent backup", async () => {
+  it('health alerts when only the other database has a recent backup', async () => {
     await analyticsBackup();
     const result = await project.run(['health', '--json']);
     expect(result.exitCode, result.all).toBe(4);
@@ -185,7 +188,9 @@ describe('two PostgreSQL databases sharing a backup folder', () => {
     const app = await postgresDatabase('mg_identity_app');
     const other = await postgresDatabase('mg_identity_other');
     try {
-      await app.exec("CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL); INSERT INTO users (email) VALUES ('a@example.com');");
+      await app.exec(
+        "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL); INSERT INTO users (email) VALUES ('a@example.com');",
+      );
       await other.exec('CREATE TABLE events (id serial PRIMARY KEY);');
       const onApp = (args: readonly string[]) => project.run(args, { env: { DATABASE_URL: app.url } });
       const onOther = (args: readonly string[]) => project.run(args, { env: { DATABASE_URL: other.url } });

@@ -54,7 +54,10 @@ beforeAll(async () => {
   );
   project = await TempProject.create();
   // A migration run as DATABASE_URL's superuser: its table and the history table are the superuser's.
-  await project.writeMigration('001_notes.ts', "export async function up({ context }) { await context.schema.createTable('notes', (t) => { t.increments('id'); t.string('body'); }); await context('notes').insert({ body: 'n1' }); }\n");
+  await project.writeMigration(
+    '001_notes.ts',
+    "export async function up({ context }) { await context.schema.createTable('notes', (t) => { t.increments('id'); t.string('body'); }); await context('notes').insert({ body: 'n1' }); }\n",
+  );
   const migrated = await run(['migrate']);
   if (migrated.exitCode !== 0) throw new Error(`set-up migrate failed: ${migrated.all}`);
 });
@@ -64,7 +67,10 @@ afterAll(async () => {
   await withPg(PG_SERVER, async (connection) => {
     await connection.exec(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     // Scratch databases a failed run left owned by the role would keep it from being dropped.
-    const left = await connection.all<{ datname: string }>('SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = ?)', [role]);
+    const left = await connection.all<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = ?)',
+      [role],
+    );
     for (const { datname } of left) await connection.exec(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await connection.exec(`DROP ROLE IF EXISTS ${role}`);
   });

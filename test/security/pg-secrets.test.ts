@@ -73,7 +73,10 @@ describe('PostgreSQL secrets and dump files', () => {
     const release = await holdDumps();
     const backup = run(['backup', '--json']);
     try {
-      const dumping = await waitFor('pg_dump of the database', async () => (await commandLines()).find((line) => /pg_dump/.test(line) && line.includes(db.name)) ?? null);
+      const dumping = await waitFor(
+        'pg_dump of the database',
+        async () => (await commandLines()).find((line) => /pg_dump/.test(line) && line.includes(db.name)) ?? null,
+      );
       const leaking = (await commandLines()).filter((line) => line.includes(secret));
       expect(leaking).toEqual([]);
       expect(dumping).not.toContain('password');

@@ -25,7 +25,8 @@ beforeEach(async () => {
 
 const NOBODY = 65534;
 const journalFile = () => `${project.db}.migrate-guard.journal.json`;
-const appliedNames = async () => (await query<{ name: string }>(project.db, 'SELECT name FROM migrate_guard_migrations ORDER BY name')).map((row) => row.name);
+const appliedNames = async () =>
+  (await query<{ name: string }>(project.db, 'SELECT name FROM migrate_guard_migrations ORDER BY name')).map((row) => row.name);
 
 function journal(fields: Record<string, unknown>): string {
   return JSON.stringify({
@@ -54,7 +55,11 @@ async function manualBackup(env: Record<string, string> = {}, kind = 'manual'): 
   return parseReport(result.stdout).backup.path as string;
 }
 
-async function rewriteManifest(file: string, change: (manifest: Record<string, any>) => Record<string, unknown>, target = file): Promise<void> {
+async function rewriteManifest(
+  file: string,
+  change: (manifest: Record<string, any>) => Record<string, unknown>,
+  target = file,
+): Promise<void> {
   const manifest = JSON.parse(await readFile(`${file}.manifest.json`, 'utf8'));
   await writeFile(`${target}.manifest.json`, JSON.stringify(change(manifest)));
 }
@@ -77,7 +82,7 @@ describe('the run journal', () => {
     await project.writeMigration('002_add.ts', addItem('gamma'));
   });
 
-  it("is refused when another account wrote it: the file it names is not deleted", async () => {
+  it('is refused when another account wrote it: the file it names is not deleted', async () => {
     const victim = await rootOnlyFile('precious.txt', 'keep me');
     // Written by nobody, in a folder of its own, then moved into place: owner nobody, as if it
     // had been planted by an account that can write the database's folder.
@@ -85,7 +90,10 @@ describe('the run journal', () => {
     try {
       await chown(staging, NOBODY, NOBODY);
       const planted = path.join(staging, 'journal.json');
-      const written = await execa('runuser', ['-u', 'nobody', '--', 'sh', '-c', `umask 077; cat > '${planted}'`], { input: journal({ pendingBackup: victim }), reject: false });
+      const written = await execa('runuser', ['-u', 'nobody', '--', 'sh', '-c', `umask 077; cat > '${planted}'`], {
+        input: journal({ pendingBackup: victim }),
+        reject: false,
+      });
       expect(written.exitCode, written.stderr).toBe(0);
       await rename(planted, journalFile());
     } finally {
@@ -159,7 +167,16 @@ describe('backups and manifests', () => {
     const bombBytes = gzipSync(Buffer.alloc(256 << 20), { level: 9 });
     const bomb = path.join(path.dirname(real), 'app_daily_20260101_000000.db.gz');
     await writeFile(bomb, bombBytes);
-    await rewriteManifest(real, (manifest) => ({ ...manifest, createdAt: '2026-01-01T00:00:00.000Z', compressedBytes: bombBytes.length, compressedSha256: hashOf(bombBytes) }), bomb);
+    await rewriteManifest(
+      real,
+      (manifest) => ({
+        ...manifest,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        compressedBytes: bombBytes.length,
+        compressedSha256: hashOf(bombBytes),
+      }),
+      bomb,
+    );
     const before = await sha256(project.db);
     // Files this process writes may not pass 64 MiB: a decompression that runs on fails there.
     const result = await runBounded(['restore', bomb, '--json'], { shellPrefix: 'ulimit -f 65536' });
@@ -188,7 +205,11 @@ describe('backups and manifests', () => {
     const fifo = path.join(path.dirname(real), 'app_manual_29990101_000000.db');
     expect((await execa('mkfifo', [fifo])).exitCode).toBe(0);
     // Its manifest a copy of the real one's, a second newer: the newest verified backup, by its word.
-    await rewriteManifest(real, (manifest) => ({ ...manifest, createdAt: new Date(Date.parse(manifest.createdAt) + 1000).toISOString() }), fifo);
+    await rewriteManifest(
+      real,
+      (manifest) => ({ ...manifest, createdAt: new Date(Date.parse(manifest.createdAt) + 1000).toISOString() }),
+      fifo,
+    );
     const scrub = await runBounded(['verify', '--all', '--json']);
     expect(scrub.timedOut).toBe(false);
     expect(scrub.exitCode, scrub.all).toBe(4);
@@ -222,7 +243,9 @@ describe('backups and manifests', () => {
     // The index entry for 'beta' edited in place: quick_check still passes, integrity_check does
     // not. The manifest's checksum is made to match, as anyone who can write the folder can.
     const bytes = await readFile(file);
-    const [{ rootpage }] = (await query<{ rootpage: number }>(file, "SELECT rootpage FROM sqlite_master WHERE name = 'items_name'")) as [{ rootpage: number }];
+    const [{ rootpage }] = (await query<{ rootpage: number }>(file, "SELECT rootpage FROM sqlite_master WHERE name = 'items_name'")) as [
+      { rootpage: number },
+    ];
     const pageSize = bytes.readUInt16BE(16);
     const page = bytes.subarray((rootpage - 1) * pageSize, rootpage * pageSize);
     const at = page.indexOf('beta');

@@ -48,7 +48,10 @@ describe('names in generated SQL and default file names', () => {
 
   it('a table named ../../x gets its default output file in the working folder', async () => {
     // Raw SQL: knex would read the dots as schema separators.
-    await project.writeMigration('002_evil.ts', 'export async function up({ context }) { await context.raw(\'CREATE TABLE "../../x" (id INTEGER PRIMARY KEY)\'); await context.raw(\'INSERT INTO "../../x" (id) VALUES (1)\'); }\n');
+    await project.writeMigration(
+      '002_evil.ts',
+      'export async function up({ context }) { await context.raw(\'CREATE TABLE "../../x" (id INTEGER PRIMARY KEY)\'); await context.raw(\'INSERT INTO "../../x" (id) VALUES (1)\'); }\n',
+    );
     expect((await project.run(['migrate'])).exitCode).toBe(0);
     const backup = await takeBackup();
     const outside = path.resolve(project.dir, '../..');
@@ -61,7 +64,8 @@ describe('names in generated SQL and default file names', () => {
       expect(existsSync(out)).toBe(true);
     } finally {
       // On a version that wrote outside, take what it wrote away again.
-      for (const name of await readdir(outside)) if (!before.has(name) && name.startsWith('x-from-')) await rm(path.join(outside, name), { force: true });
+      for (const name of await readdir(outside))
+        if (!before.has(name) && name.startsWith('x-from-')) await rm(path.join(outside, name), { force: true });
     }
     expect((await readdir(outside)).filter((name) => !before.has(name) && name.startsWith('x-from-'))).toEqual([]);
   });
@@ -70,10 +74,13 @@ describe('names in generated SQL and default file names', () => {
 describe('passwords in URLs', () => {
   const secret = 'hunter2pw';
 
-  it("hooks get DATABASE_URL without its password", async () => {
+  it('hooks get DATABASE_URL without its password', async () => {
     const url = `sqlite://deploy:${secret}@${project.db}`;
     await project.writeConfig("export default { hooks: { beforeMigrate: 'env > hook-env.txt' } };\n");
-    await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
+    await project.writeMigration(
+      '002_more.ts',
+      "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n",
+    );
     const result = await project.run(['migrate'], { env: { DATABASE_URL: url } });
     expect(result.exitCode, result.all).toBe(0);
     const env = await readFile(path.join(project.dir, 'hook-env.txt'), 'utf8');

@@ -15,7 +15,10 @@ let nobody: number;
 
 beforeEach(async () => {
   project = await TempProject.create();
-  await project.writeMigration('001_items.ts', "export async function up({ context }) { await context.schema.createTable('items', (t) => { t.increments('id'); }); }\n");
+  await project.writeMigration(
+    '001_items.ts',
+    "export async function up({ context }) { await context.schema.createTable('items', (t) => { t.increments('id'); }); }\n",
+  );
   const migrated = await project.run(['migrate']);
   if (migrated.exitCode !== 0) throw new Error(`set-up migrate failed: ${migrated.all}`);
   nobody = Number((await execa('id', ['-u', 'nobody'])).stdout);
@@ -86,7 +89,7 @@ describe('a backup folder or state file others can change is refused', () => {
     expect(flag.exitCode, flag.all).toBe(0);
     const env = await project.run(['backup'], { env: { MIGRATE_GUARD_ALLOW_INSECURE_DIRS: '1' } });
     expect(env.exitCode, env.all).toBe(0);
-    await project.writeConfig("export default { allowInsecureDirs: true };\n");
+    await project.writeConfig('export default { allowInsecureDirs: true };\n');
     const config = await project.run(['backup']);
     expect(config.exitCode, config.all).toBe(0);
     expect((await readdir(path.join(project.backups, 'manual'))).filter((name) => name.endsWith('.db'))).toHaveLength(3);

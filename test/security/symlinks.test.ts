@@ -23,7 +23,10 @@ const VICTIM_BYTES = 'root-only secrets\n';
 
 beforeEach(async () => {
   project = await TempProject.create();
-  await project.writeMigration('001_items.ts', "export async function up({ context }) { await context.schema.createTable('items', (t) => { t.increments('id'); t.string('name'); }); }\n");
+  await project.writeMigration(
+    '001_items.ts',
+    "export async function up({ context }) { await context.schema.createTable('items', (t) => { t.increments('id'); t.string('name'); }); }\n",
+  );
   const migrated = await project.run(['migrate']);
   if (migrated.exitCode !== 0) throw new Error(`set-up migrate failed: ${migrated.all}`);
   outside = await mkdtemp(path.join(tmpdir(), 'migrate-guard-victim-'));
@@ -92,7 +95,10 @@ describe('symlinks planted where migrate-guard writes', () => {
   it('the lock and journal temporary names: links there are never written', async () => {
     await plantStampedLinks(project.dir, () => 'app.db.migrate-guard.lock.json');
     await symlink(victim, path.join(project.dir, '.app.db.migrate-guard.journal.json.tmp-1'));
-    await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
+    await project.writeMigration(
+      '002_more.ts',
+      "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n",
+    );
     const result = await runAsPid1(['migrate']);
     expect(result.exitCode, result.all).toBe(0);
     await expectVictimUntouched();

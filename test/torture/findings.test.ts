@@ -84,7 +84,10 @@ export async function up({ context }) {
   // rollback journal alike); here a reader's open transaction makes COMMIT fail with SQLITE_BUSY
   // once knex's 10 s busy timeout runs out. Nothing is applied, and the run says it was.
   it('a group run whose COMMIT fails does not report success', async () => {
-    await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
+    await project.writeMigration(
+      '002_more.ts',
+      "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n",
+    );
     const reader = execa(
       'node',
       [
@@ -103,7 +106,9 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
       const run = await project.run(['migrate', '--json']);
       const applied = await query(project.db, "SELECT COUNT(*) AS n FROM items WHERE name = 'more'");
       // Exit 0 must mean the migration is in the database; a failed COMMIT is a failed run.
-      expect({ exitCode: run.exitCode, applied }).toEqual(run.exitCode === 0 ? { exitCode: 0, applied: [{ n: 1 }] } : { exitCode: run.exitCode, applied: [{ n: 0 }] });
+      expect({ exitCode: run.exitCode, applied }).toEqual(
+        run.exitCode === 0 ? { exitCode: 0, applied: [{ n: 1 }] } : { exitCode: run.exitCode, applied: [{ n: 0 }] },
+      );
     } finally {
       await reader;
     }
@@ -156,7 +161,10 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
   // says a restore is safe while the application holds the database open.
   it.each(['WAL', 'DELETE'] as const)('restore exits 0 while the application writes (journal_mode %s)', async (journal) => {
     const backup = await backupWithTaggedTables(100_000, journal);
-    const writer = await startTaggingWriter(project.db, path.join(project.dir, 'tags.txt'), 'w', 1, 'busy', { busyTimeoutMs: 0, retryMs: 1 });
+    const writer = await startTaggingWriter(project.db, path.join(project.dir, 'tags.txt'), 'w', 1, 'busy', {
+      busyTimeoutMs: 0,
+      retryMs: 1,
+    });
     const exits: (number | undefined)[] = [];
     try {
       for (let i = 0; i < 5; i += 1) exits.push((await project.run(['restore', backup, '--yes', '--json'])).exitCode);
@@ -172,17 +180,20 @@ db.exec('BEGIN', () => db.get('SELECT COUNT(*) AS n FROM items', () => {
   // copy and before the restore gets its write lock (which it waits for, busy timeout 60 s, while
   // the application goes on committing) is in neither: gone without a trace. Hundreds of rows per
   // restore here; the torture found single rows lost in migrate's recovery too.
-  it.each(['WAL', 'DELETE'] as const)('restore keeps every row the application committed: in the database or in the pre-restore copy (journal_mode %s)', async (journal) => {
-    const backup = await backupWithTaggedTables(0, journal);
-    const tags = path.join(project.dir, 'tags.txt');
-    const writer = await startTaggingWriter(project.db, tags, 'w', 1, 'busy');
-    try {
-      for (let i = 0; i < 3; i += 1) await project.run(['restore', backup, '--yes', '--json']);
-    } finally {
-      await writer.stop();
-    }
-    expect(await lostTags(tags, 100)).toEqual([]);
-  });
+  it.each(['WAL', 'DELETE'] as const)(
+    'restore keeps every row the application committed: in the database or in the pre-restore copy (journal_mode %s)',
+    async (journal) => {
+      const backup = await backupWithTaggedTables(0, journal);
+      const tags = path.join(project.dir, 'tags.txt');
+      const writer = await startTaggingWriter(project.db, tags, 'w', 1, 'busy');
+      try {
+        for (let i = 0; i < 3; i += 1) await project.run(['restore', backup, '--yes', '--json']);
+      } finally {
+        await writer.stop();
+      }
+      expect(await lostTags(tags, 100)).toEqual([]);
+    },
+  );
 
   // Regression (found while reducing restore-gap; fixed in src/rollout/undo.ts: the undo keeps a
   // pre-restore copy under the restore's lock): a per-migration run that fails puts the pre-rollout backup back
@@ -225,9 +236,15 @@ export async function up({ context }) {
       path.join(project.dir, 'knexfile.cjs'),
       "module.exports = { client: 'sqlite3', connection: { filename: './app.db' }, useNullAsDefault: true, migrations: { directory: './migrations' } };\n",
     );
-    await project.writeMigration('001_items.js', "exports.up = (knex) => knex.schema.createTable('items', (t) => { t.increments('id'); t.string('name'); });\n");
+    await project.writeMigration(
+      '001_items.js',
+      "exports.up = (knex) => knex.schema.createTable('items', (t) => { t.increments('id'); t.string('name'); });\n",
+    );
     expect((await project.run(['migrate'])).exitCode).toBe(0);
-    await project.writeMigration('002_fails.js', "exports.up = async (knex) => { await knex('items').insert({ name: 'x' }); throw new Error('the migration fails'); };\n");
+    await project.writeMigration(
+      '002_fails.js',
+      "exports.up = async (knex) => { await knex('items').insert({ name: 'x' }); throw new Error('the migration fails'); };\n",
+    );
     const run = await project.run(['migrate', '--json']);
     expect(run.exitCode).toBe(2);
     expect(parseReport(run.stdout).undo).toBe('rollback');
@@ -241,7 +258,10 @@ export async function up({ context }) {
   // at once" cases; strace widens the window (it delays the holder file's rename) to make it
   // certain here.
   it.skipIf(!hasStrace)('two migrates at once: the refused one names the holder', async () => {
-    await project.writeMigration('002_more.ts', "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n");
+    await project.writeMigration(
+      '002_more.ts',
+      "export async function up({ context }) { await context('items').insert({ name: 'more' }); }\n",
+    );
     const first = cliUnderStrace(['migrate'], 'rename:delay_enter=2000000');
     try {
       // The lock is taken once the holder's temporary file appears; its rename is held back 2 s.
@@ -282,11 +302,30 @@ export async function up({ context }) {
   // 0, naming a file that is gone. The torture's "prune during backup" cases hit it (2 in 22).
   it.skipIf(!hasStrace)('prune during a backup never removes the backup being written', async () => {
     const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
-    const traced = execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', 'inject=rename:delay_exit=3000000', 'node', BIN, 'backup', '--kind', 'hot', '--json'], {
-      cwd: project.dir,
-      env,
-      reject: false,
-    });
+    const traced = execa(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-o',
+        '/dev/null',
+        '-e',
+        'trace=rename',
+        '-e',
+        'inject=rename:delay_exit=3000000',
+        'node',
+        BIN,
+        'backup',
+        '--kind',
+        'hot',
+        '--json',
+      ],
+      {
+        cwd: project.dir,
+        env,
+        reject: false,
+      },
+    );
     await waitForAny(path.join(project.backups, 'hot'), /^app_hot_\d{8}_\d{6}\.db$/);
     const prune = await project.run(['prune', '--json']);
     expect(prune.exitCode).toBe(0);
@@ -303,31 +342,41 @@ export async function up({ context }) {
   // It also leaves the failed copy's hot journal beside the database, which read-only readers
   // (migrate-guard's own `status`, `migrate`) then trip on (see hot-journal).
   const isRoot = process.getuid?.() === 0;
-  it.skipIf(!isRoot).each(['DELETE', 'WAL'] as const)('restore that runs out of disk leaves the database as it was and exits 1, not 3 (journal_mode %s)', async (journal) => {
-    const backup = await backupWithTaggedTables(40_000); // about 4 MB
-    await exec(project.db, `PRAGMA journal_mode = DELETE; DELETE FROM items; VACUUM; PRAGMA journal_mode = ${journal};`); // about 0.1 MB
-    const disk = path.join(project.dir, 'small-disk');
-    await mkdir(disk);
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);
-    try {
-      const db = path.join(disk, 'app.db');
-      await copyFile(project.db, db);
-      const before = await dump(db);
-      const result = await project.run(['restore', backup, '--yes', '--json'], { env: { DATABASE_URL: db } });
-      // The failed copy leaves a hot journal (see hot-journal): open read-write, as the application would, to roll it back.
-      await exec(db, 'SELECT 1');
-      expect(await dump(db)).toBe(before);
-      expect(result.exitCode, result.stdout).toBe(1);
-    } finally {
-      await execa('umount', [disk]).catch(() => execa('umount', ['-l', disk]));
-    }
-  });
+  it.skipIf(!isRoot).each(['DELETE', 'WAL'] as const)(
+    'restore that runs out of disk leaves the database as it was and exits 1, not 3 (journal_mode %s)',
+    async (journal) => {
+      const backup = await backupWithTaggedTables(40_000); // about 4 MB
+      await exec(project.db, `PRAGMA journal_mode = DELETE; DELETE FROM items; VACUUM; PRAGMA journal_mode = ${journal};`); // about 0.1 MB
+      const disk = path.join(project.dir, 'small-disk');
+      await mkdir(disk);
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);
+      try {
+        const db = path.join(disk, 'app.db');
+        await copyFile(project.db, db);
+        const before = await dump(db);
+        const result = await project.run(['restore', backup, '--yes', '--json'], { env: { DATABASE_URL: db } });
+        // The failed copy leaves a hot journal (see hot-journal): open read-write, as the application would, to roll it back.
+        await exec(db, 'SELECT 1');
+        expect(await dump(db)).toBe(before);
+        expect(result.exitCode, result.stdout).toBe(1);
+      } finally {
+        await execa('umount', [disk]).catch(() => execa('umount', ['-l', disk]));
+      }
+    },
+  );
 });
 
 /** The CLI on the test's project under strace, every rename held back as `inject` says (`rename:delay_enter=<µs>`). */
 function cliUnderStrace(args: readonly string[], inject: string) {
   const env = { ...process.env, DATABASE_URL: project.db, NODE_ENV: 'development' };
-  return watched(args, execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', `inject=${inject}`, 'node', BIN, ...args], { cwd: project.dir, env, reject: false }));
+  return watched(
+    args,
+    execa('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', `inject=${inject}`, 'node', BIN, ...args], {
+      cwd: project.dir,
+      env,
+      reject: false,
+    }),
+  );
 }
 
 /**
@@ -347,7 +396,10 @@ async function lostTags(tags: string, atLeast: number): Promise<string[]> {
 
 /** The tagged writer's tables, `rows` rows of ballast (a slower proof), a WAL (or `journal`) database, and a verified backup of it. */
 async function backupWithTaggedTables(rows: number, journal: 'WAL' | 'DELETE' = 'WAL'): Promise<string> {
-  const ballast = rows > 0 ? `INSERT INTO items (name) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${rows}) SELECT hex(randomblob(50)) FROM n;` : '';
+  const ballast =
+    rows > 0
+      ? `INSERT INTO items (name) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${rows}) SELECT hex(randomblob(50)) FROM n;`
+      : '';
   await exec(project.db, `${TAGGED_TABLES}${ballast} PRAGMA journal_mode = ${journal};`);
   const backup = await project.run(['backup', '--json']);
   expect(backup.exitCode).toBe(0);

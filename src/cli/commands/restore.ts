@@ -20,8 +20,15 @@ export const restore = defineCommand({
   args: {
     backup: { type: 'positional', description: 'a backup file, or its name in the backup folder' },
     latest: { type: 'boolean', description: 'the newest verified backup' },
-    to: { type: 'string', valueHint: 'time', description: 'the newest verified backup at or before "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601' },
-    fromOtherDatabase: { type: 'boolean', description: "restore a backup taken from another database (refused without: a shared backup folder holds other databases' backups)" },
+    to: {
+      type: 'string',
+      valueHint: 'time',
+      description: 'the newest verified backup at or before "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601',
+    },
+    fromOtherDatabase: {
+      type: 'boolean',
+      description: "restore a backup taken from another database (refused without: a shared backup folder holds other databases' backups)",
+    },
   },
   async run({ backup, latest, to, fromOtherDatabase }, context): Promise<RestoreReport> {
     const { cli, flags, locations, config, output } = context;
@@ -29,7 +36,11 @@ export const restore = defineCommand({
     const given = [backup !== undefined, latest === true, to !== undefined].filter(Boolean).length;
     if (given !== 1) throw new GuardError('USAGE', 'restore needs exactly one of: <backup>, --latest, --to "<time>"');
     const target =
-      backup !== undefined ? { backup: await backupFile(backup, context) } : latest ? ({ latest: true } as const) : { at: parseRestoreTime(to!) };
+      backup !== undefined
+        ? { backup: await backupFile(backup, context) }
+        : latest
+          ? ({ latest: true } as const)
+          : { at: parseRestoreTime(to!) };
     // Only a person at a terminal is asked; --yes and scripts are not.
     const interactive = cli.stdin?.isTTY === true && flags.yes !== true;
     return runRestore({

@@ -17,7 +17,8 @@ export const postgresDescriptor: EngineDescriptor = {
   takes,
   locate(location) {
     const url = location.trim();
-    if (!URL.canParse(url)) throw new GuardError('USAGE', `"${redact(url)}" is not a valid PostgreSQL URL (postgres://user:password@host:5432/database)`);
+    if (!URL.canParse(url))
+      throw new GuardError('USAGE', `"${redact(url)}" is not a valid PostgreSQL URL (postgres://user:password@host:5432/database)`);
     return url;
   },
   fromKnexConnection(connection) {

@@ -107,7 +107,13 @@ export async function dumpDatabase(url: string, target: string, snapshot: string
   // empty private file instead, which it truncates and keeps the mode of.
   await createEmptyFile(target, PRIVATE_FILE_MODE);
   const args = [...DUMP_FORMAT, '--file', target, '--dbname', dbname, ...(snapshot ? ['--snapshot', snapshot] : [])];
-  const result = await execa(await tool('pg_dump', url), args, { env, reject: false, all: true, stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
+  const result = await execa(await tool('pg_dump', url), args, {
+    env,
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    ...(signal ? { cancelSignal: signal } : {}),
+  });
   if (result.exitCode !== 0) throw new Error(`pg_dump of ${redact(url)} failed: ${lastLine(result.all)}`);
 }
 
@@ -130,7 +136,17 @@ export async function restoreIntoEmpty(
 ): Promise<{ ok: boolean; detail: string }> {
   const { dbname, env } = connectionArgs(url);
   const tables = (options.tables ?? []).flatMap((table) => ['--table', table]);
-  const args = ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...roleArgs(options.role), ...tables, '--dbname', dbname, dump];
+  const args = [
+    '--exit-on-error',
+    '--single-transaction',
+    '--no-owner',
+    '--no-privileges',
+    ...roleArgs(options.role),
+    ...tables,
+    '--dbname',
+    dbname,
+    dump,
+  ];
   const result = await execa(await tool('pg_restore', url), args, {
     env,
     reject: false,
@@ -166,7 +182,12 @@ export async function runDumpAsOneTransaction(
   const { dbname, env } = connectionArgs(url);
   const [pgRestore, psqlTool] = [await tool('pg_restore', url), await tool('psql', url)];
   const marker = `migrate-guard-${randomBytes(6).toString('hex')}`;
-  const psql = execa(psqlTool, ['--quiet', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '--dbname', dbname], { env, reject: false, stdin: 'pipe', all: true });
+  const psql = execa(psqlTool, ['--quiet', '--no-psqlrc', '-v', 'ON_ERROR_STOP=1', '--dbname', dbname], {
+    env,
+    reject: false,
+    stdin: 'pipe',
+    all: true,
+  });
   // Writes after psql stopped (an error) fail with EPIPE: its exit code and output say why.
   psql.stdin.on('error', () => undefined);
   // What psql printed last: the markers it echoes once the statements before them are done.
@@ -279,12 +300,16 @@ export async function dumpWhileRestoring(
     buffer: { stdout: false },
     ...cancel,
   });
-  const restore = execa(pgRestore, ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...roleArgs(role), '--dbname', proof.dbname], {
-    env: proof.env,
-    reject: false,
-    all: true,
-    ...cancel,
-  });
+  const restore = execa(
+    pgRestore,
+    ['--exit-on-error', '--single-transaction', '--no-owner', '--no-privileges', ...roleArgs(role), '--dbname', proof.dbname],
+    {
+      env: proof.env,
+      reject: false,
+      all: true,
+      ...cancel,
+    },
+  );
   const hash = createHash('sha256');
   const file = createWriteStream(target, { flags: 'r+' });
   dump.stdout!.on('data', (chunk: Buffer) => hash.update(chunk));

@@ -5,7 +5,18 @@ import { GuardError } from '../../errors.ts';
 import { fsyncPath, writeStreamAtomic } from '../../fs/atomic.ts';
 import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { removeIfPresent, startsWith } from '../../fs/paths.ts';
-import type { AppliedReader, ChangedSet, DatabaseFacts, Engine, IntegrityLevel, IntegrityResult, Reader, SchemaShape, ScratchDatabase, SnapshotProof } from '../contract.ts';
+import type {
+  AppliedReader,
+  ChangedSet,
+  DatabaseFacts,
+  Engine,
+  IntegrityLevel,
+  IntegrityResult,
+  Reader,
+  SchemaShape,
+  ScratchDatabase,
+  SnapshotProof,
+} from '../contract.ts';
 import { sha256File } from '../../fs/hash.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import type { TransactionAtCommit } from './dump.ts';
@@ -59,7 +70,10 @@ export function postgresEngine(
   const stateDir = path.resolve(options.stateDir);
   const maintenance = withDatabase(url, MAINTENANCE);
   /** The proofs of snapshots this engine dumped, running beside the dump, by file. */
-  const piped = new Map<string, { readonly proof: Promise<SnapshotProof & { readonly sha256: string }>; readonly abandon: AbortController }>();
+  const piped = new Map<
+    string,
+    { readonly proof: Promise<SnapshotProof & { readonly sha256: string }>; readonly abandon: AbortController }
+  >();
   /** Who dumps are restored as (see roles.ts), asked once per engine. */
   let rolesOnce: Promise<RestoreRoles> | null = null;
   const roles = (): Promise<RestoreRoles> => {
@@ -82,7 +96,11 @@ export function postgresEngine(
       // The cluster's own identifier: another host name, port or user for the same cluster is the
       // same database. Read from the maintenance database when this one does not exist (yet).
       const read = (target: string) =>
-        withPg(target, async (connection) => (await connection.all<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()'))[0]?.id ?? null);
+        withPg(
+          target,
+          async (connection) =>
+            (await connection.all<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()'))[0]?.id ?? null,
+        );
       let systemIdentifier: string | null;
       try {
         systemIdentifier = await read(url).catch(async (error: unknown) => {
@@ -90,7 +108,11 @@ export function postgresEngine(
           throw error;
         });
       } catch (error) {
-        throw new GuardError('USAGE', `cannot connect to ${name}: ${(error as Error).message}; check DATABASE_URL and that the server runs`, { cause: error });
+        throw new GuardError(
+          'USAGE',
+          `cannot connect to ${name}: ${(error as Error).message}; check DATABASE_URL and that the server runs`,
+          { cause: error },
+        );
       }
       return { path: null, systemIdentifier, database };
     },
@@ -101,7 +123,11 @@ export function postgresEngine(
         connection = await PgConnection.open(url);
       } catch (error) {
         if ((error as { code?: string }).code === '3D000') return 'missing';
-        throw new GuardError('USAGE', `cannot connect to ${redact(url)}: ${(error as Error).message}; check ${source} and that the server runs`, { cause: error });
+        throw new GuardError(
+          'USAGE',
+          `cannot connect to ${redact(url)}: ${(error as Error).message}; check ${source} and that the server runs`,
+          { cause: error },
+        );
       }
       // A database that exists is ready, tables or not ('empty' is a SQLite file of zero bytes).
       await connection.close();
@@ -109,7 +135,9 @@ export function postgresEngine(
     },
     create: () => withPg(maintenance, (connection) => connection.exec(`CREATE DATABASE ${quotePg(database)}`)),
     async size() {
-      return withPg(url, async (connection) => Number((await connection.all<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes'))[0]?.bytes ?? 0));
+      return withPg(url, async (connection) =>
+        Number((await connection.all<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes'))[0]?.bytes ?? 0),
+      );
     },
     // A dump holds every row: only its owner reads it (there is no database file to take bits from).
     fileMode: async () => PRIVATE_FILE_MODE,
@@ -170,7 +198,12 @@ export function postgresEngine(
         try {
           const { sha256, ...proof } = await pipedProof.proof;
           if ((await sha256File(file)) !== sha256) {
-            return { integrity: { ok: false, detail: 'the dump on disk is not the one the proof restored' }, facts: null, unreadable: 'checksum', objects: [] };
+            return {
+              integrity: { ok: false, detail: 'the dump on disk is not the one the proof restored' },
+              facts: null,
+              unreadable: 'checksum',
+              objects: [],
+            };
           }
           return proof;
         } finally {
@@ -210,7 +243,10 @@ export function postgresEngine(
       // (the superuser hands it over in the same transaction, see handOverTo).
       let asRole: string[] = [];
       if (role !== null && handOver !== null) {
-        if ('blocker' in handOver) warnAboutRoles(`restoring ${name} with superuser rights, not as ${role}: ${handOver.blocker}, which only a superuser can drop and create`);
+        if ('blocker' in handOver)
+          warnAboutRoles(
+            `restoring ${name} with superuser rights, not as ${role}: ${handOver.blocker}, which only a superuser can drop and create`,
+          );
         else asRole = [...handOver.statements, `SET ROLE ${quotePg(role)}`];
       }
       const result = await runDumpAsOneTransaction(url, snapshot, ['--clean', '--if-exists'], {
@@ -220,7 +256,10 @@ export function postgresEngine(
           await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
         },
       });
-      if (!result.ok) throw (await poolerBehind('when the restore failed')) ?? new Error(`restore into ${name} failed and was rolled back: ${result.detail}`);
+      if (!result.ok)
+        throw (
+          (await poolerBehind('when the restore failed')) ?? new Error(`restore into ${name} failed and was rolled back: ${result.detail}`)
+        );
       onProgress?.(1, 1);
       // One snapshot for the whole proof; row counts an application changed after the COMMIT are
       // told apart (as SQLite's data_version does), everything else stays strict.
@@ -254,7 +293,11 @@ export function postgresEngine(
         }
         const restored = await restoreIntoEmpty(scratch.url, dump, { role });
         await removeIfPresent(dump);
-        if (!restored.ok) throw (await poolerBehind('when pg_restore into a scratch database failed')) ?? new Error(`the rehearsal copy could not be made: ${restored.detail}`);
+        if (!restored.ok)
+          throw (
+            (await poolerBehind('when pg_restore into a scratch database failed')) ??
+            new Error(`the rehearsal copy could not be made: ${restored.detail}`)
+          );
         return scratch;
       } catch (error) {
         await scratch.drop();
@@ -329,18 +372,29 @@ export function postgresEngine(
       }));
       // The rows are loaded (their CHECKs run) as the table's owner when that is the restore role;
       // session_replication_role is set before, as the URL's role.
-      if (role !== null && !owner) warnAboutRoles(`restoring the rows of ${table} with superuser rights, not as ${role}: ${role} does not own ${table}`);
+      if (role !== null && !owner)
+        warnAboutRoles(`restoring the rows of ${table} with superuser rights, not as ${role}: ${role} does not own ${table}`);
       const asRole = owner && role !== null ? [`SET ROLE ${quotePg(role)}`] : [];
       const check = keys.map(
-        (key) => `IF EXISTS (${key.orphans}) THEN RAISE EXCEPTION 'migrate-guard: broken foreign key: % references a missing % row', ${pgLiteral(key.child)}, ${pgLiteral(key.parent)}; END IF;`,
+        (key) =>
+          `IF EXISTS (${key.orphans}) THEN RAISE EXCEPTION 'migrate-guard: broken foreign key: % references a missing % row', ${pgLiteral(key.child)}, ${pgLiteral(key.parent)}; END IF;`,
       );
       // The dump's SQL empties search_path for its session; the check names tables as we do.
-      const after = [...(asRole.length > 0 ? ['RESET ROLE'] : []), 'RESET search_path', 'SET session_replication_role = DEFAULT', ...(force || check.length === 0 ? [] : [`DO $check$ BEGIN ${check.join(' ')} END $check$`])];
+      const after = [
+        ...(asRole.length > 0 ? ['RESET ROLE'] : []),
+        'RESET search_path',
+        'SET session_replication_role = DEFAULT',
+        ...(force || check.length === 0 ? [] : [`DO $check$ BEGIN ${check.join(' ')} END $check$`]),
+      ];
       const before = ['SET session_replication_role = replica', ...asRole, `DELETE FROM ${quotePg(table)}`];
       const result = await runDumpAsOneTransaction(url, snapshot, ['--data-only', '--table', table], { before, after });
       if (!result.ok) {
         const broken = /migrate-guard: broken foreign key: (.+) references a missing (.+) row/.exec(result.detail);
-        if (!broken) throw (await poolerBehind('when the restore of a table failed')) ?? new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`);
+        if (!broken)
+          throw (
+            (await poolerBehind('when the restore of a table failed')) ??
+            new Error(`restoring the rows of ${table} failed and was rolled back: ${result.detail}`)
+          );
         return { rows: 0, violations: [{ table: broken[1]!, row: null, parent: broken[2]! }], committed: false };
       }
       return withPg(url, async (connection) => ({
@@ -357,7 +411,6 @@ export function postgresEngine(
     },
   };
   return engine;
-
 
   /**
    * A backup's dump: the facts are read in the very transaction pg_dump then dumps (an exported
@@ -382,7 +435,7 @@ export function postgresEngine(
             const { sha256 } = await dumped;
             const result = await restored;
             if (!result.ok) {
-              const pooled = await poolerBehind('when the proof\'s pg_restore failed');
+              const pooled = await poolerBehind("when the proof's pg_restore failed");
               if (pooled) throw pooled;
               return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
             }
@@ -504,7 +557,13 @@ async function keysAround(connection: PgConnection, table: string): Promise<{ ch
     const parentColumns = match[3]!.split(',').map((column) => column.trim());
     const joined = childColumns.map((column, index) => `c.${column} = p.${parentColumns[index]}`).join(' AND ');
     const notNull = childColumns.map((column) => `c.${column} IS NOT NULL`).join(' AND ');
-    return [{ child: key.child, parent: key.parent, orphans: `SELECT 1 FROM ${quotePg(key.child)} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${match[2]} p WHERE ${joined})` }];
+    return [
+      {
+        child: key.child,
+        parent: key.parent,
+        orphans: `SELECT 1 FROM ${quotePg(key.child)} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${match[2]} p WHERE ${joined})`,
+      },
+    ];
   });
 }
 
@@ -546,7 +605,9 @@ async function objectsNotIn(connection: PgConnection, known: ReadonlySet<string>
      SELECT 'TYPE', t.typname FROM pg_type t
       WHERE t.typnamespace = current_schema()::regnamespace AND t.typtype IN ('e', 'c', 'd') AND t.typrelid = 0`,
   );
-  return rows.filter((row) => !known.has(`${row.kind} ${row.name}`)).map((row) => `DROP ${row.kind} IF EXISTS ${quotePg(row.name)} CASCADE`);
+  return rows
+    .filter((row) => !known.has(`${row.kind} ${row.name}`))
+    .map((row) => `DROP ${row.kind} IF EXISTS ${quotePg(row.name)} CASCADE`);
 }
 
 /**
@@ -570,9 +631,14 @@ async function pgIntegrity(reader: Reader, level: IntegrityLevel, changed?: Chan
   );
   if (notValid.length > 0) return { ok: false, detail: `constraint(s) left NOT VALID: ${notValid.map((row) => row.name).join(', ')}` };
   if (level === 'quick') return { ok: true, detail: 'ok (no invalid index)' };
-  const [amcheck] = await reader.all<{ installed: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck') AS installed");
+  const [amcheck] = await reader.all<{ installed: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck') AS installed",
+  );
   if (!amcheck?.installed) {
-    return { ok: true, detail: 'ok (no invalid index; amcheck is not installed, so index contents were not checked: CREATE EXTENSION amcheck)' };
+    return {
+      ok: true,
+      detail: 'ok (no invalid index; amcheck is not installed, so index contents were not checked: CREATE EXTENSION amcheck)',
+    };
   }
   const indexes = await reader.all<{ oid: number; name: string }>(
     `SELECT i.indexrelid::oid AS oid, i.indexrelid::regclass::text AS name FROM pg_index i
@@ -587,7 +653,10 @@ async function pgIntegrity(reader: Reader, level: IntegrityLevel, changed?: Chan
       return { ok: false, detail: `bt_index_check(${index.name}): ${(error as Error).message}` };
     }
   }
-  return { ok: true, detail: `ok (no invalid index; bt_index_check of ${indexes.length} index(es) of ${known ? `what the run wrote: ${tables.join(', ') || 'no table'}` : 'every table'})` };
+  return {
+    ok: true,
+    detail: `ok (no invalid index; bt_index_check of ${indexes.length} index(es) of ${known ? `what the run wrote: ${tables.join(', ') || 'no table'}` : 'every table'})`,
+  };
 }
 
 /** regclass::text quotes a name only when it needs quotes. */
@@ -651,7 +720,9 @@ export function pgLockWarnings(statements: readonly string[], before: SchemaShap
       const table = tableName(alter[1]!);
       const rows = rowsOf(table);
       if (rows < largeTableRows) continue;
-      const rewrites = /\balter column\b.*\btype\b|\badd column\b.*\bdefault\b.*\b(random|now|clock_timestamp|gen_random_uuid)\s*\(/i.test(flat);
+      const rewrites = /\balter column\b.*\btype\b|\badd column\b.*\bdefault\b.*\b(random|now|clock_timestamp|gen_random_uuid)\s*\(/i.test(
+        flat,
+      );
       warnings.push(
         `${rewrites ? 'rewrites' : 'locks'} table ${table} (${rows} rows) with an ACCESS EXCLUSIVE lock for the whole statement: no reads or writes meanwhile`,
       );
@@ -661,7 +732,8 @@ export function pgLockWarnings(statements: readonly string[], before: SchemaShap
     if (index) {
       const table = tableName(index[1]!);
       const rows = rowsOf(table);
-      if (rows >= largeTableRows) warnings.push(`CREATE INDEX on ${table} (${rows} rows) without CONCURRENTLY blocks every write to it while it builds`);
+      if (rows >= largeTableRows)
+        warnings.push(`CREATE INDEX on ${table} (${rows} rows) without CONCURRENTLY blocks every write to it while it builds`);
     }
   }
   return warnings;

@@ -54,7 +54,9 @@ export function openPgKnex(url: string): KnexHandle {
  */
 async function changedSoFar(statements: ChangedSet, reader: Reader): Promise<ChangedSet> {
   if (statements.unknown !== null) return statements;
-  const [transaction] = await reader.all<{ open: boolean }>("SELECT now() <> statement_timestamp() OR txid_current_if_assigned() IS NOT NULL AS open");
+  const [transaction] = await reader.all<{ open: boolean }>(
+    'SELECT now() <> statement_timestamp() OR txid_current_if_assigned() IS NOT NULL AS open',
+  );
   const rows = await reader.all<{ name: string; changed: boolean }>(
     `SELECT relname AS name, (n_tup_upd + n_tup_del) > 0 AS changed FROM pg_stat_xact_user_tables
       WHERE schemaname = current_schema() AND (n_tup_ins + n_tup_upd + n_tup_del) > 0`,
@@ -70,7 +72,12 @@ async function changedSoFar(statements: ChangedSet, reader: Reader): Promise<Cha
                          AND p.relname = ANY(?::text[]) AND p.relnamespace = current_schema()::regnamespace) AS hidden`,
       [[...tables], [...tables]],
     );
-    if (reach?.hidden) return { tables: [...tables], rowsChanged: [...rowsChanged], unknown: 'a written table has triggers or cascading foreign keys, outside one transaction' };
+    if (reach?.hidden)
+      return {
+        tables: [...tables],
+        rowsChanged: [...rowsChanged],
+        unknown: 'a written table has triggers or cascading foreign keys, outside one transaction',
+      };
   }
   return { tables: [...tables].sort(), rowsChanged: [...rowsChanged].sort(), unknown: null };
 }
@@ -80,7 +87,9 @@ async function changedSoFar(statements: ChangedSet, reader: Reader): Promise<Cha
  * sent as written, mark removed, instead of having its `?` rewritten to `$n` placeholders.
  */
 function verbatimAwareClient(): typeof Knex.Client {
-  const Client: typeof Knex.Client & { prototype: { positionBindings(sql: string): string } } = createRequire(import.meta.url)('knex/lib/dialects/postgres/index.js');
+  const Client: typeof Knex.Client & { prototype: { positionBindings(sql: string): string } } = createRequire(import.meta.url)(
+    'knex/lib/dialects/postgres/index.js',
+  );
   return class VerbatimAwarePgClient extends Client {
     override positionBindings(sql: string): string {
       return sql.startsWith(VERBATIM_MARK) ? sql.slice(VERBATIM_MARK.length) : super.positionBindings(sql);

@@ -42,7 +42,12 @@ export async function acquirePgLock(url: string, database: string, command: stri
                         AND ((classid::bigint << 32) | objid::bigint) = ?::bigint) AS held`,
       [key],
     );
-    if (!held?.held) throw await transactionPoolerError(url, source, `the run lock on ${database} taken a moment ago is not held by the session that took it`);
+    if (!held?.held)
+      throw await transactionPoolerError(
+        url,
+        source,
+        `the run lock on ${database} taken a moment ago is not held by the session that took it`,
+      );
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;

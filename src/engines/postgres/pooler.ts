@@ -82,7 +82,7 @@ async function sessionMismatch(url: string): Promise<string | null> {
     }
     try {
       const other = await read(b);
-      if (other.token === token) return 'a second client connection saw the first one\'s session setting';
+      if (other.token === token) return "a second client connection saw the first one's session setting";
       if (other.pid === first!.pid) return `two client connections were served by the same server session (pid ${first!.pid})`;
       return moved(await read(a), 'while another client held a transaction');
     } finally {

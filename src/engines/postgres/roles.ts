@@ -48,8 +48,16 @@ export async function restoreRoles(connection: PgConnection, url: string): Promi
   const configured = settings.proofRole;
   if (configured !== null) {
     const [role] = await connection.all<{ super: boolean }>('SELECT rolsuper AS super FROM pg_roles WHERE rolname = ?', [configured]);
-    if (!role) throw new GuardError('CONFIG_INVALID', `postgres.proofRole ${quotePg(configured)} does not exist on the server of ${redact(url)}: CREATE ROLE ${quotePg(configured)} NOLOGIN, or remove the setting`);
-    if (role.super) throw new GuardError('CONFIG_INVALID', `postgres.proofRole ${quotePg(configured)} is a superuser: restores as it would run the database's functions with superuser rights; name a role without SUPERUSER`);
+    if (!role)
+      throw new GuardError(
+        'CONFIG_INVALID',
+        `postgres.proofRole ${quotePg(configured)} does not exist on the server of ${redact(url)}: CREATE ROLE ${quotePg(configured)} NOLOGIN, or remove the setting`,
+      );
+    if (role.super)
+      throw new GuardError(
+        'CONFIG_INVALID',
+        `postgres.proofRole ${quotePg(configured)} is a superuser: restores as it would run the database's functions with superuser rights; name a role without SUPERUSER`,
+      );
   }
   if (!row.me_super) return { role: configured, superuser: false };
   const role = configured ?? (row.owner_super ? null : row.owner);
@@ -70,7 +78,10 @@ export async function restoreRoles(connection: PgConnection, url: string): Promi
  * recreates every one of them anyway, owned by the role that restores, as `--no-owner` does), or
  * why it cannot (an extension only a superuser can drop and create).
  */
-export async function handOverTo(connection: PgConnection, role: string): Promise<{ readonly statements: string[] } | { readonly blocker: string }> {
+export async function handOverTo(
+  connection: PgConnection,
+  role: string,
+): Promise<{ readonly statements: string[] } | { readonly blocker: string }> {
   const extensions = await connection.all<{ name: string }>(
     `SELECT e.extname AS name FROM pg_extension e WHERE e.extname <> 'plpgsql' AND e.extowner <> (SELECT oid FROM pg_roles WHERE rolname = ?) ORDER BY 1`,
     [role],

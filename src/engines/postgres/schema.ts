@@ -47,11 +47,20 @@ export async function pgSchemaObjects(reader: Reader): Promise<{ type: string; n
   );
   const tables = (await listPgTables(reader)).map((name) => ({ type: 'table', name, definition: '' }));
   const tag = (type: string) => (row: { name: string; definition: string }) => ({ type, ...row });
-  return [...tables, ...columns.map(tag('column')), ...indexes.map(tag('index')), ...constraints.map(tag('constraint')), ...views.map(tag('view')), ...triggers.map(tag('trigger'))];
+  return [
+    ...tables,
+    ...columns.map(tag('column')),
+    ...indexes.map(tag('index')),
+    ...constraints.map(tag('constraint')),
+    ...views.map(tag('view')),
+    ...triggers.map(tag('trigger')),
+  ];
 }
 
 export async function readPgFacts(reader: Reader, applied: AppliedReader): Promise<DatabaseFacts> {
-  const [version] = await reader.all<{ version: string; num: string }>("SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num");
+  const [version] = await reader.all<{ version: string; num: string }>(
+    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num",
+  );
   const objects = await pgSchemaObjects(reader);
   const schemaHash = createHash('sha256').update(JSON.stringify(objects)).digest('hex');
   const tables: Record<string, number> = {};

@@ -29,7 +29,10 @@ export function withDatabase(url: string, database: string): string {
 export function directConnection(url: string, direct: string): string {
   const trimmed = direct.trim();
   if (!isPostgresUrl(trimmed)) {
-    throw new GuardError('USAGE', `DIRECT_URL ${redact(trimmed)} is not a postgres:// URL; give the URL that reaches the PostgreSQL server without the pooler`);
+    throw new GuardError(
+      'USAGE',
+      `DIRECT_URL ${redact(trimmed)} is not a postgres:// URL; give the URL that reaches the PostgreSQL server without the pooler`,
+    );
   }
   const database = databaseOf(url);
   const named = decodeURIComponent(new URL(trimmed).pathname.replace(/^\//, ''));

@@ -35,7 +35,8 @@ export async function untilFree<T>(database: string, attempt: () => Promise<T>, 
   for (;;) {
     try {
       const result = await attempt();
-      if (reason !== null) options.onWait?.({ database, reason, waitedMs: Math.round(performance.now() - started), patienceMs, over: true });
+      if (reason !== null)
+        options.onWait?.({ database, reason, waitedMs: Math.round(performance.now() - started), patienceMs, over: true });
       return result;
     } catch (error) {
       if (!isBusy(error)) throw error;

@@ -16,7 +16,10 @@ export async function integrityOfChanges(reader: Reader, level: IntegrityLevel, 
   if (level !== 'full' || changed === undefined || changed.unknown !== null) {
     const result = await integrityCheck(reader, level);
     if (level !== 'full' || changed?.unknown == null || !result.ok) return result;
-    return { ok: true, detail: `ok (integrity_check of the whole file: the run's writes could not all be accounted for, at "${changed.unknown}")` };
+    return {
+      ok: true,
+      detail: `ok (integrity_check of the whole file: the run's writes could not all be accounted for, at "${changed.unknown}")`,
+    };
   }
   const quick = await integrityCheck(reader, 'quick');
   if (!quick.ok) return { ok: false, detail: `quick_check: ${quick.detail}` };
@@ -25,7 +28,10 @@ export async function integrityOfChanges(reader: Reader, level: IntegrityLevel, 
     const result = await readVerdict(reader, `PRAGMA integrity_check(${literal(table)})`);
     if (!result.ok) return { ok: false, detail: `integrity_check(${table}): ${result.detail}` };
   }
-  return { ok: true, detail: `ok (quick_check of the whole file; integrity_check of what the run wrote: ${tables.join(', ') || 'no table'})` };
+  return {
+    ok: true,
+    detail: `ok (quick_check of the whole file; integrity_check of what the run wrote: ${tables.join(', ') || 'no table'})`,
+  };
 }
 
 /**

@@ -20,8 +20,10 @@ export class SqliteConnection implements Reader {
    */
   static async open(file: string, mode: 'readonly' | 'readwrite' | 'create' = 'readwrite'): Promise<SqliteConnection> {
     // Not for SQLite's special names: an in-memory or a temporary database is no file of ours.
-    if (mode === 'create' && file !== '' && file !== ':memory:' && !file.startsWith('file:')) await createFileIfMissing(file, PRIVATE_FILE_MODE);
-    if (mode === 'readonly') return SqliteConnection.openReadOnly(file, file, sqlite3.OPEN_READONLY, !file.startsWith('file:') && file !== ':memory:');
+    if (mode === 'create' && file !== '' && file !== ':memory:' && !file.startsWith('file:'))
+      await createFileIfMissing(file, PRIVATE_FILE_MODE);
+    if (mode === 'readonly')
+      return SqliteConnection.openReadOnly(file, file, sqlite3.OPEN_READONLY, !file.startsWith('file:') && file !== ':memory:');
     return SqliteConnection.openWith(file, mode === 'readwrite' ? sqlite3.OPEN_READWRITE : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
   }
 
@@ -44,7 +46,11 @@ export class SqliteConnection implements Reader {
       await handle.close();
     }
     const isWal = header[18] === 2;
-    const exists = (suffix: string) => stat(`${file}${suffix}`).then((info) => info.size, () => -1);
+    const exists = (suffix: string) =>
+      stat(`${file}${suffix}`).then(
+        (info) => info.size,
+        () => -1,
+      );
     let query = 'mode=ro';
     if (isWal) {
       if ((await exists('-shm')) >= 0) query = 'mode=ro&readonly_shm=1';
@@ -137,7 +143,10 @@ export function quoteIdentifier(name: string): string {
 }
 
 /** Opens, works, closes: the connection never outlives the work, whatever it throws. */
-export async function withConnection<T>(opening: Promise<SqliteConnection>, work: (connection: SqliteConnection) => Promise<T>): Promise<T> {
+export async function withConnection<T>(
+  opening: Promise<SqliteConnection>,
+  work: (connection: SqliteConnection) => Promise<T>,
+): Promise<T> {
   const connection = await opening;
   try {
     return await work(connection);

@@ -82,7 +82,8 @@ export function sqliteEngine(file: string): Engine {
     return recovering;
   };
   /** A read that writes no byte (status, previews): only waited for, never recovered by us. */
-  const openUntouched = () => untilFree(database, () => firstRead(() => SqliteConnection.openUntouched(database)), { onWait: (wait) => onWait?.(wait) });
+  const openUntouched = () =>
+    untilFree(database, () => firstRead(() => SqliteConnection.openUntouched(database)), { onWait: (wait) => onWait?.(wait) });
   const opened = async (mode: ReadMode): Promise<SqliteConnection> => {
     if (mode === 'untouched') return openUntouched();
     await recover();
@@ -113,7 +114,10 @@ export function sqliteEngine(file: string): Engine {
     async lock(command) {
       // The lock lives beside the database: a folder that is not there is a wrong path.
       const folder = path.dirname(database);
-      const isFolder = await stat(folder).then((info) => info.isDirectory(), () => false);
+      const isFolder = await stat(folder).then(
+        (info) => info.isDirectory(),
+        () => false,
+      );
       if (!isFolder) throw new GuardError('USAGE', `the folder for the database (${folder}) does not exist; check --db / DATABASE_URL`);
       return acquireLock(database, command);
     },
@@ -187,7 +191,6 @@ export function sqliteEngine(file: string): Engine {
     },
   };
 }
-
 
 /**
  * The file's real path, links resolved: the same database reached through a symlinked folder is

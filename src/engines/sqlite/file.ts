@@ -23,10 +23,7 @@ export async function assertSqliteFile(file: string): Promise<{ readonly bytes: 
   if (!info.isFile()) throw new GuardError('NOT_SQLITE', `${file} is not a file; --db must name a SQLite database file`);
   if (info.size === 0) return { bytes: 0 };
   if (!(await hasSqliteHeader(file))) {
-    throw new GuardError(
-      'NOT_SQLITE',
-      `${file} is not a SQLite database (bad header); it was left untouched. Check --db / DATABASE_URL`,
-    );
+    throw new GuardError('NOT_SQLITE', `${file} is not a SQLite database (bad header); it was left untouched. Check --db / DATABASE_URL`);
   }
   return { bytes: info.size };
 }

@@ -83,7 +83,9 @@ export function openKnex(file: string): KnexHandle {
 function immediateClient(): typeof Knex.Client {
   const require = createRequire(import.meta.url);
   const Client: typeof Knex.Client = require('knex/lib/dialects/sqlite3/index.js');
-  const Transaction: new (...args: unknown[]) => { query(conn: unknown, sql: string): unknown } = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js');
+  const Transaction: new (...args: unknown[]) => {
+    query(conn: unknown, sql: string): unknown;
+  } = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js');
   class ImmediateTransaction extends Transaction {
     begin(conn: unknown) {
       return this.query(conn, 'BEGIN IMMEDIATE;');

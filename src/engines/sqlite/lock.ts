@@ -30,14 +30,10 @@ export async function acquireLock(database: string, command: string): Promise<Ru
     await mutex.close().catch(() => undefined);
     if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
     const holder = await awaitLiveHolder(paths.holder);
-    const who = holder
-      ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})`
-      : 'another process';
-    throw new GuardError(
-      'LOCK_HELD',
-      `another migrate-guard run holds the lock on ${database}: ${who}; wait for it to finish`,
-      { cause: error },
-    );
+    const who = holder ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.since})` : 'another process';
+    throw new GuardError('LOCK_HELD', `another migrate-guard run holds the lock on ${database}: ${who}; wait for it to finish`, {
+      cause: error,
+    });
   }
   const previous = await readHolder(paths.holder);
   const self: LockHolder = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };

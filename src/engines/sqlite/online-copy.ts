@@ -51,7 +51,12 @@ export interface CopyOptions {
  * Stepped copies release the source between steps so writers get in; a write by another
  * connection restarts the copy from the first page (SQLite does that itself on the next step).
  */
-export async function onlineCopy(connection: sqlite3.Database, file: string, direction: CopyDirection, options: CopyOptions = {}): Promise<void> {
+export async function onlineCopy(
+  connection: sqlite3.Database,
+  file: string,
+  direction: CopyDirection,
+  options: CopyOptions = {},
+): Promise<void> {
   const backupMethod = (connection as unknown as { backup: BackupMethod }).backup.bind(connection);
   const backup = await new Promise<SqliteBackup>((resolve, reject) => {
     const created: SqliteBackup = backupMethod(file, 'main', 'main', direction === 'to-file', (error) =>

@@ -27,7 +27,9 @@ export async function restoreInto<T>(database: string, snapshot: string, steps: 
     try {
       return await work();
     } catch (error) {
-      throw new GuardError('RESTORE_FAILED', `could not start restoring into ${database}: ${messageOf(error)}; nothing was changed`, { cause: error });
+      throw new GuardError('RESTORE_FAILED', `could not start restoring into ${database}: ${messageOf(error)}; nothing was changed`, {
+        cause: error,
+      });
     }
   };
   const opened = await beforeAnyChange(() => SqliteConnection.open(database, 'create'));

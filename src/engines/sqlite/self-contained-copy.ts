@@ -24,7 +24,12 @@ export async function copyToSelfContainedFile(database: string, target: string, 
  * target created with `fileMode` first (default 0600: a scratch copy): SQLite copies into the existing file and keeps its mode
  * (its journal beside it gets the same), so the data is never in a file others can read.
  */
-export async function copyFrom(source: SqliteConnection, target: string, onProgress?: Progress, fileMode: FileMode = PRIVATE_FILE_MODE): Promise<void> {
+export async function copyFrom(
+  source: SqliteConnection,
+  target: string,
+  onProgress?: Progress,
+  fileMode: FileMode = PRIVATE_FILE_MODE,
+): Promise<void> {
   const journal = await source.get<{ journal_mode: string }>('PRAGMA journal_mode');
   await createEmptyFile(target, fileMode);
   await withPeriodicFlush(target, 100, () =>

@@ -16,30 +16,42 @@ export function sqlLiteral(value: unknown): string {
  * Writes a table's rows as reviewable SQL: a header saying where they came from, then one
  * transaction of INSERTs. Rows are streamed (memory stays flat); the file appears only when whole.
  */
-export async function exportTableSql(snapshot: string, table: string, out: string, header: readonly string[], mode: FileMode): Promise<number> {
+export async function exportTableSql(
+  snapshot: string,
+  table: string,
+  out: string,
+  header: readonly string[],
+  mode: FileMode,
+): Promise<number> {
   return withConnection(SqliteConnection.open(snapshot, 'readonly'), async (connection) => {
     const columns = await tableColumns(connection, table);
     let rows = 0;
-    await writeStreamAtomic(out, async (write) => {
-      for (const line of header) await write(`-- ${line}\n`);
-      await write('BEGIN;\n');
-      const prefix = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) VALUES (`;
-      // Pull one row at a time (Statement#get steps the cursor), so rows never pile up in memory.
-      const statement = connection.raw.prepare(`SELECT ${columns.map(quoteIdentifier).join(', ')} FROM ${quoteIdentifier(table)} ORDER BY rowid`);
-      const next = () =>
-        new Promise<Record<string, unknown> | undefined>((resolve, reject) =>
-          statement.get((error: Error | null, row?: Record<string, unknown>) => (error ? reject(error) : resolve(row))),
+    await writeStreamAtomic(
+      out,
+      async (write) => {
+        for (const line of header) await write(`-- ${line}\n`);
+        await write('BEGIN;\n');
+        const prefix = `INSERT INTO ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) VALUES (`;
+        // Pull one row at a time (Statement#get steps the cursor), so rows never pile up in memory.
+        const statement = connection.raw.prepare(
+          `SELECT ${columns.map(quoteIdentifier).join(', ')} FROM ${quoteIdentifier(table)} ORDER BY rowid`,
         );
-      try {
-        for (let row = await next(); row !== undefined; row = await next()) {
-          rows += 1;
-          await write(`${prefix}${columns.map((column) => sqlLiteral(row![column])).join(', ')});\n`);
+        const next = () =>
+          new Promise<Record<string, unknown> | undefined>((resolve, reject) =>
+            statement.get((error: Error | null, row?: Record<string, unknown>) => (error ? reject(error) : resolve(row))),
+          );
+        try {
+          for (let row = await next(); row !== undefined; row = await next()) {
+            rows += 1;
+            await write(`${prefix}${columns.map((column) => sqlLiteral(row![column])).join(', ')});\n`);
+          }
+        } finally {
+          await new Promise<void>((resolve) => statement.finalize(() => resolve()));
         }
-      } finally {
-        await new Promise<void>((resolve) => statement.finalize(() => resolve()));
-      }
-      await write('COMMIT;\n');
-    }, mode);
+        await write('COMMIT;\n');
+      },
+      mode,
+    );
     return rows;
   });
 }

@@ -27,7 +27,9 @@ const advisoryLocks = (db: TestDatabase) =>
 describe('DIRECT_URL beside a pooled DATABASE_URL', () => {
   it('takes the database from DATABASE_URL when DIRECT_URL names none', () => {
     expect(directConnection('postgres://app@pooler:6432/dms', 'postgres://app:pw@db:5432')).toBe('postgres://app:pw@db:5432/dms');
-    expect(directConnection('postgres://app@pooler:6432/dms', ' postgres://app@db/dms?sslmode=require ')).toBe('postgres://app@db/dms?sslmode=require');
+    expect(directConnection('postgres://app@pooler:6432/dms', ' postgres://app@db/dms?sslmode=require ')).toBe(
+      'postgres://app@db/dms?sslmode=require',
+    );
   });
 
   it('refuses a DIRECT_URL that names another database, or is not a postgres URL, without printing its password', () => {
@@ -79,7 +81,9 @@ describe.skipIf(PGBOUNCER_BINARY === null)('a real PgBouncer in front of the tes
     expect(refusal).toMatchObject({ code: 'TRANSACTION_POOLER', exitCode: 1 });
     const message = (refusal as GuardError).message;
     expect(message).toContain(`DATABASE_URL ${through('transaction')}`);
-    expect(message).toMatch(/transaction mode \(a pooler such as PgBouncer at 127\.0\.0\.1:\d+; the server behind it listens on port 5432\)/);
+    expect(message).toMatch(
+      /transaction mode \(a pooler such as PgBouncer at 127\.0\.0\.1:\d+; the server behind it listens on port 5432\)/,
+    );
     expect(message).toMatch(/set DIRECT_URL .*or point DATABASE_URL at a session-mode pool; nothing was changed$/);
     expect(message.split('\n')).toHaveLength(1);
     expect(await advisoryLocks(db)).toBe(0);
@@ -95,7 +99,9 @@ describe.skipIf(PGBOUNCER_BINARY === null)('a real PgBouncer in front of the tes
     try {
       expect(await advisoryLocks(db)).toBe(1);
       // A second engine through the same direct URL finds the lock held.
-      await expect(postgresEngine(pooled, { stateDir: '/nonexistent', directUrl: db.url }).lock('migrate')).rejects.toMatchObject({ code: 'LOCK_HELD' });
+      await expect(postgresEngine(pooled, { stateDir: '/nonexistent', directUrl: db.url }).lock('migrate')).rejects.toMatchObject({
+        code: 'LOCK_HELD',
+      });
     } finally {
       await lock.release();
     }
@@ -107,7 +113,9 @@ describe.skipIf(PGBOUNCER_BINARY === null)('a real PgBouncer in front of the tes
   // The check ahead of each step could miss a pooler (one that happened to hand sessions out as a
   // server would): `sessionProven` skips it, as if it had. The step's own failure then names the pooler.
   it('a backup whose dump went through a transaction-mode pool names the pooler, never "failed verification", and leaves no file', async () => {
-    await db.exec("CREATE TABLE accounts (id serial PRIMARY KEY, name text); INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 1000) g;");
+    await db.exec(
+      "CREATE TABLE accounts (id serial PRIMARY KEY, name text); INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 1000) g;",
+    );
     const folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-pooler-'));
     try {
       const engine = postgresEngine(through('transaction'), { stateDir: folder, sessionProven: true });
@@ -127,6 +135,9 @@ describe.skipIf(PGBOUNCER_BINARY === null)('a real PgBouncer in front of the tes
 
   it('refuses a DIRECT_URL that itself goes through a transaction-mode pool, saying so', async () => {
     const engine = postgresEngine(db.url, { stateDir: '/nonexistent', directUrl: through('transaction') });
-    await expect(engine.lock('migrate')).rejects.toMatchObject({ code: 'TRANSACTION_POOLER', message: expect.stringMatching(/^DIRECT_URL .*point DIRECT_URL .* at the server itself or at a session-mode pool/) });
+    await expect(engine.lock('migrate')).rejects.toMatchObject({
+      code: 'TRANSACTION_POOLER',
+      message: expect.stringMatching(/^DIRECT_URL .*point DIRECT_URL .* at the server itself or at a session-mode pool/),
+    });
   });
 });

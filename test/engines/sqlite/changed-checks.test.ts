@@ -53,7 +53,10 @@ describe('integrityOfChanges (full)', () => {
   it('does not look at a table the run did not write: quick_check of the file, integrity_check of what it wrote', async () => {
     await corruptIndex(project.db, 'other');
     const changed = await run("INSERT INTO items (name) VALUES ('gamma')", 'DELETE FROM tags WHERE id = 2');
-    expect(await integrity(changed)).toEqual({ ok: true, detail: 'ok (quick_check of the whole file; integrity_check of what the run wrote: items, tags)' });
+    expect(await integrity(changed)).toEqual({
+      ok: true,
+      detail: 'ok (quick_check of the whole file; integrity_check of what the run wrote: items, tags)',
+    });
   });
 
   it('checks the whole file without a set, with an unknown one, and for integrity: whole-file', async () => {
@@ -69,10 +72,20 @@ describe('integrityOfChanges (full)', () => {
     const engine = sqliteEngine(project.db);
     const checks = async (level: 'full' | 'whole-file') =>
       withConnection(SqliteConnection.open(project.db, 'readonly'), (reader) =>
-        runChecks({ engine, reader, knex: null as never, changed: complete, checks: { ...resolveConfig({}).checks, integrity: level, foreignKeys: false, smoke: [] } }),
+        runChecks({
+          engine,
+          reader,
+          knex: null as never,
+          changed: complete,
+          checks: { ...resolveConfig({}).checks, integrity: level, foreignKeys: false, smoke: [] },
+        }),
       );
     expect((await checks('full'))[0]).toMatchObject({ name: 'integrity (full)', ok: true });
-    expect((await checks('whole-file'))[0]).toMatchObject({ name: 'integrity (whole-file)', ok: false, detail: expect.stringMatching(/missing from index other_a/) });
+    expect((await checks('whole-file'))[0]).toMatchObject({
+      name: 'integrity (whole-file)',
+      ok: false,
+      detail: expect.stringMatching(/missing from index other_a/),
+    });
   });
 
   it('says which statement made the set unknown when the whole file passes', async () => {
@@ -85,18 +98,35 @@ describe('integrityOfChanges (full)', () => {
 
   it('reports a quick_check failure of the file before any table', async () => {
     // A page the free list and a table both claim: quick_check sees it.
-    await exec(project.db, "CREATE TABLE big (x); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 50) INSERT INTO big SELECT randomblob(3000) FROM c;");
-    const [{ rootpage }] = (await query<{ rootpage: number }>(project.db, "SELECT rootpage FROM sqlite_master WHERE name = 'big'")) as [{ rootpage: number }];
-    await exec(project.db, `PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage = ${rootpage} WHERE name = 'tags'; PRAGMA writable_schema = OFF;`);
+    await exec(
+      project.db,
+      'CREATE TABLE big (x); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 50) INSERT INTO big SELECT randomblob(3000) FROM c;',
+    );
+    const [{ rootpage }] = (await query<{ rootpage: number }>(project.db, "SELECT rootpage FROM sqlite_master WHERE name = 'big'")) as [
+      { rootpage: number },
+    ];
+    await exec(
+      project.db,
+      `PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage = ${rootpage} WHERE name = 'tags'; PRAGMA writable_schema = OFF;`,
+    );
     const result = await integrity({ tables: ['items'], rowsChanged: [], unknown: null });
     expect(result.ok).toBe(false);
     expect(result.detail).toMatch(/^quick_check: /);
   });
 
   it('skips a written table that no longer exists (dropped, or renamed away)', async () => {
-    const changed = await run('CREATE TABLE scratch (x)', 'INSERT INTO scratch VALUES (1)', 'ALTER TABLE scratch RENAME TO kept', 'CREATE TABLE gone (x)', 'DROP TABLE gone');
+    const changed = await run(
+      'CREATE TABLE scratch (x)',
+      'INSERT INTO scratch VALUES (1)',
+      'ALTER TABLE scratch RENAME TO kept',
+      'CREATE TABLE gone (x)',
+      'DROP TABLE gone',
+    );
     expect(changed.tables).toEqual(['gone', 'kept', 'scratch']);
-    expect(await integrity(changed)).toEqual({ ok: true, detail: 'ok (quick_check of the whole file; integrity_check of what the run wrote: kept)' });
+    expect(await integrity(changed)).toEqual({
+      ok: true,
+      detail: 'ok (quick_check of the whole file; integrity_check of what the run wrote: kept)',
+    });
   });
 
   it('checks tables whose names hold quotes, and no name is spliced into SQL', async () => {
@@ -148,9 +178,15 @@ describe('foreignKeyViolationsOfChanges', () => {
     expect(await violations(await run('DROP TABLE items'))).toEqual([orphan('tags', 1, 'items'), orphan('tags', 2, 'items')]);
   });
 
-  it('follows a parent named in another case in the child\'s foreign key', async () => {
-    await exec(project.db, 'CREATE TABLE notes (id INTEGER PRIMARY KEY, itemId INTEGER REFERENCES "ITEMS" (id)); INSERT INTO notes (itemId) VALUES (1);');
-    expect(await violations(await run('DELETE FROM items WHERE id = 1'))).toEqual([orphan('notes', 1, 'ITEMS'), orphan('tags', 1, 'items')]);
+  it("follows a parent named in another case in the child's foreign key", async () => {
+    await exec(
+      project.db,
+      'CREATE TABLE notes (id INTEGER PRIMARY KEY, itemId INTEGER REFERENCES "ITEMS" (id)); INSERT INTO notes (itemId) VALUES (1);',
+    );
+    expect(await violations(await run('DELETE FROM items WHERE id = 1'))).toEqual([
+      orphan('notes', 1, 'ITEMS'),
+      orphan('tags', 1, 'items'),
+    ]);
   });
 
   it('does not look at a violation the run could not have caused; the whole-database check does', async () => {
@@ -201,7 +237,10 @@ describe('foreignKeyViolationsOfChanges', () => {
 }`,
     );
     expect((await migrateProject(project)).exitCode).toBe(0);
-    await project.writeMigration('003_orphan.ts', `export async function up({ context }) { await context('TAGS').insert({ itemId: 999 }); }`);
+    await project.writeMigration(
+      '003_orphan.ts',
+      `export async function up({ context }) { await context('TAGS').insert({ itemId: 999 }); }`,
+    );
     const report = await migrateProject(project);
     expect(report.checks.find((check) => check.name === 'foreign-keys')).toMatchObject({ ok: false });
     expect(report).toMatchObject({ exitCode: 2, undo: 'rollback' });

@@ -15,7 +15,10 @@ let db: string;
 beforeEach(async () => {
   folder = await mkdtemp(path.join(tmpdir(), 'migrate-guard-connection-'));
   db = path.join(folder, 'app.db');
-  await exec(db, 'PRAGMA journal_mode = DELETE; CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB); INSERT INTO t (x) VALUES (randomblob(10));');
+  await exec(
+    db,
+    'PRAGMA journal_mode = DELETE; CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB); INSERT INTO t (x) VALUES (randomblob(10));',
+  );
 });
 afterEach(async () => {
   await rm(folder, { recursive: true, force: true });

@@ -86,7 +86,10 @@ describe('classifyStatement: what the statements knex runs on SQLite write', () 
     expect(effects(statements)).toEqual([
       ["insert into `items` (`name`) select 'gamma' as `name` union all select 'O''Brien' as `name`", write('items')],
       ["update `items` set `name` = 'ALPHA' where `id` = 1", write('items', 'items')],
-      [expect.stringMatching(/^insert into `items` \(`id`, `name`\) values \(2, 'BETA'\) on conflict \(`id`\) do update set/), write('items', 'items')],
+      [
+        expect.stringMatching(/^insert into `items` \(`id`, `name`\) values \(2, 'BETA'\) on conflict \(`id`\) do update set/),
+        write('items', 'items'),
+      ],
       ["insert into `items` (`id`, `name`) values (2, 'ignored') on conflict (`id`) do nothing", write('items')],
       ['delete from `tags` where `itemId` = 1', write('tags', 'tags')],
       ['create index `items_name_index` on `items` (`name`)', write('items')],
@@ -129,12 +132,12 @@ const STATEMENTS: readonly (readonly [string, StatementEffect, { compiles?: bool
   ['-- just a note\nSELECT 1', READ],
   // INSERT, quoting styles, schema prefixes
   ["INSERT INTO items (name) VALUES ('x')", write('items')],
-  ["insert into \"items\" (name) values ('x')", write('items')],
+  ['insert into "items" (name) values (\'x\')', write('items')],
   ["INSERT INTO `items` (name) VALUES ('x')", write('items')],
   ["INSERT INTO [items] (name) VALUES ('x')", write('items')],
   ["INSERT INTO 'items' (name) VALUES ('x')", write('items')],
   ["INSERT INTO main.items (name) VALUES ('x')", write('items')],
-  ["INSERT INTO \"main\".\"items\" (name) VALUES ('x')", write('items')],
+  ['INSERT INTO "main"."items" (name) VALUES (\'x\')', write('items')],
   ["INSERT INTO MAIN . `items` (name) VALUES ('x')", write('items')],
   ['INSERT INTO "odd ""name""" (x) VALUES (1)', write('odd "name"')],
   ['INSERT INTO main.[odd "name"] (x) VALUES (1)', write('odd "name"')],
@@ -150,19 +153,25 @@ const STATEMENTS: readonly (readonly [string, StatementEffect, { compiles?: bool
   ["INSERT OR ABORT INTO main.items (id, name) VALUES (1, 'x')", write('items')],
   ["INSERT INTO items (id, name) VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET name = excluded.name", write('items', 'items')],
   ["INSERT INTO items (id, name) VALUES (1, 'x') ON CONFLICT DO NOTHING", write('items')],
-  ["INSERT INTO items (id, name) VALUES (1, 'x') ON CONFLICT (id) DO NOTHING ON CONFLICT DO UPDATE SET name = 'y'", write('items', 'items')],
+  [
+    "INSERT INTO items (id, name) VALUES (1, 'x') ON CONFLICT (id) DO NOTHING ON CONFLICT DO UPDATE SET name = 'y'",
+    write('items', 'items'),
+  ],
   // UPDATE and DELETE
   ["UPDATE items SET name = 'x' WHERE id = 1", write('items', 'items')],
-  ["UPDATE OR IGNORE \"main\".items SET name = 'x'", write('items', 'items')],
-  ["UPDATE OR REPLACE items SET id = 1", write('items', 'items')],
-  ["UPDATE temp.scratch SET x = 1", READ],
+  ['UPDATE OR IGNORE "main".items SET name = \'x\'', write('items', 'items')],
+  ['UPDATE OR REPLACE items SET id = 1', write('items', 'items')],
+  ['UPDATE temp.scratch SET x = 1', READ],
   ['DELETE FROM items WHERE id = 1', write('items', 'items')],
   ['DELETE FROM main.[items]', write('items', 'items')],
   ['DELETE FROM temp.scratch', READ],
   // WITH … INSERT/UPDATE/DELETE
   ['WITH n(x) AS (SELECT 1) INSERT INTO items (name) SELECT x FROM n', write('items')],
   ['WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3) DELETE FROM items WHERE id IN c', write('items', 'items')],
-  ["WITH a AS MATERIALIZED (SELECT ')' AS p), b AS NOT MATERIALIZED (SELECT \"(\" FROM items) UPDATE items SET name = (SELECT p FROM a)", write('items', 'items')],
+  [
+    'WITH a AS MATERIALIZED (SELECT \')\' AS p), b AS NOT MATERIALIZED (SELECT "(" FROM items) UPDATE items SET name = (SELECT p FROM a)',
+    write('items', 'items'),
+  ],
   ['WITH "q(" AS (SELECT 1) REPLACE INTO items (id) SELECT 1 FROM "q("', write('items', 'items')],
   ['WITH n AS (SELECT 1) INSERT INTO temp.scratch SELECT * FROM n', READ],
   // CREATE
@@ -236,9 +245,12 @@ const STATEMENTS: readonly (readonly [string, StatementEffect, { compiles?: bool
 ];
 
 describe('classifyStatement: the statement table', () => {
-  it.each(STATEMENTS.map(([sql, effect]) => [sql.replaceAll('\n', '\\n') || '(empty)', sql, effect] as const))('%s', (_label, sql, effect) => {
-    expect(classifyStatement(sql)).toEqual(effect);
-  });
+  it.each(STATEMENTS.map(([sql, effect]) => [sql.replaceAll('\n', '\\n') || '(empty)', sql, effect] as const))(
+    '%s',
+    (_label, sql, effect) => {
+      expect(classifyStatement(sql)).toEqual(effect);
+    },
+  );
 
   describe('every statement of the table is one SQLite compiles', () => {
     let connection: SqliteConnection;
@@ -260,9 +272,12 @@ describe('classifyStatement: the statement table', () => {
     afterAll(async () => {
       await connection.close();
     });
-    it.each(STATEMENTS.filter(([, , options]) => options?.compiles !== false).map(([sql]) => [sql.replaceAll('\n', '\\n'), sql]))('%s', async (_label, sql) => {
-      await expect(connection.all(/^EXPLAIN\b/.test(sql) ? sql : `EXPLAIN ${sql}`)).resolves.toBeDefined();
-    });
+    it.each(STATEMENTS.filter(([, , options]) => options?.compiles !== false).map(([sql]) => [sql.replaceAll('\n', '\\n'), sql]))(
+      '%s',
+      async (_label, sql) => {
+        await expect(connection.all(/^EXPLAIN\b/.test(sql) ? sql : `EXPLAIN ${sql}`)).resolves.toBeDefined();
+      },
+    );
   });
 
   // Regression (this test found it; src/engines/write-set.ts, `pragma`): a PRAGMA with the `temp.` prefix is taken
@@ -272,9 +287,12 @@ describe('classifyStatement: the statement table', () => {
   // which the changed-set check never looks at (sqlite_master is not a listed table). Reproduction:
   // `classifyStatement('PRAGMA temp.foreign_keys = ON')` returns { kind: 'read' }; on a sqlite3
   // connection, `PRAGMA temp.foreign_keys = ON; PRAGMA foreign_keys` answers 1.
-  it.each([['PRAGMA temp.foreign_keys = ON'], ['PRAGMA temp.writable_schema = ON']])('%s switches the connection, not the temp schema: unknown', (sql) => {
-    expect(classifyStatement(sql)).toEqual(UNKNOWN);
-  });
+  it.each([['PRAGMA temp.foreign_keys = ON'], ['PRAGMA temp.writable_schema = ON']])(
+    '%s switches the connection, not the temp schema: unknown',
+    (sql) => {
+      expect(classifyStatement(sql)).toEqual(UNKNOWN);
+    },
+  );
 });
 
 describe('WriteSet', () => {
@@ -282,7 +300,7 @@ describe('WriteSet', () => {
     const written = new WriteSet();
     for (const sql of [
       'BEGIN',
-      "INSERT INTO tags (itemId) VALUES (1)",
+      'INSERT INTO tags (itemId) VALUES (1)',
       "UPDATE items SET name = 'x'",
       'CREATE TABLE notes (x)',
       "INSERT INTO `items` (name) VALUES ('y')",
@@ -350,7 +368,10 @@ describe('the write set of a real run: the integrity check proves exactly the ta
   await context.schema.alterTable('items', (t) => t.text('notes'));
 }`,
     );
-    await project.writeMigration('003_rebuild.ts', `export async function up({ context }) { await context.schema.alterTable('items', (t) => t.dropColumn('notes')); }`);
+    await project.writeMigration(
+      '003_rebuild.ts',
+      `export async function up({ context }) { await context.schema.alterTable('items', (t) => t.dropColumn('notes')); }`,
+    );
     await project.writeMigration('004_odd.sql', `CREATE TABLE "odd ""name""" (x); INSERT INTO main."odd ""name""" VALUES (1);`);
     const report = await migrateProject(project);
     expect(report.exitCode, JSON.stringify(report.failed)).toBe(0);
@@ -385,7 +406,7 @@ describe('the write set of a real run: the integrity check proves exactly the ta
   });
 });
 
-describe("watchWrites on the migration connection (openKnex)", () => {
+describe('watchWrites on the migration connection (openKnex)', () => {
   it('records what the statements run through the handle wrote, from when it was asked', async () => {
     const handle = openKnex(project.db);
     try {
@@ -398,7 +419,11 @@ describe("watchWrites on the migration connection (openKnex)", () => {
         await trx('before_watching').delete();
       });
       await macrotask();
-      expect(await read(readerOf(handle.knex))).toEqual({ tables: ['before_watching', 'items'], rowsChanged: ['before_watching'], unknown: null });
+      expect(await read(readerOf(handle.knex))).toEqual({
+        tables: ['before_watching', 'items'],
+        rowsChanged: ['before_watching'],
+        unknown: null,
+      });
     } finally {
       await handle.destroy();
     }
