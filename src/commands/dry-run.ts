@@ -7,7 +7,7 @@ import { runChecks } from '../checks/run.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Engine, SchemaShape, ScratchDatabase, EngineKind } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
-import { fullMessageOf, GuardError, messageOf, type ExitCode } from '../errors.ts';
+import { fullMessageOf, GuardError, type ExitCode } from '../errors.ts';
 import { progressOf, waitsOf, type EventListener } from '../events.ts';
 import { destructiveWarnings } from '../dry-run/warnings.ts';
 import { folderSettings, type MigrationsSettings } from '../config/locations.ts';

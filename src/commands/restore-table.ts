@@ -117,6 +117,8 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
  * file must still land in the working folder, so separators and control characters become `_`.
  */
 function fileNamePart(name: string): string {
+  // Control characters are what this removes: the regex names them on purpose.
+  // eslint-disable-next-line no-control-regex
   return name.replace(/[/\\\x00-\x1f\x7f]/g, '_');
 }
 
@@ -126,6 +128,7 @@ function fileNamePart(name: string): string {
  * are written as `\uXXXX`.
  */
 function commentText(text: string): string {
+  // eslint-disable-next-line no-control-regex
   return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -1,6 +1,6 @@
 import type { Umzug } from 'umzug';
 import type { ResolvedConfig } from '../config/schema.ts';
-import { GuardError, messageOf } from '../errors.ts';
+import { GuardError } from '../errors.ts';
 import { loadProjectFile } from '../load-module.ts';
 import type { Reader } from '../engines/contract.ts';
 

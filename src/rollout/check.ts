@@ -58,12 +58,10 @@ async function rowsCheck(
   changed: ChangedSet | null,
 ): Promise<CheckResult> {
   run.emit({ type: 'working', label: "comparing row counts with the run's start" });
-  const verdict = await rows.watch
-    .check(changed, rows.ran)
-    .catch((error: unknown) => ({
-      result: { name: 'rows', ok: false, detail: `the row counts could not be compared: ${messageOf(error)}` },
-      warnings: [],
-    }));
+  const verdict = await rows.watch.check(changed, rows.ran).catch((error: unknown) => ({
+    result: { name: 'rows', ok: false, detail: `the row counts could not be compared: ${messageOf(error)}` },
+    warnings: [],
+  }));
   for (const message of verdict.warnings) run.emit({ type: 'warning', message });
   run.emit({ type: 'check', result: verdict.result });
   return verdict.result;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { plainBackup } from '../../src/backup/plain-file.ts';
 import { readManifest } from '../../src/backup/manifest.ts';
 import { sqliteEngine } from '../../src/engines/sqlite/engine.ts';
-import { TempProject, exec, parseReport } from '../helpers/project.ts';
+import type { TempProject } from '../helpers/project.ts';
+import { exec, parseReport } from '../helpers/project.ts';
 import { addItem, createItems, partialThenThrow } from '../helpers/migrations.ts';
 import { useTempProject } from '../helpers/use-project.ts';
 

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { TempProject, parseReport } from '../helpers/project.ts';
+import type { TempProject } from '../helpers/project.ts';
+import { parseReport } from '../helpers/project.ts';
 import { useTempProject } from '../helpers/use-project.ts';
 import { createItems } from '../helpers/migrations.ts';
 import { parsePrometheus } from '../helpers/prometheus.ts';

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TempProject, exec, parseReport, query } from '../helpers/project.ts';
+import type { TempProject } from '../helpers/project.ts';
+import { exec, parseReport, query } from '../helpers/project.ts';
 import { useTempProject } from '../helpers/use-project.ts';
 import { createItems } from '../helpers/migrations.ts';
 

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import path from 'node:path';
+import type { Knex } from 'knex';
+import type { Reader } from '../../../src/engines/contract.ts';
 import { SqliteConnection } from '../../../src/engines/sqlite/connection.ts';
 import { openKnex } from '../../../src/engines/sqlite/knex.ts';
 import { classifyStatement, WriteSet, type StatementEffect } from '../../../src/engines/write-set.ts';
@@ -476,6 +478,6 @@ describe('watchWrites on the migration connection (openKnex)', () => {
 const macrotask = () => new Promise((resolve) => setTimeout(resolve, 10));
 
 /** A reader over a knex instance or transaction, as the SQLite engine makes one. */
-function readerOf(knex: import('knex').Knex): import('../../../src/engines/contract.ts').Reader {
+function readerOf(knex: Knex): Reader {
   return { all: async (sql, bindings = []) => (await knex.raw(sql, bindings as never)) as never };
 }
