@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { DatabaseIdentity, Engine, EngineKind } from '../engines/contract.ts';
-import type { BackupManifest } from './manifest.ts';
+import { GuardError } from '../errors.ts';
+import type { EventListener } from '../events.ts';
+import { readManifest, type BackupManifest } from './manifest.ts';
 
 /** The database whose backups a command looks for, as the manifests record it. */
 export interface BackupOwner {
@@ -52,4 +54,23 @@ export function sourceOf(manifest: Pick<BackupManifest, 'source' | 'identity'>):
   if (identity?.path != null && identity.path !== manifest.source) return `${manifest.source} (${identity.path})`;
   if (identity?.systemIdentifier != null) return `${manifest.source} (cluster ${identity.systemIdentifier}, database ${identity.database})`;
   return manifest.source;
+}
+
+/**
+ * Refuses (exit 1, nothing read further) a backup whose manifest says it was taken from another
+ * database, unless that is asked for; a backup without a manifest says nothing either way.
+ */
+export async function refuseOtherDatabase(file: string, owner: BackupOwner, allowed: boolean, emit: EventListener): Promise<void> {
+  const manifest = await readManifest(file).catch(() => null);
+  if (manifest === null || belongsTo(manifest, owner)) return;
+  if (!allowed) {
+    throw new GuardError(
+      'BACKUP_INVALID',
+      `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}; nothing was changed (to put another database's data into this one, add --from-other-database)`,
+    );
+  }
+  emit({
+    type: 'warning',
+    message: `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}: using it as --from-other-database asks`,
+  });
 }

@@ -3,6 +3,7 @@ import { createBackup } from '../backup/create.ts';
 import { describeViolation } from '../checks/foreign-keys.ts';
 import type { Engine, Reader, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
+import { backupOwner, refuseOtherDatabase } from '../backup/identity.ts';
 import { engineFor } from '../engines/select.ts';
 import { waitsOf, type EventListener } from '../events.ts';
 import { GuardError, type ExitCode } from '../errors.ts';
@@ -21,6 +22,8 @@ export interface RestoreTableOptions {
   /** Replace the live table's rows instead of writing SQL. */
   readonly apply?: boolean;
   readonly out?: string;
+  /** Apply a backup taken from another database (`--from-other-database`); refused otherwise. */
+  readonly fromOtherDatabase?: boolean;
   /** Apply even when the result has foreign-key violations. */
   readonly force?: boolean;
   readonly cwd?: string;
@@ -76,6 +79,13 @@ export async function runRestoreTable(options: RestoreTableOptions): Promise<Res
     }
 
     await requireDatabase(engine);
+    // Exporting another database's rows is only reading a file; putting them into this database is not.
+    await refuseOtherDatabase(
+      prepared.file,
+      await backupOwner(engine),
+      options.fromOtherDatabase === true,
+      options.onEvent ?? (() => undefined),
+    );
     const lock = await engine.lock('restore-table');
     try {
       await engine.settle({ write: true, ...(options.onEvent ? { onWait: waitsOf(options.onEvent) } : {}) });

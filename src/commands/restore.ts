@@ -2,8 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
 import { recordJob } from '../backup/event-log.ts';
-import { backupOwner, belongsTo, sourceOf, type BackupOwner } from '../backup/identity.ts';
-import { readManifest } from '../backup/manifest.ts';
+import { backupOwner, refuseOtherDatabase, type BackupOwner } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
@@ -239,25 +238,6 @@ async function chooseBackup(
     message: `chose ${chosen.path} (${chosen.kind}, ${chosen.createdAt}): ${formatGap(gapSeconds)} before ${target.at.toISOString()}; changes after it are not in the backup`,
   });
   return { file: chosen.path, gapSeconds, source: 'backup', recoveryPoint: chosen.createdAt, release: nothing };
-}
-
-/**
- * Refuses (exit 1, nothing read further) a backup whose manifest says it was taken from another
- * database, unless that is asked for; a backup without a manifest says nothing either way.
- */
-async function refuseOtherDatabase(file: string, owner: BackupOwner, allowed: boolean, emit: EventListener): Promise<void> {
-  const manifest = await readManifest(file).catch(() => null);
-  if (manifest === null || belongsTo(manifest, owner)) return;
-  if (!allowed) {
-    throw new GuardError(
-      'BACKUP_INVALID',
-      `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}; nothing was changed (to put another database's backup into this one, add --from-other-database)`,
-    );
-  }
-  emit({
-    type: 'warning',
-    message: `${file} is a backup of ${sourceOf(manifest)}, not of ${owner.name}: restoring it as --from-other-database asks`,
-  });
 }
 
 /** The WAL archive at a second; null when it does not cover it (the caller falls back and says so). */

@@ -97,6 +97,26 @@ describe('a backup folder two databases share', () => {
     expect(tables).toEqual([]);
   });
 
+  it("restore-table --apply refuses analytics' backup unless --from-other-database; exporting it stays allowed", async () => {
+    await exec(analytics, "INSERT INTO items (name) VALUES ('theirs')");
+    const theirs = await analyticsBackup();
+    const before = await sha256(project.db);
+    const refused = await project.run(['restore-table', theirs, 'items', '--apply', '--json']);
+    expect(refused.exitCode, refused.all).toBe(1);
+    expect(parseReport(refused.stdout).error.code).toBe('BACKUP_INVALID');
+    expect(refused.all).toContain(`is a backup of ${analytics}`);
+    expect(await sha256(project.db)).toBe(before);
+
+    const exported = await project.run(['restore-table', theirs, 'items', '--out', path.join(project.dir, 'items.sql'), '--json']);
+    expect(exported.exitCode, exported.all).toBe(0);
+    expect(await readFile(path.join(project.dir, 'items.sql'), 'utf8')).toContain('theirs');
+
+    const asked = await project.run(['restore-table', theirs, 'items', '--apply', '--from-other-database', '--json']);
+    expect(asked.exitCode, asked.all).toBe(0);
+    const names = await query<{ name: string }>(project.db, 'SELECT name FROM items');
+    expect(names.map((row) => row.name)).toContain('theirs');
+  });
+
   it("drill drills the app's newest backup, not analytics' newer one", async () => {
     const mine = await appBackup();
     await analyticsBackup();

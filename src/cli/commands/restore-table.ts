@@ -12,8 +12,9 @@ export const restoreTable = defineCommand({
     apply: { type: 'boolean', description: "replace the live table's rows in one transaction" },
     out: { type: 'string', valueHint: 'file', description: 'where to write the SQL (default ./<table>-from-<backup>.sql)' },
     force: { type: 'boolean', description: 'apply even if foreign keys would be violated' },
+    fromOtherDatabase: { type: 'boolean', description: 'apply a backup taken from another database (refused otherwise)' },
   },
-  async run({ backup, table, apply, out, force }, context): Promise<RestoreTableReport> {
+  async run({ backup, table, apply, out, force, fromOtherDatabase }, context): Promise<RestoreTableReport> {
     const { runRestoreTable } = await import('../../commands/restore-table.ts');
     return runRestoreTable({
       ...context.locations,
@@ -21,6 +22,7 @@ export const restoreTable = defineCommand({
       table,
       apply: apply === true,
       force: force === true,
+      fromOtherDatabase: fromOtherDatabase === true,
       ...(out === undefined ? {} : { out }),
       cwd: context.cli.cwd,
       onEvent: (event) => context.output.event(event),
