@@ -1,5 +1,5 @@
 /** One torture case: what it drew, what ran, what broke. */
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProjectPaths } from './fixture.ts';
 import { projectPaths } from './fixture.ts';
@@ -126,5 +126,26 @@ export async function copyProject(template: ProjectPaths, dir: string): Promise<
   await rm(dir, { recursive: true, force: true });
   await cp(template.dir, dir, { recursive: true });
   await mkdir(path.join(dir, 'tmp'), { recursive: true });
-  return projectPaths(dir);
+  const project = projectPaths(dir);
+  await adoptManifests(template, project);
+  return project;
+}
+
+/**
+ * A case's project is a copy of a template, database and backups together. Manifests record the
+ * database they were taken of by its real path (a backup of another database is refused), so the
+ * copied ones are told they belong to the copy, as each case's database is that database moved.
+ */
+async function adoptManifests(template: ProjectPaths, project: ProjectPaths): Promise<void> {
+  const from = await realpath(template.db).catch(() => null);
+  const to = await realpath(project.db).catch(() => null);
+  if (from === null || to === null) return;
+  const files = (await readdir(project.dir, { recursive: true })).filter((name) => name.endsWith('.manifest.json'));
+  for (const name of files) {
+    const file = path.join(project.dir, name);
+    const manifest = JSON.parse(await readFile(file, 'utf8')) as { identity?: { path?: string | null } | null };
+    if (manifest.identity?.path !== from) continue;
+    manifest.identity = { ...manifest.identity, path: to };
+    await writeFile(file, JSON.stringify(manifest, null, 2));
+  }
 }
