@@ -126,7 +126,10 @@ export function isDiskFull(error: unknown, depth = 0): boolean {
 
 /**
  * Whether a thrown value is SQLite saying the database is held by another connection or being
- * recovered by one (SQLITE_BUSY, SQLITE_PROTOCOL): a busy database, not a bug of ours.
+ * recovered by one: SQLITE_BUSY (its busy timeout ran out, SQLITE_BUSY_RECOVERY included), or
+ * SQLITE_PROTOCOL, a connection that lost the WAL-index race over and over for seconds (another
+ * process recovering the WAL, or holding the -shm file's lock while it opens it, on a slow disk).
+ * A busy database, not a bug of ours.
  */
 export function isDatabaseBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

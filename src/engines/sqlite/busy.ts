@@ -9,14 +9,6 @@ import type { DatabaseWait } from '../contract.ts';
  */
 export const BUSY_PATIENCE_MS = 30_000;
 
-/**
- * What SQLite answers while another connection holds the database or recovers it after a crash:
- * SQLITE_BUSY (its busy timeout ran out, SQLITE_BUSY_RECOVERY included), and SQLITE_PROTOCOL, a
- * connection that lost the WAL-index race over and over for seconds (another process recovering
- * the WAL, or holding the -shm file's lock while it opens it, on a slow disk).
- */
-export const isBusy = isDatabaseBusy;
-
 export interface UntilFreeOptions {
   readonly onWait?: (wait: DatabaseWait) => void;
   readonly patienceMs?: number;
@@ -39,7 +31,7 @@ export async function untilFree<T>(database: string, attempt: () => Promise<T>, 
         options.onWait?.({ database, reason, waitedMs: Math.round(performance.now() - started), patienceMs, over: true });
       return result;
     } catch (error) {
-      if (!isBusy(error)) throw error;
+      if (!isDatabaseBusy(error)) throw error;
       const waited = performance.now() - started;
       if (waited >= patienceMs) throw await busyRefusal(database, error, waited);
       if (reason === null) {

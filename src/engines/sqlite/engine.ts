@@ -2,10 +2,10 @@ import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { fileModeFrom } from '../../fs/file-mode.ts';
-import { GuardError } from '../../errors.ts';
+import { GuardError, isDatabaseBusy } from '../../errors.ts';
 import { pathExists } from '../../fs/paths.ts';
 import type { DatabaseWait, Engine, Reader, ReadMode } from '../contract.ts';
-import { isBusy, untilFree } from './busy.ts';
+import { untilFree } from './busy.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
 import { readFacts } from './facts.ts';
 import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
@@ -46,7 +46,7 @@ async function settledBy(open: () => Promise<SqliteConnection>): Promise<void> {
   try {
     connection = await firstRead(open);
   } catch (error) {
-    if (isBusy(error)) throw error;
+    if (isDatabaseBusy(error)) throw error;
     return;
   }
   await connection.close();
