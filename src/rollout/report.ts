@@ -46,7 +46,7 @@ export function failureHeadline(failure: RunFailure): string {
  * side with the migrations and checks); `backup`: copy and proof until the backup is in place;
  * `commit` / `rollback`: the group's end; `restore`: the restore path's undo.
  */
-export type Phase = 'copy' | 'proof' | 'backup' | 'migrations' | 'checks' | 'commit' | 'rollback' | 'restore';
+export type Phase = 'copy' | 'proof' | 'backup' | 'catchUp' | 'migrations' | 'checks' | 'commit' | 'rollback' | 'restore';
 
 export interface MigrateReport {
   readonly command: 'migrate' | 'down';
