@@ -57,10 +57,10 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') throw await diagnose(run, error);
     throw error;
   };
-  let pending: PendingBackup;
+  let pending: PendingBackup | undefined;
   let finishing: Promise<unknown> | null = null;
   const finish = () => {
-    finishing ??= pending.finish().then(() => {
+    finishing ??= pending!.finish().then(() => {
       run.timings.backup = Math.round(performance.now() - backupStarted);
       run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
     });
@@ -73,7 +73,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     journal = await openRunJournal(run, file, plan.executedBefore);
     historyLock = await lockHistory(run, plan);
     run.emit({ type: 'step', message: 'taking the pre-rollout backup' });
-    pending = await timed(run, 'copy', () =>
+    const started = await timed(run, 'copy', () =>
       startBackup({
         engine: run.engine,
         applied: recordedMigrations(run.engine),
@@ -86,11 +86,12 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
         follow: grouped,
       }),
     );
+    pending = started;
     // The whole proof runs before the migrations take any lock: the application keeps reading and
     // writing meanwhile (issue 18). A group then catches the copy up under its lock (see catchUp).
     run.emit({ type: 'step', message: 'proving the backup (checksum, integrity_check of the whole copy) while the application runs' });
     run.emit({ type: 'working', label: 'proving the backup: sha256 and integrity_check of every page of the copy' });
-    await timed(run, 'proof', () => pending.proven);
+    await timed(run, 'proof', () => started.proven);
     throwIfAborted();
     if (grouped) {
       run.timings.backup = Math.round(performance.now() - backupStarted);
@@ -101,16 +102,22 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
       await journal.changing(file);
     }
   } catch (error) {
+    // A copy that failed its proof is cleared away and logged as a failed backup; one abandoned
+    // for another reason (a signal) is only cleared away.
+    const copy = pending;
+    if (copy && (await copy.proven.then(() => false, () => true))) await copy.finish().catch(() => undefined);
+    else await copy?.discard();
     return refuse(error);
   }
   const held = { journal, historyLock };
+  const backup: PendingBackup = pending!;
   const verifying = (): Promise<unknown> => finish();
   return {
     file,
     ...held,
     async catchUp(expected) {
       if (!grouped) return;
-      const pages = await timed(run, 'catchUp', () => pending.catchUp(expected));
+      const pages = await timed(run, 'catchUp', () => backup.catchUp(expected));
       run.emit({ type: 'step', message: `caught the backup up with what the application committed meanwhile: ${pages} page(s)` });
     },
     verified: () => verifying().then(() => undefined, refuse),
@@ -120,7 +127,7 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
         () => false,
       ),
     discard: async () => {
-      await pending.discard();
+      await backup.discard();
       await finishing?.catch(() => undefined);
     },
     refuse,
