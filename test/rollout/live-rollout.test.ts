@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { exec, parseReport, query, REPO, TempProject } from '../helpers/project.ts';
+import { exec, parseReport, query, REPO, TempProject, waitForFile } from '../helpers/project.ts';
+import { expectOnlyProvenBackups } from '../helpers/rollout.ts';
 
 /**
  * Issue 18: the application keeps writing while `migrate` runs. A process beside the command
@@ -83,7 +84,6 @@ describe('a live rollout on SQLite (WAL)', () => {
 
     expect(result.exitCode, result.all).toBe(0);
     const report = parseReport(result.stdout);
-    console.log(JSON.stringify({ seen, timings: report.timings }));
     expect(seen.failed, String(seen.lastError)).toBe(0);
     expect(seen.writes).toBeGreaterThan(20);
     // The proof alone (integrity_check of ~120 MB) takes seconds; the app never waited that long.
@@ -100,4 +100,41 @@ describe('a live rollout on SQLite (WAL)', () => {
     expect(verified.exitCode, verified.all).toBe(0);
     expect(existsSync(`${report.backup}-wal`)).toBe(false);
   }, 180_000);
+
+  it('a kill -9 inside the group, as the catch-up is proven beside the migration, leaves the database as it was, with every app row; the next run applies once', async () => {
+    const marker = path.join(project.dir, 'running');
+    await project.writeMigration(
+      '002_hang.js',
+      `exports.up = async (knex) => {
+         await knex.raw('CREATE TABLE hung (id INTEGER PRIMARY KEY)');
+         if (process.env.HANG !== '1') return;
+         require('node:fs').writeFileSync(${JSON.stringify(marker)}, '');
+         for (;;) await new Promise((resolve) => setTimeout(resolve, 20));
+       };
+       exports.down = async (knex) => { await knex.schema.dropTable('hung'); };`,
+    );
+    const stopFile = path.join(project.dir, 'stop');
+    const app = startApp(project.db, stopFile);
+    await app.ready;
+    const killed = project.run(['migrate'], { env: { HANG: '1' } });
+    await waitForFile(marker, 120_000);
+    killed.kill('SIGKILL');
+    await killed;
+    // Nothing was committed: the group's tables are not there.
+    expect(await query(project.db, "SELECT name FROM sqlite_master WHERE name IN ('seen', 'hung')")).toEqual([]);
+
+    const next = await project.run(['migrate', '--json']);
+    await writeFile(stopFile, '');
+    const seen = JSON.parse((await app.child).stdout.trim().split('\n').pop()!) as { failed: number; writes: number };
+    expect(next.exitCode, next.all).toBe(0);
+    const report = parseReport(next.stdout);
+    expect(report.recovered).toMatchObject({ state: 'grouped', restoredFrom: null });
+    expect(report.applied).toEqual(['001_seen', '002_hang']);
+    expect(seen.failed).toBe(0);
+    // Every row the application committed is there (its ids have no gap up to the last one).
+    const [ledger] = await query<{ n: number; max_id: number }>(project.db, 'SELECT count(*) AS n, max(id) AS max_id FROM ledger');
+    expect(ledger!.n).toBe(ledger!.max_id);
+    expect(ledger!.n).toBe(seen.writes);
+    await expectOnlyProvenBackups(project);
+  }, 240_000);
 });
