@@ -35,7 +35,7 @@ export function formatRun(report: MigrateReport): string | null {
       return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${hangingIndent(report.failed?.message ?? '', '    ')}\nmigrate-guard: ${undone}; nothing was changed (exit 2)`;
     }
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${report.manualRestore ?? manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
   }
 }
 

@@ -105,7 +105,14 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     // A copy that failed its proof is cleared away and logged as a failed backup; one abandoned
     // for another reason (a signal) is only cleared away.
     const copy = pending;
-    if (copy && (await copy.proven.then(() => false, () => true))) await copy.finish().catch(() => undefined);
+    if (
+      copy &&
+      (await copy.proven.then(
+        () => false,
+        () => true,
+      ))
+    )
+      await copy.finish().catch(() => undefined);
     else await copy?.discard();
     return refuse(error);
   }

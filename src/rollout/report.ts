@@ -79,4 +79,9 @@ export interface MigrateReport {
   readonly durationMs: number;
   /** Wall time per phase, in ms: where a slow rollout spent its time. */
   readonly timings: Readonly<Partial<Record<Phase, number>>>;
+  /**
+   * Exit 3: what to run by hand to put the backup back, and which journal file to delete then
+   * (the engine's own paths: a server's journal lives in the backup folder).
+   */
+  readonly manualRestore: string | null;
 }
