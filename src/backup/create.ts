@@ -118,7 +118,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   const temporary = temporaryPath(file);
   const compressedTemporary = `${temporary}.gz`;
   const log = (error: string | null, bytes: number | null = null) =>
-    recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error });
+    recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error, database: engine.name });
   const cleanUp = async () => {
     await engine.discardSnapshot(temporary);
     await removeIfPresent(compressedTemporary).catch(() => undefined);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { archiveLag, hasArchive } from '../archive/litestream.ts';
-import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
-import { backupOwner } from '../backup/identity.ts';
+import { eventsOf, readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
+import { backupOwner, namedFor } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
@@ -41,7 +41,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   // Only this database's backups: another's in a shared folder says nothing about this one.
-  const backups = await listBackups(backupDir, { owner: await backupOwner(engine) });
+  const owner = await backupOwner(engine);
+  const backups = await listBackups(backupDir, { owner });
   const alerts: HealthAlert[] = [];
 
   const newest = backups.find((entry) => entry.verified) ?? null;
@@ -56,7 +57,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 
   alerts.push(...sizeChanges(backups, options.config.health.sizeChangePercent));
-  const events = await readBackupEvents(backupDir);
+  // This database's jobs only: another database's failed backup in a shared folder is its alert.
+  const events = eventsOf(await readBackupEvents(backupDir), database, (file) => namedFor(file, owner));
   alerts.push(...failedJobs(events));
   const drillAlert = staleDrill(events, backups, now, options.config.health.drillMaxAgeDays);
   if (drillAlert) alerts.push(drillAlert);
