@@ -315,6 +315,13 @@ export interface Engine {
    */
   commitMark(reader: Reader): Promise<string>;
   /**
+   * Whether another session committed since `mark` (read on the same connection), as `reader`
+   * sees it now. A group's rollback proof compares row counts only when none did: on PostgreSQL
+   * the application keeps committing while the run's transaction is open (SQLite's group holds the
+   * write lock, so there nobody can).
+   */
+  committedSince(reader: Reader, mark: string): Promise<boolean>;
+  /**
    * How many of `table`'s rows the run itself removed, told apart from deletes other connections
    * (the application) committed meanwhile: `before` rows when the run began (`mark`), `now` as
    * `reader` (the migrations' connection, inside their transaction if one is open) sees it.

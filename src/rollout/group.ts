@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { compareRestored } from '../backup/compare-facts.ts';
+import { compareFacts, compareRestored } from '../backup/compare-facts.ts';
 import type { DatabaseFacts } from '../engines/contract.ts';
 import { messageOf } from '../errors.ts';
 import { recordedMigrations } from '../history/select.ts';
@@ -34,7 +34,10 @@ export interface Group {
 export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Promise<Group | null> {
   if (plan.mode !== 'group') return null;
   await plan.executor.beginGroup();
+  // Read before the facts: a commit of another session's in between shows as one (see rollBack).
+  const mark = await run.engine.commitMark(run.engine.reader(plan.executor.reads));
   const before = await factsOf(run, plan);
+  const provenBack = (reads: Knex) => proveRolledBack(run, reads, before, mark);
   // Under the lock, before the first change: the backup gets what was committed while it was proven.
   try {
     await backup.catchUp(before);
@@ -69,13 +72,13 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
   async function rollBack(failure: RunFailure, open: boolean): Promise<GroupEnd> {
     run.emit({ type: 'warning', message: failureHeadline(failure) });
     run.emit({ type: 'step', message: 'rolling back: nothing the run did is kept' });
+    let moved: readonly string[] = [];
     try {
       await timed(run, 'rollback', async () => {
         // Proven inside the transaction, before it lets go of the write lock: rows the application
         // commits right after are not the run's (and would not be a failed rollback).
-        const after = open ? await plan.executor.rollbackGroup((reads) => factsIn(run, reads)) : await factsOf(run, plan);
-        const problems = compareRestored(before, after);
-        if (problems.length > 0) throw new Error(`after the rollback the database differs from before the run: ${problems.join('; ')}`);
+        const proven = open ? await plan.executor.rollbackGroup((reads) => provenBack(reads)) : await provenBack(plan.executor.reads);
+        moved = proven.moved;
       });
     } catch (error) {
       // The database is not what it was: the backup is the way back, so it is kept, proven, and
@@ -85,7 +88,10 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
     }
     run.emit({
       type: 'step',
-      message: `rolled back in ${formatSeconds(run.timings.rollback)}; schema, row counts and applied migrations are as before the run`,
+      message:
+        moved.length === 0
+          ? `rolled back in ${formatSeconds(run.timings.rollback)}; schema, row counts and applied migrations are as before the run`
+          : `rolled back in ${formatSeconds(run.timings.rollback)}; schema and applied migrations are as before the run; row counts moved with other sessions' commits while the run's transaction was open (${moved.join('; ')}), and the run's own writes went with its transaction`,
     });
     // Nothing to restore from: a copy not proven yet is not worth the wait (a proven one stays).
     await backup.discard();
@@ -93,6 +99,22 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
     await backup.journal.retire();
     return { failure, undoError: null };
   }
+}
+
+/**
+ * Schema and applied migrations must be exactly as before. Row counts too, unless another session
+ * committed while the transaction was open (PostgreSQL: the application keeps writing; SQLite's
+ * group holds the write lock, so there nobody can): then the tables whose counts moved are named
+ * (`moved`), since they cannot be told apart from the application's own rows.
+ */
+async function proveRolledBack(run: Run, reads: Knex, before: DatabaseFacts, mark: string): Promise<{ moved: string[] }> {
+  const after = await factsIn(run, reads);
+  const structure = compareRestored({ ...before, tables: {} }, { ...after, tables: {} });
+  const counts = compareFacts({ schemaHash: '', tables: before.tables }, { schemaHash: '', tables: after.tables });
+  const others = counts.length > 0 && (await run.engine.committedSince(run.engine.reader(reads), mark));
+  const problems = [...structure, ...(others ? [] : counts)];
+  if (problems.length > 0) throw new Error(`after the rollback the database differs from before the run: ${problems.join('; ')}`);
+  return { moved: others ? counts : [] };
 }
 
 /** Read through the executor: inside the group, what it sees; after it, the database. */

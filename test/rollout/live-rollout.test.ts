@@ -141,7 +141,11 @@ describe('a live rollout on SQLite (WAL)', () => {
 });
 
 /** PostgreSQL: an application reading and updating accounts by primary key every 20 ms. */
-function startPgApp(url: string, stopFile: string) {
+function startPgApp(
+  url: string,
+  stopFile: string,
+  statements: readonly string[] = ['SELECT * FROM accounts WHERE id = $1', 'UPDATE accounts SET hits = hits + 1 WHERE id = $1'],
+) {
   const script = `
     const { Client } = require(${JSON.stringify(path.join(REPO, 'node_modules/pg'))});
     const fs = require('node:fs');
@@ -151,9 +155,9 @@ function startPgApp(url: string, stopFile: string) {
       let worst = 0, operations = 0, failed = 0, lastError = null;
       console.log('ready');
       while (!fs.existsSync(${JSON.stringify(stopFile)})) {
-        for (const sql of ['SELECT * FROM accounts WHERE id = $1', 'UPDATE accounts SET hits = hits + 1 WHERE id = $1']) {
+        for (const sql of ${JSON.stringify(statements)}) {
           const started = performance.now();
-          try { await client.query(sql, [1 + (operations % 100)]); operations += 1; }
+          try { await client.query(sql, sql.includes('$1') ? [1 + (operations % 100)] : []); operations += 1; }
           catch (error) { failed += 1; lastError = String(error.message); }
           worst = Math.max(worst, performance.now() - started);
         }
@@ -212,5 +216,33 @@ describe('a live rollout on PostgreSQL', () => {
     expect(
       await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'memo'"),
     ).toHaveLength(1);
+  }, 240_000);
+
+  it('a migration that fails while the application inserts rows is rolled back and proven (exit 2), every app row kept', async () => {
+    await db.exec('CREATE TABLE events (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())');
+    await project.writeMigration(
+      '002_fails.js',
+      `exports.up = async (knex) => {
+         await knex.schema.createTable('half', (t) => { t.increments('id'); });
+         await new Promise((resolve) => setTimeout(resolve, 1500));
+         throw new Error('this migration fails at its end');
+       };
+       exports.down = async () => {};`,
+    );
+    const stopFile = path.join(project.dir, 'stop');
+    const app = startPgApp(db.url, stopFile, ['INSERT INTO events DEFAULT VALUES']);
+    await app.ready;
+    const result = await project.run(['migrate', '--json'], { env: { DATABASE_URL: db.url } });
+    await writeFile(stopFile, '');
+    const seen = JSON.parse((await app.child).stdout.trim().split('\n').pop()!) as { operations: number; failed: number };
+    expect(result.exitCode, result.all).toBe(2);
+    expect(parseReport(result.stdout)).toMatchObject({ undo: 'rollback', restored: true, restoreError: null });
+    expect(seen.failed).toBe(0);
+    const [events] = await db.query<{ n: string }>('SELECT count(*) AS n FROM events');
+    expect(Number(events!.n)).toBe(seen.operations);
+    expect(await db.query("SELECT 1 FROM information_schema.tables WHERE table_name IN ('half')")).toEqual([]);
+    expect(
+      await db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'memo'"),
+    ).toEqual([]);
   }, 240_000);
 });

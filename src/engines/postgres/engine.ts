@@ -322,6 +322,22 @@ export function postgresEngine(
       return row?.mark ?? '';
     },
     /**
+     * Transactions that were running when the mark was read, or began after it, and have committed
+     * since (this session's own are in progress or aborted, never committed while it runs).
+     */
+    async committedSince(reader, mark) {
+      const [row] = await reader.all<{ others: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM (SELECT pg_snapshot_xip(?::pg_snapshot) AS x
+                          UNION ALL SELECT generate_series(pg_snapshot_xmax(?::pg_snapshot)::text::bigint,
+                                                           pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1)::text::xid8) candidates
+            WHERE pg_xact_status(x) = 'committed'
+         ) AS others`,
+        [mark, mark],
+      );
+      return row?.others !== false;
+    },
+    /**
      * Inside the run's transaction (a group), what it removed is invisible to other sessions
      * until it commits: the table counted from a session of its own, less the count the run
      * sees, is exactly the run's doing, whatever the application deleted meanwhile. A table the

@@ -10,6 +10,11 @@ export async function commitMark(reader: Reader): Promise<string> {
   return String(row?.data_version ?? '');
 }
 
+/** `data_version` changes on this connection when another connection commits. */
+export async function committedSince(reader: Reader, mark: string): Promise<boolean> {
+  return (await commitMark(reader)) !== mark;
+}
+
 /**
  * SQLite has one writer at a time: with no other commit since the mark, every row gone is the
  * run's. With one, the counts cannot be split between the run and the application.

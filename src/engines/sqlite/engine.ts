@@ -11,7 +11,7 @@ import { readFacts } from './facts.ts';
 import { assertSqliteFile, databaseBytes, hasSqliteHeader } from './file.ts';
 import { inspectSchema } from './inspect.ts';
 import { foreignKeyViolationsOfChanges, integrityOfChanges } from './changed-checks.ts';
-import { commitMark, dropCascades, removedByRun } from './commits.ts';
+import { commitMark, committedSince, dropCascades, removedByRun } from './commits.ts';
 import { proveSnapshotFile } from './prove.ts';
 import { followSnapshot } from './follow.ts';
 import { acquireLock } from './lock.ts';
@@ -170,6 +170,7 @@ export function sqliteEngine(file: string): Engine {
     foreignKeyViolations: foreignKeyViolationsOfChanges,
     listTables: (reader) => listTables(reader),
     commitMark,
+    committedSince,
     removedByRun,
     dropCascades,
     columns: (reader, table) => tableColumns(reader, table),
