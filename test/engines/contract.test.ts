@@ -112,6 +112,19 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
       return at(file);
     };
 
+    describe('commits of other sessions', () => {
+      it('committedSince: false while nobody commits, true once another session has', async () => {
+        await ready();
+        await engine.read('readwrite', async (reader) => {
+          const mark = await engine.commitMark(reader);
+          await reader.all('SELECT COUNT(*) FROM parent');
+          expect(await engine.committedSince(reader, mark)).toBe(false);
+          await fixture.seed("INSERT INTO parent (id, name) VALUES (900, 'nine');");
+          expect(await engine.committedSince(reader, mark)).toBe(true);
+        });
+      });
+    });
+
     describe('probe, create, size', () => {
       it('says missing, then ready once created', async () => {
         expect(await engine.probe()).toBe('missing');
