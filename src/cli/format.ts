@@ -40,28 +40,24 @@ export function formatRun(report: MigrateReport): string | null {
 }
 
 /**
- * Where a run's time went, in the order it was spent: `copy 4.1s; proof 14.2s beside migrations
- * 0.1s and checks 2.0s; commit 0.0s` for a group run, whose proof overlaps the migrations.
+ * Where a run's time went, in the order it was spent: `copy 4.1s; backup proof 14.2s; catch-up
+ * 0.1s; migrations 0.1s; checks 2.0s; commit 0.0s`. The proof runs before any lock is taken; a
+ * group's catch-up, migrations, checks and commit are the time it held the write lock.
  */
 export function whereTimeWent(timings: MigrateReport['timings']): string {
   const part = (label: string, ms: number | undefined) => (ms === undefined ? null : `${label} ${seconds(ms)}`);
-  const grouped = timings.commit !== undefined || timings.rollback !== undefined;
-  const work = [part('migrations', timings.migrations), part('checks', timings.checks)].filter(Boolean).join(' and ');
-  const parts = grouped
-    ? [
-        part('copy', timings.copy),
-        `${part('backup proof', timings.proof) ?? 'backup proof'} beside ${work}`,
-        part('commit', timings.commit),
-        part('rollback', timings.rollback),
-      ]
-    : [
-        part('copy', timings.copy),
-        part('backup proof', timings.proof),
-        part('migrations', timings.migrations),
-        part('checks', timings.checks),
-        part('restore', timings.restore),
-      ];
-  return parts.filter(Boolean).join('; ');
+  return [
+    part('copy', timings.copy),
+    part('backup proof', timings.proof),
+    part('catch-up', timings.catchUp),
+    part('migrations', timings.migrations),
+    part('checks', timings.checks),
+    part('commit', timings.commit),
+    part('rollback', timings.rollback),
+    part('restore', timings.restore),
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** The dry-run plan: migration by migration, SQL indented, warnings marked. */
