@@ -7,6 +7,18 @@ import { exec, parseReport, query, REPO, TempProject, waitForFile } from '../hel
 import { expectOnlyProvenBackups } from '../helpers/rollout.ts';
 import { postgresDatabase, type TestDatabase } from '../helpers/databases.ts';
 
+/** Stops an application process (its stop file) and reads what it measured. */
+async function stopApp<T>(app: { child: Promise<{ stdout: string }> }, stopFile: string): Promise<T> {
+  await writeFile(stopFile, '');
+  return JSON.parse((await app.child).stdout.trim().split('\n').pop()!) as T;
+}
+
+interface AppSeen {
+  readonly worstMs: number;
+  readonly failed: number;
+  readonly lastError: string | null;
+}
+
 /**
  * Issue 18: the application keeps writing while `migrate` runs. A process beside the command
  * writes a row every 20 ms with SQLite's usual 5 s busy_timeout and measures every write; the
@@ -74,14 +86,7 @@ describe('a live rollout on SQLite (WAL)', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const result = await project.run(['migrate', '--json']);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await writeFile(stopFile, '');
-    const appResult = await app.child;
-    const seen = JSON.parse(appResult.stdout.trim().split('\n').pop()!) as {
-      worstMs: number;
-      writes: number;
-      failed: number;
-      lastError: string | null;
-    };
+    const seen = await stopApp<AppSeen & { writes: number }>(app, stopFile);
 
     expect(result.exitCode, result.all).toBe(0);
     const report = parseReport(result.stdout);
@@ -125,8 +130,7 @@ describe('a live rollout on SQLite (WAL)', () => {
     expect(await query(project.db, "SELECT name FROM sqlite_master WHERE name IN ('seen', 'hung')")).toEqual([]);
 
     const next = await project.run(['migrate', '--json']);
-    await writeFile(stopFile, '');
-    const seen = JSON.parse((await app.child).stdout.trim().split('\n').pop()!) as { failed: number; writes: number };
+    const seen = await stopApp<AppSeen & { writes: number }>(app, stopFile);
     expect(next.exitCode, next.all).toBe(0);
     const report = parseReport(next.stdout);
     expect(report.recovered).toMatchObject({ state: 'grouped', restoredFrom: null });
@@ -199,13 +203,7 @@ describe('a live rollout on PostgreSQL', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const result = await project.run(['migrate', '--json'], { env: { DATABASE_URL: db.url } });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await writeFile(stopFile, '');
-    const seen = JSON.parse((await app.child).stdout.trim().split('\n').pop()!) as {
-      worstMs: number;
-      operations: number;
-      failed: number;
-      lastError: string | null;
-    };
+    const seen = await stopApp<AppSeen & { operations: number }>(app, stopFile);
     expect(result.exitCode, result.all).toBe(0);
     const report = parseReport(result.stdout);
     expect(seen.failed, String(seen.lastError)).toBe(0);
@@ -233,8 +231,7 @@ describe('a live rollout on PostgreSQL', () => {
     const app = startPgApp(db.url, stopFile, ['INSERT INTO events DEFAULT VALUES']);
     await app.ready;
     const result = await project.run(['migrate', '--json'], { env: { DATABASE_URL: db.url } });
-    await writeFile(stopFile, '');
-    const seen = JSON.parse((await app.child).stdout.trim().split('\n').pop()!) as { operations: number; failed: number };
+    const seen = await stopApp<AppSeen & { operations: number }>(app, stopFile);
     expect(result.exitCode, result.all).toBe(2);
     expect(parseReport(result.stdout)).toMatchObject({ undo: 'rollback', restored: true, restoreError: null });
     expect(seen.failed).toBe(0);
