@@ -67,6 +67,8 @@ export class TransactionOwner implements Executor {
   private groupGranted = 0;
   private groupTry = 0;
   private groupRetries: LockRetries | null = null;
+  /** Whether the current try of the group has set the lock timeout yet. */
+  private groupTimeoutSet = false;
   /** Migrations committed on their own (per migration): after one, a refusal would be a lie. */
   private committedSteps = 0;
 
@@ -97,7 +99,14 @@ export class TransactionOwner implements Executor {
   }
 
   async step<T>(transactional: boolean, work: (db: Knex) => Promise<T>): Promise<T> {
-    if (this.group) return work(this.group);
+    if (this.group) {
+      // Set at the group's first migration, not at its BEGIN: the reads before it (the facts a
+      // rollback must bring back) wait as they always did, and a rollback to the savepoint undoes
+      // it, so the rollback's proof does too; each try sets it again.
+      if (!this.groupTimeoutSet) await this.locks.policy?.begin(this.group);
+      this.groupTimeoutSet = true;
+      return work(this.group);
+    }
     if (!transactional) {
       // No lock timeout here: a migration that opted out of transactions cannot be tried again
       // (what it did before the timeout stays), so its statements wait as they always did.
@@ -163,9 +172,8 @@ export class TransactionOwner implements Executor {
     this.groupGranted = performance.now();
     this.waited(this.groupGranted - asked);
     const { policy } = this.locks;
-    // In the outer transaction, not the savepoint: a rollback to the savepoint would undo it.
-    await policy?.begin(this.outer);
     policy?.arm();
+    this.groupTimeoutSet = false;
     this.groupRetries = policy ? new LockRetries(this.locks.retry) : null;
     this.groupTry = performance.now();
     this.group = await this.outer.transaction();
@@ -213,6 +221,7 @@ export class TransactionOwner implements Executor {
     this.waited(pauseMs);
     this.groupGranted += performance.now() - paused;
     this.groupTry = performance.now();
+    this.groupTimeoutSet = false;
     this.group = await outer.transaction();
   }
 

@@ -19,7 +19,7 @@ export interface ApplyResult {
  * plan's executor. Never throws: a failing migration is a result, and what follows (checks, or
  * the restore) is the runbook's decision.
  */
-export async function applyMigrations(run: Run, plan: Plan, backup: Pick<RolloutBackup, 'refuse'>): Promise<ApplyResult> {
+export async function applyMigrations(run: Run, plan: Plan, backup: Pick<RolloutBackup, 'refuse' | 'proven'>): Promise<ApplyResult> {
   const outcomes = new Map<string, MigrationOutcome>(plan.pending.map((name) => [name, { name, status: 'not-run', durationMs: null }]));
   // Set by umzug's events while a migration runs; an object, so the catch below sees the closures' writes.
   const running: { current: { readonly name: string; readonly started: number } | null } = { current: null };
@@ -59,6 +59,8 @@ export async function applyMigrations(run: Run, plan: Plan, backup: Pick<Rollout
       // Rolled back (the group whole, or the one migration's transaction): nothing changed, so
       // the run is refused as any refusal before a change is (exit 1), the way group.ts refuses.
       if (plan.executor.grouped) await plan.executor.rollbackGroup(async () => undefined).catch(() => undefined);
+      // A group's backup may still be proving beside it: let it finish (and drop its scratch) first.
+      await backup.proven();
       offStarting();
       offFinished();
       return backup.refuse(cause);
