@@ -95,7 +95,7 @@ export function formatPlan(report: DryRunReport): string {
   lines.push(
     '',
     report.ok
-      ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${warnings ? `; ${warnings} warning(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)})`
+      ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${warnings ? `; ${warnings} warning(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)}; the real run would hold its lock about ${(report.timings.lockHeldMs / 1000).toFixed(2)}s)`
       : 'migrate-guard: dry run: this rollout WOULD FAIL (exit 1); the live database was not touched',
   );
   return lines.join('\n');

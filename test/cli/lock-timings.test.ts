@@ -49,6 +49,15 @@ describe.each(ENGINES)('$name: the locks a run held and waited for', (engine) =>
       await project.writeMigration('002_gamma.ts', addItem('gamma'));
       await project.writeMigration('003_delta.ts', addItem('delta'));
 
+      if (transactions === 'group') {
+        // The dry run estimates them from its rehearsal: what the real run would hold; no one to wait for.
+        const rehearsed = await run(['migrate', '--dry-run'], 0);
+        expect(rehearsed.timings.lockHeldMs).toEqual(expect.any(Number));
+        expect(rehearsed.timings.lockHeldMs).toBeLessThanOrEqual(rehearsed.durationMs);
+        expect(rehearsed.timings.lockWaitMs).toBe(0);
+        const said = await human(['migrate', '--dry-run'], 0);
+        expect(said.stderr + said.stdout).toMatch(/the real run would hold its lock about \d+\.\d\ds\)/);
+      }
       const up = await run(['migrate'], 0);
       expect(up.applied).toEqual(['002_gamma', '003_delta']);
       sane(up);
