@@ -126,7 +126,7 @@ export function lockBudgetExhausted(retries: LockRetries, blockers: readonly Blo
   const { settings } = retries;
   return new GuardError(
     'LOCK_BUDGET_EXHAUSTED',
-    `a lock the migrations need was not granted in ${retries.triesSoFar} tries of ${seconds(settings.timeoutMs)} over ${seconds(retries.spentMs)} (lock budget ${seconds(settings.budgetMs)}, ${settings.retries} retries), ${blockedBy(blockers)}; rolled back, nothing was changed: end that transaction or run again when it is over (or raise locks.budget / MIGRATE_GUARD_LOCK_BUDGET)`,
+    `a lock the migrations need was not granted in ${retries.triesSoFar} tries of ${seconds(settings.timeoutMs)} over ${seconds(retries.spentMs)} (lock budget ${seconds(settings.budgetMs)}, ${settings.retries} retries), ${blockedBy(blockers)}; rolled back: end that transaction or run again when it is over (or raise locks.budget / MIGRATE_GUARD_LOCK_BUDGET)`,
     { cause },
   );
 }

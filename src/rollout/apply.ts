@@ -63,7 +63,7 @@ export async function applyMigrations(run: Run, plan: Plan, backup: Pick<Rollout
       await backup.proven();
       offStarting();
       offFinished();
-      return backup.refuse(cause);
+      return backup.refuse(new GuardError(cause.code, `${cause.message}; nothing was changed`, { cause: cause.cause }));
     }
     const interrupted = run.signal?.aborted === true;
     const failed = running.current;

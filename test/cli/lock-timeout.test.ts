@@ -104,6 +104,7 @@ describe('PostgreSQL: a short lock_timeout, retried', () => {
     expect(report.error.message).toContain("application_name 'report-app'");
     expect(report.error.message).toContain('SELECT count(*) FROM accounts');
     expect(report.error.message).toMatch(/transaction open \d+\.\ds/);
+    expect(report.error.message).toMatch(/; rolled back: .*; nothing was changed$/);
     expect(await db.dump()).toBe(before);
     // The run let go of everything: the next one goes through.
     const again = await cli(['migrate', '--json']);
