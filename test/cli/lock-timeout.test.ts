@@ -46,15 +46,15 @@ describe('PostgreSQL: a short lock_timeout, retried', () => {
   let db: TestDatabase;
   const cli = (args: readonly string[], env: Record<string, string | undefined> = {}) =>
     project.run(args, { env: { DATABASE_URL: db.url, MIGRATE_GUARD_CONFIG: undefined, ...env } });
-  /** Resolves once the run's output says it hit the lock timeout and will try again. */
-  const retried = (child: ReturnType<typeof cli>) =>
+  /** Resolves once the run's output says `text` (by default: it hit the lock timeout and will try again). */
+  const retried = (child: ReturnType<typeof cli>, text = 'lock not granted') =>
     new Promise<void>((resolve, reject) => {
       let seen = '';
       child.stderr!.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
-        if (seen.includes('lock not granted')) resolve();
+        if (seen.includes(text)) resolve();
       });
-      void child.then((result) => reject(new Error(`the run ended without a retry: ${result.all}`)));
+      void child.then((result) => reject(new Error(`the run ended before it said ${text}: ${result.all}`)));
     });
 
   beforeEach(async () => {
@@ -132,6 +132,32 @@ describe('PostgreSQL: a short lock_timeout, retried', () => {
     expect(report.applied).toEqual(['002_first', '003_note']);
     expect(report.timings.lockWaitMs).toBeGreaterThan(0);
     expect(await db.query('SELECT name FROM accounts ORDER BY id')).toEqual([{ name: 'alice' }, { name: 'bob' }, { name: 'from 002' }]);
+  });
+
+  it('per-migration mode, budget spent after an earlier migration committed: a failed run, restored (exit 2)', async () => {
+    await writeFile(path.join(project.dir, 'migrate-guard.config.mjs'), "export default { transactions: 'per-migration' };\n");
+    await project.writeMigration(
+      '002_first.ts',
+      "export async function up({ context }) { await context('accounts').insert({ name: 'from 002' }); }\n",
+    );
+    await project.writeMigration('003_note.ts', ADD_NOTE);
+    const app = startPgApp(db.url, { table: 'accounts', reportMs: 60_000, insert: false });
+    await app.ready;
+    const before = await db.dump();
+    const child = cli(['migrate', '--json', '--config', 'migrate-guard.config.mjs'], {
+      MIGRATE_GUARD_LOCK_TIMEOUT: '200ms',
+      MIGRATE_GUARD_LOCK_BUDGET: '1s',
+    });
+    // The restore drops and recreates the tables: it waits for the report like anyone, so it ends here.
+    await retried(child, 'restoring the pre-rollout backup');
+    app.release();
+    const run = await child;
+    await app.stop();
+    expect(run.exitCode, run.all).toBe(2);
+    const report = parseReport(run.stdout);
+    expect(report).toMatchObject({ undo: 'restore', restored: true, failed: { migration: '003_note', code: 'LOCK_BUDGET_EXHAUSTED' } });
+    expect(report.failed.message).toContain("application_name 'report-app'");
+    expect(await db.dump()).toBe(before);
   });
 
   it("a migration that sets its own lock_timeout keeps it; ours is SET LOCAL and never outlives the run's transaction", async () => {
