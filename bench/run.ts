@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
 import { SqliteConnection } from '../src/engines/sqlite/connection.ts';
+import { appBeside, type AppWait } from './app-beside.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(REPO, 'bin/migrate-guard.js');
@@ -309,6 +310,53 @@ let worstStallMs = 0;
   });
 }
 
+// Issue 18: what the application feels while a trivial rollout runs, beside plain knex running
+// the same migration on the same database (its own history table, so it runs just that one).
+const liveKnexDir = path.join(REPO, 'bench', '.knex-live');
+await rm(liveKnexDir, { recursive: true, force: true });
+await mkdir(path.join(liveKnexDir, 'migrations'), { recursive: true });
+await writeFile(path.join(liveKnexDir, 'package.json'), '{ "private": true }\n');
+await writeFile(
+  path.join(liveKnexDir, 'migrations', '29990101000000_add_account_memo.js'),
+  "exports.up = (knex) => knex.schema.alterTable('accounts', (t) => { t.text('memo'); });\nexports.down = (knex) => knex.schema.alterTable('accounts', (t) => { t.dropColumn('memo'); });\n",
+);
+const liveKnexfile = async (name: string, client: string, connection: unknown) => {
+  const file = path.join(liveKnexDir, name);
+  await writeFile(
+    file,
+    `module.exports = { client: ${JSON.stringify(client)}, connection: ${JSON.stringify(connection)}, useNullAsDefault: true, migrations: { directory: './migrations', tableName: 'knex_live_bench' } };\n`,
+  );
+  return [path.join(REPO, 'node_modules/knex/bin/cli.js'), 'migrate:latest', '--knexfile', file];
+};
+const asSample = (wait: AppWait): Sample => ({ seconds: wait.worstMs / 1000, rssKb: null, anonKb: null });
+const liveRow = (engine: string, ours: AppWait, theirs: AppWait, target: string) =>
+  rows.push({
+    task: `${engine}: the application's worst wait during a trivial rollout (failed: ${ours.failed} beside ours, ${theirs.failed} beside knex)`,
+    ours: [asSample(ours)],
+    theirs: [asSample(theirs)],
+    theirsLabel: 'the same application beside knex migrate:latest',
+    target,
+  });
+
+log('live rollout: the application beside migrate (SQLite, WAL)');
+{
+  const walFresh = async () => {
+    await fresh();
+    const connection = await SqliteConnection.open(db, 'readwrite');
+    await connection.exec('PRAGMA journal_mode = WAL');
+    await connection.close();
+  };
+  const app = { repo: REPO, work, engine: 'sqlite' as const, database: db };
+  await walFresh();
+  const oursWait = await appBeside(app, () =>
+    measure('node', [BIN, 'migrate', '--db', db, '--backup-dir', backups, '--migrations', migrationsPlusOne]),
+  );
+  await walFresh();
+  const knexCli = await liveKnexfile('knexfile-sqlite.js', 'sqlite3', { filename: db });
+  const theirsWait = await appBeside(app, () => measure('node', knexCli, { cwd: liveKnexDir }));
+  liveRow('SQLite (WAL, busy_timeout 5 s)', oursWait, theirsWait, '≤ 1.5 s, no failed write');
+}
+
 log('PostgreSQL rows');
 const pgServer = process.env.MIGRATE_GUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const pgReady = (await execa('pg_isready', ['-d', pgServer, '-q'], { reject: false })).exitCode === 0;
@@ -356,6 +404,23 @@ if (pgReady) {
     measure('node', [BIN, 'migrate', '--db', pgUrl, '--backup-dir', pgBackups, '--migrations', migrationsPlusOne]),
   );
   await revert();
+  const app = { repo: REPO, work, engine: 'postgres' as const, database: pgUrl };
+  const oursWait = await appBeside(app, () =>
+    measure('node', [BIN, 'migrate', '--db', pgUrl, '--backup-dir', pgBackups, '--migrations', migrationsPlusOne]),
+  );
+  await revert();
+  const knexCli = await liveKnexfile('knexfile-pg.js', 'pg', pgUrl);
+  const theirsWait = await appBeside(app, () => measure('node', knexCli, { cwd: liveKnexDir }));
+  await execa('psql', [
+    '-q',
+    '-d',
+    pgUrl,
+    '-c',
+    'ALTER TABLE accounts DROP COLUMN IF EXISTS memo',
+    '-c',
+    'DROP TABLE IF EXISTS knex_live_bench, knex_live_bench_lock',
+  ]);
+  liveRow('PostgreSQL (reads and updates by key)', oursWait, theirsWait, '≤ 0.5 s, no failed query');
   rows.push({
     task: 'PostgreSQL: migrate, one trivial migration',
     ours: oursRollout,

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { AppliedReader, DatabaseFacts, DatabaseIdentity, Engine, Progress } from '../engines/contract.ts';
+import type { AppliedReader, DatabaseFacts, DatabaseIdentity, Engine, Progress, SnapshotFollower } from '../engines/contract.ts';
 import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
@@ -18,7 +18,10 @@ import type { BackupKind } from './kinds.ts';
 import { manifestPathOf, writeManifest, type BackupManifest } from './manifest.ts';
 
 export interface CreateBackupOptions {
-  readonly engine: Pick<Engine, 'name' | 'identity' | 'snapshotExtension' | 'snapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode'>;
+  readonly engine: Pick<
+    Engine,
+    'name' | 'identity' | 'snapshotExtension' | 'snapshot' | 'followSnapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode'
+  >;
   /** How the history names what ran, for the manifest. */
   readonly applied: AppliedReader;
   readonly backupDir: string;
@@ -34,6 +37,11 @@ export interface CreateBackupOptions {
   readonly checkpoint?: () => void;
   /** Says when the copy is done and verification (a full read of the copy) starts. */
   readonly onVerify?: () => void;
+  /**
+   * Take a snapshot that can catch up later (where the engine can): the caller proves it while the
+   * database is in use, then calls `catchUp` holding its write lock (a rollout's group).
+   */
+  readonly follow?: boolean;
 }
 
 export interface VerifiedBackup {
@@ -80,7 +88,14 @@ export interface PendingBackup {
   readonly file: string;
   /** Settles when the proof does: resolves when the copy is proven, rejects with why not. */
   readonly proven: Promise<void>;
-  /** Once proven: compresses (when asked), renames into place, writes the manifest. */
+  /**
+   * A followed snapshot, once proven, called holding the database's write lock before its first
+   * change: writes what was committed since the snapshot into the copy (resolves with how many
+   * pages, once written); `finish` then waits for that to be proven too. Nothing to do (0) when
+   * the snapshot is not followed.
+   */
+  catchUp(expected: DatabaseFacts): Promise<number>;
+  /** Once proven (and caught up): compresses (when asked), renames into place, writes the manifest. */
   finish(): Promise<VerifiedBackup>;
   /** Throws the copy away, interrupting its proof: the run that wanted it ended without it. */
   discard(): Promise<void>;
@@ -103,7 +118,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   const temporary = temporaryPath(file);
   const compressedTemporary = `${temporary}.gz`;
   const log = (error: string | null, bytes: number | null = null) =>
-    recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error });
+    recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error, database: engine.name });
   const cleanUp = async () => {
     await engine.discardSnapshot(temporary);
     await removeIfPresent(compressedTemporary).catch(() => undefined);
@@ -132,12 +147,15 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
 
   let snapshotFacts: DatabaseFacts | null = null;
   let identity: DatabaseIdentity;
+  let follower: SnapshotFollower | null = null;
   try {
     identity = await engine.identity();
     await makePrivateDir(folder);
-    snapshotFacts = await engine.snapshot(temporary, options.onProgress, options.applied);
+    if (options.follow && engine.followSnapshot) follower = await engine.followSnapshot(temporary, options.onProgress);
+    else snapshotFacts = await engine.snapshot(temporary, options.onProgress, options.applied);
     options.checkpoint?.();
   } catch (error) {
+    await follower?.release();
     return failed(error);
   }
   options.onVerify?.();
@@ -159,11 +177,23 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   // Observed at once, so a failure while nobody awaits yet is not an unhandled rejection.
   const proven = proof.then(() => undefined);
   proven.catch(() => undefined);
+  // A proof that failed has nothing left to catch up: the snapshot is let go at once.
+  proven.catch(() => follower?.release());
+  let caughtUp: Promise<{ sha256: string; facts: DatabaseFacts }> | null = null;
+  const catchUp = async (expected: DatabaseFacts): Promise<number> => {
+    if (follower === null) return 0;
+    await proof;
+    const started = await follower.catchUp(expected, options.applied);
+    caughtUp = started.applied;
+    caughtUp.catch(() => undefined);
+    return started.pages;
+  };
 
   let finishing: Promise<VerifiedBackup> | null = null;
   const finish = async (): Promise<VerifiedBackup> => {
     try {
-      const { sha256, facts } = await proof;
+      let { sha256, facts } = await proof;
+      if (caughtUp !== null) ({ sha256, facts } = await caughtUp);
       options.checkpoint?.();
       if (discarded) throw new GuardError('INTERRUPTED', 'the backup was discarded before it was put in place');
       const { size } = await stat(temporary);
@@ -204,6 +234,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   return {
     file,
     proven,
+    catchUp,
     finish() {
       finishing ??= finish();
       return finishing;
@@ -212,6 +243,8 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
       discarded = true;
       abandon.abort();
       await proof.catch(() => undefined);
+      await follower?.release();
+      await (caughtUp as Promise<unknown> | null)?.catch(() => undefined);
       // A finish already under way is waited for, so nothing is still writing (a copy renamed
       // without its manifest) once the run has returned. A backup it already put in place with
       // its manifest is proven and listed: it stays, like any other verified backup.

@@ -17,6 +17,12 @@ export interface BackupEvent {
   readonly durationMs: number;
   readonly verified: boolean;
   readonly error: string | null;
+  /**
+   * The database the job was for (`Engine.name`: a path, a URL without its password), so that
+   * `health` of one database does not alert on another's jobs in a shared backup folder. Null when
+   * the job was for no one database; absent in lines written before it was recorded.
+   */
+  readonly database?: string | null;
 }
 
 export function eventLogPath(backupDir: string): string {
@@ -33,6 +39,8 @@ export interface JobRecord {
   readonly error: string | null;
   /** Whether what the job checked or wrote is proven good; default: it did not fail. */
   readonly verified?: boolean;
+  /** The database the job was for (see BackupEvent.database). */
+  readonly database?: string | null;
 }
 
 /**
@@ -51,6 +59,7 @@ export async function recordJob(backupDir: string, job: JobName, record: JobReco
     durationMs: Math.round(performance.now() - record.startedAt),
     verified: record.verified ?? record.error === null,
     error: record.error === null ? null : redactText(record.error),
+    database: record.database == null ? null : redactText(record.database),
   };
   try {
     await makePrivateDir(backupDir);
@@ -83,4 +92,13 @@ export async function readBackupEvents(backupDir: string): Promise<BackupEvent[]
     }
   }
   return events;
+}
+
+/**
+ * The events of one database's jobs: those that name it, and, from lines that name no database
+ * (written before it was recorded, or a job for no one database), those whose backup file is
+ * named for it or that name no file.
+ */
+export function eventsOf(events: readonly BackupEvent[], database: string, namedForIt: (file: string) => boolean): BackupEvent[] {
+  return events.filter((event) => (event.database != null ? event.database === database : event.file === null || namedForIt(event.file)));
 }

@@ -2,17 +2,10 @@ import type { LocationFlags, Locations } from '../config/locations.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { ExitCode } from '../errors.ts';
 import type { Interrupt } from './interrupt.ts';
-import type { Output, OutputStreams } from './output.ts';
+import type { CliEnvironment } from './environment.ts';
+import type { Output } from './output.ts';
 
-export interface CliEnvironment extends OutputStreams {
-  readonly argv: readonly string[];
-  /** For confirmation prompts; without a terminal there are none (as with --yes). */
-  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
-  readonly env: NodeJS.ProcessEnv;
-  readonly cwd: string;
-  /** Registers SIGINT/SIGTERM; returns a function that unregisters. */
-  readonly onSignal?: (listener: (signal: NodeJS.Signals) => void) => () => void;
-}
+export type { CliEnvironment } from './environment.ts';
 
 export interface GlobalFlags extends LocationFlags {
   readonly json?: boolean;

@@ -35,7 +35,8 @@ export function formatRun(report: MigrateReport): string | null {
       return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${hangingIndent(report.failed?.message ?? '', '    ')}\nmigrate-guard: ${undone}; nothing was changed; ${lockTimes(report.timings)} (exit 2)`;
     }
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')}; ${lockTimes(report.timings)} (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}
+migrate-guard: restore ${report.backup} by hand before starting the application: ${report.manualRestore ?? manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')}; ${lockTimes(report.timings)} (exit 3)`;
   }
 }
 

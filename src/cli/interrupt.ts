@@ -1,4 +1,4 @@
-import type { CliEnvironment } from './command.ts';
+import type { CliEnvironment } from './environment.ts';
 import type { Output } from './output.ts';
 
 /** What the operator is told on each SIGINT/SIGTERM (`count` is 1 for the first), per kind of command. */

@@ -1,3 +1,4 @@
+import { readManifest } from '../backup/manifest.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -106,7 +107,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await releaseArchive?.();
   }
   const restoreMs = Math.round(performance.now() - startedAt);
-  await recordJob(backupDir, 'drill', { file, startedAt, error });
+  await recordJob(backupDir, 'drill', { file, startedAt, error, database: (await readManifest(file).catch(() => null))?.source ?? null });
   return {
     command: 'drill',
     ok: error === null,

@@ -27,6 +27,8 @@ export interface DryRunOptions {
   readonly engine?: EngineKind | undefined;
   /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
   readonly directUrl?: string | null | undefined;
+  /** The backup folder: where a server's run journal is (a PostgreSQL database has no "beside"). */
+  readonly backupDir?: string | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -96,7 +98,8 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   }
   const direction = options.direction === 'down' ? DOWN : UP;
   const started = performance.now();
-  const live = engineFor(options.database, { kind: options.engine, directUrl: options.directUrl });
+  // The backup folder is where a server's run journal lives: the one the real run would read.
+  const live = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = live.name;
   const exists = (await live.probe()) !== 'missing';
   // Nothing written: only waited for while another connection holds or recovers it.

@@ -1,16 +1,15 @@
 import path from 'node:path';
 import { archiveLag, hasArchive } from '../archive/litestream.ts';
-import { readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
-import { backupOwner } from '../backup/identity.ts';
+import { eventsOf, readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
+import { backupOwner, namedFor } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { engineFor } from '../engines/select.ts';
 import type { EngineKind } from '../engines/contract.ts';
-import type { ExitCode } from '../errors.ts';
 import { checkFreeSpace } from '../fs/free-space.ts';
 import { pathExists } from '../fs/paths.ts';
 import { hookRunner } from '../hooks/hook-runner.ts';
-import type { HookResult } from '../hooks/run-hook.ts';
+import type { HealthAlert, HealthReport } from '../monitoring/health-report.ts';
 import { renderPrometheus, writePrometheusFile } from '../monitoring/prometheus.ts';
 import { formatBytes } from '../units.ts';
 
@@ -29,42 +28,7 @@ export interface HealthOptions {
   readonly prometheus?: string;
 }
 
-export type HealthCheck =
-  'backup-age' | 'size-change' | 'failed-job' | 'free-space' | 'drill-age' | 'archive-lag' | 'scrub-failed' | 'scrub-age';
-
-export interface HealthAlert {
-  readonly check: HealthCheck;
-  readonly message: string;
-}
-
-export interface HealthReport {
-  readonly command: 'health';
-  readonly ok: boolean;
-  readonly exitCode: ExitCode;
-  readonly newestVerified: { readonly path: string; readonly kind: string; readonly createdAt: string; readonly ageHours: number } | null;
-  readonly alerts: readonly HealthAlert[];
-  readonly freeBytes: number;
-  readonly databaseBytes: number;
-  /** With a local WAL archive: the newest archived point, and how far the database is ahead of it. */
-  readonly archive: { readonly recoveryPoint: string | null; readonly lagSeconds: number | null } | null;
-  /** The newest verified backup of each kind that has one. */
-  readonly kinds: readonly {
-    readonly kind: string;
-    readonly path: string;
-    readonly createdAt: string;
-    readonly ageSeconds: number;
-    readonly bytes: number;
-  }[];
-  /** The last run of each job (per kind), from the event log. */
-  readonly jobs: readonly { readonly job: string; readonly kind: string | null; readonly time: string; readonly ok: boolean }[];
-  /** The last successful restore drill. */
-  readonly drill: { readonly lastSuccess: string | null; readonly ageSeconds: number | null };
-  /** The last scrub (`verify --all`) and the backups that failed theirs. */
-  readonly scrub: { readonly lastRun: string | null; readonly ageSeconds: number | null; readonly failed: readonly string[] };
-  /** The Prometheus metrics file written, or null. */
-  readonly prometheus: string | null;
-  readonly hooks: readonly HookResult[];
-}
+export type { HealthAlert, HealthCheck, HealthReport } from '../monitoring/health-report.ts';
 
 /**
  * What a monitoring system polls: is there a recent verified backup, did a backup change size
@@ -77,7 +41,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   // Only this database's backups: another's in a shared folder says nothing about this one.
-  const backups = await listBackups(backupDir, { owner: await backupOwner(engine) });
+  const owner = await backupOwner(engine);
+  const backups = await listBackups(backupDir, { owner });
   const alerts: HealthAlert[] = [];
 
   const newest = backups.find((entry) => entry.verified) ?? null;
@@ -92,7 +57,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 
   alerts.push(...sizeChanges(backups, options.config.health.sizeChangePercent));
-  const events = await readBackupEvents(backupDir);
+  // This database's jobs only: another database's failed backup in a shared folder is its alert.
+  const events = eventsOf(await readBackupEvents(backupDir), database, (file) => namedFor(file, owner));
   alerts.push(...failedJobs(events));
   const drillAlert = staleDrill(events, backups, now, options.config.health.drillMaxAgeDays);
   if (drillAlert) alerts.push(drillAlert);

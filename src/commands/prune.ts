@@ -59,7 +59,7 @@ export async function runPrune(options: PruneOptions): Promise<PruneReport> {
       error = messageOf(caught);
       throw caught;
     } finally {
-      await recordJob(backupDir, 'prune', { startedAt, error });
+      await recordJob(backupDir, 'prune', { startedAt, error, database: owner.name });
     }
   }
   return {

@@ -156,7 +156,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
           ...(exists ? { keepCurrent } : {}),
         });
       } catch (error) {
-        await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error) });
+        await recordJob(backupDir, 'restore', { file, startedAt, error: messageOf(error), database: engine.name });
         const keep = preRestoreCopy ? `; the database as it was is kept in ${preRestoreCopy}` : '';
         if (error instanceof GuardError && error.code === 'RESTORE_FAILED') {
           throw new GuardError('RESTORE_FAILED', `${error.message}; fix the cause (free space) and run the restore again`, {
@@ -168,7 +168,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
       // Start the app.
       await hooks.run('afterRestore');
       const durationMs = Math.round(performance.now() - startedAt);
-      await recordJob(backupDir, 'restore', { file, startedAt, error: null });
+      await recordJob(backupDir, 'restore', { file, startedAt, error: null, database: engine.name });
       return {
         command: 'restore',
         ok: true,

@@ -79,6 +79,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
         bytes: entry.bytes,
         startedAt: scrubbed.startedAt,
         error: scrubbed.error,
+        database: owner?.name ?? null,
       });
     }
   }
@@ -86,7 +87,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const checked = results.filter((entry) => entry.result !== 'skipped').length;
   const summary =
     failed.length === 0 ? null : `${failed.length} of ${checked} backups no longer match their manifest: ${failed.join(', ')}`;
-  await recordJob(backupDir, 'scrub', { startedAt: started, error: summary });
+  await recordJob(backupDir, 'scrub', { startedAt: started, error: summary, database: owner?.name ?? null });
   return {
     command: 'verify',
     ok: failed.length === 0,

@@ -16,6 +16,8 @@ export interface StatusOptions {
   readonly engine?: EngineKind | undefined;
   /** PostgreSQL behind a pooler: the server's own URL, for every connection (DIRECT_URL). */
   readonly directUrl?: string | null | undefined;
+  /** The backup folder: where a server's run journal is (a PostgreSQL database has no "beside"). */
+  readonly backupDir?: string | undefined;
   readonly migrationsDir: string;
   /** The knexfile's migrations settings; default: `migrationsDir` alone. */
   readonly migrations?: MigrationsSettings;
@@ -47,7 +49,7 @@ export interface StatusReport {
  * Umzug, what its storage says.
  */
 export async function runStatus(options: StatusOptions): Promise<StatusReport> {
-  const engine = engineFor(options.database, { kind: options.engine, directUrl: options.directUrl });
+  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   const umzug = options.umzug ?? (options.config ? await loadProjectUmzug(options.config) : null);
   if (umzug) return statusOfUmzug(database, umzug);

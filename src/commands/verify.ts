@@ -67,6 +67,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     bytes: manifest.bytes,
     startedAt,
     error: ok ? null : failuresOf(checks),
+    database: manifest.source,
   });
   return {
     command: 'verify',

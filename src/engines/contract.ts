@@ -70,6 +70,27 @@ export interface DatabaseIdentity {
   readonly database: string | null;
 }
 
+/** A snapshot taken to be caught up later (see Engine.followSnapshot). */
+export interface SnapshotFollower {
+  /**
+   * Called holding the database's write lock, before the first change: writes what was committed
+   * since the snapshot into it and lets go of the snapshot. `applied` settles once the copy is read
+   * back whole and proven to be the proven snapshot plus exactly those pages, showing the schema and
+   * history of `expected` (the facts read under the same lock).
+   */
+  catchUp(expected: DatabaseFacts, applied: AppliedReader): Promise<{ readonly pages: number; readonly applied: Promise<CaughtUp> }>;
+  /** Lets go of the snapshot without catching up (the run ended first). */
+  release(): Promise<void>;
+}
+
+/** A snapshot brought up to date and proven: its checksum and facts now. */
+export interface CaughtUp {
+  readonly sha256: string;
+  readonly facts: DatabaseFacts;
+  /** Pages written into it. */
+  readonly pages: number;
+}
+
 /** A snapshot proven restorable: its full integrity check and what it holds. */
 export interface SnapshotProof {
   readonly integrity: IntegrityResult;
@@ -248,6 +269,12 @@ export interface Engine {
    * the dump is written); null when the snapshot file is itself what gets proven (SQLite).
    */
   snapshot(target: string, onProgress?: Progress, provenWith?: AppliedReader): Promise<DatabaseFacts | null>;
+  /**
+   * A snapshot that can later catch up with what the database committed since it, in time that
+   * grows with what changed (SQLite): a rollout proves it while the application runs, and its
+   * write lock waits only for the catch-up. Absent: the snapshot is the backup as taken.
+   */
+  followSnapshot?(target: string, onProgress?: Progress): Promise<SnapshotFollower>;
   /** Whether `file` is, by its first bytes, a snapshot of this engine (before anything opens it). */
   isSnapshot(file: string): Promise<boolean>;
   /** Proves a snapshot restorable: the full integrity check, and the facts it holds. Aborting interrupts it. */

@@ -1,4 +1,4 @@
-import type { HealthReport } from '../commands/health.ts';
+import type { HealthReport } from './health-report.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import type { FileMode } from '../fs/file-mode.ts';

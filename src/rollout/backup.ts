@@ -8,6 +8,7 @@ import type { Plan } from './plan.ts';
 import { openRunJournal, type RunJournal } from './run-journal.ts';
 import { timed, type Run } from './run.ts';
 import type { StoppedApp } from './stop-app.ts';
+import type { DatabaseFacts } from '../engines/contract.ts';
 
 export interface RolloutBackup {
   readonly file: string;
@@ -15,8 +16,14 @@ export interface RolloutBackup {
   /** Released when the run ends in a known state. */
   readonly historyLock: HeldHistoryLock;
   /**
-   * Resolves once the backup is proven and in place (a group run commits only then); a backup
-   * that fails its proof ends the run as a refusal: nothing was committed.
+   * A group, holding its write lock before its first change: brings the proven copy up to what the
+   * application committed since it was taken (the pages written; their proof runs beside the
+   * migrations and `verified` waits for it). Per-migration runs: nothing to do.
+   */
+  catchUp(expected: DatabaseFacts): Promise<void>;
+  /**
+   * Resolves once the backup is proven, caught up and in place (a group run commits only then); a
+   * backup that fails its proof ends the run as a refusal: nothing was committed.
    */
   verified(): Promise<void>;
   /** Waits for the proof, whatever it says: whether the backup is proven and in place. */
@@ -28,11 +35,12 @@ export interface RolloutBackup {
 }
 
 /**
- * The mandatory, verified pre-rollout backup. The journal says where the run is before each step
- * a kill could interrupt: `backing-up` (the next run clears a half-written backup); then, for a
- * group run, `grouped` as soon as the copy is written, its proof going on beside the migrations;
- * otherwise `migrating` once the backup is proven (the next run restores it). Any failure here
- * is a refusal: nothing was changed, and a stopped app is started again.
+ * The mandatory, verified pre-rollout backup, proven whole before any lock is taken. The journal
+ * says where the run is before each step a kill could interrupt: `backing-up` (the next run clears
+ * a half-written backup); then, for a group run, `grouped` once the copy is proven (its catch-up
+ * happens inside the group, which commits only after it is proven too); otherwise `migrating` once
+ * the backup is in place (the next run restores it). Any failure here is a refusal: nothing was
+ * changed, and a stopped app is started again.
  */
 export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): Promise<RolloutBackup> {
   const throwIfAborted = () => {
@@ -49,15 +57,23 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     if (error instanceof GuardError && error.code === 'BACKUP_UNVERIFIED') throw await diagnose(run, error);
     throw error;
   };
-  let pending: PendingBackup;
-  let verifying: Promise<void>;
+  let pending: PendingBackup | undefined;
+  let finishing: Promise<unknown> | null = null;
+  const finish = () => {
+    finishing ??= pending!.finish().then(() => {
+      run.timings.backup = Math.round(performance.now() - backupStarted);
+      run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
+    });
+    return finishing;
+  };
   const backupStarted = performance.now();
+  const grouped = plan.mode === 'group';
   try {
     throwIfAborted();
     journal = await openRunJournal(run, file, plan.executedBefore);
     historyLock = await lockHistory(run, plan);
     run.emit({ type: 'step', message: 'taking the pre-rollout backup' });
-    pending = await timed(run, 'copy', () =>
+    const started = await timed(run, 'copy', () =>
       startBackup({
         engine: run.engine,
         applied: recordedMigrations(run.engine),
@@ -66,41 +82,60 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
         kind: 'pre-rollout',
         onProgress: progressOf(run.emit, 'backup'),
         checkpoint: throwIfAborted,
+        // A group takes its write lock only once this copy is proven, then brings it up to date.
+        follow: grouped,
       }),
     );
-    run.emit({
-      type: 'step',
-      message: `proving the backup (checksum, integrity_check of the whole copy)${plan.mode === 'group' ? ' while the migrations run' : ''}`,
-    });
+    pending = started;
+    // The whole proof runs before the migrations take any lock: the application keeps reading and
+    // writing meanwhile (issue 18). A group then catches the copy up under its lock (see catchUp).
+    run.emit({ type: 'step', message: 'proving the backup (checksum, integrity_check of the whole copy) while the application runs' });
     run.emit({ type: 'working', label: 'proving the backup: sha256 and integrity_check of every page of the copy' });
-    verifying = timed(run, 'proof', () => pending.finish()).then(() => {
+    await timed(run, 'proof', () => started.proven);
+    throwIfAborted();
+    if (grouped) {
       run.timings.backup = Math.round(performance.now() - backupStarted);
-      run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
-    });
-    verifying.catch(() => undefined);
-    if (plan.mode === 'group') {
       await journal.grouping();
     } else {
-      await verifying;
+      await finish();
       throwIfAborted();
       await journal.changing(file);
     }
   } catch (error) {
+    // A copy that failed its proof is cleared away and logged as a failed backup; one abandoned
+    // for another reason (a signal) is only cleared away.
+    const copy = pending;
+    if (
+      copy &&
+      (await copy.proven.then(
+        () => false,
+        () => true,
+      ))
+    )
+      await copy.finish().catch(() => undefined);
+    else await copy?.discard();
     return refuse(error);
   }
   const held = { journal, historyLock };
+  const backup: PendingBackup = pending!;
+  const verifying = (): Promise<unknown> => finish();
   return {
     file,
     ...held,
-    verified: () => verifying.catch(refuse),
+    async catchUp(expected) {
+      if (!grouped) return;
+      const pages = await timed(run, 'catchUp', () => backup.catchUp(expected));
+      run.emit({ type: 'step', message: `caught the backup up with what the application committed meanwhile: ${pages} page(s)` });
+    },
+    verified: () => verifying().then(() => undefined, refuse),
     proven: () =>
-      verifying.then(
+      verifying().then(
         () => true,
         () => false,
       ),
     discard: async () => {
-      await pending.discard();
-      await verifying.catch(() => undefined);
+      await backup.discard();
+      await finishing?.catch(() => undefined);
     },
     refuse,
   };

@@ -1,3 +1,4 @@
+import { manualRestoreAdvice } from './recover.ts';
 import type { ExitCode } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
 import { formatSeconds } from '../units.ts';
@@ -73,6 +74,7 @@ export async function reportFailure(
     failed: failure,
     checks: rollout.checked?.checks ?? [],
     restoreError,
+    manualRestore: exitCode === 3 ? manualRestoreAdvice(run.engine, rollout.backup.file) : null,
     preRestoreCopy: undone.preRestoreCopy ?? null,
     recovered: rollout.recovered,
     migrations: rollout.applied.outcomes.map((outcome) =>

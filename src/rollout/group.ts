@@ -35,12 +35,20 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
   if (plan.mode !== 'group') return null;
   await plan.executor.beginGroup();
   const before = await factsOf(run, plan);
+  // Under the lock, before the first change: the backup gets what was committed while it was proven.
+  try {
+    await backup.catchUp(before);
+  } catch (error) {
+    await plan.executor.rollbackGroup(async () => undefined).catch(() => undefined);
+    await backup.discard().catch(() => undefined);
+    return backup.refuse(error);
+  }
   return {
     before,
     async end(failure) {
       if (failure === null) {
         try {
-          run.emit({ type: 'working', label: 'waiting for the backup proof (integrity_check of the copy) before committing' });
+          run.emit({ type: 'working', label: 'waiting for the caught-up backup to be proven before committing' });
           await backup.verified();
         } catch (error) {
           await plan.executor.rollbackGroup(async () => undefined).catch(() => undefined);

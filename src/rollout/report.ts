@@ -47,7 +47,7 @@ export function failureHeadline(failure: RunFailure): string {
  * side with the migrations and checks); `backup`: copy and proof until the backup is in place;
  * `commit` / `rollback`: the group's end; `restore`: the restore path's undo.
  */
-export type Phase = 'copy' | 'proof' | 'backup' | 'migrations' | 'checks' | 'commit' | 'rollback' | 'restore';
+export type Phase = 'copy' | 'proof' | 'backup' | 'catchUp' | 'migrations' | 'checks' | 'commit' | 'rollback' | 'restore';
 
 /**
  * Wall time per phase, and what the application felt of the run's locks (`lockHeldMs`,
@@ -86,4 +86,9 @@ export interface MigrateReport {
   readonly durationMs: number;
   /** Wall time per phase, in ms: where a slow rollout spent its time; and the locks' held and waited time. */
   readonly timings: Readonly<Timings>;
+  /**
+   * Exit 3: what to run by hand to put the backup back, and which journal file to delete then
+   * (the engine's own paths: a server's journal lives in the backup folder).
+   */
+  readonly manualRestore: string | null;
 }

@@ -149,6 +149,7 @@ export function report(run: Run, fields: Partial<MigrateReport> & Pick<MigrateRe
     hooks: run.hooks.results,
     durationMs: Math.round(performance.now() - run.startedAt),
     timings: run.timings,
+    manualRestore: null,
     ...fields,
   };
 }

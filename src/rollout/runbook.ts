@@ -52,9 +52,10 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       const rowsCheck = await prepareRowsCheck(run, plan);
       const app = await stopApp(run);
 
-      // From here on the database may change: the backup and the journal come first. A group run
-      // proves the backup while its migrations and checks run, in one transaction that commits
-      // only once all of it passed; a per-migration run proves the backup before the first change.
+      // From here on the database may change: the backup and the journal come first. The backup is
+      // proven whole while the application still runs; a group then takes its write lock, catches
+      // the backup up with what was committed meanwhile, and commits only once that is proven too
+      // and every migration and check passed.
       const backup = await takeRolloutBackup(run, plan, app);
       const group = await openGroup(run, plan, backup);
       const rows = (await rowsCheck?.begin(group)) ?? null; // every table's rows as the migrations begin

@@ -13,6 +13,7 @@ import { inspectSchema } from './inspect.ts';
 import { foreignKeyViolationsOfChanges, integrityOfChanges } from './changed-checks.ts';
 import { commitMark, dropCascades, removedByRun } from './commits.ts';
 import { proveSnapshotFile } from './prove.ts';
+import { followSnapshot } from './follow.ts';
 import { acquireLock } from './lock.ts';
 import { restoreInto } from './restore.ts';
 import { listTables, tableColumns } from './schema.ts';
@@ -141,6 +142,10 @@ export function sqliteEngine(file: string): Engine {
       await recover();
       await copyToSelfContainedFile(database, target, onProgress);
       return null;
+    },
+    async followSnapshot(target, onProgress) {
+      await recover();
+      return followSnapshot(database, target, await fileModeFrom(database), onProgress);
     },
     isSnapshot: (snapshot) => hasSqliteHeader(snapshot),
     proveSnapshot: proveSnapshotFile,
