@@ -69,11 +69,16 @@ describe('PostgreSQL: a short lock_timeout, retried', () => {
     await project?.cleanup();
   });
 
-  it('behind an 8-second report: migrate exits 0 once it ends, and no insert of the application waits over 1 s', async () => {
+  it('held up 8 s by a report: migrate exits 0 once it ends, and no insert of the application waits over 1 s', async () => {
     await project.writeMigration('002_note.ts', ADD_NOTE);
-    const app = startPgApp(db.url, { table: 'accounts', reportMs: 8000, insert: true });
+    const app = startPgApp(db.url, { table: 'accounts', reportMs: 120_000, insert: true });
     await app.ready;
-    const run = await cli(['migrate', '--json']);
+    const child = cli(['migrate', '--json']);
+    // The report ends 8 s after the migration first waits for it (however long the backup took).
+    await waitingOnLock(db);
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    app.release();
+    const run = await child;
     const felt = await app.stop();
     expect(run.exitCode, run.all).toBe(0);
     const report = parseReport(run.stdout);
