@@ -83,10 +83,11 @@ export function pgLockPolicy(knex: Knex, timeoutMs: number): LockPolicy {
       if (timer !== null) return;
       const tick = () => {
         void poll().finally(() => {
-          if (timer !== null) timer = setTimeout(tick, everyMs);
+          if (timer !== null) timer = setTimeout(tick, everyMs).unref();
         });
       };
-      timer = setTimeout(tick, Math.max(everyMs, Math.round(timeoutMs / 2)));
+      // Unref'd: a library caller's process never stays alive for the watch alone.
+      timer = setTimeout(tick, Math.max(everyMs, Math.round(timeoutMs / 2))).unref();
     },
     async disarm() {
       if (timer !== null) clearTimeout(timer);
