@@ -15,6 +15,8 @@ export type GuardErrorCode =
   | 'DATABASE_MISSING'
   | 'NOT_SQLITE'
   | 'LOCK_HELD'
+  /** PostgreSQL: a lock a migration needs stayed held by another session past the lock budget (`locks`); rolled back, nothing changed (exit 1). */
+  | 'LOCK_BUDGET_EXHAUSTED'
   /** PostgreSQL reached through a pooler in transaction (or statement) mode: a run needs a server session of its own. */
   | 'TRANSACTION_POOLER'
   /** The live database stayed busy (SQLITE_BUSY, SQLITE_PROTOCOL) past the wait when first opened: exit 1, nothing changed. */

@@ -26,17 +26,27 @@ export function formatRun(report: MigrateReport): string | null {
     case 0:
       return report.pending.length === 0
         ? null
-        : `migrate-guard: done: ${changed} migration(s) ${verb} in ${seconds(report.durationMs)} (${whereTimeWent(report.timings)}); backup ${report.backup}`;
+        : `migrate-guard: done: ${changed} migration(s) ${verb} in ${seconds(report.durationMs)} (${whereTimeWent(report.timings)}); ${lockTimes(report.timings)}; backup ${report.backup}`;
     case 2: {
       const undone =
         report.undo === 'rollback'
           ? 'the run was rolled back (nothing was committed) and the database verified as it was'
           : `the database was restored from ${report.backup} and verified`;
-      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${hangingIndent(report.failed?.message ?? '', '    ')}\nmigrate-guard: ${undone}; nothing was changed (exit 2)`;
+      return `migrate-guard: FAILED (${report.failed?.phase}${report.failed?.migration ? ` in ${report.failed.migration}` : ''}): ${hangingIndent(report.failed?.message ?? '', '    ')}\nmigrate-guard: ${undone}; nothing was changed; ${lockTimes(report.timings)} (exit 2)`;
     }
     default:
-      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}\nmigrate-guard: restore ${report.backup} by hand before starting the application: ${report.manualRestore ?? manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')} (exit 3)`;
+      return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}
+migrate-guard: restore ${report.backup} by hand before starting the application: ${report.manualRestore ?? manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')}; ${lockTimes(report.timings)} (exit 3)`;
   }
+}
+
+/**
+ * `lock held 0.12s, waited 0s`: what the application felt of the run's locks (the write lock or
+ * any table lock held; the time spent waiting for one), to the hundredth of a second.
+ */
+export function lockTimes(timings: MigrateReport['timings']): string {
+  const secondsOf = (ms: number | undefined) => (ms ? `${(ms / 1000).toFixed(2)}s` : '0s');
+  return `lock held ${secondsOf(timings.lockHeldMs)}, waited ${secondsOf(timings.lockWaitMs)}`;
 }
 
 /**
@@ -82,7 +92,7 @@ export function formatPlan(report: DryRunReport): string {
   lines.push(
     '',
     report.ok
-      ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${warnings ? `; ${warnings} warning(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)})`
+      ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${warnings ? `; ${warnings} warning(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)}; the real run would hold its lock about ${(report.timings.lockHeldMs / 1000).toFixed(2)}s)`
       : 'migrate-guard: dry run: this rollout WOULD FAIL (exit 1); the live database was not touched',
   );
   return lines.join('\n');

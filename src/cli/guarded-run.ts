@@ -1,5 +1,6 @@
 import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport, RunFailure } from '../commands/migrate.ts';
+import { withLockEnv } from '../config/schema.ts';
 import { GuardError } from '../errors.ts';
 import type { CommandContext, Refusal } from './command.ts';
 import { formatPlan, formatRun } from './format.ts';
@@ -19,7 +20,7 @@ export interface GuardedRunArgs {
 export async function guardedRun(
   direction: Direction,
   args: GuardedRunArgs,
-  { cli, locations, config, output, signal }: CommandContext,
+  { cli, locations, config: configured, output, signal }: CommandContext,
 ): Promise<MigrateReport | DryRunReport> {
   const step = args.step === undefined ? undefined : Number(args.step);
   if (step !== undefined && (!Number.isInteger(step) || step < 1)) {
@@ -30,6 +31,7 @@ export async function guardedRun(
   }
   const selection = { ...(args.to === undefined ? {} : { to: args.to }), ...(step === undefined ? {} : { step }) };
   const onEvent = output.event.bind(output);
+  const config = withLockEnv(configured, cli.env);
   if (args.dryRun) {
     const { runDryRun } = await import('../commands/dry-run.ts');
     return runDryRun({ ...locations, config, direction, ...selection, onEvent });

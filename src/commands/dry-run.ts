@@ -17,6 +17,7 @@ import type { StepObserver } from '../migrator/umzug.ts';
 import { DOWN, UP } from '../rollout/direction.ts';
 import { changedDatabase, readJournal } from '../rollout/journal.ts';
 import { buildPlan } from '../rollout/plan.ts';
+import type { LockTimings } from '../migrator/executor.ts';
 import { planBeforeTouching } from '../rollout/check-plan.ts';
 import { assertAppliedUnchanged } from '../rollout/preflight.ts';
 
@@ -73,6 +74,12 @@ export interface DryRunReport {
   readonly checks: readonly CheckResult[];
   readonly copyMs: number;
   readonly durationMs: number;
+  /**
+   * The real run's locks, estimated from the rehearsal: `lockHeldMs` the migrations' transactions
+   * and the checks (a group run holds its lock through both); `lockWaitMs` 0, since the copy has no
+   * application to wait for (the real run's wait depends on what runs beside it then).
+   */
+  readonly timings: { readonly lockHeldMs: number; readonly lockWaitMs: number };
 }
 
 /**
@@ -140,6 +147,10 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       transactions: 'per-migration',
       transactionalDdl: copy.transactionalDdl,
     });
+    // The rehearsal's transactions, measured as the real run's are: the estimate of its locks.
+    const timings: LockTimings = {};
+    plan.executor.configure({ policy: null, retry: { timeoutMs: 0, retries: 0, budgetMs: 0 }, onRetry: () => undefined, timings });
+    let checksMs = 0;
     try {
       if (plan.files) assertAppliedUnchanged(plan.applied, plan.files, settings.validateApplied);
       const { pending } = plan;
@@ -159,6 +170,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
       let checks: CheckResult[] = [];
       if (!failed && pending.length > 0) {
         const db = plan.executor.reads;
+        const checksStarted = performance.now();
         // The same checks the real run makes, on what the rehearsal wrote.
         checks = await runChecks({
           engine: copy,
@@ -168,6 +180,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
           checks: options.config.checks,
           onStart: (label) => emit({ type: 'working', label: `${label} (on the rehearsal copy)` }),
         });
+        checksMs = performance.now() - checksStarted;
       }
       const entries = pending.map(
         (name): PlannedMigration =>
@@ -196,6 +209,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
         checks,
         copyMs,
         durationMs: Math.round(performance.now() - started),
+        timings: { lockHeldMs: Math.round((timings.lockHeldMs ?? 0) + checksMs), lockWaitMs: 0 },
       };
     } finally {
       await plan.close();

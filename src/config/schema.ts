@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { GuardError } from '../errors.ts';
 import { REQUESTABLE_KINDS } from '../backup/kinds.ts';
 import type { CustomCheck } from '../checks/contract.ts';
 
@@ -110,6 +111,44 @@ const postgres = v.strictObject({
   proofRole: withDefault(v.nullable(v.pipe(v.string(), v.minLength(1))), null),
 });
 
+/** `500ms`, `2s`, `1m`, or a number of milliseconds: how long people write a wait. */
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/;
+
+/** A duration as milliseconds, or null when `text` is not one (`locks.timeout`, MIGRATE_GUARD_LOCK_TIMEOUT). */
+export function parseDuration(text: string): number | null {
+  const match = DURATION.exec(text.trim());
+  if (!match) return /^\d+$/.test(text.trim()) ? Number(text.trim()) : null;
+  const unit = { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
+  return Math.round(Number(match[1]) * unit);
+}
+
+const duration = () =>
+  v.pipe(
+    v.union([v.pipe(v.number(), v.minValue(0)), v.pipe(v.string(), v.regex(DURATION, 'expected a duration such as 500ms, 2s or 1m'))]),
+    v.transform((given): number => (typeof given === 'number' ? Math.round(given) : (parseDuration(given) ?? 0))),
+  );
+
+/**
+ * PostgreSQL: how a migration waits for a table lock. Behind a long transaction (a report), a
+ * waiting ALTER TABLE queues every later query on the table: the lock-queue outage. Each
+ * migration transaction runs with a short `lock_timeout` instead, and one not granted in time is
+ * rolled back and tried again after a jittered pause, holding nothing while it waits.
+ */
+const locks = v.strictObject({
+  /**
+   * `lock_timeout` of every migration transaction (SET LOCAL: it ends with the transaction).
+   * Under a second, so the application's queries that queue behind a waiting migration wait
+   * less than that; 0 turns it off (wait as long as it takes, and no retries).
+   */
+  timeout: withDefault(duration(), '500ms'),
+  /** How many times a migration (a group: all of them) is tried again after a lock timeout. */
+  retries: withDefault(count(), 40),
+  /** The most time spent on lock timeouts and the pauses between tries; past it the run is refused (exit 1). */
+  budget: withDefault(duration(), '60s'),
+  /** Preflight warns about transactions open longer than this (0: never). */
+  longTransaction: withDefault(duration(), '30s'),
+});
+
 export const retentionSchema = v.strictObject({
   /** The newest backup of each of the last N days that have one. */
   dailyDays: withDefault(count(), 30),
@@ -162,6 +201,7 @@ export const configSchema = v.strictObject({
   archive: withDefault(archive, {}),
   retention: withDefault(retentionSchema, {}),
   postgres: withDefault(postgres, {}),
+  locks: withDefault(locks, {}),
 });
 
 /** The shape of `migrate-guard.config.ts`, as a project writes it. */
@@ -170,3 +210,35 @@ export type GuardConfig = v.InferInput<typeof configSchema>;
 export type ResolvedConfig = v.InferOutput<typeof configSchema>;
 export type ChecksConfig = ResolvedConfig['checks'];
 export type HooksConfig = ResolvedConfig['hooks'];
+export type LocksConfig = ResolvedConfig['locks'];
+
+/** The environment variables that override `locks` (a deploy can loosen or tighten them without a commit). */
+export const LOCK_ENV = {
+  timeout: 'MIGRATE_GUARD_LOCK_TIMEOUT',
+  retries: 'MIGRATE_GUARD_LOCK_RETRIES',
+  budget: 'MIGRATE_GUARD_LOCK_BUDGET',
+} as const;
+
+/**
+ * The config with MIGRATE_GUARD_LOCK_TIMEOUT / _RETRIES / _BUDGET applied over `locks` (the CLI
+ * passes its environment). A value that is not a duration (or a whole number, for retries) is
+ * refused in one line, before anything runs.
+ */
+export function withLockEnv(config: ResolvedConfig, env: Readonly<Record<string, string | undefined>>): ResolvedConfig {
+  const read = (key: keyof typeof LOCK_ENV, parse: (text: string) => number | null, expected: string): number => {
+    const text = env[LOCK_ENV[key]]?.trim();
+    if (text === undefined || text === '') return config.locks[key];
+    const value = parse(text);
+    if (value === null) throw new GuardError('USAGE', `${LOCK_ENV[key]}=${text}: expected ${expected}`);
+    return value;
+  };
+  return {
+    ...config,
+    locks: {
+      ...config.locks,
+      timeout: read('timeout', parseDuration, 'a duration such as 500ms, 2s or 1m (0 turns the lock timeout off)'),
+      retries: read('retries', (text) => (/^\d+$/.test(text) ? Number(text) : null), 'a whole number of retries, 0 or more'),
+      budget: read('budget', parseDuration, 'a duration such as 30s or 2m'),
+    },
+  };
+}

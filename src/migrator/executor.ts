@@ -1,4 +1,27 @@
 import type { Knex } from 'knex';
+import { LockRetries, lockBudgetExhausted, pause, type LockPolicy, type LockRetryEvent, type LockRetrySettings } from './lock-retry.ts';
+
+/**
+ * What the application felt of the run's locks, in ms: `lockHeldMs` the time the run held the
+ * write lock or any table lock (a group: from its BEGIN granted to its COMMIT or ROLLBACK done; per
+ * migration: the sum of each migration transaction's), `lockWaitMs` the time it waited for one
+ * (SQLite: BEGIN IMMEDIATE's wait; PostgreSQL: the tries that hit the lock timeout and the pauses
+ * after them). A try that hit the timeout counts in both: it held what it had locked before.
+ */
+export interface LockTimings {
+  lockHeldMs?: number;
+  lockWaitMs?: number;
+}
+
+/** How the executor treats locks: the engine's lock timeout (null: none), its retries, and where the times go. */
+export interface ExecutorLocks {
+  readonly policy: LockPolicy | null;
+  readonly retry: LockRetrySettings;
+  /** Told before each pause of a retry (the run logs it). */
+  readonly onRetry: (event: LockRetryEvent) => void;
+  /** Written as the times are measured (the run's timings, so every report carries them). */
+  readonly timings: LockTimings;
+}
 
 /**
  * Where each migration, its history row and the post-migration checks run. The apply phase
@@ -32,8 +55,30 @@ export class TransactionOwner implements Executor {
   private outer: Knex.Transaction | null = null;
   /** A savepoint inside it, where the migrations run: a rollback to it keeps the lock. */
   private group: Knex.Transaction | null = null;
+  private locks: ExecutorLocks = {
+    policy: null,
+    retry: { timeoutMs: 0, retries: 0, budgetMs: 0 },
+    onRetry: () => undefined,
+    timings: {},
+  };
+  private heldMs = 0;
+  private waitedMs = 0;
+  /** The group's: when its BEGIN was granted, when its current try began, and its budget. */
+  private groupGranted = 0;
+  private groupTry = 0;
+  private groupRetries: LockRetries | null = null;
+  /** Whether the current try of the group has set the lock timeout yet. */
+  private groupTimeoutSet = false;
+  /** Migrations committed on their own (per migration): after one, a refusal would be a lie. */
+  private committedSteps = 0;
 
   constructor(private readonly knex: Knex) {}
+
+  /** The engine's lock timeout and the run's timings; before the first transaction. */
+  configure(locks: ExecutorLocks): void {
+    this.locks = locks;
+    this.record();
+  }
 
   get reads(): Knex {
     return this.group ?? this.knex;
@@ -43,15 +88,141 @@ export class TransactionOwner implements Executor {
     return this.group !== null;
   }
 
-  step<T>(transactional: boolean, work: (db: Knex) => Promise<T>): Promise<T> {
-    if (this.group) return work(this.group);
-    return transactional ? this.knex.transaction((trx) => work(trx)) : work(this.knex);
+  /** Whether no migration committed on its own yet: a run stopped now changed nothing. */
+  get nothingCommitted(): boolean {
+    return this.committedSteps === 0;
+  }
+
+  /** Whether `error` is a lock not granted within the engine's lock timeout (never, without one). */
+  isLockTimeout(error: unknown): boolean {
+    return this.locks.policy?.isLockTimeout(error) ?? false;
+  }
+
+  async step<T>(transactional: boolean, work: (db: Knex) => Promise<T>): Promise<T> {
+    if (this.group) {
+      // Set at the group's first migration, not at its BEGIN: the reads before it (the facts a
+      // rollback must bring back) wait as they always did, and a rollback to the savepoint undoes
+      // it, so the rollback's proof does too; each try sets it again.
+      if (!this.groupTimeoutSet) await this.locks.policy?.begin(this.group);
+      this.groupTimeoutSet = true;
+      return work(this.group);
+    }
+    if (!transactional) {
+      // No lock timeout here: a migration that opted out of transactions cannot be tried again
+      // (what it did before the timeout stays), so its statements wait as they always did.
+      const result = await work(this.knex);
+      this.committedSteps += 1;
+      return result;
+    }
+    const { policy } = this.locks;
+    const retries = policy ? new LockRetries(this.locks.retry) : null;
+    for (;;) {
+      const started = performance.now();
+      try {
+        const result = await this.transaction(work);
+        this.committedSteps += 1;
+        return result;
+      } catch (error) {
+        if (!policy || !retries || !policy.isLockTimeout(error)) throw error;
+        const attemptMs = performance.now() - started;
+        const pauseMs = retries.next(attemptMs);
+        this.waited(attemptMs);
+        const blockers = await policy.blockers(started);
+        if (pauseMs === null) throw lockBudgetExhausted(retries, blockers, error);
+        this.locks.onRetry({
+          blockers,
+          pauseMs,
+          nextTry: retries.triesSoFar,
+          spentMs: retries.spentMs,
+          settings: retries.settings,
+          scope: 'migration',
+        });
+        await pause(pauseMs);
+        this.waited(pauseMs);
+      }
+    }
+  }
+
+  /**
+   * One migration's transaction: the time to BEGIN (SQLite's BEGIN IMMEDIATE waits for the write
+   * lock) is waited, the rest until COMMIT or ROLLBACK is done is held. knex calls the handler
+   * once BEGIN is through.
+   */
+  private async transaction<T>(work: (db: Knex) => Promise<T>): Promise<T> {
+    const asked = performance.now();
+    let granted: number | null = null;
+    try {
+      return await this.knex.transaction(async (trx) => {
+        granted = performance.now();
+        this.waited(granted - asked);
+        this.locks.policy?.arm();
+        await this.locks.policy?.begin(trx);
+        return work(trx);
+      });
+    } finally {
+      if (granted !== null) this.held(performance.now() - granted);
+      await this.locks.policy?.disarm();
+    }
   }
 
   async beginGroup(): Promise<void> {
     if (this.group) throw new Error('a group transaction is already open');
+    const asked = performance.now();
     this.outer = await this.knex.transaction();
+    this.groupGranted = performance.now();
+    this.waited(this.groupGranted - asked);
+    const { policy } = this.locks;
+    policy?.arm();
+    this.groupTimeoutSet = false;
+    this.groupRetries = policy ? new LockRetries(this.locks.retry) : null;
+    this.groupTry = performance.now();
     this.group = await this.outer.transaction();
+  }
+
+  /**
+   * A statement of the group was refused a lock within the timeout: rolls the group back to its
+   * savepoint (PostgreSQL lets go of every lock taken since), pauses holding nothing of the
+   * migrations', and opens the savepoint again for the migrations to run once more. Tries or
+   * budget spent: rolls the whole transaction back and throws LOCK_BUDGET_EXHAUSTED (nothing was
+   * changed).
+   */
+  async retryGroup(cause: unknown): Promise<void> {
+    const { outer, group } = this;
+    const { policy } = this.locks;
+    const retries = this.groupRetries;
+    if (!outer || !group || !policy || !retries) throw cause;
+    group.executionPromise.catch(() => undefined);
+    await group.rollback();
+    const attemptMs = performance.now() - this.groupTry;
+    const pauseMs = retries.next(attemptMs);
+    this.waited(attemptMs);
+    const blockers = await policy.blockers(this.groupTry);
+    if (pauseMs === null) {
+      this.take();
+      outer.executionPromise.catch(() => undefined);
+      try {
+        await outer.rollback();
+      } finally {
+        await this.groupEnded();
+      }
+      throw lockBudgetExhausted(retries, blockers, cause);
+    }
+    this.locks.onRetry({
+      blockers,
+      pauseMs,
+      nextTry: retries.triesSoFar,
+      spentMs: retries.spentMs,
+      settings: retries.settings,
+      scope: 'group',
+    });
+    // Outside the group's time: during the pause the transaction holds no lock.
+    const paused = performance.now();
+    await pause(pauseMs);
+    this.waited(pauseMs);
+    this.groupGranted += performance.now() - paused;
+    this.groupTry = performance.now();
+    this.groupTimeoutSet = false;
+    this.group = await outer.transaction();
   }
 
   /**
@@ -73,6 +244,8 @@ export class TransactionOwner implements Executor {
       // The pool holds one SQLite connection: this ROLLBACK reaches the one COMMIT left open.
       await this.knex.raw('ROLLBACK').catch(() => undefined);
       throw error;
+    } finally {
+      await this.groupEnded();
     }
   }
 
@@ -90,7 +263,11 @@ export class TransactionOwner implements Executor {
       await group.rollback();
       return await prove(outer);
     } finally {
-      await outer.rollback();
+      try {
+        await outer.rollback();
+      } finally {
+        await this.groupEnded();
+      }
     }
   }
 
@@ -100,5 +277,27 @@ export class TransactionOwner implements Executor {
     this.outer = null;
     this.group = null;
     return { outer, group };
+  }
+
+  /** The group's COMMIT or ROLLBACK is done: it held its locks until now. */
+  private async groupEnded(): Promise<void> {
+    this.held(performance.now() - this.groupGranted);
+    this.groupRetries = null;
+    await this.locks.policy?.disarm();
+  }
+
+  private held(ms: number): void {
+    this.heldMs += ms;
+    this.record();
+  }
+
+  private waited(ms: number): void {
+    this.waitedMs += ms;
+    this.record();
+  }
+
+  private record(): void {
+    this.locks.timings.lockHeldMs = Math.round(this.heldMs);
+    this.locks.timings.lockWaitMs = Math.round(this.waitedMs);
   }
 }

@@ -5,6 +5,8 @@ import { messageOf } from '../errors.ts';
 import type { AppliedMigration, MigrationHistory } from '../history/contract.ts';
 import { readHistory } from '../history/read.ts';
 import { TransactionOwner, type Executor } from '../migrator/executor.ts';
+import { retryMessage } from '../migrator/lock-retry.ts';
+import { lockPolicyFor } from '../engines/lock-policy.ts';
 import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
 import type { ProjectUmzug } from '../migrator/project-umzug.ts';
 import { checkMigrations, isTransactional } from '../migrator/load-script.ts';
@@ -64,6 +66,7 @@ export async function openPlan(run: Run): Promise<Plan> {
     transactionalDdl: run.engine.transactionalDdl,
   });
   run.signal?.addEventListener('abort', onAbort);
+  await configureLocks(run, plan);
   return {
     ...plan,
     async close() {
@@ -76,6 +79,27 @@ export async function openPlan(run: Run): Promise<Plan> {
         );
     },
   };
+}
+
+/**
+ * The migrations' lock timeout (PostgreSQL), its retries, and where the executor writes the locks'
+ * times. A project Umzug runs its migrations on connections of its own: no lock timeout of ours.
+ */
+async function configureLocks(run: Run, plan: Plan): Promise<void> {
+  const { locks } = run.config;
+  const policy =
+    run.source.kind === 'folder'
+      ? await lockPolicyFor(run.engine.kind, plan.handle.knex, locks.timeout).catch(async (error: unknown) => {
+          await plan.close();
+          throw error;
+        })
+      : null;
+  plan.executor.configure({
+    policy,
+    retry: { timeoutMs: locks.timeout, retries: locks.retries, budgetMs: locks.budget },
+    onRetry: (event) => run.emit({ type: 'warning', message: retryMessage(event) }),
+    timings: run.timings,
+  });
 }
 
 /**

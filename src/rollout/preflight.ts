@@ -1,4 +1,7 @@
+import { longTransactions } from '../engines/lock-policy.ts';
 import { GuardError } from '../errors.ts';
+import { describeBlocker } from '../migrator/lock-retry.ts';
+import { formatSeconds } from '../units.ts';
 import { makePrivateDir } from '../fs/file-mode.ts';
 import { checkFreeSpace } from '../fs/free-space.ts';
 import type { AppliedMigration } from '../history/contract.ts';
@@ -26,6 +29,25 @@ export async function preflight(run: Run, plan: Plan): Promise<void> {
   if (space.problem !== null) throw new GuardError('PREFLIGHT_FAILED', `${space.problem}; free space or set --backup-dir`);
   if (plan.files !== null) assertAppliedUnchanged(plan.applied, plan.files, run.source.kind === 'folder' && run.source.validateApplied);
   await assertProjectConnectionSafe(run);
+  await warnLongTransactions(run, plan);
+}
+
+/**
+ * Transactions open longer than `locks.longTransaction` (PostgreSQL): not a refusal, since most
+ * end on their own, but the reason a migration may wait on its lock timeout, said before it does.
+ */
+async function warnLongTransactions(run: Run, plan: Plan): Promise<void> {
+  const { longTransaction, timeout, budget } = run.config.locks;
+  const open = await longTransactions(run.engine.kind, run.engine.reader(plan.root), longTransaction).catch(() => []);
+  if (open.length === 0) return;
+  const wait =
+    timeout > 0
+      ? `a migration that needs one of their tables waits ${formatSeconds(timeout)} at a time and tries again for up to ${formatSeconds(budget)}`
+      : 'a migration that needs one of their tables waits until they end (locks.timeout is 0)';
+  run.emit({
+    type: 'warning',
+    message: `${open.length} transaction(s) open longer than ${formatSeconds(longTransaction)} on ${run.engine.name}: ${open.map(describeBlocker).join('; ')}; ${wait}`,
+  });
 }
 
 /**

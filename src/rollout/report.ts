@@ -1,6 +1,7 @@
 import type { CheckResult } from '../checks/contract.ts';
 import type { ExitCode } from '../errors.ts';
 import type { HookResult } from '../hooks/run-hook.ts';
+import type { LockTimings } from '../migrator/executor.ts';
 import type { Recovery } from './recover.ts';
 
 /** `rolled-back`: it ran, then the restore undid it with everything else. */
@@ -48,6 +49,12 @@ export function failureHeadline(failure: RunFailure): string {
  */
 export type Phase = 'copy' | 'proof' | 'backup' | 'catchUp' | 'migrations' | 'checks' | 'commit' | 'rollback' | 'restore';
 
+/**
+ * Wall time per phase, and what the application felt of the run's locks (`lockHeldMs`,
+ * `lockWaitMs`: see LockTimings; both in every report, 0 when the run took no lock).
+ */
+export type Timings = Partial<Record<Phase, number>> & LockTimings;
+
 export interface MigrateReport {
   readonly command: 'migrate' | 'down';
   readonly ok: boolean;
@@ -77,8 +84,8 @@ export interface MigrateReport {
   readonly restoreError: string | null;
   readonly hooks: readonly HookResult[];
   readonly durationMs: number;
-  /** Wall time per phase, in ms: where a slow rollout spent its time. */
-  readonly timings: Readonly<Partial<Record<Phase, number>>>;
+  /** Wall time per phase, in ms: where a slow rollout spent its time; and the locks' held and waited time. */
+  readonly timings: Readonly<Timings>;
   /**
    * Exit 3: what to run by hand to put the backup back, and which journal file to delete then
    * (the engine's own paths: a server's journal lives in the backup folder).

@@ -13,7 +13,7 @@ import { umzugHistory } from '../history/user-umzug.ts';
 import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import { hookRunner, type HookRunner } from '../hooks/hook-runner.ts';
 import { DOWN, UP, type Direction } from './direction.ts';
-import type { MigrateReport, Phase } from './report.ts';
+import type { MigrateReport, Phase, Timings } from './report.ts';
 import type { Selection } from './select-migrations.ts';
 
 export interface MigrateOptions {
@@ -73,8 +73,8 @@ export interface Run {
   readonly signal: AbortSignal | undefined;
   readonly emit: EventListener;
   readonly hooks: HookRunner;
-  /** Wall time per phase, filled as phases finish. */
-  readonly timings: Partial<Record<Phase, number>>;
+  /** Wall time per phase, filled as phases finish; the locks' times, as the executor measures them. */
+  readonly timings: Timings;
   readonly startedAt: number;
 }
 
@@ -106,7 +106,7 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
       env: { MIGRATE_GUARD_DATABASE: engine.name },
       emit,
     }),
-    timings: {},
+    timings: { lockHeldMs: 0, lockWaitMs: 0 },
     startedAt: performance.now(),
   };
 }

@@ -59,7 +59,7 @@ export async function runRollout(options: MigrateOptions): Promise<MigrateReport
       const backup = await takeRolloutBackup(run, plan, app);
       const group = await openGroup(run, plan, backup);
       const rows = (await rowsCheck?.begin(group)) ?? null; // every table's rows as the migrations begin
-      const applied = await applyMigrations(run, plan);
+      const applied = await applyMigrations(run, plan, backup);
       const ran = applied.outcomes.filter((outcome) => outcome.status === run.direction.done).map((outcome) => outcome.name);
       const checked = applied.failure
         ? null

@@ -27,6 +27,7 @@ const README_DEFAULTS = {
   archive: { replica: null, syncInterval: '1s', maxLagSeconds: 60 },
   retention: { dailyDays: 30, hotDays: 7, weeklyWeeks: 12, monthlyMonths: 12 },
   postgres: { proofRole: null },
+  locks: { timeout: 500, retries: 40, budget: 60_000, longTransaction: 30_000 },
   allowInsecureDirs: false,
 };
 
