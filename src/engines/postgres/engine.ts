@@ -702,4 +702,3 @@ export function pgLiteral(value: unknown): string {
   const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
   return `'${text.replaceAll("'", "''")}'`;
 }
-
