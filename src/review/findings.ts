@@ -61,7 +61,7 @@ export function bareName(raw: string): string {
 /** A statement that takes a lock the application would wait on (a schema change or a write). */
 export function takesLocks(sql: string): boolean {
   return /^\s*(insert|update|delete|replace|create|alter|drop|truncate|rename|reindex|vacuum|cluster|refresh|comment|grant|revoke|with)\b/i.test(
-    sql,
+    withoutLeadingComments(sql),
   );
 }
 
@@ -99,7 +99,7 @@ export function detect(
   const rebuilt = new Map<string, { temp: string; index: number }>();
 
   statements.forEach(({ sql }, index) => {
-    const flat = sql.replace(/\s+/g, ' ').trim();
+    const flat = withoutLeadingComments(sql).replace(/\s+/g, ' ').trim();
     const rebuild = REBUILD.exec(flat);
     if (rebuild) {
       rebuilt.set(rebuild[2]!, { temp: rebuild[1]!, index });
@@ -254,7 +254,7 @@ function typeChanged(before: ColumnShape, after: ColumnShape): boolean {
 function dropStatement(statements: readonly TimedStatement[], table: string): string | null {
   return (
     statements.find(({ sql }) => {
-      const drop = /^\s*drop\s+table\s+(?:if\s+exists\s+)?(\S+)/i.exec(sql);
+      const drop = /^\s*drop\s+table\s+(?:if\s+exists\s+)?(\S+)/i.exec(withoutLeadingComments(sql));
       return drop !== null && bareName(drop[1]!.replace(/;$/, '')) === table;
     })?.sql ?? null
   );
@@ -265,6 +265,11 @@ function rebuildMs(statements: readonly TimedStatement[], temp: string, renameIn
   const first = statements.findIndex(({ sql }) => sql.includes(temp));
   const span = statements.slice(first < 0 ? renameIndex : first, renameIndex + 1);
   return Math.round(span.reduce((sum, statement) => sum + (statement.durationMs ?? 0), 0));
+}
+
+/** A .sql file's statement keeps the comments above it: its verb comes after them. */
+export function withoutLeadingComments(sql: string): string {
+  return sql.replace(/^(?:\s*(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/))+/, '');
 }
 
 export function oneLine(sql: string): string {

@@ -24,7 +24,11 @@ export function pgLockFindings(statements: readonly string[], before: SchemaShap
   const findings: EngineFinding[] = [];
   const rowsOf = (name: string) => before.get(name)?.rows ?? 0;
   statements.forEach((statement, index) => {
-    const flat = statement.replace(/\s+/g, ' ').trim();
+    // A .sql file's statement keeps the comments above it: the verb comes after them.
+    const flat = statement
+      .replace(/^(?:\s*(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/))+/, '')
+      .replace(/\s+/g, ' ')
+      .trim();
     const alter = ALTER.exec(flat);
     if (alter) {
       const table = tableName(alter[1]!);
