@@ -19,8 +19,9 @@ const ALLOW_LINE = /migrate-guard:allow|\breview\s*=|\ballow\s*:/;
 
 /**
  * The line of a migration's source a finding points at, best effort: the first line naming its
- * column (else its table) that also reads like what the rule reports, else the first naming it,
- * else the first line with the rule's word; line 1 when nothing matches. The migration ran from
+ * column (else its table) that also reads like what the rule reports, else the first such line
+ * after the first naming it, else that one, else the first line with the rule's word; line 1 when
+ * nothing matches. The migration ran from
  * this source, but builder calls are not statements, so this is a search, not a mapping.
  */
 export function locate(source: string, rule: RuleId, names: readonly (string | null)[]): number {
@@ -33,7 +34,11 @@ export function locate(source: string, rule: RuleId, names: readonly (string | n
     const naming = candidates.filter(({ text }) => named.test(text));
     const hinted = hint ? naming.find(({ text }) => hint.test(text)) : undefined;
     if (hinted) return hinted.line;
-    if (naming[0]) return naming[0].line;
+    if (!naming[0]) continue;
+    // A builder names the table once (`alterTable('orders', (t) => { t.index(…) })`): the first
+    // line doing the rule's thing after it.
+    const after = hint ? candidates.find(({ text, line }) => line >= naming[0]!.line && hint.test(text)) : undefined;
+    return (after ?? naming[0]).line;
   }
   const hinted = hint ? candidates.find(({ text }) => hint.test(text) && !/^\s*(\/\/|--|\*)/.test(text)) : undefined;
   return hinted?.line ?? 1;

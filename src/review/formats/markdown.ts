@@ -35,7 +35,7 @@ export function renderMarkdown(report: DryRunReport): string {
   }
   const source = report.fromBackup === null ? 'a copy of the database' : `the backup ${code(report.fromBackup.split(/[\\/]/).at(-1)!)}`;
   lines.push(
-    `${report.pending.length} migration(s) ${report.command === 'migrate' ? 'applied' : 'reverted'} on ${source}, with the checks; copy ${ms(report.copyMs)}, total ${ms(report.durationMs)}, locks held ${ms(report.timings.lockHeldMs)}. The live database was not touched.`,
+    `${report.pending.length} migration(s) rehearsed (${report.command === 'migrate' ? 'applied' : 'reverted'}) on ${source}, then the checks; copy ${ms(report.copyMs)}, total ${ms(report.durationMs)}, locks held ${ms(report.timings.lockHeldMs)}. The live database was not touched.`,
     '',
   );
   for (const note of report.notes) lines.push(`> **Note:** ${cell(note)}`, '');
