@@ -110,4 +110,18 @@ describe('review rules on PostgreSQL', () => {
     ]);
     expect(await db.dump()).toBe(before);
   });
+
+  it('--from-backup latest rehearses on the newest verified dump, not on what the live database has since', async () => {
+    const backup = await project.run(['backup', '--json'], { env: { DATABASE_URL: db.url } });
+    expect(backup.exitCode, backup.stderr).toBe(0);
+    await db.exec("INSERT INTO logs (msg) VALUES ('three')");
+    await project.writeMigration('002_drop_logs.ts', up("await context.schema.dropTable('logs');"));
+    const before = await db.dump();
+    const result = await project.run(['migrate', '--dry-run', '--json', '--from-backup', 'latest'], { env: { DATABASE_URL: db.url } });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = parseReport(result.stdout);
+    expect(report.fromBackup).toBe(parseReport(backup.stdout).backup.path);
+    expect(report.findings.map((finding: any) => finding.message)).toEqual(['drops table logs (2 rows)']);
+    expect(await db.dump()).toBe(before);
+  });
 });
