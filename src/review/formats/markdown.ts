@@ -14,6 +14,8 @@ const where = (finding: Finding) =>
   finding.file === null ? '-' : code(finding.line === null ? finding.file : `${finding.file}:${finding.line}`);
 
 const STATUS = { 'would-apply': '✅ would apply', 'would-fail': '❌ would fail', 'not-run': '⏭️ not run' } as const;
+const status = (report: DryRunReport, entry: DryRunReport['plan'][number]) =>
+  entry.status === 'would-apply' && report.command === 'down' ? '✅ would revert' : STATUS[entry.status];
 
 /**
  * The dry run as a pull-request comment or a job summary: a verdict, a table of the migrations
@@ -50,7 +52,7 @@ export function renderMarkdown(report: DryRunReport): string {
     const own = counted.filter((finding) => finding.migration === entry.name);
     const rules = [...new Set(own.map((finding) => code(finding.rule)))].join(' ');
     lines.push(
-      `| ${code(entry.name)} | ${STATUS[entry.status]} | ${ms(entry.durationMs)} | ${ms(entry.lockHeldMs)} | ${own.length === 0 ? '-' : `${own.length}: ${rules}`} |`,
+      `| ${code(entry.name)} | ${status(report, entry)} | ${ms(entry.durationMs)} | ${ms(entry.lockHeldMs)} | ${own.length === 0 ? '-' : `${own.length}: ${rules}`} |`,
     );
   }
   lines.push('');
