@@ -323,9 +323,10 @@ export interface Engine {
   /** Quotes an identifier, so a table called `x"; DROP TABLE y; --` stays a name. */
   quote(name: string): string;
   /**
-   * What a dry run should warn about how the engine locks: statements that rewrite or lock a
-   * table of at least `largeTableRows` rows (`before`: the tables as they were) for their whole
-   * duration. SQLite locks the whole file for any write, so it has nothing to add here.
+   * What a dry run's review should report about how the engine locks: statements that rewrite a
+   * table of at least `largeTableRows` rows, build an index that blocks its writes, or add a
+   * constraint that scans it under lock (`before`: the tables as they were). SQLite locks the
+   * whole file for any write (the review's long-lock measures that), so it has nothing to add.
    */
   lockWarnings(statements: readonly string[], before: SchemaShape, largeTableRows: number): EngineFinding[];
 
