@@ -3,7 +3,13 @@
 export { runMigrate } from './commands/migrate.ts';
 export type { MigrateOptions, MigrateReport, MigrationOutcome, MigrationStatus, RunFailure } from './commands/migrate.ts';
 export { runDryRun } from './commands/dry-run.ts';
-export type { DryRunOptions, DryRunReport, PlannedMigration } from './commands/dry-run.ts';
+export type { DryRunOptions, DryRunReport, DryRunTimings, PlannedMigration } from './commands/dry-run.ts';
+export { RULES } from './review/rules.ts';
+export type { Rule, RuleId, Severity } from './review/rules.ts';
+export type { Finding } from './review/findings.ts';
+export type { FailOn } from './review/fail-on.ts';
+export { renderReport, REPORT_FORMATS } from './review/render.ts';
+export type { ReportFormat } from './review/render.ts';
 export { runStatus } from './commands/status.ts';
 export type { StatusReport } from './commands/status.ts';
 export { runMake } from './commands/make.ts';

@@ -1,4 +1,3 @@
-import type { DryRunReport } from '../commands/dry-run.ts';
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
 import type { BaselineReport } from '../commands/baseline.ts';
@@ -68,34 +67,6 @@ export function whereTimeWent(timings: MigrateReport['timings']): string {
   ]
     .filter(Boolean)
     .join('; ');
-}
-
-/** The dry-run plan: migration by migration, SQL indented, warnings marked. */
-export function formatPlan(report: DryRunReport): string {
-  const lines: string[] = [];
-  if (report.pending.length === 0) return 'migrate-guard: dry run: nothing to do';
-  lines.push(`Dry run (${report.command === 'migrate' ? 'apply' : 'revert'}) rehearsed on a copy of ${report.database}:`);
-  for (const note of report.notes) lines.push(`  ! NOTE ${note}`);
-  for (const entry of report.plan) {
-    const timing = entry.durationMs === null ? '' : ` (${entry.durationMs} ms on the copy)`;
-    const state = entry.status === 'would-apply' ? 'ok' : entry.status === 'would-fail' ? 'WOULD FAIL' : 'not run';
-    lines.push('', `  ${entry.name}  ${state}${timing}`);
-    for (const statement of entry.sql) lines.push(...statement.split('\n').map((line) => `      ${line}`));
-    for (const warning of entry.warnings) lines.push(`    ! WARNING ${warning}`);
-    if (entry.error) lines.push(`    x ERROR ${hangingIndent(entry.error, '            ')}`);
-  }
-  if (report.checks.length > 0) {
-    lines.push('', '  checks on the rehearsed copy:');
-    for (const check of report.checks) lines.push(`    ${check.ok ? 'ok    ' : 'FAILED'} ${check.name}: ${check.detail}`);
-  }
-  const warnings = report.plan.reduce((sum, entry) => sum + entry.warnings.length, 0);
-  lines.push(
-    '',
-    report.ok
-      ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${warnings ? `; ${warnings} warning(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)}; the real run would hold its lock about ${(report.timings.lockHeldMs / 1000).toFixed(2)}s)`
-      : 'migrate-guard: dry run: this rollout WOULD FAIL (exit 1); the live database was not touched',
-  );
-  return lines.join('\n');
 }
 
 export function formatStatus(report: StatusReport): string {

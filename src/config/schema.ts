@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { GuardError } from '../errors.ts';
 import { REQUESTABLE_KINDS } from '../backup/kinds.ts';
 import type { CustomCheck } from '../checks/contract.ts';
+import { allowEntries, allowListSchema } from '../migrator/review.ts';
 
 // valibot rather than zod: the config is read on every start, and zod alone took 40 ms to load
 // (valibot 13 ms) of a `migrate` with nothing pending that must cost no more than knex's own.
@@ -64,6 +65,16 @@ const thresholds = v.strictObject({
   freeSpaceFactor: withDefault(positive(), 2),
   /** A dry run warns when a migration rebuilds a table with at least this many rows. */
   largeTableRows: withDefault(count(), 100_000),
+  /** A dry run reports `long-lock` when a migration held locks the application waits on this long on the copy. */
+  longLockMs: withDefault(count(), 2_000),
+});
+
+const review = v.strictObject({
+  /**
+   * Rule ids the dry run's review lets through in every migration of the project (a string: on
+   * every table; `{ rule, tables }`: on those tables). A migration allows its own in its file.
+   */
+  allow: withDefault(v.pipe(allowListSchema, v.transform(allowEntries)), []),
 });
 
 /** Compressed unless the config says otherwise: the kinds kept for weeks and months. */
@@ -196,6 +207,7 @@ export const configSchema = v.strictObject({
   checks: withDefault(checks, {}),
   hooks: withDefault(hooks, {}),
   thresholds: withDefault(thresholds, {}),
+  review: withDefault(review, {}),
   backups: withDefault(backups, {}),
   health: withDefault(health, {}),
   archive: withDefault(archive, {}),

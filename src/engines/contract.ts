@@ -40,6 +40,21 @@ export interface ColumnShape {
   readonly name: string;
   readonly notNull: boolean;
   readonly hasDefault: boolean;
+  /** The declared type, as the engine names it (for `column-type-change`); absent when not read. */
+  readonly type?: string;
+}
+
+/**
+ * What an engine knows of its own locks that a dry run's review reports: a statement (its index in
+ * the migration's statements) that rewrites or locks a table for its whole duration.
+ */
+export interface EngineFinding {
+  readonly rule: 'table-rewrite' | 'index-not-concurrent' | 'foreign-key-not-valid';
+  readonly table: string;
+  /** The table's rows before the migration. */
+  readonly rows: number;
+  readonly statement: number;
+  readonly message: string;
 }
 
 /** Tables, their columns and row counts: what a dry run compares before and after a migration. */
@@ -342,11 +357,12 @@ export interface Engine {
   /** Quotes an identifier, so a table called `x"; DROP TABLE y; --` stays a name. */
   quote(name: string): string;
   /**
-   * What a dry run should warn about how the engine locks: statements that rewrite or lock a
-   * table of at least `largeTableRows` rows (`before`: the tables as they were) for their whole
-   * duration. SQLite locks the whole file for any write, so it has nothing to add here.
+   * What a dry run's review should report about how the engine locks: statements that rewrite a
+   * table of at least `largeTableRows` rows, build an index that blocks its writes, or add a
+   * constraint that scans it under lock (`before`: the tables as they were). SQLite locks the
+   * whole file for any write (the review's long-lock measures that), so it has nothing to add.
    */
-  lockWarnings(statements: readonly string[], before: SchemaShape, largeTableRows: number): string[];
+  lockWarnings(statements: readonly string[], before: SchemaShape, largeTableRows: number): EngineFinding[];
 
   /** A table's rows from a snapshot as reviewable SQL in `out` (written atomically, with `mode`); the row count. */
   exportTable(snapshot: string, table: string, out: string, header: readonly string[], mode: FileMode): Promise<number>;

@@ -118,8 +118,8 @@ describe('migrate --dry-run', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toMatch(/002_add_qty {2}ok \(\d+ ms on the copy\)/);
     expect(result.stderr).toContain('      alter table `items` add column `qty`');
-    expect(result.stderr).toContain('! WARNING DELETE without WHERE on items');
-    expect(result.stderr).toContain('! WARNING row count of items shrank: 2 → 0');
+    expect(result.stderr).toContain('! WARNING unbounded-delete: DELETE without WHERE on items');
+    expect(result.stderr).toContain('! ERROR rows-shrunk: row count of items shrank: 2 → 0 (migrations/003_wipe.ts:1)');
   });
 });
 

@@ -21,7 +21,8 @@ const README_DEFAULTS = {
     afterRestore: null,
     timeoutMs: 600_000,
   },
-  thresholds: { freeSpaceFactor: 2, largeTableRows: 100_000 },
+  thresholds: { freeSpaceFactor: 2, largeTableRows: 100_000, longLockMs: 2_000 },
+  review: { allow: [] },
   backups: { compress: { daily: true, weekly: true, monthly: true }, gzipLevel: 1 },
   health: { maxAgeHours: 26, sizeChangePercent: 20, drillMaxAgeDays: 35, scrubMaxAgeHours: 26 },
   archive: { replica: null, syncInterval: '1s', maxLagSeconds: 60 },
@@ -61,6 +62,13 @@ describe('resolveConfig: defaults', () => {
     expect(config.retention).toEqual(README_DEFAULTS.retention);
     expect(config.thresholds).toEqual(README_DEFAULTS.thresholds);
     expect(config.archive).toEqual(README_DEFAULTS.archive);
+  });
+
+  it('reads review.allow as a migration reads its own: rule ids, or a rule on some tables', () => {
+    expect(resolveConfig({ review: { allow: ['drop-column', { rule: 'rows-shrunk', tables: ['sessions'] }] } }).review.allow).toEqual([
+      { rule: 'drop-column', tables: null },
+      { rule: 'rows-shrunk', tables: ['sessions'] },
+    ]);
   });
 
   it('merges backups.compress with the daily/weekly/monthly defaults', () => {

@@ -392,7 +392,7 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         expect((await factsOf(engine)).schemaHash).not.toBe(afterColumn.schemaHash);
       });
 
-      it('inspects tables: columns with not-null and default, row counts', async () => {
+      it('inspects tables: columns with not-null, default and type, row counts', async () => {
         await ready();
         const shape = await engine.read('readonly', (reader) => engine.inspect(reader));
         expect([...shape.keys()].sort()).toEqual(['child', 'parent']);
@@ -400,8 +400,9 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
           rows: 2,
           columns: [
             expect.objectContaining({ name: 'id', hasDefault: false }),
-            { name: 'name', notNull: true, hasDefault: false },
-            { name: 'note', notNull: false, hasDefault: true },
+            // The type as the engine names it (a dry run's column-type-change compares them).
+            { name: 'name', notNull: true, hasDefault: false, type: expect.stringMatching(/^(text|TEXT)$/) },
+            { name: 'note', notNull: false, hasDefault: true, type: expect.stringMatching(/\S/) },
           ],
         });
         expect(shape.get('child')?.rows).toBe(2);

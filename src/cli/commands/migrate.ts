@@ -1,5 +1,5 @@
 import { defineCommand } from '../command.ts';
-import { formatGuardedRun, guardedRun, guardedRunInterrupt, guardedRunRefusalKeys } from '../guarded-run.ts';
+import { DRY_RUN_ARGS, formatGuardedRun, guardedRun, guardedRunInterrupt, guardedRunRefusalKeys } from '../guarded-run.ts';
 
 export const migrate = defineCommand({
   name: 'migrate',
@@ -7,6 +7,7 @@ export const migrate = defineCommand({
   args: {
     to: { type: 'string', valueHint: 'name', description: 'apply pending migrations up to and including <name>' },
     dryRun: { type: 'boolean', description: 'rehearse on a scratch copy and report; the database is not touched' },
+    ...DRY_RUN_ARGS,
     create: { type: 'boolean', description: 'create the database if it does not exist (default outside NODE_ENV=production)' },
   },
   run: (args, context) => guardedRun('up', args, context),

@@ -13,7 +13,6 @@ import type {
   IntegrityLevel,
   IntegrityResult,
   Reader,
-  SchemaShape,
   ScratchDatabase,
   SnapshotProof,
 } from '../contract.ts';
@@ -24,6 +23,7 @@ import { acquirePgLock } from './lock.ts';
 import { requireServerSession, transactionPoolerError, transactionPoolingEvidence, type UrlSource } from './pooler.ts';
 import { handOverTo, ownsTable, restoreRoles, warnAboutRoles, type RestoreRoles } from './roles.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
+import { pgLockFindings } from './review.ts';
 import { inspectPg, listPgTables, pgColumns, pgForeignKeyViolations, pgSchemaObjects, readPgFacts } from './schema.ts';
 import { redact } from '../../redact.ts';
 import { databaseOf, directConnection, withDatabase } from './url.ts';
@@ -365,7 +365,7 @@ export function postgresEngine(
     facts: readPgFacts,
     inspect: inspectPg,
     quote: quotePg,
-    lockWarnings: pgLockWarnings,
+    lockWarnings: pgLockFindings,
 
     async exportTable(snapshot, table, out, header) {
       return withRestoredDump(snapshot, undefined, async (scratch, restored) => {
@@ -717,40 +717,4 @@ export function pgLiteral(value: unknown): string {
   if (value instanceof Date) return `'${value.toISOString()}'`;
   const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
   return `'${text.replaceAll("'", "''")}'`;
-}
-
-/**
- * The PostgreSQL locks a migration holds for as long as a statement takes, on tables big enough
- * for that to be an outage: ALTER TABLE takes ACCESS EXCLUSIVE (no reads, no writes), and some
- * forms rewrite every row under it (a column's type, a volatile default); CREATE INDEX without
- * CONCURRENTLY blocks every write while it builds.
- */
-export function pgLockWarnings(statements: readonly string[], before: SchemaShape, largeTableRows: number): string[] {
-  const warnings: string[] = [];
-  const rowsOf = (name: string) => before.get(name)?.rows ?? 0;
-  const tableName = (raw: string) => raw.replace(/^(?:"?public"?\.)?"?([^"]+)"?$/, '$1');
-  for (const statement of statements) {
-    const flat = statement.replace(/\s+/g, ' ').trim();
-    const alter = /^alter table (?:if exists )?(?:only )?("(?:[^"]|"")+"|[\w.]+)/i.exec(flat);
-    if (alter) {
-      const table = tableName(alter[1]!);
-      const rows = rowsOf(table);
-      if (rows < largeTableRows) continue;
-      const rewrites = /\balter column\b.*\btype\b|\badd column\b.*\bdefault\b.*\b(random|now|clock_timestamp|gen_random_uuid)\s*\(/i.test(
-        flat,
-      );
-      warnings.push(
-        `${rewrites ? 'rewrites' : 'locks'} table ${table} (${rows} rows) with an ACCESS EXCLUSIVE lock for the whole statement: no reads or writes meanwhile`,
-      );
-      continue;
-    }
-    const index = /^create (?:unique )?index (?!concurrently\b)(?:if not exists )?[^ ]* on (?:only )?("(?:[^"]|"")+"|[\w.]+)/i.exec(flat);
-    if (index) {
-      const table = tableName(index[1]!);
-      const rows = rowsOf(table);
-      if (rows >= largeTableRows)
-        warnings.push(`CREATE INDEX on ${table} (${rows} rows) without CONCURRENTLY blocks every write to it while it builds`);
-    }
-  }
-  return warnings;
 }

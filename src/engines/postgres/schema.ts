@@ -81,14 +81,22 @@ export async function readPgFacts(reader: Reader, applied: AppliedReader): Promi
 export async function inspectPg(reader: Reader): Promise<SchemaShape> {
   const shape = new Map<string, { columns: ColumnShape[]; rows: number }>();
   for (const table of await listPgTables(reader)) {
-    const columns = await reader.all<{ name: string; nullable: string; hasdefault: boolean }>(
-      `SELECT column_name AS name, is_nullable AS nullable, column_default IS NOT NULL AS hasdefault
-         FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`,
+    const columns = await reader.all<{ name: string; nullable: string; hasdefault: boolean; type: string }>(
+      `SELECT column_name AS name, is_nullable AS nullable, column_default IS NOT NULL AS hasdefault,
+              format_type(a.atttypid, a.atttypmod) AS type
+         FROM information_schema.columns c
+         JOIN pg_attribute a ON a.attrelid = format('%I.%I', c.table_schema, c.table_name)::regclass AND a.attname = c.column_name
+        WHERE c.table_schema = current_schema() AND c.table_name = ? ORDER BY c.ordinal_position`,
       [table],
     );
     const [count] = await reader.all<{ n: string }>(`SELECT COUNT(*) AS n FROM ${quotePg(table)}`);
     shape.set(table, {
-      columns: columns.map((column) => ({ name: column.name, notNull: column.nullable === 'NO', hasDefault: column.hasdefault })),
+      columns: columns.map((column) => ({
+        name: column.name,
+        notNull: column.nullable === 'NO',
+        hasDefault: column.hasdefault,
+        type: column.type,
+      })),
       rows: Number(count?.n ?? 0),
     });
   }
