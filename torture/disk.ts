@@ -68,7 +68,7 @@ export async function diskCase(kase: Case, spec: CommandSpec, context: KillConte
       ),
     );
   }
-  const { snapshotBytes, gzipBytes, movedBytes } = await engine.sizes(template, templates);
+  const { snapshotBytes, gzipBytes, movedBytes, headroomBytes } = await engine.sizes(template, templates);
   const sizes = edgeSizes(snapshotBytes, gzipBytes);
   const maxFree = 3 * snapshotBytes + 16 * PAGE;
   const wanted = rng.chance(0.6) ? rng.pick(sizes) : rng.int(0, Math.ceil(maxFree / PAGE)) * PAGE;
@@ -79,7 +79,7 @@ export async function diskCase(kase: Case, spec: CommandSpec, context: KillConte
   });
 
   const diskDir = path.join(kase.dir, 'disk');
-  const disk = await mountSmallDisk(diskDir, movedBytes + maxFree + 64 * PAGE + (8 << 20));
+  const disk = await mountSmallDisk(diskDir, movedBytes + Math.max(maxFree, headroomBytes) + 64 * PAGE + (8 << 20));
   try {
     const { project, place } = await engine.moveOnDisk(template, diskDir);
     kase.place = place;

@@ -61,10 +61,14 @@ export interface TortureEngine {
   namesHolder(message: string, holder: number): boolean;
   /**
    * The full-disk layout. `sizes`: the bytes the free space is drawn around (a snapshot's, its
-   * gzip's) and the bytes `moveOnDisk` will move there; `moveOnDisk`: what lives on the small disk
+   * gzip's), the bytes `moveOnDisk` will move there, and the room a run needs once the operator
+   * freed the disk (PostgreSQL's preflight asks for twice the database's size); `moveOnDisk`: what lives on the small disk
    * (SQLite: the database file, the backup folder and TMPDIR; a server: the backup folder, where
    * its journal and pre-restore dumps live, and TMPDIR), moved there from `template`.
    */
-  sizes(template: ProjectPaths, templates: Templates): Promise<{ snapshotBytes: number; gzipBytes: number; movedBytes: number }>;
+  sizes(
+    template: ProjectPaths,
+    templates: Templates,
+  ): Promise<{ snapshotBytes: number; gzipBytes: number; movedBytes: number; headroomBytes: number }>;
   moveOnDisk(template: ProjectPaths, diskDir: string): Promise<{ project: ProjectPaths; place: Place }>;
 }

@@ -430,6 +430,9 @@ export const postgresTorture: TortureEngine = {
       snapshotBytes: manual ? (await stat(path.join(template.backups, 'manual', manual))).size : 1 << 20,
       gzipBytes: daily ? (await stat(path.join(template.backups, 'daily', daily))).size : 1 << 20,
       movedBytes: await folderBytes(template.backups),
+      // The preflight wants twice the database's size free in the backup folder.
+      headroomBytes:
+        2 * Number((await pgRows<{ bytes: string }>(template.db, 'SELECT pg_database_size(current_database()) AS bytes'))[0]?.bytes ?? 0),
     };
   },
   async moveOnDisk(template, diskDir) {

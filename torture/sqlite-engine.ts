@@ -111,6 +111,7 @@ export const sqliteTorture: TortureEngine = {
       snapshotBytes: (await stat(template.db)).size,
       gzipBytes: (await stat(path.join(templates.base.backups, templates.dailyBackup))).size,
       movedBytes: (await stat(template.db)).size + (await folderBytes(template.backups)),
+      headroomBytes: 0,
     };
   },
   async moveOnDisk(template, diskDir) {
