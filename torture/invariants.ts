@@ -146,8 +146,10 @@ export async function checkBackups(kase: Case, options: CheckOptions): Promise<v
     }
   }
   for (const leftover of await hiddenTemporaries(kase.project.backups)) {
+    // prune sweeps the kind folders (findLeftovers); the folder's root holds a server's journal and pre-restore dumps.
+    const inKindFolder = path.dirname(leftover.file) !== path.resolve(kase.project.backups);
     kase.notes.push(
-      `${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; prune removes it once ten minutes old`,
+      `${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; ${inKindFolder ? 'prune removes it once ten minutes old' : 'in the folder itself, which prune does not sweep: it stays'}`,
     );
   }
 }

@@ -10,7 +10,7 @@ import type { Case } from './case.ts';
 import { RUNS_FOR_MS, runUntilStopped, type CommandSpec, type Reference } from './commands.ts';
 import type { Templates } from './fixture.ts';
 import { checkBackups, checkDatabase, checkNextMigrate, exists, type CheckOptions } from './invariants.ts';
-import { sleep, type Cli, type Running } from './proc.ts';
+import { sleep, type Cli, type Result, type Running } from './proc.ts';
 import type { Rng } from './rng.ts';
 import type { Pace, Writer } from './writer.ts';
 
@@ -35,6 +35,7 @@ export async function killAfter(
   const result = await running.done;
   kase.log(label, running, result, ended ? null : Math.round(delay));
   if (!ended) await kase.reapOrphans(label, running);
+  else noteFailure(kase, label, result);
   return { killed: !ended, exitCode: result.exitCode };
 }
 
@@ -65,9 +66,17 @@ async function killWhileChanging(kase: Case, cli: Cli, args: readonly string[], 
   await Promise.race([running.done, sleep(delay)]);
   const killed = !ended;
   if (killed) running.kill('SIGKILL');
-  kase.log('command (killed while changing)', running, await running.done, killed ? Math.round(performance.now() - running.started) : null);
+  const result = await running.done;
+  kase.log('command (killed while changing)', running, result, killed ? Math.round(performance.now() - running.started) : null);
   if (killed) await kase.reapOrphans('command', running);
+  else noteFailure(kase, 'command (killed while changing)', result);
   return killed;
+}
+
+/** A command the kill missed that failed on its own: no invariant says it may not, but why is worth a look. */
+function noteFailure(kase: Case, label: string, result: Result): void {
+  if (result.exitCode === 0 || result.exitCode === null) return;
+  kase.notes.push(`${label} ended on its own with exit ${result.exitCode}: ${lastLine(result.stdout, result.stderr).slice(0, 300)}`);
 }
 
 /**
