@@ -143,7 +143,13 @@ export function postgresEngine(
     fileMode: async () => PRIVATE_FILE_MODE,
     async lock(command) {
       await requireSession();
-      return acquirePgLock(url, database, command, source);
+      const lock = await acquirePgLock(url, database, command, source);
+      // A SIGKILLed run's scratch databases (each a whole copy of the data) are dropped by the next
+      // run that locks, not only by the next that makes one: the recovery of a killed `down`
+      // restores its backup and makes none, and neither may the runs after it (the torture found
+      // one left). Best effort: a sweep that fails leaves them for the next run.
+      await withPg(maintenance, sweepScratchDatabases).catch(() => undefined);
+      return lock;
     },
     // The server recovers after a crash before it accepts connections: nothing to do on our side.
     settle: async () => undefined,
