@@ -103,8 +103,16 @@ let phase = performance.now();
 const templates = await engine.buildTemplates(work, cli);
 // Ended by a signal (Ctrl-C) or a throw: a server's templates are dropped all the same.
 const closeTemplates = () => engine.close(templates).catch(() => undefined);
-process.once('SIGINT', () => void closeTemplates().finally(() => process.exit(130)));
-process.once('SIGTERM', () => void closeTemplates().finally(() => process.exit(143)));
+let interrupted = false;
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    void closeTemplates().finally(() => process.exit(code));
+  });
+}
 for (const project of [templates.base, ...Object.values(templates.applied)]) {
   for (const entry of await readdir(project.backups, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !/\.(db|dump)(\.gz)?$/.test(entry.name) || entry.name.startsWith('.')) continue;
@@ -146,6 +154,7 @@ const cases: Case[] = [];
 const indexes = values.case === undefined ? Array.from({ length: runs }, (_, i) => i) : [Number(values.case)];
 let kept = 0;
 for (const index of indexes) {
+  if (interrupted) break;
   if (performance.now() > deadline) {
     log(`stopping: --minutes ${values.minutes} reached after ${cases.length} cases`);
     break;
