@@ -262,10 +262,20 @@ export function postgresEngine(
           await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
         },
       });
-      if (!result.ok)
-        throw (
-          (await poolerBehind('when the restore failed')) ?? new Error(`restore into ${name} failed and was rolled back: ${result.detail}`)
-        );
+      if (!result.ok) {
+        const pooled = await poolerBehind('when the restore failed');
+        if (pooled) throw pooled;
+        // Failed before its COMMIT (a deadlock with the application, a lock timeout): the server
+        // rolled it back, so the database is as it was, whatever the application wrote since.
+        // Not told by comparing row counts afterwards: a writer beside it changes them, and the
+        // torture saw such a restore reported as exit 3 (restore by hand) with nothing changed.
+        if (result.rolledBack)
+          throw new GuardError(
+            'RESTORE_FAILED',
+            `restore into ${name} failed and was rolled back, the database is as it was: ${result.detail}`,
+          );
+        throw new Error(`restore into ${name} failed: ${result.detail}`);
+      }
       onProgress?.(1, 1);
       // One snapshot for the whole proof; row counts an application changed after the COMMIT are
       // told apart (as SQLite's data_version does), everything else stays strict.
