@@ -1,6 +1,7 @@
 /** One torture case: what it drew, what ran, what broke. */
 import { cp, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { TortureEngine } from './engine.ts';
 import type { ProjectPaths } from './fixture.ts';
 import { projectPaths } from './fixture.ts';
 import type { Cli, Place, Result, Running } from './proc.ts';
@@ -11,6 +12,8 @@ export const KINDS: readonly Kind[] = ['kill', 'disk', 'concurrency'];
 
 export interface ProcessLog {
   readonly label: string;
+  /** Its OS pid (a scratch database's name holds the pid of the run that made it). */
+  readonly pid: number;
   readonly args: readonly string[];
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -43,6 +46,7 @@ export class Case {
     readonly kind: Kind,
     readonly command: string,
     readonly dir: string,
+    readonly engine: TortureEngine,
   ) {}
 
   get project(): ProjectPaths {
@@ -62,6 +66,7 @@ export class Case {
   ): { result: Result; report: Record<string, any> | null } {
     this.processes.push({
       label,
+      pid: running.pid,
       args: running.args.slice(1),
       exitCode: result.exitCode,
       signal: result.signal,

@@ -3,10 +3,11 @@
  * runs: once per torture run, without a kill, for the time a kill is drawn over and for the
  * content the command means to produce.
  */
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Case, copyProject } from './case.ts';
-import { fileContentHash } from './db.ts';
-import { PENDING, writeFiles, type MigrationSet, type ProjectPaths, type Templates } from './fixture.ts';
+import { Case } from './case.ts';
+import type { TortureEngine } from './engine.ts';
+import type { MigrationSet, ProjectPaths, Templates } from './fixture.ts';
 import { sleep, type Cli, type Result } from './proc.ts';
 
 export interface CommandSpec {
@@ -29,8 +30,19 @@ export interface CommandSpec {
 
 export const RUNS_FOR_MS = 3000;
 
-const backupArg = (templates: Templates, project: ProjectPaths, which: 'manualBackup' | 'dailyBackup') =>
-  path.join(project.backups, templates[which]);
+/**
+ * The case's own manual backup (plain), or its first daily one (compressed): found in the case's
+ * folder, as a server's backups are named by the case's database.
+ */
+const backupArg = (_templates: Templates, project: ProjectPaths, which: 'manualBackup' | 'dailyBackup') => {
+  const folder = path.join(project.backups, which === 'manualBackup' ? 'manual' : 'daily');
+  const pattern = which === 'manualBackup' ? /^[^.].*\.(db|dump)$/ : /^[^.].*\.(db|dump)\.gz$/;
+  const name = readdirSync(folder)
+    .filter((entry) => pattern.test(entry))
+    .sort()[0];
+  if (name === undefined) throw new Error(`no ${which} in ${folder}`);
+  return path.join(folder, name);
+};
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -103,17 +115,6 @@ export function commandNamed(name: string): CommandSpec {
   return spec;
 }
 
-export function templateOf(templates: Templates, spec: CommandSpec): ProjectPaths {
-  return spec.template === 'base' ? templates.base : templates.applied[spec.template];
-}
-
-/** A case's project: the template copied, the pending migrations written. */
-export async function prepareProject(templates: Templates, spec: CommandSpec, dir: string): Promise<ProjectPaths> {
-  const project = await copyProject(templateOf(templates, spec), dir);
-  if (spec.pending) await writeFiles(project.migrations, PENDING[spec.pending]);
-  return project;
-}
-
 export interface Reference {
   readonly ms: number;
   /** Content hashes before and after the command. */
@@ -132,29 +133,39 @@ export async function runUntilStopped(kase: Case, cli: Cli, label: string, args:
 /** One clean run of every command: how long it takes, and what it changes. */
 export async function referenceRuns(
   cli: Cli,
+  engine: TortureEngine,
   templates: Templates,
   root: string,
   skip: ReadonlySet<string>,
 ): Promise<Map<string, Reference>> {
   const references = new Map<string, Reference>();
   for (const spec of COMMANDS) {
-    if (skip.has(spec.name)) continue;
+    if (skip.has(spec.name) || !engine.commands.includes(spec.name)) continue;
     const dir = path.join(root, `reference-${spec.name.replace(/[^a-z0-9]+/gi, '-')}`);
-    const project = await prepareProject(templates, spec, dir);
-    const kase = new Case(-1, 'kill', spec.name, dir);
+    const project = await engine.prepare(templates, spec, dir);
+    const kase = new Case(-1, 'kill', spec.name, dir, engine);
     kase.place = { project, tmp: path.join(dir, 'tmp') };
-    const before = await fileContentHash(project.db);
-    const args = spec.args(templates, project);
-    const started = performance.now();
-    const result = spec.untilStopped
-      ? await runUntilStopped(kase, cli, 'reference', args, RUNS_FOR_MS)
-      : (await kase.run(cli, 'reference', args)).result;
-    const ms = spec.untilStopped ? RUNS_FOR_MS : Math.round(performance.now() - started);
-    if (result.exitCode !== 0) throw new Error(`reference run of ${spec.name} exited ${result.exitCode}: ${result.stderr.slice(-1200)}`);
-    const after = await fileContentHash(project.db);
-    if (spec.changes === (before === after))
-      throw new Error(`reference run of ${spec.name} ${spec.changes ? 'changed nothing' : 'changed the content'}`);
-    references.set(spec.name, { ms, before, after });
+    try {
+      references.set(spec.name, await referenceRun(cli, engine, templates, kase, spec));
+    } finally {
+      await engine.dispose(project);
+    }
   }
   return references;
+}
+
+async function referenceRun(cli: Cli, engine: TortureEngine, templates: Templates, kase: Case, spec: CommandSpec): Promise<Reference> {
+  const project = kase.project;
+  const before = await engine.contentHash(project);
+  const args = spec.args(templates, project);
+  const started = performance.now();
+  const result = spec.untilStopped
+    ? await runUntilStopped(kase, cli, 'reference', args, RUNS_FOR_MS)
+    : (await kase.run(cli, 'reference', args)).result;
+  const ms = spec.untilStopped ? RUNS_FOR_MS : Math.round(performance.now() - started);
+  if (result.exitCode !== 0) throw new Error(`reference run of ${spec.name} exited ${result.exitCode}: ${result.stderr.slice(-1200)}`);
+  const after = await engine.contentHash(project);
+  if (spec.changes === (before === after))
+    throw new Error(`reference run of ${spec.name} ${spec.changes ? 'changed nothing' : 'changed the content'}`);
+  return { ms, before, after };
 }

@@ -1,25 +1,24 @@
 /**
  * Concurrent jobs: two commands on one database or one backup folder at once, the second started
- * at a random moment of the first's run (or the same instant). Each pair must end in a defined
+ * at a random moment of the first's run (or the same instant); or a restore while the
+ * application writer commits all along. Each pair must end in a defined
  * outcome (both succeed, or one waits, or one refuses with exit 1 naming the holder) and the
  * invariants must hold.
  */
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { readFile, writeFile } from 'node:fs/promises';
 import type { Case } from './case.ts';
-import { commandNamed, prepareProject, type CommandSpec } from './commands.ts';
-import { fileContentHash, sqlExec } from './db.ts';
+import { commandNamed, type CommandSpec } from './commands.ts';
 import { exists } from './invariants.ts';
 import { settle, type KillContext } from './kill.ts';
 import { sleep, type Running } from './proc.ts';
 import type { Rng } from './rng.ts';
-import { startWriter, type Writer } from './writer.ts';
+import type { Pace, Writer } from './writer.ts';
 
 export const PAIRS = [
   'backup during migrate',
   'prune during backup',
   'restore during archive',
+  'restore during a writer',
   'two migrates at once',
   'drill during a daily backup',
 ] as const;
@@ -36,22 +35,23 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
   const first: CommandSpec =
     pair === 'backup during migrate' || pair === 'two migrates at once'
       ? migrateSpec
-      : pair === 'restore during archive'
+      : pair === 'restore during archive' || pair === 'restore during a writer'
         ? commandNamed('restore')
         : commandNamed('backup');
-  const project = await prepareProject(templates, first, kase.dir);
+  const { engine } = kase;
+  const project = await engine.prepare(templates, first, kase.dir);
   kase.place = { project, tmp: path.join(kase.dir, 'tmp') };
-  const wal = pair === 'restore during archive' || rng.chance(0.5);
-  if (wal) await sqlExec(project.db, 'PRAGMA journal_mode = WAL');
+  await engine.vary(project, rng, kase.params, pair === 'restore during archive' ? 'wal' : undefined);
   const reference = references.get(first.name)!;
   kase.allowed.set('before', reference.before);
   kase.allowed.set('after', reference.after);
-  const pace = rng.weighted({ none: 2, calm: 1 } as const);
-  Object.assign(kase.params, { journal: wal ? 'wal' : 'delete', writer: pace });
+  const pace: Pace | 'none' =
+    pair === 'restore during a writer' ? rng.weighted({ calm: 1, busy: 2 } as const) : rng.weighted({ none: 2, calm: 1 } as const);
+  Object.assign(kase.params, { writer: pace });
   let writer: Writer | null = null;
-  if (pace === 'calm') {
+  if (pace !== 'none') {
     kase.idsFile = path.join(kase.dir, 'writer-tags.txt');
-    writer = await startWriter(project.db, kase.idsFile, `c${kase.index}`, rng.int(1, 1e9), 'calm');
+    writer = await engine.startWriter(project, kase.idsFile, `c${kase.index}`, rng.int(1, 1e9), pace);
   }
   const start = (label: string, args: readonly string[]): Started => ({ label, running: cli.start(kase.place, args) });
   const finish = async ({ label, running }: Started) => kase.log(label, running, await running.done);
@@ -71,7 +71,7 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
         // nothing in between; a per-migration run commits each migration, so it has).
         const file = b.report?.backup?.path as string | undefined;
         if (migrateSpec.name === 'migrate(group)' && file && (await exists(file)))
-          await checkSnapshotContent(kase, file, Boolean(b.report?.backup?.compressed));
+          await checkSnapshotContent(kase, file, Boolean(b.report?.backup?.compressed), context.checkerTmp);
         break;
       }
       case 'prune during backup': {
@@ -108,6 +108,17 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
         await kase.reapOrphans('archive after SIGTERM', archive.running);
         break;
       }
+      case 'restore during a writer': {
+        // The application commits all along; the restore locks its tables, keeps a pre-restore
+        // copy and replaces them: each row the writer saw committed is in one or the other.
+        const wait = rng.between(0, 1500);
+        Object.assign(kase.params, { restoreAfter: Math.round(wait) });
+        await sleep(wait);
+        const restore = await kase.run(cli, 'restore', commandNamed('restore').args(templates, project));
+        expectExit(kase, 'restore', restore.result.exitCode, [0]);
+        await sleep(rng.between(0, 1000));
+        break;
+      }
       case 'two migrates at once': {
         Object.assign(kase.params, { migrate: migrateSpec.name });
         const a = start('migrate A', ['migrate', '--json']);
@@ -122,7 +133,7 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
           if (r.result.exitCode !== 1) return;
           const other = [a, b][1 - index]!.running.pid;
           const error = r.report?.error as { code?: string; message?: string } | undefined;
-          if (error?.code !== 'LOCK_HELD' || !error.message?.includes(`pid ${other}`)) {
+          if (error?.code !== 'LOCK_HELD' || !engine.namesHolder(error.message ?? '', other)) {
             kase.violate(
               'a refused migrate names the holder',
               `migrate ${index === 0 ? 'A' : 'B'} refused with ${error?.code}: ${error?.message} (the holder is pid ${other})`,
@@ -146,7 +157,9 @@ export async function concurrencyCase(kase: Case, pair: Pair, context: KillConte
   } finally {
     if (writer) kase.params.writerStopped = await writer.stop();
   }
-  const final = first.name.startsWith('migrate') ? new Map([['after', reference.after]]) : kase.allowed;
+  // A rollout ends migrated; a restore that succeeded beside a writer holds the backup's content.
+  const restored = pair === 'restore during a writer' && kase.violations.length === 0;
+  const final = first.name.startsWith('migrate') || restored ? new Map([['after', reference.after]]) : kase.allowed;
   await settle(kase, context, first, final);
 }
 
@@ -161,13 +174,10 @@ function expectExit(kase: Case, label: string, code: number | null, allowed: rea
 }
 
 /** A backup taken during a rollout holds the database before it or after it, never between. */
-async function checkSnapshotContent(kase: Case, file: string, compressed: boolean): Promise<void> {
-  let plain = file;
-  if (compressed) {
-    plain = path.join(kase.dir, 'tmp', 'snapshot-check.db');
-    await writeFile(plain, gunzipSync(await readFile(file)));
-  }
-  const hash = await fileContentHash(plain).catch((error: unknown) => `unreadable: ${(error as Error).message}`);
+async function checkSnapshotContent(kase: Case, file: string, compressed: boolean, tmp: string): Promise<void> {
+  const hash = await kase.engine
+    .snapshotContentHash(file, compressed, tmp)
+    .catch((error: unknown) => `unreadable: ${(error as Error).message}`);
   if (![...kase.allowed.values()].includes(hash)) {
     kase.violate('a backup taken during a rollout is the database before or after it', `${file}: content ${hash}`);
   }

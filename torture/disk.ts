@@ -1,19 +1,19 @@
 /**
- * Full disk: the database, the backup folder and TMPDIR on a tmpfs of their own, filled so that
- * N bytes are left, N drawn across the sizes where each write happens (the journal, the backup
- * copy, its gzip, the manifest, the pre-restore copy, the restore, the migrations' growth). Each
+ * Full disk: the backup folder and TMPDIR (and SQLite's database file) on a tmpfs of their own,
+ * filled so that N bytes are left, N drawn across the sizes where each write happens (the
+ * journal, the backup copy or dump, its gzip, the manifest, the pre-restore copy, the restore,
+ * the migrations' growth; the dump's proof and a decompressed backup in TMPDIR). Each
  * run must end with a clear one-line error and the contract's exit code, leave nothing listed that
  * is not a verified backup, and the next migrate (once there is room again) must succeed.
  */
-import { cp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Case } from './case.ts';
-import { prepareProject, type CommandSpec } from './commands.ts';
-import { sqlExec } from './db.ts';
+import type { CommandSpec } from './commands.ts';
 import { CONFIG } from './fixture.ts';
-import { checkBackups, checkDatabase, checkNextMigrate, exists, journalOf } from './invariants.ts';
+import { checkBackups, checkDatabase, checkNextMigrate, exists } from './invariants.ts';
 import { finalState, type KillContext } from './kill.ts';
-import type { Rng } from './rng.ts';
+import { Rng } from './rng.ts';
 import { mountSmallDisk } from './tmpfs.ts';
 
 const PAGE = 4096;
@@ -50,52 +50,40 @@ export function edgeSizes(databaseBytes: number, gzipBytes: number): number[] {
   return [...new Set(points.map((n) => Math.max(0, Math.round(n / PAGE) * PAGE)))].sort((a, b) => a - b);
 }
 
-export async function diskCase(
-  kase: Case,
-  spec: CommandSpec,
-  context: KillContext & { readonly gzipBytes: number },
-  rng: Rng,
-): Promise<void> {
+export async function diskCase(kase: Case, spec: CommandSpec, context: KillContext, rng: Rng): Promise<void> {
   const { cli, templates, references } = context;
   const reference = references.get(spec.name)!;
-  const template = await prepareProject(templates, spec, kase.dir);
-  const wal = rng.chance(0.5);
+  const { engine } = kase;
+  const template = await engine.prepare(templates, spec, kase.dir);
+  // Drawn here, applied once the database is where it runs (SQLite: on the small disk).
+  const variant = new Rng(rng.int(0, 2 ** 31));
   const lowFactor = /^(migrate|down)/.test(spec.name) && rng.chance(0.5);
   if (lowFactor) {
     // Past the preflight's 2x rule, so the journal, the backup copy and the migrations meet the full disk.
     await writeFile(
       path.join(kase.dir, 'migrate-guard.config.mjs'),
-      CONFIG.replace('export default {', 'export default { thresholds: { freeSpaceFactor: 0.01 },'),
+      (await readFile(path.join(kase.dir, 'migrate-guard.config.mjs'), 'utf8').catch(() => CONFIG)).replace(
+        'export default {',
+        'export default { thresholds: { freeSpaceFactor: 0.01 },',
+      ),
     );
   }
-  const databaseBytes = (await stat(template.db)).size;
-  const sizes = edgeSizes(databaseBytes, context.gzipBytes);
-  const maxFree = 3 * databaseBytes + 16 * PAGE;
+  const { snapshotBytes, gzipBytes, movedBytes, headroomBytes } = await engine.sizes(template, templates);
+  const sizes = edgeSizes(snapshotBytes, gzipBytes);
+  const maxFree = 3 * snapshotBytes + 16 * PAGE;
   const wanted = rng.chance(0.6) ? rng.pick(sizes) : rng.int(0, Math.ceil(maxFree / PAGE)) * PAGE;
   Object.assign(kase.params, {
-    journal: wal ? 'wal' : 'delete',
     free: wanted,
-    databaseBytes,
+    snapshotBytes,
     ...(lowFactor ? { freeSpaceFactor: 0.01 } : {}),
   });
 
   const diskDir = path.join(kase.dir, 'disk');
-  const backupsBytes = await folderBytes(template.backups);
-  const disk = await mountSmallDisk(diskDir, databaseBytes + backupsBytes + maxFree + 64 * PAGE + (8 << 20));
+  const disk = await mountSmallDisk(diskDir, movedBytes + Math.max(maxFree, headroomBytes) + 64 * PAGE + (8 << 20));
   try {
-    const project = {
-      dir: kase.dir,
-      db: path.join(diskDir, 'app.db'),
-      migrations: template.migrations,
-      backups: path.join(diskDir, 'backups'),
-    };
-    await cp(template.db, project.db);
-    await cp(template.backups, project.backups, { recursive: true });
-    await rm(template.db);
-    await rm(template.backups, { recursive: true });
-    await mkdir(path.join(diskDir, 'tmp'));
-    if (wal) await sqlExec(project.db, 'PRAGMA journal_mode = WAL');
-    kase.place = { project, tmp: path.join(diskDir, 'tmp') };
+    const { project, place } = await engine.moveOnDisk(template, diskDir);
+    kase.place = place;
+    await engine.vary(project, variant, kase.params);
     kase.allowed.set('before', reference.before);
     kase.allowed.set('after', reference.after);
     const free = await disk.fill(wanted);
@@ -115,7 +103,7 @@ export async function diskCase(
     if (exit === 3) kase.notes.push(`${spec.name} on a full disk (${free} bytes free) exited 3 (critical): ${messageOf(report)}`);
 
     // Right away, on the still-full disk: nothing half-written is listed.
-    const checkerPlace = { project, tmp: context.checkerTmp };
+    const checkerPlace = { ...place, tmp: context.checkerTmp };
     await checkBackups(kase, { cli, checkerPlace, stage: 'on the full disk' });
 
     // Room again (the operator freed space). The database as the exit code says (opened only now:
@@ -130,7 +118,7 @@ export async function diskCase(
       `room again, before any other run (exit ${exit}${exit === 3 ? ': content judged after the recovery' : ''})`,
       exit === 3 ? null : byExit,
     );
-    if (exit === 3 && hash === kase.allowed.get('before') && !(await exists(journalOf(project.db)))) {
+    if (exit === 3 && hash === kase.allowed.get('before') && !(await exists(engine.journalOf(project)))) {
       kase.violate(
         'exit 3 only when the database was changed',
         `${spec.name} exited 3 (critical: restore by hand) on a full disk, but the database is exactly as before and no journal asks for a recovery: ${messageOf(report)}`,
@@ -163,12 +151,4 @@ function checkOneLineError(kase: Case, name: string, exit: number, report: Recor
   }
   if (report?.error?.code === 'INTERNAL')
     kase.notes.push(`${name} on a full disk: an unclassified error (INTERNAL, "${message.slice(0, 160)}")`);
-}
-
-async function folderBytes(folder: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
-  }
-  return total;
 }

@@ -1,22 +1,25 @@
 /**
  * What must hold after every case, whatever was killed, filled or raced:
  *
- *  - the database opens (as the application would open it: read-write, so a dead writer's hot
- *    journal is rolled back), `integrity_check` is exactly `ok`, `foreign_key_check` is empty;
+ *  - the database opens (SQLite: as the application would open it, read-write, so a dead
+ *    writer's hot journal is rolled back), and its engine's own checks pass (SQLite:
+ *    `integrity_check` is exactly `ok`, `foreign_key_check` is empty; PostgreSQL: no invalid
+ *    index, no NOT VALID constraint, no row breaking a foreign key);
  *  - its content (schema + rows, without the writer's tables) is the state before the command
  *    or the state the command meant to produce;
  *  - every row the writer saw committed is there, or, where a restore removed it, in a
  *    pre-restore copy; the writer's two tables agree (no torn transaction);
  *  - every backup `backups --json` lists is verified (nothing half-written is listed) and passes
  *    `verify`;
- *  - the next `migrate` succeeds, and leaves no journal behind.
+ *  - the next `migrate` succeeds, and leaves no journal behind; nothing is left on the server
+ *    (PostgreSQL: no scratch database of a case's process, no advisory lock, no session).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Case } from './case.ts';
-import { contentHash, withDb } from './db.ts';
+import type { Inspection } from './engine.ts';
 import type { Cli, Place } from './proc.ts';
 import { committedTags } from './writer.ts';
 
@@ -37,86 +40,55 @@ export interface CheckOptions {
   readonly stage: string;
 }
 
-/** The database's own health and content; returns the content hash (null when it cannot be read). */
-/** `allowed` null: the content is not judged at this stage (after an exit 3, until the recovery). */
+/**
+ * The database's own health and content, read by the engine's oracle; returns the content hash
+ * (null when it cannot be read). `allowed` null: the content is not judged at this stage (after
+ * an exit 3, until the recovery).
+ */
 export async function checkDatabase(
   kase: Case,
   stage: string,
   allowed: ReadonlyMap<string, string> | null = kase.allowed,
 ): Promise<string | null> {
-  const { db } = kase.project;
+  let inspection: Inspection;
   try {
-    return await withDb(db, 'readwrite', async (connection) => {
-      const integrity = await connection.all<{ integrity_check: string }>('PRAGMA integrity_check');
-      if (integrity.length !== 1 || integrity[0]?.integrity_check !== 'ok') {
-        kase.violate('integrity_check is ok', `${stage}: ${JSON.stringify(integrity.slice(0, 5))}`);
-      }
-      const foreignKeys = await connection.all('PRAGMA foreign_key_check');
-      if (foreignKeys.length > 0)
-        kase.violate(
-          'foreign_key_check is empty',
-          `${stage}: ${foreignKeys.length} rows, first ${JSON.stringify(foreignKeys.slice(0, 3))}`,
-        );
-      const hash = await contentHash(connection);
-      const named = allowed === null || [...allowed].some(([, value]) => value === hash);
-      if (!named) {
-        kase.violate(
-          'content is the state before or the state the command meant to produce',
-          `${stage}: content ${hash} is none of ${[...allowed].map(([name, value]) => `${name} ${value}`).join(', ')}; ${await describeState(connection)}`,
-        );
-      }
-      await checkWriterRows(kase, stage, connection);
-      return hash;
-    });
+    inspection = await kase.engine.inspect(kase.project);
   } catch (error) {
     kase.violate('the database opens', `${stage}: ${(error as Error).message}`);
     return null;
   }
-}
-
-/** A few facts that tell a wrong state at a glance: applied migrations, tables, row counts. */
-async function describeState(connection: Parameters<typeof contentHash>[0]): Promise<string> {
-  const applied = await connection.all<{ name: string }>('SELECT name FROM migrate_guard_migrations ORDER BY name').catch(() => []);
-  const tables = await connection.all<{ name: string }>(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-  );
-  const counts: string[] = [];
-  for (const { name } of tables) {
-    const [row] = await connection.all<{ n: number }>(`SELECT COUNT(*) AS n FROM "${name}"`);
-    counts.push(`${name}=${row?.n}`);
+  for (const problem of inspection.problems) kase.violate(problem.invariant, `${stage}: ${problem.detail}`);
+  const { hash } = inspection;
+  const named = allowed === null || [...allowed].some(([, value]) => value === hash);
+  if (!named) {
+    kase.violate(
+      'content is the state before or the state the command meant to produce',
+      `${stage}: content ${hash} is none of ${[...allowed].map(([name, value]) => `${name} ${value}`).join(', ')}; ${inspection.state}`,
+    );
   }
-  const columns = await connection.all<{ name: string }>("SELECT name FROM pragma_table_info('orders')");
-  return `applied [${applied.map((row) => row.name).join(' ')}], rows ${counts.join(' ')}, orders columns ${columns.map((c) => c.name).join(',')}`;
+  await checkWriterRows(kase, stage, inspection);
+  return hash;
 }
 
 /**
  * Every tag the writer saw committed is in `ledger`, or (when a restore ran in this case) in a
  * pre-restore copy; `ledger` and `journal_entries` hold the same tags (one transaction each).
  */
-async function checkWriterRows(kase: Case, stage: string, connection: Parameters<typeof contentHash>[0]): Promise<void> {
-  const torn = await connection.all<{ tag: string }>(
-    'SELECT tag FROM ledger WHERE tag NOT IN (SELECT tag FROM journal_entries) UNION ALL SELECT tag FROM journal_entries WHERE tag NOT IN (SELECT tag FROM ledger) LIMIT 5',
-  );
-  if (torn.length > 0)
-    kase.violate("the writer's transactions are whole", `${stage}: tags in one table only: ${torn.map((row) => row.tag).join(', ')}`);
+async function checkWriterRows(kase: Case, stage: string, inspection: Inspection): Promise<void> {
+  if (inspection.torn.length > 0)
+    kase.violate("the writer's transactions are whole", `${stage}: tags in one table only: ${inspection.torn.join(', ')}`);
   if (kase.idsFile === null) return;
   const seen = await committedTags(kase.idsFile);
   if (seen.length === 0) return;
-  const present = new Set((await connection.all<{ tag: string }>('SELECT tag FROM ledger')).map((row) => row.tag));
-  let missing = seen.filter((tag) => !present.has(tag));
+  let missing = seen.filter((tag) => !inspection.tags.has(tag));
   if (missing.length === 0) return;
-  const copies = await preRestoreCopies(kase.project.db);
-  const inCopies = new Set<string>();
-  for (const copy of copies) {
-    const tags = await withDb(copy, 'readonly', (db) => db.all<{ tag: string }>('SELECT tag FROM ledger')).catch(() => []);
-    for (const { tag } of tags) inCopies.add(tag);
-  }
-  missing = missing.filter((tag) => !inCopies.has(tag));
+  const copies = await kase.engine.preRestoreTags(kase.project);
+  missing = missing.filter((tag) => !copies.tags.has(tag));
   if (missing.length > 0) {
     const order = new Map(seen.map((tag, index) => [tag, index]));
     kase.violate(
       'committed rows survive',
-      `${stage}: ${missing.length} of ${seen.length} rows the writer saw committed are neither in the database nor in a pre-restore copy (${copies.length} copies): ${missing
+      `${stage}: ${missing.length} of ${seen.length} rows the writer saw committed are neither in the database nor in a pre-restore copy (${copies.copies} copies): ${missing
         .slice(0, 5)
         .map((tag) => `${tag} (#${order.get(tag)})`)
         .join(', ')}${missing.length > 5 ? ', …' : ''}`,
@@ -174,8 +146,10 @@ export async function checkBackups(kase: Case, options: CheckOptions): Promise<v
     }
   }
   for (const leftover of await hiddenTemporaries(kase.project.backups)) {
+    // prune sweeps the kind folders (findLeftovers); the folder's root holds a server's journal and pre-restore dumps.
+    const inKindFolder = path.dirname(leftover.file) !== path.resolve(kase.project.backups);
     kase.notes.push(
-      `${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; prune removes it once ten minutes old`,
+      `${stage}: hidden temporary file left in the backup folder: ${path.relative(kase.project.backups, leftover.file)} (${leftover.bytes} bytes), not listed; ${inKindFolder ? 'prune removes it once ten minutes old' : 'in the folder itself, which prune does not sweep: it stays'}`,
     );
   }
 }
@@ -193,17 +167,15 @@ export async function checkNextMigrate(kase: Case, options: CheckOptions, expect
       `${stage}: migrate exited ${result.exitCode}: ${report?.error?.message ?? report?.failed?.message ?? result.stderr.slice(-400)}`,
     );
   }
-  if (await exists(journalOf(kase.project.db))) {
+  const journal = kase.engine.journalOf(kase.project);
+  if (await exists(journal)) {
     kase.violate(
       'no journal is left after a migrate that ended',
-      `${stage}: ${journalOf(kase.project.db)} is still there after migrate exited ${result.exitCode}`,
+      `${stage}: ${journal} is still there after migrate exited ${result.exitCode}`,
     );
   }
   await checkDatabase(kase, `after the next migrate (${stage})`, expected);
-}
-
-export function journalOf(db: string): string {
-  return `${db}.migrate-guard.journal.json`;
+  await kase.engine.checkLeftovers(kase, `after the next migrate (${stage})`);
 }
 
 export async function exists(file: string): Promise<boolean> {

@@ -7,13 +7,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Case } from './case.ts';
-import { prepareProject, RUNS_FOR_MS, runUntilStopped, type CommandSpec, type Reference } from './commands.ts';
-import { sqlExec } from './db.ts';
+import { RUNS_FOR_MS, runUntilStopped, type CommandSpec, type Reference } from './commands.ts';
 import type { Templates } from './fixture.ts';
-import { checkBackups, checkDatabase, checkNextMigrate, exists, journalOf, type CheckOptions } from './invariants.ts';
-import { sleep, type Cli, type Running } from './proc.ts';
+import { checkBackups, checkDatabase, checkNextMigrate, exists, type CheckOptions } from './invariants.ts';
+import { sleep, type Cli, type Result, type Running } from './proc.ts';
 import type { Rng } from './rng.ts';
-import { startWriter, type Pace, type Writer } from './writer.ts';
+import type { Pace, Writer } from './writer.ts';
 
 export interface KillContext {
   readonly cli: Cli;
@@ -36,6 +35,7 @@ export async function killAfter(
   const result = await running.done;
   kase.log(label, running, result, ended ? null : Math.round(delay));
   if (!ended) await kase.reapOrphans(label, running);
+  else noteFailure(kase, label, result);
   return { killed: !ended, exitCode: result.exitCode };
 }
 
@@ -45,7 +45,7 @@ export async function killAfter(
  */
 async function killWhileChanging(kase: Case, cli: Cli, args: readonly string[], rng: Rng, budget: number): Promise<boolean> {
   const running = cli.start(kase.place, args);
-  const journal = journalOf(kase.project.db);
+  const journal = kase.engine.journalOf(kase.project);
   let ended = false;
   void running.done.then(() => (ended = true));
   const deadline = performance.now() + budget * 2;
@@ -68,23 +68,32 @@ async function killWhileChanging(kase: Case, cli: Cli, args: readonly string[], 
   await Promise.race([running.done, sleep(delay)]);
   const killed = !ended;
   if (killed) running.kill('SIGKILL');
-  kase.log('command (killed while changing)', running, await running.done, killed ? Math.round(performance.now() - running.started) : null);
+  const result = await running.done;
+  kase.log('command (killed while changing)', running, result, killed ? Math.round(performance.now() - running.started) : null);
   if (killed) await kase.reapOrphans('command', running);
+  else noteFailure(kase, 'command (killed while changing)', result);
   return killed;
+}
+
+/** A command the kill missed that failed on its own: no invariant says it may not, but why is worth a look. */
+function noteFailure(kase: Case, label: string, result: Result): void {
+  if (result.exitCode === 0 || result.exitCode === null) return;
+  kase.notes.push(`${label} ended on its own with exit ${result.exitCode}: ${lastLine(result.stdout, result.stderr).slice(0, 300)}`);
 }
 
 /**
  * Starts the next run and SIGKILLs it `after` ms once it began to restore: its pre-restore copy
- * (temporary or in place) appeared beside the database. Logged as run to its end when it never did.
+ * (temporary or in place) appeared where the engine keeps it (beside the database, or in the
+ * backup folder for a server). Logged as run to its end when it never did.
  */
 async function killWhenRestoring(kase: Case, cli: Cli, args: readonly string[], after: number): Promise<void> {
   const running = cli.start(kase.place, args);
-  const folder = path.dirname(kase.project.db);
-  const copy = new RegExp(`^\\.?${path.basename(kase.project.db).replaceAll('.', '\\.')}\\.pre-restore\\.`);
+  const { folder, prefix } = kase.engine.preRestoreWatch(kase.project);
+  const copy = (name: string) => name.startsWith(prefix) || name.startsWith(`.${prefix}`);
   const before = new Set(await readdir(folder));
   let ended = false;
   void running.done.then(() => (ended = true));
-  while (!ended && !(await readdir(folder)).some((name) => copy.test(name) && !before.has(name))) await sleep(2);
+  while (!ended && !(await readdir(folder)).some((name) => copy(name) && !before.has(name))) await sleep(2);
   if (!ended) await Promise.race([running.done, sleep(after)]);
   const killed = !ended;
   if (killed) running.kill('SIGKILL');
@@ -100,10 +109,9 @@ async function killWhenRestoring(kase: Case, cli: Cli, args: readonly string[], 
 export async function killCase(kase: Case, spec: CommandSpec, context: KillContext, rng: Rng): Promise<void> {
   const { cli, templates, references } = context;
   const reference = references.get(spec.name)!;
-  const project = await prepareProject(templates, spec, kase.dir);
+  const project = await kase.engine.prepare(templates, spec, kase.dir);
   kase.place = { project, tmp: path.join(kase.dir, 'tmp') };
-  const wal = rng.chance(0.5);
-  if (wal) await sqlExec(project.db, 'PRAGMA journal_mode = WAL');
+  await kase.engine.vary(project, rng, kase.params);
   kase.allowed.set('before', reference.before);
   kase.allowed.set('after', reference.after);
   const pace: Pace | 'none' = rng.weighted({ none: 1, calm: 1, busy: 1 });
@@ -114,7 +122,7 @@ export async function killCase(kase: Case, spec: CommandSpec, context: KillConte
   const recoveryDelay = rng.between(0, reference.ms);
   // Half the recovery kills land while the next run restores (once its pre-restore copy appears).
   const recoveryAtRestore = rng.chance(0.5) ? rng.between(0, 80) : null;
-  Object.assign(kase.params, { journal: wal ? 'wal' : 'delete', writer: pace, delay: Math.round(delay), referenceMs: reference.ms });
+  Object.assign(kase.params, { writer: pace, delay: Math.round(delay), referenceMs: reference.ms });
   if (writerCrashAt !== null) kase.params.writerSigkillAt = Math.round(writerCrashAt);
   if (recoveryKill)
     kase.params.recoveryKillAt =
@@ -123,7 +131,7 @@ export async function killCase(kase: Case, spec: CommandSpec, context: KillConte
   let writer: Writer | null = null;
   if (pace !== 'none') {
     kase.idsFile = path.join(kase.dir, 'writer-tags.txt');
-    writer = await startWriter(project.db, kase.idsFile, `c${kase.index}`, rng.int(1, 1e9), pace);
+    writer = await kase.engine.startWriter(project, kase.idsFile, `c${kase.index}`, rng.int(1, 1e9), pace);
   }
   const crashTimer =
     writerCrashAt === null
@@ -181,7 +189,7 @@ export async function settle(
     checkerPlace: { project: kase.project, tmp: context.checkerTmp },
     stage: 'after the case',
   };
-  if (spec?.recovery === 'migrate' && (await exists(journalOf(kase.project.db)))) {
+  if (spec?.recovery === 'migrate' && (await exists(kase.engine.journalOf(kase.project)))) {
     const last = kase.processes.at(-1);
     if (last && last.killedAt === null)
       kase.notes.push(

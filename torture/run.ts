@@ -1,5 +1,8 @@
 /**
- * `npm run torture [-- --runs N] [--seed S] [--only kill|disk|concurrency] [--bin path]`
+ * `npm run torture [-- --runs N] [--seed S] [--engine sqlite|postgres] [--only kill|disk|concurrency] [--bin path]`
+ *
+ * `--engine postgres` runs the same cases on PostgreSQL (MIGRATE_GUARD_TORTURE_PG, default
+ * postgres://postgres@127.0.0.1:5432/postgres): a database of its own per case, dropped after it.
  *
  * Seeded torture of the real CLI: random SIGKILLs of every writing command (and of the application
  * writer beside it, and of the recovery itself), full disks at the sizes where each write happens,
@@ -15,17 +18,17 @@
  * each of which has its `it.fails` regression test; a new kind of violation still exits 1.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Case, KINDS, type Kind } from './case.ts';
-import { COMMANDS, commandNamed, referenceRuns } from './commands.ts';
-import { concurrencyCase, PAIRS } from './concurrency.ts';
-import { DISK_COMMANDS, diskCase } from './disk.ts';
-import { buildTemplates } from './fixture.ts';
+import { commandNamed, referenceRuns } from './commands.ts';
+import { concurrencyCase, type Pair } from './concurrency.ts';
+import { diskCase } from './disk.ts';
+import type { TortureEngine } from './engine.ts';
+import { TORTURE_ENGINES } from './engines.ts';
 import { knownGoodBackups, sha256File } from './invariants.ts';
 import { killCase } from './kill.ts';
 import { startLoad } from './load.ts';
@@ -39,6 +42,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '40' },
     seed: { type: 'string' },
+    engine: { type: 'string', default: 'sqlite' },
     only: { type: 'string' },
     command: { type: 'string' },
     bin: { type: 'string', default: path.join(REPO, 'bin/migrate-guard.js') },
@@ -52,14 +56,17 @@ const { values } = parseArgs({
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const runs = Number(values.runs);
 const only = values.only as Kind | undefined;
-if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1 || (only !== undefined && !KINDS.includes(only))) {
+const chosen = (TORTURE_ENGINES as Record<string, TortureEngine | undefined>)[values.engine];
+if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1 || (only !== undefined && !KINDS.includes(only)) || !chosen) {
   console.error(
-    'usage: torture/run.ts [--runs N] [--seed S] [--only kill|disk|concurrency] [--command NAME] [--bin path/to/migrate-guard.js] [--case I] [--minutes M] [--keep] [--load] [--allow-known]',
+    'usage: torture/run.ts [--runs N] [--seed S] [--engine sqlite|postgres] [--only kill|disk|concurrency] [--command NAME] [--bin path/to/migrate-guard.js] [--case I] [--minutes M] [--keep] [--load] [--allow-known]',
   );
   process.exit(64);
 }
+const engine: TortureEngine = chosen;
+const engineArg = engine.name === 'sqlite' ? '' : ` --engine ${engine.name}`;
 console.log(
-  `torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${only ? ` --only ${only}` : ''}${values.load ? ' --load' : ''})`,
+  `torture seed ${seed} (replay: npm run torture -- --seed ${seed} --runs ${runs}${engineArg}${only ? ` --only ${only}` : ''}${values.load ? ' --load' : ''})`,
 );
 const bin = path.resolve(values.bin);
 const startedAt = performance.now();
@@ -67,18 +74,7 @@ const deadline = values.minutes === undefined ? Infinity : startedAt + Number(va
 const log = (line: string) => console.log(line);
 
 // What this machine allows.
-const skipped = new Set<string>();
-const hasLitestream = (() => {
-  try {
-    return existsSync(createRequire(import.meta.url).resolve(`@flydotio/litestream-${process.platform}-${process.arch}/litestream`));
-  } catch {
-    return false;
-  }
-})();
-if (!hasLitestream) {
-  log('skipping archive and restore-during-archive: the Litestream binary is missing (npm install @flydotio/litestream-linux-x64)');
-  skipped.add('archive');
-}
+const skipped = await engine.unavailable(log);
 const work = await mkdtemp(path.join(tmpdir(), 'migrate-guard-torture-'));
 const mountProblem = await canMountTmpfs(path.join(work, 'mount-probe'));
 if (mountProblem) log(`skipping full-disk cases: cannot mount a tmpfs here (${mountProblem}); run as root where mount is allowed`);
@@ -104,26 +100,40 @@ async function snapshotCli(given: string, target: string): Promise<string> {
   return path.join(target, 'bin', path.basename(given));
 }
 let phase = performance.now();
-const templates = await buildTemplates(work, cli);
+const templates = await engine.buildTemplates(work, cli);
+// Ended by a signal (Ctrl-C) or a throw: a server's templates are dropped all the same.
+const closeTemplates = () => engine.close(templates).catch(() => undefined);
+let interrupted = false;
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    void closeTemplates().finally(() => process.exit(code));
+  });
+}
 for (const project of [templates.base, ...Object.values(templates.applied)]) {
   for (const entry of await readdir(project.backups, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !/\.db(\.gz)?$/.test(entry.name) || entry.name.startsWith('.')) continue;
+    if (!entry.isFile() || !/\.(db|dump)(\.gz)?$/.test(entry.name) || entry.name.startsWith('.')) continue;
     const file = path.join(entry.parentPath, entry.name);
+    // The same bytes in another template's folder (copied with it) were proven already.
+    const sha = await sha256File(file);
+    if (knownGoodBackups.has(sha)) continue;
     const verified = await cli.run(project, ['verify', file, '--json']);
     if (verified.exitCode !== 0) throw new Error(`template backup ${file} fails verify: ${tail(verified.stdout + verified.stderr)}`);
-    knownGoodBackups.add(await sha256File(file));
+    knownGoodBackups.add(sha);
   }
 }
 log(`templates built and their backups verified in ${((performance.now() - phase) / 1000).toFixed(1)} s (${work})`);
 phase = performance.now();
-const references = await referenceRuns(cli, templates, work, skipped);
+const references = await referenceRuns(cli, engine, templates, work, skipped);
 log(
   `reference runs (no kill) in ${((performance.now() - phase) / 1000).toFixed(1)} s: ${[...references].map(([name, ref]) => `${name} ${ref.ms} ms`).join(', ')}`,
 );
-const gzipBytes = (await stat(path.join(templates.base.backups, templates.dailyBackup))).size;
 const checkerTmp = path.join(work, 'checker-tmp');
-await import('node:fs/promises').then((fs) => fs.mkdir(checkerTmp, { recursive: true }));
-const context = { cli, templates, references, checkerTmp, gzipBytes };
+await mkdir(checkerTmp, { recursive: true });
+const context = { cli, templates, references, checkerTmp };
 
 /** What case `index` is: drawn from the seed alone. */
 function draw(index: number): { kind: Kind; command: string; rng: Rng } {
@@ -132,10 +142,10 @@ function draw(index: number): { kind: Kind; command: string; rng: Rng } {
   const kind = rng.weighted(Object.fromEntries(kinds.map((k) => [k, k === 'kill' ? 5 : k === 'disk' ? 3 : 2])) as Record<Kind, number>);
   const pool: readonly string[] =
     kind === 'kill'
-      ? COMMANDS.map((c) => c.name).filter((name) => !skipped.has(name))
+      ? engine.commands.filter((name) => !skipped.has(name))
       : kind === 'disk'
-        ? DISK_COMMANDS
-        : PAIRS.filter((pair) => hasLitestream || pair !== 'restore during archive');
+        ? engine.diskCommands
+        : engine.pairs.filter((pair) => !skipped.has(pair));
   const chosen = values.command === undefined ? pool : pool.filter((name) => name.startsWith(values.command!));
   return { kind, command: rng.pick(chosen.length > 0 ? chosen : pool), rng };
 }
@@ -144,23 +154,25 @@ const cases: Case[] = [];
 const indexes = values.case === undefined ? Array.from({ length: runs }, (_, i) => i) : [Number(values.case)];
 let kept = 0;
 for (const index of indexes) {
+  if (interrupted) break;
   if (performance.now() > deadline) {
     log(`stopping: --minutes ${values.minutes} reached after ${cases.length} cases`);
     break;
   }
   const { kind, command, rng } = draw(index);
-  const kase = new Case(index, kind, command, path.join(work, `case-${String(index).padStart(4, '0')}`));
+  const kase = new Case(index, kind, command, path.join(work, `case-${String(index).padStart(4, '0')}`), engine);
   const began = performance.now();
   // A CPU hog per core and an fsync-heavy writer beside the case, on its file system; ten minutes at most.
   const load = values.load ? startLoad(work, 600_000) : null;
   try {
     if (kind === 'kill') await killCase(kase, commandNamed(command), context, rng);
     else if (kind === 'disk') await diskCase(kase, commandNamed(command), context, rng);
-    else await concurrencyCase(kase, command as (typeof PAIRS)[number], context, rng);
+    else await concurrencyCase(kase, command as Pair, context, rng);
   } catch (error) {
     kase.violate('the torture itself runs', `${(error as Error).stack ?? String(error)}`);
   } finally {
     await load?.stop();
+    if (kase.place) await engine.dispose(kase.project).catch((error: unknown) => kase.notes.push(`dispose: ${(error as Error).message}`));
   }
   if (values.load) {
     const internal = kase.processes.find((p) => /unexpected error/.test(p.stdout + p.stderr));
@@ -213,7 +225,10 @@ const totals = ['total', ...KINDS.map((kind) => String(cases.filter((c) => c.kin
 const table = [['command', ...KINDS, 'all'], ...rows, totals];
 const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
 log('');
-log(`summary: seed ${seed}, ${cases.length} cases in ${(seconds / 60).toFixed(1)} min${values.load ? ', under --load' : ''}, cli ${bin}`);
+await closeTemplates();
+log(
+  `summary: ${engine.name}, seed ${seed}, ${cases.length} cases in ${(seconds / 60).toFixed(1)} min${values.load ? ', under --load' : ''}, cli ${bin}`,
+);
 for (const [i, row] of table.entries()) {
   log(`  ${row.map((text, column) => (column === 0 ? text.padEnd(widths[column]!) : text.padStart(widths[column]!))).join('  ')}`);
   if (i === 0 || i === table.length - 2) log(`  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
@@ -313,7 +328,7 @@ process.exitCode = (values['allow-known'] ? unexplained.length : violating.lengt
 
 function describeCase(kase: Case): string {
   const known = knownBugsOf(kase);
-  const replay = `--seed ${seed} --case ${kase.index}${bin === path.join(REPO, 'bin/migrate-guard.js') ? '' : ` --bin ${bin}`}`;
+  const replay = `--seed ${seed} --case ${kase.index}${engineArg}${bin === path.join(REPO, 'bin/migrate-guard.js') ? '' : ` --bin ${bin}`}`;
   const lines = [
     `${kase.describe()} seed ${seed} (replay: ${replay})${known.length ? ` known: ${known.join(', ')}` : ' NOT EXPLAINED by a known bug'}`,
     `  folder: ${kase.dir}`,

@@ -178,7 +178,7 @@ export async function runDumpAsOneTransaction(
     readonly after?: readonly string[];
     readonly whileLocked?: () => Promise<void>;
   },
-): Promise<{ ok: true; commit: TransactionAtCommit } | { ok: false; detail: string }> {
+): Promise<{ ok: true; commit: TransactionAtCommit } | { ok: false; detail: string; rolledBack: boolean }> {
   const { dbname, env } = connectionArgs(url);
   const [pgRestore, psqlTool] = [await tool('pg_restore', url), await tool('psql', url)];
   const marker = `migrate-guard-${randomBytes(6).toString('hex')}`;
@@ -205,7 +205,13 @@ export async function runDumpAsOneTransaction(
       void psql.then(() => resolve(seen.includes(line)));
       check();
     });
-  const failed = async (fallback: string) => ({ ok: false as const, detail: lastLine((await psql).all) || fallback });
+  // Before the COMMIT is written, psql's session ends without it: the server rolls the whole
+  // transaction back, whatever it had done (`rolledBack`). Once written, nobody can tell here.
+  const failed = async (fallback: string, rolledBack = true) => ({
+    ok: false as const,
+    detail: lastLine((await psql).all) || fallback,
+    rolledBack,
+  });
 
   const lock = steps.lock ?? [];
   const lockTables = lock.length > 0 ? `LOCK TABLE ${lock.join(', ')} IN EXCLUSIVE MODE;\n` : '';
@@ -234,7 +240,7 @@ export async function runDumpAsOneTransaction(
   if (restored.exitCode !== 0) {
     psql.stdin.end('ROLLBACK;\n');
     await psql;
-    return { ok: false as const, detail: `pg_restore failed: ${lastLine(String(restored.stderr ?? ''))}` };
+    return { ok: false as const, detail: `pg_restore failed: ${lastLine(String(restored.stderr ?? ''))}`, rolledBack: true };
   }
   const after = (steps.after ?? []).map((statement) => `${statement};\n`).join('');
   // Our transaction id and what was running as we commit: a later reader tells by them whether
@@ -243,7 +249,7 @@ export async function runDumpAsOneTransaction(
   psql.stdin.end(`${after}${xact}COMMIT;\n\\! echo ${marker}-committed\n`);
   const committed = await reached('committed');
   const applied = await psql;
-  if (!committed || applied.exitCode !== 0) return failed('psql stopped before COMMIT');
+  if (!committed || applied.exitCode !== 0) return failed('psql stopped before COMMIT', false);
   const [, xid, running] = new RegExp(`${marker}-xact (\\d+) \\d+:\\d+:([\\d,]*)\\n`).exec(seen) ?? [];
   return { ok: true, commit: { xid: xid ?? null, running: running ? running.split(',') : [] } };
 }

@@ -143,7 +143,13 @@ export function postgresEngine(
     fileMode: async () => PRIVATE_FILE_MODE,
     async lock(command) {
       await requireSession();
-      return acquirePgLock(url, database, command, source);
+      const lock = await acquirePgLock(url, database, command, source);
+      // A SIGKILLed run's scratch databases (each a whole copy of the data) are dropped by the next
+      // run that locks, not only by the next that makes one: the recovery of a killed `down`
+      // restores its backup and makes none, and neither may the runs after it (the torture found
+      // one left). Best effort: a sweep that fails leaves them for the next run.
+      await withPg(maintenance, sweepScratchDatabases).catch(() => undefined);
+      return lock;
     },
     // The server recovers after a crash before it accepts connections: nothing to do on our side.
     settle: async () => undefined,
@@ -256,10 +262,20 @@ export function postgresEngine(
           await beforeChange?.((target, progress) => engine.snapshot(target, progress).then(() => undefined));
         },
       });
-      if (!result.ok)
-        throw (
-          (await poolerBehind('when the restore failed')) ?? new Error(`restore into ${name} failed and was rolled back: ${result.detail}`)
-        );
+      if (!result.ok) {
+        const pooled = await poolerBehind('when the restore failed');
+        if (pooled) throw pooled;
+        // Failed before its COMMIT (a deadlock with the application, a lock timeout): the server
+        // rolled it back, so the database is as it was, whatever the application wrote since.
+        // Not told by comparing row counts afterwards: a writer beside it changes them, and the
+        // torture saw such a restore reported as exit 3 (restore by hand) with nothing changed.
+        if (result.rolledBack)
+          throw new GuardError(
+            'RESTORE_FAILED',
+            `restore into ${name} failed and was rolled back, the database is as it was: ${result.detail}`,
+          );
+        throw new Error(`restore into ${name} failed: ${result.detail}`);
+      }
       onProgress?.(1, 1);
       // One snapshot for the whole proof; row counts an application changed after the COMMIT are
       // told apart (as SQLite's data_version does), everything else stays strict.

@@ -53,6 +53,22 @@ describe('PostgreSQL scratch databases a killed run left', () => {
     }
   });
 
+  // Found by the PostgreSQL torture: a `down` SIGKILLed while its backup's proof ran left its
+  // scratch database; the recovery restored the backup (no scratch database made) and the next
+  // migrate had nothing to do, so nothing swept it.
+  it('are swept by the next run that takes the lock, which may make none', async () => {
+    const orphan = await leftBehind(await deadPid());
+    let database: TestDatabase | null = null;
+    try {
+      database = await postgresDatabase('mg_scratch_lock_sweep');
+      const lock = await postgresEngine(database.url, { stateDir: '/tmp' }).lock('migrate');
+      await lock.release();
+      expect(await exists(orphan)).toBe(false);
+    } finally {
+      await database?.drop();
+    }
+  });
+
   it("are swept by the engine's next scratch database (a proof, a rehearsal, a drill)", async () => {
     const orphan = await leftBehind(await deadPid());
     let database: TestDatabase | null = null;
