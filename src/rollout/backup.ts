@@ -50,6 +50,8 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   let journal: RunJournal | null = null;
   let historyLock: HeldHistoryLock | null = null;
   const refuse = async (error: unknown): Promise<never> => {
+    // A copy not yet in place is no backup: nothing of it is left (one already in place stays).
+    await pending?.discard().catch(() => undefined);
     await historyLock?.release();
     await journal?.abandon();
     await app.restartAfterRefusal();

@@ -111,6 +111,8 @@ describe('PostgreSQL: a short lock_timeout, retried', () => {
     expect(report.error.message).toMatch(/transaction open \d+\.\ds/);
     expect(report.error.message).toMatch(/; rolled back: .*; nothing was changed$/);
     expect(await db.dump()).toBe(before);
+    // The copy it had proven is no backup of a run that never started: nothing of it is left.
+    expect((await project.backupFiles()).filter((file) => !file.endsWith('.manifest.json') && !file.includes('.pre-restore'))).toEqual([]);
     // The run let go of everything: the next one goes through.
     const again = await cli(['migrate', '--json']);
     expect(again.exitCode, again.all).toBe(0);
