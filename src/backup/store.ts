@@ -102,19 +102,21 @@ export async function resolveBackupArgument(argument: string, backupDir: string,
 const LEFTOVER_MIN_AGE_MS = 10 * 60_000;
 
 /**
- * What killed writers left in the kind folders: temporary files (`.<name>.tmp-<pid>`, hidden from
+ * What killed writers left in the backup folder and its kind folders: temporary files (`.<name>.tmp-<pid>`, hidden from
  * every listing) whose writer no longer runs, and manifests with no backup beside them (a kill
  * between the manifest and the backup's rename). Only older than ten minutes: a backup folder on
  * a disk that other hosts share may hold another host's temporary file, whose pid means nothing here.
  */
 export async function findLeftovers(backupDir: string, now: Date = new Date()): Promise<string[]> {
   const leftovers: string[] = [];
-  for (const kind of BACKUP_KINDS) {
-    const folder = path.join(backupDir, kind);
+  // The folder itself too: a server's run files (its journal, a restore's pre-restore dump) are
+  // written there under temporary names, and a killed run leaves them half-written.
+  for (const folder of [backupDir, ...BACKUP_KINDS.map((kind) => path.join(backupDir, kind))]) {
+    const inKindFolder = folder !== backupDir;
     const names = await readdir(folder).catch((): string[] => []);
     for (const name of names) {
       const owner = temporaryOwner(name);
-      const orphanManifest = name.endsWith('.manifest.json') && !names.includes(name.slice(0, -'.manifest.json'.length));
+      const orphanManifest = inKindFolder && name.endsWith('.manifest.json') && !names.includes(name.slice(0, -'.manifest.json'.length));
       if ((owner === null || isProcessRunning(owner)) && !orphanManifest) continue;
       const file = path.join(folder, name);
       const modified = await stat(file).then(

@@ -191,14 +191,18 @@ describe('prune', () => {
     const live = path.join(folder, `.app_manual_20260101_000001.db.tmp-${process.pid}`);
     const orphan = path.join(folder, 'app_manual_20260101_000002.db.manifest.json');
     const young = path.join(folder, '.app_manual_20260101_000003.db.tmp-4194998');
-    for (const file of [dead, deadGz, live, orphan, young]) await writeFile(file, 'x');
+    // In the folder itself: a server's half-written pre-restore dump, and the event log (never a leftover).
+    const rootDead = path.join(project.backups, '.app.pre-restore.20260101_000004.dump.tmp-4194997');
+    const log = path.join(project.backups, 'events.jsonl');
+    for (const file of [dead, deadGz, live, orphan, young, rootDead]) await writeFile(file, 'x');
     const old = new Date(Date.now() - 11 * 60_000);
-    for (const file of [dead, deadGz, live, orphan]) await utimes(file, old, old);
+    for (const file of [dead, deadGz, live, orphan, rootDead]) await utimes(file, old, old);
+    if (existsSync(log)) await utimes(log, old, old);
     const dry = parseReport((await project.run(['prune', '--dry-run', '--json'])).stdout);
-    expect([...dry.leftovers].sort()).toEqual([dead, deadGz, orphan].sort());
+    expect([...dry.leftovers].sort()).toEqual([dead, deadGz, orphan, rootDead].sort());
     expect(existsSync(dead)).toBe(true);
     const real = await project.run(['prune', '--json']);
     expect(real.exitCode).toBe(0);
-    expect([dead, deadGz, live, orphan, young].map((file) => existsSync(file))).toEqual([false, false, true, false, true]);
+    expect([dead, deadGz, live, orphan, young, rootDead].map((file) => existsSync(file))).toEqual([false, false, true, false, true, false]);
   });
 });
