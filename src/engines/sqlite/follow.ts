@@ -64,7 +64,7 @@ export async function followSnapshot(database: string, target: string, mode: Fil
   }
   return {
     release,
-    async catchUp(expected, applied) {
+    async catchUp(expected, history) {
       const liveWal = (await journalModeByte(database)) === 2;
       if (!wal && liveWal) {
         await release();
@@ -80,18 +80,18 @@ export async function followSnapshot(database: string, target: string, mode: Fil
       } finally {
         await release();
       }
-      const applied_ = (async (): Promise<CaughtUp> => {
+      const proven = (async (): Promise<CaughtUp> => {
         try {
           await copy.sync();
         } finally {
           await copy.close();
         }
         const sha256 = await verifyAgainst(target, patched.expected);
-        const facts = await checkFacts(target, expected, applied);
+        const facts = await checkFacts(target, expected, history);
         return { sha256, facts, pages: patched.pages };
       })();
-      applied_.catch(() => undefined);
-      return { pages: patched.pages, applied: applied_ };
+      proven.catch(() => undefined);
+      return { pages: patched.pages, applied: proven };
     },
   };
 }
