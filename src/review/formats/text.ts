@@ -36,7 +36,7 @@ export function formatPlan(report: DryRunReport): string {
   }
   const counted = report.findings.filter((finding) => finding.allowedBy === null).length;
   const verdict = report.ok
-    ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${counted ? `; ${counted} finding(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)})`
+    ? `migrate-guard: dry run: all ${report.pending.length} migration(s) and the checks would pass${counted ? `; ${counted} finding(s) above` : ''} (copy ${seconds(report.copyMs)}, total ${seconds(report.durationMs)}; the real run would hold its lock about ${(report.timings.lockHeldMs / 1000).toFixed(2)}s)`
     : `migrate-guard: dry run: this rollout WOULD FAIL (exit ${report.exitCode}); the live database was not touched`;
   lines.push('', verdict);
   if (report.ok && report.exitCode !== 0) lines.push(`migrate-guard: --fail-on ${report.failOn}: ${counted} finding(s) count (exit 1)`);
