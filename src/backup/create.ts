@@ -184,6 +184,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     if (follower === null) return 0;
     await proof;
     const started = await follower.catchUp(expected, options.applied);
+    if (started === null) return 0;
     caughtUp = started.applied;
     caughtUp.catch(() => undefined);
     return started.pages;

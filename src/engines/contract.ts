@@ -91,9 +91,10 @@ export interface SnapshotFollower {
    * Called holding the database's write lock, before the first change: writes what was committed
    * since the snapshot into it and lets go of the snapshot. `applied` settles once the copy is read
    * back whole and proven to be the proven snapshot plus exactly those pages, showing the schema and
-   * history of `expected` (the facts read under the same lock).
+   * history of `expected` (the facts read under the same lock). Null: this snapshot cannot be
+   * caught up (SQLite in rollback-journal mode): the backup is the snapshot as proven.
    */
-  catchUp(expected: DatabaseFacts, applied: AppliedReader): Promise<{ readonly pages: number; readonly applied: Promise<CaughtUp> }>;
+  catchUp(expected: DatabaseFacts, applied: AppliedReader): Promise<{ readonly pages: number; readonly applied: Promise<CaughtUp> } | null>;
   /** Lets go of the snapshot without catching up (the run ended first). */
   release(): Promise<void>;
 }

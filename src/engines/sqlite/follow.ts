@@ -26,8 +26,11 @@ const CHUNK = 1 << 20;
  * writer; the WAL only grows until the catch-up.
  *
  * Rollback-journal mode: holding a reader would block the application's writers, so nothing is
- * held; the catch-up compares the live file with the copy page by page under the write lock
- * instead (time that grows with the file, in such a database only).
+ * held and there is no catch-up (`catchUp` says null): the backup is the proven snapshot. The live
+ * file is never opened here with the file system: closing any descriptor of a file drops every
+ * POSIX lock this process holds on it, SQLite's own included (the run's write lock), so a page
+ * compare under the lock would hand the lock to the application (the torture caught exactly that:
+ * an application commit inside the group, then SQLITE_IOERR at COMMIT).
  */
 export async function followSnapshot(database: string, target: string, mode: FileMode, onProgress?: Progress): Promise<SnapshotFollower> {
   const source = await SqliteConnection.open(database, 'readonly');
@@ -65,15 +68,15 @@ export async function followSnapshot(database: string, target: string, mode: Fil
   return {
     release,
     async catchUp(expected, history) {
-      const liveWal = (await journalModeByte(database)) === 2;
-      if (!wal && liveWal) {
-        await release();
-        throw new GuardError('BACKUP_FAILED', `${database} switched to WAL mode while it was being backed up; run again`);
-      }
+      // Rollback-journal mode: nothing was held, so nothing is known of what changed since; the
+      // live file is never opened here to compare (see below), so there is nothing to catch up.
+      if (!wal) return null;
+      // The held read transaction kept the database in WAL mode (leaving it takes an exclusive
+      // lock) and every page committed since the copy in the WAL.
       const copy = await open(target, 'r+');
       let patched: Patched;
       try {
-        patched = wal && liveWal ? await patchFromWal(database, copy, fingerprint) : await patchFromFile(database, copy, fingerprint);
+        patched = await patchFromWal(database, copy, fingerprint);
       } catch (error) {
         await copy.close().catch(() => undefined);
         throw error;
@@ -101,18 +104,6 @@ interface Patched {
   readonly pages: number;
   /** The crc32 every 1 MiB chunk of the caught-up copy must have. */
   readonly expected: Uint32Array;
-}
-
-/** The journal-mode byte of the live file's header (18: 1 rollback journal, 2 WAL). */
-async function journalModeByte(database: string): Promise<number> {
-  const handle = await open(database, 'r');
-  try {
-    const header = Buffer.alloc(20);
-    await handle.read(header, 0, 20, 0);
-    return header[18] ?? 0;
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -168,38 +159,6 @@ async function patchFromWal(database: string, copy: FileHandle, fingerprint: Uin
 /** How many bytes of chunk `chunk` a file of `bytes` has. */
 function lengthOf(chunk: number, bytes: number): number {
   return Math.max(0, Math.min(CHUNK, bytes - chunk * CHUNK));
-}
-
-/** Rollback-journal mode: the live file, stable under the write lock, compared with the copy chunk by chunk. */
-async function patchFromFile(database: string, copy: FileHandle, fingerprint: Uint32Array): Promise<Patched> {
-  const live = await open(database, 'r');
-  try {
-    const pageSize = await pageSizeOf(copy);
-    const finalBytes = (await live.stat()).size;
-    const expected = new Uint32Array(Math.ceil(finalBytes / CHUNK));
-    const mine = Buffer.alloc(CHUNK);
-    const theirs = Buffer.alloc(CHUNK);
-    let pages = 0;
-    for (let chunk = 0; chunk * CHUNK < finalBytes; chunk += 1) {
-      const start = chunk * CHUNK;
-      const length = Math.min(CHUNK, finalBytes - start);
-      await readProvenChunk(copy, mine, chunk, fingerprint);
-      await live.read(theirs, 0, length, start);
-      if (chunk === 0) theirs.fill(1, 18, 20);
-      for (let at = 0; at < length; at += pageSize) {
-        // Page 1's change counter and version numbers differ in every copy: compared like any byte,
-        // the live page simply wins, as it would in a fresh copy.
-        if (theirs.compare(mine, at, at + pageSize, at, at + pageSize) === 0) continue;
-        await copy.write(theirs, at, pageSize, start + at);
-        pages += 1;
-      }
-      expected[chunk] = crc32(theirs.subarray(0, length));
-    }
-    await copy.truncate(finalBytes);
-    return { pages, expected };
-  } finally {
-    await live.close();
-  }
 }
 
 /** Reads chunk `chunk` of the copy into `buffer` and proves it is still what was fingerprinted; its length. */

@@ -53,6 +53,7 @@ async function catchUpUnderLock(follower: Awaited<ReturnType<typeof followSnapsh
     const expected = await readFacts(lock, noHistory);
     const live = await dump(project.db);
     const started = await follower.catchUp(expected, noHistory);
+    if (started === null) throw new Error('a WAL snapshot must catch up');
     const caught = await started.applied;
     await lock.exec('ROLLBACK');
     return { live, caught, pages: started.pages };
@@ -144,9 +145,10 @@ describe('a followed snapshot in WAL mode', () => {
 });
 
 describe('a followed snapshot in rollback-journal mode', () => {
-  it('holds no lock while held, and catches up by comparing pages under the write lock', async () => {
+  it('holds no lock, and says it cannot catch up rather than open the live file under the write lock', async () => {
     await seed('DELETE');
     const follower = await followSnapshot(project.db, copy, 0o600);
+    const before = await dump(copy);
     const app = await openApp();
     try {
       // A held reader would make this write wait (and fail) in rollback-journal mode.
@@ -155,9 +157,19 @@ describe('a followed snapshot in rollback-journal mode', () => {
     } finally {
       await app.close();
     }
-    const { live, pages } = await catchUpUnderLock(follower);
-    expect(pages).toBeGreaterThan(0);
-    expect(await dump(copy)).toBe(live);
+    const lock = await SqliteConnection.open(project.db, 'readwrite');
+    try {
+      await lock.exec('BEGIN IMMEDIATE');
+      expect(await follower.catchUp(await readFacts(lock, noHistory), noHistory)).toBeNull();
+      // The write lock is still ours: another connection cannot write.
+      const other = await SqliteConnection.open(project.db, 'readwrite');
+      await expect(other.exec("INSERT INTO items (name) VALUES ('blocked')")).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      await other.close();
+      await lock.exec('ROLLBACK');
+    } finally {
+      await lock.close();
+    }
+    expect(await dump(copy)).toBe(before);
   });
 });
 
