@@ -9,8 +9,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess } from './proc.ts';
-import type { Pace, Writer } from './writer.ts';
+import { launchWriter, PAUSE_MS, type Pace, type Writer } from './writer.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,29 +64,6 @@ const connect = async () => {
 })();
 `;
 
-const PAUSE_MS: Record<Pace, number> = { busy: 3, calm: 150 };
-
 export async function startPgWriter(url: string, idsFile: string, prefix: string, seed: number, pace: Pace): Promise<Writer> {
-  const running = startProcess('node', ['-e', SCRIPT, url, idsFile, prefix, String(seed), String(PAUSE_MS[pace])], {
-    cwd: path.dirname(idsFile),
-    env: process.env,
-    deadlineMs: 600_000,
-  });
-  if (!(await running.waitForOutput('ready', 15_000))) {
-    const result = await running.done;
-    throw new Error(`the writer did not start: ${result.stderr.trim() || result.stdout.trim()}`);
-  }
-  return {
-    process: running,
-    idsFile,
-    async stop() {
-      running.kill('SIGTERM');
-      const result = await running.done;
-      return `${result.stdout.replace('ready\n', '').trim()}${result.stderr.trim() ? ` stderr: ${result.stderr.trim()}` : ''}`;
-    },
-    async crash() {
-      running.kill('SIGKILL');
-      await running.done;
-    },
-  };
+  return launchWriter([SCRIPT, url, idsFile, prefix, String(seed), String(PAUSE_MS[pace])], path.dirname(idsFile), idsFile);
 }

@@ -69,7 +69,7 @@ export interface Writer {
 
 /** `busy`: a transaction every few ms; `calm`: a few a second. */
 export type Pace = 'busy' | 'calm';
-const PAUSE_MS: Record<Pace, number> = { busy: 3, calm: 150 };
+export const PAUSE_MS: Record<Pace, number> = { busy: 3, calm: 150 };
 
 export interface WriterOptions {
   /** SQLite's busy timeout (default 30 s, like an application's). */
@@ -87,11 +87,15 @@ export async function startWriter(
   options: WriterOptions = {},
 ): Promise<Writer> {
   const timing = [String(PAUSE_MS[pace]), String(options.busyTimeoutMs ?? 30_000), String(options.retryMs ?? 20)];
-  const running = startProcess('node', ['-e', SCRIPT, db, idsFile, prefix, String(seed), ...timing], {
-    cwd: path.dirname(db),
-    env: process.env,
-    deadlineMs: 600_000,
-  });
+  return launchWriter([SCRIPT, db, idsFile, prefix, String(seed), ...timing], path.dirname(db), idsFile);
+}
+
+/**
+ * Starts a writer script (`node -e <script> <args…>`), waits for its `ready`, and hands back the
+ * way to stop it (SIGTERM: its counts) or crash it (SIGKILL): every engine's writer starts so.
+ */
+export async function launchWriter(args: readonly string[], cwd: string, idsFile: string): Promise<Writer> {
+  const running = startProcess('node', ['-e', ...args], { cwd, env: process.env, deadlineMs: 600_000 });
   if (!(await running.waitForOutput('ready', 15_000))) {
     const result = await running.done;
     throw new Error(`the writer did not start: ${result.stderr.trim() || result.stdout.trim()}`);
