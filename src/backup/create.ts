@@ -3,7 +3,15 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { AppliedReader, DatabaseFacts, DatabaseIdentity, Engine, Progress, SnapshotFollower } from '../engines/contract.ts';
+import type {
+  AppliedReader,
+  DatabaseFacts,
+  DatabaseIdentity,
+  Engine,
+  Progress,
+  SnapshotFollower,
+  TakenSnapshot,
+} from '../engines/contract.ts';
 import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
@@ -119,8 +127,10 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   const compressedTemporary = `${temporary}.gz`;
   const log = (error: string | null, bytes: number | null = null) =>
     recordJob(backupDir, 'backup', { kind: options.kind, file, bytes, startedAt, error, database: engine.name });
+  let taken: TakenSnapshot | null = null;
   const cleanUp = async () => {
-    await engine.discardSnapshot(temporary);
+    // The snapshot taken knows what it left (a proof under way); otherwise only the file may be there.
+    await (taken ? taken.discard() : engine.discardSnapshot(temporary));
     await removeIfPresent(compressedTemporary).catch(() => undefined);
   };
   // Set by discard(): the run ended without this backup, so its end is not a failed backup job
@@ -145,14 +155,13 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     );
   };
 
-  let snapshotFacts: DatabaseFacts | null = null;
   let identity: DatabaseIdentity;
   let follower: SnapshotFollower | null = null;
   try {
     identity = await engine.identity();
     await makePrivateDir(folder);
     if (options.follow && engine.followSnapshot) follower = await engine.followSnapshot(temporary, options.onProgress);
-    else snapshotFacts = await engine.snapshot(temporary, options.onProgress, options.applied);
+    else taken = await engine.snapshot(temporary, options.onProgress, options.applied);
     options.checkpoint?.();
   } catch (error) {
     await follower?.release();
@@ -160,11 +169,12 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
   }
   options.onVerify?.();
   const abandon = new AbortController();
+  const snapshotFacts = taken?.facts ?? null;
+  const proveIt = taken
+    ? taken.prove.bind(taken)
+    : (applied: AppliedReader, signal: AbortSignal) => engine.proveSnapshot(temporary, applied, signal);
   const proof = (async () => {
-    const [sha256, proof] = await Promise.all([
-      sha256File(temporary, undefined, abandon.signal),
-      engine.proveSnapshot(temporary, options.applied, abandon.signal),
-    ]);
+    const [sha256, proof] = await Promise.all([sha256File(temporary, undefined, abandon.signal), proveIt(options.applied, abandon.signal)]);
     if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
     if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
     // Where the engine read the database's facts in the snapshot's own transaction, the copy

@@ -107,6 +107,16 @@ export interface CaughtUp {
   readonly pages: number;
 }
 
+/** A snapshot just written, carrying its own proof (which may have begun while it was written). */
+export interface TakenSnapshot {
+  /** The live database's facts as of the snapshot, read in its own transaction; null when not read (see Engine.snapshot). */
+  readonly facts: DatabaseFacts | null;
+  /** Proves it as `proveSnapshot` proves a file, reusing a proof already under way; aborting interrupts it. */
+  prove(applied: AppliedReader, signal?: AbortSignal): Promise<SnapshotProof>;
+  /** Removes it and anything the engine left beside it, interrupting a proof under way. */
+  discard(): Promise<void>;
+}
+
 /** A snapshot proven restorable: its full integrity check and what it holds. */
 export interface SnapshotProof {
   readonly integrity: IntegrityResult;
@@ -279,12 +289,13 @@ export interface Engine {
 
   /**
    * Writes a consistent, self-contained snapshot of the live database (a backup's bytes) to
-   * `target`. With `provenWith` (the snapshot is a backup that `proveSnapshot` will prove), returns
-   * the live database's facts as of that snapshot when the engine can read them in the snapshot's
-   * own transaction (PostgreSQL: its proof restores the dump and must show them, and starts while
-   * the dump is written); null when the snapshot file is itself what gets proven (SQLite).
+   * `target`, and returns it with its own proof: nothing is left for a later call to find. With
+   * `provenWith` (the snapshot is a backup that will be proven), its `facts` are the live
+   * database's as of that snapshot when the engine can read them in the snapshot's own
+   * transaction (PostgreSQL: its proof restores the dump and must show them, and starts while the
+   * dump is written); null when the snapshot file is itself what gets proven (SQLite).
    */
-  snapshot(target: string, onProgress?: Progress, provenWith?: AppliedReader): Promise<DatabaseFacts | null>;
+  snapshot(target: string, onProgress?: Progress, provenWith?: AppliedReader): Promise<TakenSnapshot>;
   /**
    * A snapshot that can later catch up with what the database committed since it, in time that
    * grows with what changed (SQLite): a rollout proves it while the application runs, and its

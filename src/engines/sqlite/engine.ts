@@ -141,7 +141,7 @@ export function sqliteEngine(file: string): Engine {
     async snapshot(target, onProgress) {
       await recover();
       await copyToSelfContainedFile(database, target, onProgress);
-      return null;
+      return { facts: null, prove: (applied, signal) => proveSnapshotFile(target, applied, signal), discard: () => removeCopy(target) };
     },
     async followSnapshot(target, onProgress) {
       await recover();
