@@ -111,43 +111,40 @@ export function fullMessageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * Whether a thrown value (or anything in its `cause` chain, or an AggregateError's members) is a
- * full disk: Node's ENOSPC/EDQUOT, or SQLite's SQLITE_FULL ("database or disk is full"), which
- * node-sqlite3 reports in the message and `code`.
- */
-export function isDiskFull(error: unknown, depth = 0): boolean {
+/** An engine's recogniser of one error object (see EngineDescriptor: diskFull, busy, ioError). */
+export type ErrorRecogniser = (error: { readonly code?: unknown; readonly message?: unknown }) => boolean;
+
+/** Whether `error`, anything in its `cause` chain or an AggregateError's members is what `matches` recognises. */
+function anywhereIn(error: unknown, matches: ErrorRecogniser, depth = 0): boolean {
   if (error === null || typeof error !== 'object' || depth > 8) return false;
-  const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
-  if (typeof message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test(message))
-    return true;
-  if (error instanceof AggregateError && error.errors.some((inner) => isDiskFull(inner, depth + 1))) return true;
-  return isDiskFull(cause, depth + 1);
+  if (matches(error as { code?: unknown; message?: unknown })) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => anywhereIn(inner, matches, depth + 1))) return true;
+  return anywhereIn((error as { cause?: unknown }).cause, matches, depth + 1);
 }
 
 /**
- * Whether a thrown value is SQLite saying the database is held by another connection or being
- * recovered by one: SQLITE_BUSY (its busy timeout ran out, SQLITE_BUSY_RECOVERY included), or
- * SQLITE_PROTOCOL, a connection that lost the WAL-index race over and over for seconds (another
- * process recovering the WAL, or holding the -shm file's lock while it opens it, on a slow disk).
- * A busy database, not a bug of ours.
+ * Whether a thrown value (or anything in its `cause` chain, or an AggregateError's members) is a
+ * full disk: Node's ENOSPC/EDQUOT, or what an engine says of it (`engine`: SQLite's SQLITE_FULL,
+ * PostgreSQL's SQLSTATE 53100; the registry's `engineDiskFull` asks every engine).
  */
-export function isDatabaseBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_PROTOCOL';
+export function isDiskFull(error: unknown, engine: ErrorRecogniser = () => false): boolean {
+  return anywhereIn(
+    error,
+    (fields) =>
+      fields.code === 'ENOSPC' ||
+      fields.code === 'EDQUOT' ||
+      (typeof fields.message === 'string' && /\bENOSPC\b|no space left on device/i.test(fields.message)) ||
+      engine(fields),
+  );
 }
 
 /**
  * Whether a thrown value (or its `cause` chain, or an AggregateError's members) is an I/O error the
- * disk reported: Node's EIO, SQLite's SQLITE_IOERR (its extended codes included). On a disk that
- * filled up, SQLite sometimes reports this instead of SQLITE_FULL.
+ * disk reported: Node's EIO, or what an engine says of it (SQLite's SQLITE_IOERR).
  */
-export function isIoError(error: unknown, depth = 0): boolean {
-  if (error === null || typeof error !== 'object' || depth > 8) return false;
-  const { code, message, cause } = error as { code?: unknown; message?: unknown; cause?: unknown };
-  if (code === 'EIO' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR'))) return true;
-  if (typeof message === 'string' && /\b(SQLITE_IOERR\w*|EIO)\b|disk I\/O error/.test(message)) return true;
-  if (error instanceof AggregateError && error.errors.some((inner) => isIoError(inner, depth + 1))) return true;
-  return isIoError(cause, depth + 1);
+export function isIoError(error: unknown, engine: ErrorRecogniser = () => false): boolean {
+  return anywhereIn(
+    error,
+    (fields) => fields.code === 'EIO' || (typeof fields.message === 'string' && /\bEIO\b/.test(fields.message)) || engine(fields),
+  );
 }

@@ -12,6 +12,7 @@ import type {
   SnapshotFollower,
   TakenSnapshot,
 } from '../engines/contract.ts';
+import type { EngineLabels } from '../engines/descriptor.ts';
 import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';
@@ -28,7 +29,7 @@ import { manifestPathOf, writeManifest, type BackupManifest } from './manifest.t
 export interface CreateBackupOptions {
   readonly engine: Pick<
     Engine,
-    'name' | 'identity' | 'snapshotExtension' | 'snapshot' | 'followSnapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode'
+    'name' | 'identity' | 'snapshotExtension' | 'snapshot' | 'followSnapshot' | 'proveSnapshot' | 'discardSnapshot' | 'fileMode' | 'labels'
   >;
   /** How the history names what ran, for the manifest. */
   readonly applied: AppliedReader;
@@ -44,7 +45,7 @@ export interface CreateBackupOptions {
   /** Called between the long steps; throwing from it abandons the backup cleanly. */
   readonly checkpoint?: () => void;
   /** Says when the copy is done and verification (a full read of the copy) starts. */
-  readonly onVerify?: () => void;
+  readonly onVerify?: (labels: EngineLabels) => void;
   /**
    * Take a snapshot that can catch up later (where the engine can): the caller proves it while the
    * database is in use, then calls `catchUp` holding its write lock (a rollout's group).
@@ -167,7 +168,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     await follower?.release();
     return failed(error);
   }
-  options.onVerify?.();
+  options.onVerify?.(engine.labels);
   const abandon = new AbortController();
   const snapshotFacts = taken?.facts ?? null;
   const proveIt = taken
@@ -175,7 +176,7 @@ export async function startBackup(options: CreateBackupOptions): Promise<Pending
     : (applied: AppliedReader, signal: AbortSignal) => engine.proveSnapshot(temporary, applied, signal);
   const proof = (async () => {
     const [sha256, proof] = await Promise.all([sha256File(temporary, undefined, abandon.signal), proveIt(options.applied, abandon.signal)]);
-    if (!proof.integrity.ok) throw unverified(`integrity_check of the copy failed: ${proof.integrity.detail}`);
+    if (!proof.integrity.ok) throw unverified(`${engine.labels.proof} of the copy failed: ${proof.integrity.detail}`);
     if (proof.facts === null) throw unverified(`the copy cannot be read: ${proof.unreadable}`);
     // Where the engine read the database's facts in the snapshot's own transaction, the copy
     // restored must show exactly them: a dump that restores is not yet a dump of everything.

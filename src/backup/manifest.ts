@@ -6,6 +6,7 @@ import { fileModeFrom } from '../fs/file-mode.ts';
 import { pathExists } from '../fs/paths.ts';
 import { readRegularFile } from '../fs/regular-file.ts';
 import { BACKUP_KINDS, type BackupKind } from './kinds.ts';
+import { ENGINE_KINDS, FIRST_FORMAT_ENGINE } from '../engines/registry.ts';
 
 const FORMAT = 'migrate-guard-backup/2';
 
@@ -49,8 +50,11 @@ interface ManifestV1 extends Omit<BackupManifest, 'format' | 'engine' | 'engineV
   readonly pageCount: number;
 }
 
+/** What a manifest's name adds to its backup's. */
+export const MANIFEST_SUFFIX = '.manifest.json';
+
 export function manifestPathOf(backupFile: string): string {
-  return `${backupFile}.manifest.json`;
+  return `${backupFile}${MANIFEST_SUFFIX}`;
 }
 
 /** Written atomically, with the backup's own permission bits: it describes the data's shape. */
@@ -130,7 +134,8 @@ const manifestSchema = v.looseObject({
   compressedSha256: v.nullable(sha256Hex),
   verified: v.boolean(),
   verifiedAt: v.nullable(v.string()),
-  engine: v.picklist(['sqlite', 'postgres']),
+  // Any registered engine: a new engine needs no edit here.
+  engine: v.picklist(ENGINE_KINDS),
   engineVersion: v.string(),
   schemaHash: v.string(),
   tables: v.record(v.string(), count),
@@ -185,5 +190,5 @@ export async function readManifest(backupFile: string, now: Date = new Date()): 
 
 function fromV1(v1: ManifestV1): BackupManifest {
   const { format: _format, sqliteVersion, pageSize, pageCount, ...rest } = v1;
-  return { ...rest, format: FORMAT, engine: 'sqlite', engineVersion: sqliteVersion, details: { pageSize, pageCount } };
+  return { ...rest, format: FORMAT, engine: FIRST_FORMAT_ENGINE, engineVersion: sqliteVersion, details: { pageSize, pageCount } };
 }

@@ -6,7 +6,7 @@ import { pathExists } from '../fs/paths.ts';
 import { isProcessRunning } from '../fs/process.ts';
 import { BACKUP_KINDS, type BackupKind } from './kinds.ts';
 import { belongsTo, namedFor, type BackupOwner } from './identity.ts';
-import { readManifest, type BackupManifest } from './manifest.ts';
+import { MANIFEST_SUFFIX, readManifest, type BackupManifest } from './manifest.ts';
 
 /** One backup as `backups` lists it. */
 export interface BackupEntry {
@@ -37,8 +37,13 @@ export interface ListOptions {
   readonly now?: Date;
 }
 
-/** A SQLite backup (`.db`) or a PostgreSQL dump (`.dump`), gzipped or not; temporary files are hidden. */
-const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump)(\.gz)?$/.test(name);
+/**
+ * What a kind folder holds is ours: a backup is found through the manifest beside it (whatever
+ * its engine names its files), and anything else there that is not a manifest (a file whose
+ * manifest is missing or broken, a FIFO) is listed as a backup that nothing proves, for the scrub
+ * to fail. Temporary files (`.<name>.tmp-<pid>`) are hidden.
+ */
+const isBackupFile = (name: string) => !name.startsWith('.') && !name.endsWith(MANIFEST_SUFFIX);
 
 /**
  * Every backup under the backup folder's kind folders, newest first; with `owner`, only that
@@ -116,7 +121,7 @@ export async function findLeftovers(backupDir: string, now: Date = new Date()): 
     const names = await readdir(folder).catch((): string[] => []);
     for (const name of names) {
       const owner = temporaryOwner(name);
-      const orphanManifest = inKindFolder && name.endsWith('.manifest.json') && !names.includes(name.slice(0, -'.manifest.json'.length));
+      const orphanManifest = inKindFolder && name.endsWith(MANIFEST_SUFFIX) && !names.includes(name.slice(0, -MANIFEST_SUFFIX.length));
       if ((owner === null || isProcessRunning(owner)) && !orphanManifest) continue;
       const file = path.join(folder, name);
       const modified = await stat(file).then(

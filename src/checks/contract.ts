@@ -20,7 +20,7 @@ export interface CustomCheck {
  * before it is committed.
  */
 export interface CheckContext {
-  readonly engine: Pick<Engine, 'integrity' | 'foreignKeyViolations' | 'listTables' | 'quote'>;
+  readonly engine: Pick<Engine, 'integrity' | 'foreignKeyViolations' | 'listTables' | 'quote' | 'labels'>;
   readonly reader: Reader;
   readonly knex: Knex;
   /** What the run wrote: the structural checks prove that at full strength (and the rest by its structure). */

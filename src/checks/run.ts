@@ -1,5 +1,6 @@
 import type { ChecksConfig } from '../config/schema.ts';
 import type { ChangedSet } from '../engines/contract.ts';
+import type { EngineLabels } from '../engines/descriptor.ts';
 import type { CheckContext, CheckResult } from './contract.ts';
 import { customCheck } from './custom.ts';
 import { foreignKeyCheck } from './foreign-keys.ts';
@@ -29,7 +30,7 @@ export async function runChecks(options: RunChecksOptions): Promise<CheckResult[
     // `whole-file`: the full check of everything, whatever the run wrote.
     const level = integrity === 'whole-file' ? 'full' : integrity;
     const changed = integrity === 'whole-file' ? undefined : options.changed;
-    start(describeIntegrity(level, changed));
+    start(describeIntegrity(options.engine.labels, level, changed));
     record({ name: `integrity (${integrity})`, ...(await options.engine.integrity(options.reader, level, changed)) });
   }
   if (options.checks.foreignKeys) {
@@ -45,8 +46,9 @@ export async function runChecks(options: RunChecksOptions): Promise<CheckResult[
   return results;
 }
 
-function describeIntegrity(level: 'full' | 'quick', changed: ChangedSet | undefined): string {
-  if (level === 'quick') return 'checking integrity: quick_check of the whole database';
-  if (changed === undefined || changed.unknown !== null) return 'checking integrity: integrity_check of the whole database';
-  return `checking integrity: quick_check of the whole database, integrity_check of ${changed.tables.join(', ') || 'nothing else'}`;
+/** What the integrity check is about to do, in the engine's words (SQLite: `quick_check`, `integrity_check`). */
+function describeIntegrity(labels: EngineLabels, level: 'full' | 'quick', changed: ChangedSet | undefined): string {
+  if (level === 'quick') return `checking integrity: ${labels.quickCheck} of the whole database`;
+  if (changed === undefined || changed.unknown !== null) return `checking integrity: ${labels.fullCheck} of the whole database`;
+  return `checking integrity: ${labels.quickCheck} of the whole database, ${labels.fullCheck} of ${changed.tables.join(', ') || 'nothing else'}`;
 }

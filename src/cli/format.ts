@@ -1,8 +1,6 @@
 import type { MigrateReport } from '../commands/migrate.ts';
 import type { StatusReport } from '../commands/status.ts';
 import type { BaselineReport } from '../commands/baseline.ts';
-import { engineFor } from '../engines/select.ts';
-import { manualRestoreAdvice } from '../rollout/recover.ts';
 import type { BackupReport } from '../commands/backup.ts';
 import type { BackupsReport } from '../commands/backups.ts';
 import type { VerifyReport } from '../commands/verify.ts';
@@ -12,6 +10,7 @@ import type { PruneReport } from '../commands/prune.ts';
 import type { RestoreReport } from '../commands/restore.ts';
 import type { RestoreTableReport } from '../commands/restore-table.ts';
 import type { DrillReport } from '../commands/drill.ts';
+import { proofLabels } from '../engines/registry.ts';
 import { formatBytes } from '../units.ts';
 import { hangingIndent } from './output.ts';
 
@@ -35,7 +34,7 @@ export function formatRun(report: MigrateReport): string | null {
     }
     default:
       return `migrate-guard: CRITICAL: ${report.failed?.phase} failed (${hangingIndent(report.failed?.message ?? '', '    ')}) and the automatic ${report.undo ?? 'restore'} failed: ${report.restoreError}
-migrate-guard: restore ${report.backup} by hand before starting the application: ${report.manualRestore ?? manualRestoreAdvice(engineFor(report.database), report.backup ?? '<backup>')}; ${lockTimes(report.timings)} (exit 3)`;
+migrate-guard: restore ${report.backup} by hand before starting the application: ${report.manualRestore ?? `stop the application and put ${report.backup ?? 'the backup'} back with the database's own tools`}; ${lockTimes(report.timings)} (exit 3)`;
   }
 }
 
@@ -136,7 +135,9 @@ export function formatScrub(report: ScrubReport): string {
     return `  ${state} ${entry.path}${entry.error ? `: ${entry.error}` : ''}`;
   });
   const checked = report.backups.filter((entry) => entry.result !== 'skipped').length;
-  const what = report.deep ? 'fully verified (checksums, integrity_check, schema, row counts)' : 're-read against their manifest checksums';
+  const what = report.deep
+    ? `fully verified (checksums, ${proofLabels()}, schema, row counts)`
+    : 're-read against their manifest checksums';
   lines.push(
     report.ok
       ? `migrate-guard: scrub: ${checked} backup(s) ${what}; all match`

@@ -2,9 +2,9 @@ import { loadConfig } from '../config/load.ts';
 import { resolveLocations, type Locations } from '../config/locations.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { statePaths } from '../config/state-paths.ts';
-import { configureEngines } from '../engines/select.ts';
+import { configureEngines, engineDiskFull, engineIoError, isDatabaseBusy } from '../engines/registry.ts';
 import { requireTrustedPaths } from '../fs/trust.ts';
-import { GuardError, isDatabaseBusy, isDiskFull, isIoError, messageOf, type ExitCode } from '../errors.ts';
+import { GuardError, isDiskFull, isIoError, messageOf, type ExitCode } from '../errors.ts';
 import { redactText } from '../redact.ts';
 import type { AnyCommand, CliEnvironment, GlobalFlags, Invocation, Refusal } from './command.ts';
 import { listenForInterrupt } from './interrupt.ts';
@@ -23,7 +23,7 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
     // The config's directUrl comes last, as a knexfile's connection does for the database.
     const locations = located.directUrl === null && config.directUrl !== null ? { ...located, directUrl: config.directUrl } : located;
     await checkStatePaths(command, flags, cli, locations, config);
-    configureEngines({ postgresProofRole: config.postgres.proofRole, warn: (message) => output.event({ type: 'warning', message }) });
+    configureEngines({ config, warn: (message) => output.event({ type: 'warning', message }) });
     const interrupt = listenForInterrupt(cli, output, command.interrupt?.(args) ?? null);
     try {
       const report = await command.run(args, { cli, flags, locations, config, output, signal: interrupt.signal });
@@ -48,11 +48,11 @@ function refuse(command: AnyCommand, error: unknown, output: Output, cli: CliEnv
   const guardError =
     error instanceof GuardError
       ? error
-      : isDiskFull(error)
+      : isDiskFull(error, engineDiskFull)
         ? diskFull(error)
         : isDatabaseBusy(error)
           ? databaseBusy(error)
-          : isIoError(error)
+          : isIoError(error, engineIoError)
             ? ioError(error)
             : null;
   const exitCode = guardError?.exitCode ?? 1;
@@ -128,5 +128,5 @@ async function checkStatePaths(
   const optOut =
     flags.allowInsecureDirs === true || /^(1|true|yes)$/i.test(cli.env.MIGRATE_GUARD_ALLOW_INSECURE_DIRS ?? '') || config.allowInsecureDirs;
   if (optOut) return;
-  await requireTrustedPaths(statePaths(locations.database, locations.backupDir, locations.engine));
+  await requireTrustedPaths(await statePaths(locations.database, locations.backupDir, locations.engine));
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
 import type { BackupKind } from '../backup/kinds.ts';
+import type { EngineLabels } from '../engines/descriptor.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Progress, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';
@@ -20,7 +21,8 @@ export interface BackupOptions {
   /** Overrides the config's per-kind default. */
   readonly compress?: boolean;
   readonly onProgress?: Progress;
-  readonly onVerify?: () => void;
+  /** Says when the copy is done and its proof starts, in the engine's words. */
+  readonly onVerify?: (labels: EngineLabels) => void;
   /** Events of the wait for a busy database (the rest is told through onProgress and onVerify). */
   readonly onEvent?: EventListener;
 }
@@ -48,7 +50,7 @@ export interface BackupReport {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   await requireDatabase(engine);
   await engine.settle({ write: true, ...(options.onEvent ? { onWait: waitsOf(options.onEvent) } : {}) });
   const kind = options.kind ?? 'manual';

@@ -18,7 +18,7 @@ export interface BackupsReport {
 /** This database's backups, newest first; a folder's backups of other databases are counted, not listed. */
 export async function runBackups(options: { readonly backupDir: string; readonly database: string }): Promise<BackupsReport> {
   const backupDir = path.resolve(options.backupDir);
-  const engine = engineFor(options.database, { stateDir: backupDir });
+  const engine = await engineFor(options.database, { stateDir: backupDir });
   const owner = await backupOwner(engine);
   const entries = await listBackups(backupDir, { owner });
   const all = await listBackups(backupDir);

@@ -56,7 +56,7 @@ export interface BaselineReport {
  */
 export async function runBaseline(options: BaselineOptions): Promise<BaselineReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   await requireDatabase(engine);
   if (options.config?.umzug)
     throw new GuardError('USAGE', `baseline records migration files; the project Umzug (${options.config.umzug}) keeps its own history`);

@@ -7,6 +7,7 @@ import { recordJob } from '../backup/event-log.ts';
 import { backupOwner } from '../backup/identity.ts';
 import { listBackups } from '../backup/store.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
+import { engineDiskFull } from '../engines/registry.ts';
 import { engineFor } from '../engines/select.ts';
 import type { EngineKind } from '../engines/contract.ts';
 import { GuardError, isDiskFull, messageOf, type ExitCode } from '../errors.ts';
@@ -68,7 +69,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const owner =
       options.database === undefined
         ? null
-        : await backupOwner(engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl }));
+        : await backupOwner(await engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl }));
     const newest = (await listBackups(backupDir, { owner })).find((entry) => entry.verified);
     if (!newest) throw new GuardError('USAGE', `no verified backup${owner ? ` of ${owner.name}` : ''} in ${backupDir} to drill with`);
     file = newest.path;
@@ -79,9 +80,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const live = engineFor(options.database ?? path.join(scratch, 'drill.db'), {
+    const live = await engineFor(options.database ?? path.join(scratch, 'drill.db'), {
       stateDir: backupDir,
-      kind: options.database === undefined ? 'sqlite' : options.engine,
+      // Without a database: a scratch file of the engine that takes paths.
+      kind: options.database === undefined ? undefined : options.engine,
       directUrl: options.database === undefined ? null : options.directUrl,
     });
     const target = await live.scratch(scratch);
@@ -99,7 +101,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
   } catch (caught) {
     // Still a failed drill (exit 4: recoverability was not shown), but one that says where to look.
-    error = isDiskFull(caught)
+    error = isDiskFull(caught, engineDiskFull)
       ? `out of disk space during the drill (${messageOf(caught)}): free space in ${path.dirname(scratch)} (TMPDIR; on PostgreSQL, the server's), then drill again`
       : messageOf(caught);
   } finally {

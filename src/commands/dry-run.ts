@@ -136,7 +136,7 @@ export async function runDryRun(options: DryRunOptions): Promise<DryRunReport> {
   const failOn = options.failOn ?? 'failure';
   const started = performance.now();
   // The backup folder is where a server's run journal lives: the one the real run would read.
-  const live = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  const live = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = live.name;
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   const selection = { to: options.to, step: options.step };

@@ -38,7 +38,7 @@ export type { HealthAlert, HealthCheck, HealthReport } from '../monitoring/healt
 export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   const now = options.now ?? new Date();
   const backupDir = path.resolve(options.backupDir);
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   // Only this database's backups: another's in a shared folder says nothing about this one.
   const owner = await backupOwner(engine);

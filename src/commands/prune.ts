@@ -37,7 +37,7 @@ export async function runPrune(options: PruneOptions): Promise<PruneReport> {
   const startedAt = performance.now();
   const backupDir = path.resolve(options.backupDir);
   // Only this database's backups: "a newer backup of the same day" must be one of its own.
-  const owner = await backupOwner(engineFor(options.database, { stateDir: backupDir }));
+  const owner = await backupOwner(await engineFor(options.database, { stateDir: backupDir }));
   const backups = await listBackups(backupDir, { owner });
   const decisions = planRetention(
     backups.map((entry) => ({ file: entry.path, kind: entry.kind, createdAt: entry.createdAt, verified: entry.verified })),

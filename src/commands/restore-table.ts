@@ -51,7 +51,7 @@ export interface RestoreTableReport {
  * backup, rolled back when the result breaks a foreign key (unless --force).
  */
 export async function runRestoreTable(options: RestoreTableOptions): Promise<RestoreTableReport> {
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const applied = recordedMigrations(engine);
   const prepared = await prepareBackup(engine, applied, path.resolve(options.backup));
   try {

@@ -65,7 +65,7 @@ export interface RestoreReport {
 export async function runRestore(options: RestoreCommandOptions): Promise<RestoreReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const startedAt = performance.now();
-  const engine = engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
   const database = engine.name;
   const applied = recordedMigrations(engine);
   const backupDir = path.resolve(options.backupDir);
@@ -112,7 +112,7 @@ export async function runRestore(options: RestoreCommandOptions): Promise<Restor
     const manifest = prepared.manifest;
     const summary = [
       `replace ${current}`,
-      `with ${file}${manifest ? ` (${manifest.kind}, taken ${manifest.createdAt}, ${manifest.appliedMigrations.length} migrations applied${manifest.appliedMigrations.length ? `, last ${manifest.appliedMigrations.at(-1)}` : ''})` : ' (no manifest; integrity_check ok)'}`,
+      `with ${file}${manifest ? ` (${manifest.kind}, taken ${manifest.createdAt}, ${manifest.appliedMigrations.length} migrations applied${manifest.appliedMigrations.length ? `, last ${manifest.appliedMigrations.at(-1)}` : ''})` : ` (no manifest; ${engine.labels.proof} ok)`}`,
     ].join('\n');
     if (options.confirm && !(await options.confirm(summary))) {
       throw new GuardError('USAGE', 'restore cancelled; nothing was changed');

@@ -68,7 +68,7 @@ export async function runScrub(options: ScrubOptions): Promise<ScrubReport> {
   const owner =
     options.database === undefined
       ? null
-      : await backupOwner(engineFor(options.database, { stateDir: backupDir, directUrl: options.directUrl }));
+      : await backupOwner(await engineFor(options.database, { stateDir: backupDir, directUrl: options.directUrl }));
   for (const entry of (await listBackups(backupDir, { owner })).reverse()) {
     const scrubbed = await scrubOne(entry, level, options.database, options.directUrl);
     results.push(scrubbed);

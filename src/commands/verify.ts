@@ -48,7 +48,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     manifest = await readManifest(file);
   } catch (error) {
-    const engine = engineFor(file);
+    const engine = await engineFor(file);
     const snapshot = await engine.isSnapshot(file).catch(() => false);
     throw new GuardError(
       'BACKUP_INVALID',
@@ -102,7 +102,9 @@ export async function checkBackup(
   directUrl?: string | null,
 ): Promise<{ readonly checks: CheckResult[]; readonly schema: readonly string[]; readonly tables: Readonly<Record<string, number>> }> {
   // The engine the backup was taken from: only its reads of a snapshot are used here.
-  const engine = engineForBackup(manifest.engine, manifest.source, database, { directUrl: database === undefined ? null : directUrl });
+  const engine = await engineForBackup(manifest.engine, manifest.source, database, {
+    directUrl: database === undefined ? null : directUrl,
+  });
   const checks: CheckResult[] = [];
   let schema: readonly string[] = [];
   let tables: Readonly<Record<string, number>> = {};

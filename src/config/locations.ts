@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { EngineKind } from '../engines/contract.ts';
 import type { EngineDescriptor } from '../engines/descriptor.ts';
-import { engineOfClient, engineOfLocation, resolveLocation } from '../engines/registry.ts';
+import { defaultDatabase, engineOfClient, engineOfLocation, resolveLocation, type RegisteredEngine } from '../engines/registry.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { pathExists } from '../fs/paths.ts';
@@ -82,7 +82,7 @@ export async function resolveLocations(flags: LocationFlags, env: Env, cwd: stri
     ? resolveLocation(flags.db, cwd, '--db')
     : env.DATABASE_URL
       ? resolveLocation(env.DATABASE_URL, cwd, 'DATABASE_URL')
-      : ((await knexfileDatabase(knexfile, cwd)) ?? { engine: 'sqlite' as const, database: path.resolve(cwd, 'database.db') });
+      : ((await knexfileDatabase(knexfile, cwd)) ?? defaultDatabase(cwd));
   const settings = knexfile?.section?.migrations ?? {};
   const explicitDir = flags.migrations || env.MIGRATIONS_DIR || undefined;
   const configured =
@@ -206,7 +206,7 @@ async function evaluateConnection(connection: unknown, source: string): Promise<
 type Found = { readonly engine: EngineKind; readonly database: string } | null;
 
 /** A connection string: read as `--db` would be, and it must be the client's kind. */
-function fromString(connection: string, engine: EngineDescriptor | null, source: string, cwd: string): Found {
+function fromString(connection: string, engine: RegisteredEngine | null, source: string, cwd: string): Found {
   if (connection.trim() === '') return null;
   const named = engineOfLocation(connection, `${source} connection`);
   if (engine !== null && named.kind !== engine.kind) throw mismatch(connection, engine, named, source);
@@ -214,7 +214,7 @@ function fromString(connection: string, engine: EngineDescriptor | null, source:
 }
 
 /** A connection object in the client's terms; without a client, `{ connectionString }` or `{ filename }`. */
-function fromObject(connection: Readonly<Record<string, unknown>>, engine: EngineDescriptor | null, source: string, cwd: string): Found {
+function fromObject(connection: Readonly<Record<string, unknown>>, engine: RegisteredEngine | null, source: string, cwd: string): Found {
   if (engine === null) {
     if (typeof connection.connectionString === 'string') return fromString(connection.connectionString, null, source, cwd);
     if (typeof connection.filename === 'string') return fromString(connection.filename, null, source, cwd);

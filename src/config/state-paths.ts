@@ -14,7 +14,7 @@ const SIDECARS = ['migrate-guard.journal.json', 'migrate-guard.lock', 'migrate-g
  * journal and lock files. The database's own folder is not in the list: it is usually the
  * application's, and what we write there is created exclusively, never through a link.
  */
-export function statePaths(database: string, backupDir: string, kind?: EngineKind): TrustedPath[] {
+export async function statePaths(database: string, backupDir: string, kind?: EngineKind): Promise<TrustedPath[]> {
   const folder = path.resolve(backupDir);
   const entries: TrustedPath[] = [
     { path: folder, kind: 'folder' },
@@ -22,7 +22,7 @@ export function statePaths(database: string, backupDir: string, kind?: EngineKin
     { path: eventLogPath(folder), kind: 'file' },
   ];
   try {
-    const engine = engineFor(database, { stateDir: folder, kind });
+    const engine = await engineFor(database, { stateDir: folder, kind });
     for (const suffix of SIDECARS) entries.push({ path: engine.sidecar(suffix), kind: 'file' });
   } catch {
     // A location that names no database is refused by the command itself, with its own words.

@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import type { FileMode } from '../fs/file-mode.ts';
+import type { Blocker, LockPolicy } from '../migrator/lock-retry.ts';
+import type { EngineLabels } from './descriptor.ts';
+import type { RegisteredKind } from './registry.ts';
 
 /**
  * What the runbook, the backup lifecycle and the checks need from a database engine, in their
@@ -8,7 +11,7 @@ import type { FileMode } from '../fs/file-mode.ts';
  * keeps PostgreSQL in view (a snapshot is a `pg_dump`, proving it is a scratch `pg_restore`, the
  * lock an advisory lock), so nothing above this seam names a file format, a PRAGMA or a driver.
  */
-export type EngineKind = 'sqlite' | 'postgres';
+export type EngineKind = RegisteredKind;
 
 /** `full` reads every page and index entry; `quick` checks structure without cross-checking indexes. */
 export type IntegrityLevel = 'full' | 'quick';
@@ -224,7 +227,9 @@ export interface Engine {
   readonly kind: EngineKind;
   /** The database as people read it in a message and manifests store it: a path (a URL through `redact`, never with its password). */
   readonly name: string;
-  /** What a snapshot of this engine is called in a message: `SQLite database`. */
+  /** Its words for messages (its descriptor's): what its checks and proofs are called. */
+  readonly labels: EngineLabels;
+  /** What a snapshot of this engine is called in a message: `SQLite database` (`labels.snapshot`). */
   readonly snapshotLabel: string;
   /**
    * Null when `archive` (continuous WAL archiving with Litestream) and `restore --to` from it
@@ -286,6 +291,18 @@ export interface Engine {
   statementFailure(error: unknown, statement: string): StatementFailure | null;
   /** Whether schema changes roll back with a transaction (both engines in view: yes). */
   readonly transactionalDdl: boolean;
+  /**
+   * The lock timeout for the migrations' connection `knex` (PostgreSQL's `lock_timeout`), null
+   * when `timeoutMs` is 0 (the config turned it off). Absent: the engine has none (SQLite's one
+   * write lock is waited for by BEGIN IMMEDIATE and its busy timeout).
+   */
+  lockPolicy?(knex: Knex, timeoutMs: number): Promise<LockPolicy | null>;
+  /**
+   * Transactions of other sessions open longer than `olderThanMs` (preflight warns: a migration
+   * that needs one of their tables waits for them); none when `olderThanMs` is 0. Absent: the
+   * engine has no such view of its readers (SQLite).
+   */
+  longTransactions?(reader: Reader, olderThanMs: number): Promise<readonly Blocker[]>;
 
   /**
    * Writes a consistent, self-contained snapshot of the live database (a backup's bytes) to

@@ -1,4 +1,5 @@
-import type { EngineKind } from './contract.ts';
+import type { ResolvedConfig } from '../config/schema.ts';
+import type { Engine, EngineFinding, EngineKind } from './contract.ts';
 
 /**
  * What an engine is, as the registry needs it before any of the engine is loaded: which databases
@@ -7,7 +8,8 @@ import type { EngineKind } from './contract.ts';
  * nothing; the engine itself is built later from the kind resolved here.
  */
 export interface EngineDescriptor {
-  readonly kind: EngineKind;
+  /** The engine's name in manifests, `--json` and code (`Engine.kind`): unique among the registered engines. */
+  readonly kind: string;
   /** How messages name it: `SQLite`, `PostgreSQL`. */
   readonly label: string;
   /** URL schemes (lower case, without the `:`) a `--db` / `DATABASE_URL` of this engine starts with. */
@@ -19,14 +21,31 @@ export interface EngineDescriptor {
   readonly capabilities: {
     /** DDL runs inside a transaction and rolls back with it (a failed migration can be rolled back, not restored). */
     readonly transactionalDdl: boolean;
-    /** A restore to a point in time (SQLite: the Litestream WAL archive). */
+    /** A restore to a point in time (SQLite: the Litestream WAL archive); the engine then has `pointInTime`. */
     readonly pointInTime: boolean;
+    /**
+     * Its database is on a server, reached by a URL: a `DIRECT_URL` (the way around a pooler)
+     * applies to it, and its backups are proven on that server (given the live database).
+     */
+    readonly server: boolean;
   };
-  /** Words for messages: how it proves integrity, what a snapshot is. */
-  readonly labels: {
-    readonly integrity: string;
-    readonly snapshot: string;
-  };
+  /** Words for messages, so that each engine says what it really does. */
+  readonly labels: EngineLabels;
+  /**
+   * Loads the engine's code (and nothing of its driver until it connects): called only once a
+   * command needs the engine, never to resolve where the database is.
+   */
+  load(): Promise<EngineModule>;
+  /** The review rules its `lockWarnings` report (`index-not-concurrent`, …): the rule table says which engines do. */
+  readonly findings?: readonly EngineFinding['rule'][];
+  /** Takes the settings of this process (the CLI's config, where warnings go) before any engine is built. */
+  configure?(settings: EngineSettings): void;
+  /** Whether one error object (not its causes: the caller walks them) is this engine saying the disk is full. */
+  diskFull?(error: ErrorFields): boolean;
+  /** Whether one error object is this engine saying the database is held or being recovered by another connection. */
+  busy?(error: ErrorFields): boolean;
+  /** Whether one error object is this engine reporting an I/O error of the disk. */
+  ioError?(error: ErrorFields): boolean;
   /** Whether a `--db` / `DATABASE_URL` location names this engine's database (by its scheme, or as a path). */
   takes(location: string): boolean;
   /**
@@ -42,6 +61,68 @@ export interface EngineDescriptor {
   fromKnexConnection(connection: Readonly<Record<string, unknown>>, cwd: string): string | null;
   /** Hint for a knexfile whose connection names no database: what a usable one looks like. */
   readonly knexConnectionHint: string;
+}
+
+/** An engine's words for messages. */
+export interface EngineLabels {
+  /** How it proves a backup: `PRAGMA integrity_check`, `a scratch pg_restore`. */
+  readonly integrity: string;
+  /** What a snapshot is: `SQLite database`. */
+  readonly snapshot: string;
+  /** Its full integrity check of a database, as messages name it: `integrity_check`. */
+  readonly fullCheck: string;
+  /** Its quick integrity check: `quick_check`. */
+  readonly quickCheck: string;
+  /** What proving a copy does, after `sha256 and `: `integrity_check of every page of the copy`. */
+  readonly copyProof: string;
+  /** The same, shorter, after `checksum, `: `integrity_check of the whole copy`. */
+  readonly copyCheck: string;
+  /** Its proof of a snapshot, after `fails `: `integrity_check`, `the scratch pg_restore`. */
+  readonly proof: string;
+}
+
+/** Settings every engine of this process takes, set once (the CLI does, from the config). */
+export interface EngineSettings {
+  readonly config: ResolvedConfig;
+  readonly warn: (message: string) => void;
+}
+
+/** The fields of a thrown value an engine's recognisers read. */
+export interface ErrorFields {
+  readonly code?: unknown;
+  readonly message?: unknown;
+}
+
+/** How an engine is built, once per command, from what `Locations` resolved. */
+export interface EngineOptions {
+  /**
+   * Where the engine keeps the run's files when its database has no "beside" (a server): the
+   * backup folder. SQLite keeps them beside the database file.
+   */
+  readonly stateDir?: string | undefined;
+  /**
+   * The engine, as `Locations.engine` resolved it from what the user named. Without it (a library
+   * caller that gives only a location) the registry reads the location as `--db` would be read,
+   * refusing what no engine takes.
+   */
+  readonly kind?: EngineKind | undefined;
+  /**
+   * A server engine: the URL every connection uses when the database's own URL goes through a
+   * pooler (`DIRECT_URL`, `--direct-url`, `directUrl`); the database URL still finds and names the database.
+   */
+  readonly directUrl?: string | null | undefined;
+}
+
+/** What an engine's folder exports through its descriptor's `load()`. */
+export interface EngineModule {
+  /** The engine for a database as `Locations` names it (`database`: a path, a URL). */
+  engine(database: string, options: EngineOptions): Engine;
+  /**
+   * The engine that proves and reads a backup this engine took, whose manifest names `source`:
+   * a file engine needs nothing else; a server engine proves it on the server of `live` (the
+   * database the command names, of its kind), and refuses (USAGE) without one of its own kind.
+   */
+  backupEngine(source: string, live: { readonly database: string; readonly kind: EngineKind } | undefined, options: EngineOptions): Engine;
 }
 
 /**

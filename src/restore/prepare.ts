@@ -22,7 +22,7 @@ export interface PreparedBackup {
  * Anything else is refused (exit 1).
  */
 export async function prepareBackup(
-  engine: Pick<Engine, 'kind' | 'isSnapshot' | 'proveSnapshot' | 'snapshotLabel'>,
+  engine: Pick<Engine, 'kind' | 'isSnapshot' | 'proveSnapshot' | 'snapshotLabel' | 'labels'>,
   applied: AppliedReader,
   file: string,
 ): Promise<PreparedBackup> {
@@ -57,7 +57,7 @@ export async function prepareBackup(
     throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${messageOf(error)}`, { cause: error });
   }
   if (!proof.integrity.ok)
-    throw new GuardError('BACKUP_INVALID', `${file} fails integrity_check (${proof.integrity.detail}); it cannot be restored`);
+    throw new GuardError('BACKUP_INVALID', `${file} fails ${engine.labels.proof} (${proof.integrity.detail}); it cannot be restored`);
   if (proof.facts === null)
     throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${proof.unreadable}`);
   return { file, source: file, manifest: null, expected: proof.facts, release: async () => undefined };

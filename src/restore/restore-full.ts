@@ -73,7 +73,7 @@ export async function restoreFull(options: RestoreOptions): Promise<RestoreProof
     if (before !== null && (await unchangedSince(engine, options.applied, before))) {
       throw new GuardError(
         'RESTORE_FAILED',
-        `restore from ${options.backup.file} failed and was undone, the database is as it was (quick_check, schema, row counts): ${messageOf(error)}`,
+        `restore from ${options.backup.file} failed and was undone, the database is as it was (${engine.labels.quickCheck}, schema, row counts): ${messageOf(error)}`,
         { cause: error },
       );
     }
@@ -100,7 +100,8 @@ async function prove(
   // manifest, checksums and all. The `restore` command runs it on the backup before the restore.
   const level = options.strict?.integrity ?? 'quick';
   const integrity = await engine.integrity(reader, level);
-  if (!integrity.ok) throw fail(`restored database fails ${level === 'full' ? 'integrity_check' : 'quick_check'}: ${integrity.detail}`);
+  if (!integrity.ok)
+    throw fail(`restored database fails ${level === 'full' ? engine.labels.fullCheck : engine.labels.quickCheck}: ${integrity.detail}`);
   const facts = await engine.facts(reader, options.applied);
   const expected = options.backup.expected;
   const problems = compareRestored(expected, facts);
@@ -142,7 +143,7 @@ export async function restoreStrictly(
     onProve: () =>
       emit({
         type: 'working',
-        label: `proving the restore: ${integrity === 'full' ? 'integrity_check' : 'quick_check'}, schema, row counts, foreign keys, smoke queries`,
+        label: `proving the restore: ${integrity === 'full' ? rest.engine.labels.fullCheck : rest.engine.labels.quickCheck}, schema, row counts, foreign keys, smoke queries`,
       }),
   });
   if (proof.writtenSince.length > 0) {

@@ -91,8 +91,8 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     pending = started;
     // The whole proof runs before the migrations take any lock: the application keeps reading and
     // writing meanwhile (issue 18). A group then catches the copy up under its lock (see catchUp).
-    run.emit({ type: 'step', message: 'proving the backup (checksum, integrity_check of the whole copy) while the application runs' });
-    run.emit({ type: 'working', label: 'proving the backup: sha256 and integrity_check of every page of the copy' });
+    run.emit({ type: 'step', message: `proving the backup (checksum, ${run.engine.labels.copyCheck}) while the application runs` });
+    run.emit({ type: 'working', label: `proving the backup: sha256 and ${run.engine.labels.copyProof}` });
     await timed(run, 'proof', () => started.proven);
     throwIfAborted();
     if (grouped) {
@@ -156,7 +156,7 @@ async function diagnose(run: Run, error: GuardError): Promise<GuardError> {
   if (!health.ok) {
     return new GuardError(
       'PREFLIGHT_FAILED',
-      `database ${engine.name} fails integrity_check (${health.detail}); nothing was changed: repair it or restore a backup before migrating`,
+      `database ${engine.name} fails ${engine.labels.fullCheck} (${health.detail}); nothing was changed: repair it or restore a backup before migrating`,
       { cause: error },
     );
   }

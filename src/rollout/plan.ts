@@ -6,7 +6,6 @@ import type { AppliedMigration, MigrationHistory } from '../history/contract.ts'
 import { readHistory } from '../history/read.ts';
 import { TransactionOwner, type Executor } from '../migrator/executor.ts';
 import { retryMessage } from '../migrator/lock-retry.ts';
-import { lockPolicyFor } from '../engines/lock-policy.ts';
 import { listMigrationFiles, type MigrationFile } from '../migrator/migration-files.ts';
 import type { ProjectUmzug } from '../migrator/project-umzug.ts';
 import { checkMigrations, isTransactional } from '../migrator/load-script.ts';
@@ -89,10 +88,10 @@ async function configureLocks(run: Run, plan: Plan): Promise<void> {
   const { locks } = run.config;
   const policy =
     run.source.kind === 'folder'
-      ? await lockPolicyFor(run.engine.kind, plan.handle.knex, locks.timeout).catch(async (error: unknown) => {
+      ? ((await run.engine.lockPolicy?.(plan.handle.knex, locks.timeout).catch(async (error: unknown) => {
           await plan.close();
           throw error;
-        })
+        })) ?? null)
       : null;
   plan.executor.configure({
     policy,

@@ -1,4 +1,3 @@
-import { longTransactions } from '../engines/lock-policy.ts';
 import { GuardError } from '../errors.ts';
 import { describeBlocker } from '../migrator/lock-retry.ts';
 import { formatSeconds } from '../units.ts';
@@ -38,7 +37,7 @@ export async function preflight(run: Run, plan: Plan): Promise<void> {
  */
 async function warnLongTransactions(run: Run, plan: Plan): Promise<void> {
   const { longTransaction, timeout, budget } = run.config.locks;
-  const open = await longTransactions(run.engine.kind, run.engine.reader(plan.root), longTransaction).catch(() => []);
+  const open = (await run.engine.longTransactions?.(run.engine.reader(plan.root), longTransaction).catch(() => [])) ?? [];
   if (open.length === 0) return;
   const wait =
     timeout > 0

@@ -51,7 +51,11 @@ export async function restoreRolloutBackup(
           backup: prepared,
           keepCurrent,
           onProgress: progressOf(run.emit, 'restore'),
-          onProve: () => run.emit({ type: 'working', label: 'proving the restore: quick_check, schema, row counts, applied migrations' }),
+          onProve: () =>
+            run.emit({
+              type: 'working',
+              label: `proving the restore: ${run.engine.labels.quickCheck}, schema, row counts, applied migrations`,
+            }),
         });
       } finally {
         await prepared.release();

@@ -24,9 +24,9 @@ export const backup = defineCommand({
       ...(compress === undefined ? {} : { compress }),
       onProgress: (done, total) => output.event({ type: 'progress', task: 'backup', done, total }),
       onEvent: (event) => output.event(event),
-      onVerify: () => {
-        output.event({ type: 'step', message: 'verifying the backup (checksum, integrity_check of the whole copy)' });
-        output.event({ type: 'working', label: 'proving the backup: sha256 and integrity_check of every page of the copy' });
+      onVerify: (labels) => {
+        output.event({ type: 'step', message: `verifying the backup (checksum, ${labels.copyCheck})` });
+        output.event({ type: 'working', label: `proving the backup: sha256 and ${labels.copyProof}` });
       },
     });
   },

@@ -1,5 +1,6 @@
 import type { ScrubReport } from '../../commands/scrub.ts';
 import type { VerifyReport } from '../../commands/verify.ts';
+import { proofLabels } from '../../engines/registry.ts';
 import { GuardError } from '../../errors.ts';
 import { backupFile } from '../backup-argument.ts';
 import { defineCommand } from '../command.ts';
@@ -17,7 +18,7 @@ export const verify = defineCommand({
     },
     deep: {
       type: 'boolean',
-      description: 'with --all: the full proof for each (integrity_check, schema, row counts), as verify <backup> does',
+      description: `with --all: the full proof for each (${proofLabels()}, schema, row counts), as verify <backup> does`,
     },
   },
   async run({ backup, all, deep }, context): Promise<VerifyReport | ScrubReport> {

@@ -5,6 +5,8 @@ import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { removeIfPresent, startsWith } from '../../fs/paths.ts';
 import { redact } from '../../redact.ts';
 import type { Engine, Reader } from '../contract.ts';
+import type { EngineModule } from '../descriptor.ts';
+import { postgresDescriptor } from './descriptor.ts';
 import { pgCommitMark, pgCommittedSince, pgRemovedByRun } from './commits.ts';
 import { PgConnection, quotePg, withPg } from './connection.ts';
 import { pgContext, type PgEngineOptions } from './context.ts';
@@ -18,6 +20,22 @@ import { pgRehearsal, pgSnapshot, provePgDump, readPgDump } from './snapshot.ts'
 import { splitPostgresSql } from './sql-split.ts';
 import { pgStatementFailure, runPgStatement } from './statement.ts';
 import { exportPgTable, replacePgTable } from './table.ts';
+
+/** How the registry builds PostgreSQL engines (see postgresDescriptor.load). */
+export const postgresModule: EngineModule = {
+  engine: (database, options) =>
+    postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl }),
+  // A dump is proven by restoring it on a server: the one the live database is on, since its
+  // manifest keeps the URL without its password.
+  backupEngine(source, live, options) {
+    if (live === undefined || live.kind !== postgresDescriptor.kind)
+      throw new GuardError(
+        'USAGE',
+        `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`,
+      );
+    return postgresModule.engine(live.database, options);
+  },
+};
 
 const DUMP_MAGIC = Buffer.from('PGDMP', 'latin1');
 
@@ -39,9 +57,10 @@ export function postgresEngine(databaseUrl: string, options: PgEngineOptions): E
   const { url, source, name, database, stateDir, maintenance } = context;
 
   const engine: Engine = {
-    kind: 'postgres',
+    kind: postgresDescriptor.kind,
     name,
-    snapshotLabel: 'PostgreSQL dump (pg_dump --format=custom)',
+    labels: postgresDescriptor.labels,
+    snapshotLabel: postgresDescriptor.labels.snapshot,
     snapshotExtension: '.dump',
     pointInTimeAdvice:
       'PostgreSQL point-in-time recovery belongs to the server: archive its WAL with pgBackRest or WAL-G (see the README: "PostgreSQL"); migrate-guard restores its verified dumps',
@@ -124,6 +143,15 @@ export function postgresEngine(databaseUrl: string, options: PgEngineOptions): E
     }),
     openKnex: async () => (await import('./knex.ts')).openPgKnex(url),
     transactionalDdl: true,
+    // Loaded on first use, like the client tools.
+    async lockPolicy(knex, timeoutMs) {
+      if (timeoutMs <= 0) return null;
+      return (await import('./lock-timeout.ts')).pgLockPolicy(knex, timeoutMs);
+    },
+    async longTransactions(reader, olderThanMs) {
+      if (olderThanMs <= 0) return [];
+      return (await import('./lock-timeout.ts')).longTransactions(reader, olderThanMs);
+    },
     splitSql: splitPostgresSql,
     runSqlStatement: runPgStatement,
     statementFailure: pgStatementFailure,

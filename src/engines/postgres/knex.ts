@@ -3,6 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import type { ChangedSet, KnexHandle, Reader } from '../contract.ts';
 import { WriteSet } from '../write-set.ts';
+import { pgStatements } from './write-set.ts';
 import { APPLICATION_NAME, withPg } from './connection.ts';
 import { VERBATIM_MARK } from './statement.ts';
 
@@ -29,7 +30,7 @@ export function openPgKnex(url: string): KnexHandle {
   return {
     knex,
     watchWrites() {
-      const written = new WriteSet();
+      const written = new WriteSet(pgStatements);
       const listener = (query: { sql: string }) => written.add(query.sql);
       knex.on('query', listener);
       watchers.add(listener);

@@ -1,5 +1,6 @@
 import { readFile, readlink, stat } from 'node:fs/promises';
-import { GuardError, isDatabaseBusy } from '../../errors.ts';
+import { GuardError } from '../../errors.ts';
+import { isDatabaseBusy } from './busy-code.ts';
 import type { DatabaseWait } from '../contract.ts';
 
 /**

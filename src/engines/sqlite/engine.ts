@@ -2,7 +2,10 @@ import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { fileModeFrom } from '../../fs/file-mode.ts';
-import { GuardError, isDatabaseBusy } from '../../errors.ts';
+import { GuardError } from '../../errors.ts';
+import { isDatabaseBusy } from './busy-code.ts';
+import type { EngineModule } from '../descriptor.ts';
+import { sqliteDescriptor } from './descriptor.ts';
 import { pathExists } from '../../fs/paths.ts';
 import type { DatabaseWait, Engine, Reader, ReadMode } from '../contract.ts';
 import { untilFree } from './busy.ts';
@@ -59,6 +62,14 @@ const OPENERS: Readonly<Record<ReadMode, (file: string) => Promise<SqliteConnect
   readwrite: (file) => SqliteConnection.open(file, 'readwrite'),
 };
 
+/** How the registry builds SQLite engines (see sqliteDescriptor.load). */
+export const sqliteModule: EngineModule = {
+  engine: (database) => sqliteEngine(path.resolve(database)),
+  // A SQLite backup is a file that needs nothing else: only the engine's reads of a snapshot file
+  // are used, and its `source` is a name, never opened.
+  backupEngine: (source) => sqliteEngine(path.resolve(sqliteDescriptor.takes(source) ? source : 'backup.db')),
+};
+
 /** The SQLite engine for one database file (an absolute path). */
 export function sqliteEngine(file: string): Engine {
   const database = path.resolve(file);
@@ -91,9 +102,10 @@ export function sqliteEngine(file: string): Engine {
     return OPENERS[mode](database);
   };
   return {
-    kind: 'sqlite',
+    kind: sqliteDescriptor.kind,
     name: database,
-    snapshotLabel: 'SQLite database',
+    labels: sqliteDescriptor.labels,
+    snapshotLabel: sqliteDescriptor.labels.snapshot,
     snapshotExtension: '.db',
     pointInTimeAdvice: null,
     sidecar: (suffix) => `${database}.${suffix}`,

@@ -4,6 +4,7 @@ import knexFactory, { type Knex } from 'knex';
 import type sqlite3 from 'sqlite3';
 import type { KnexHandle } from '../contract.ts';
 import { WriteSet } from '../write-set.ts';
+import { sqliteStatements } from './write-set.ts';
 
 /**
  * The knex instance migrations see. Foreign-key enforcement stays at SQLite's default (off), as
@@ -33,7 +34,7 @@ export function openKnex(file: string): KnexHandle {
   return {
     knex,
     watchWrites() {
-      const written = new WriteSet();
+      const written = new WriteSet(sqliteStatements);
       // node-sqlite3 hands trace lines to JavaScript through a queue of their own, which can run
       // behind the statements' results: the set is read only once a marker statement, run last on
       // the same connection, has come through it (so everything before it has too).

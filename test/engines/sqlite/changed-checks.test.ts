@@ -6,6 +6,7 @@ import { foreignKeyViolationsOfChanges, integrityOfChanges } from '../../../src/
 import { SqliteConnection, withConnection } from '../../../src/engines/sqlite/connection.ts';
 import { sqliteEngine } from '../../../src/engines/sqlite/engine.ts';
 import { WriteSet } from '../../../src/engines/write-set.ts';
+import { sqliteStatements } from '../../../src/engines/sqlite/write-set.ts';
 import { TempProject, exec, query } from '../../helpers/project.ts';
 import { createItems } from '../../helpers/migrations.ts';
 import { corruptIndex } from '../../helpers/rollout.ts';
@@ -28,7 +29,7 @@ afterEach(async () => {
 
 /** Runs `statements` on the database, as a migration would, and returns the set they wrote. */
 async function run(...statements: string[]): Promise<ChangedSet> {
-  const written = new WriteSet();
+  const written = new WriteSet(sqliteStatements);
   for (const sql of statements) {
     await exec(project.db, sql);
     written.add(sql);

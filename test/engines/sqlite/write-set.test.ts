@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import type { Reader } from '../../../src/engines/contract.ts';
 import { SqliteConnection } from '../../../src/engines/sqlite/connection.ts';
 import { openKnex } from '../../../src/engines/sqlite/knex.ts';
-import { classifyStatement, WriteSet, type StatementEffect } from '../../../src/engines/write-set.ts';
+import { WriteSet, type StatementEffect } from '../../../src/engines/write-set.ts';
+import { classifyStatement, sqliteStatements } from '../../../src/engines/sqlite/write-set.ts';
 import { TempProject, exec } from '../../helpers/project.ts';
 import { createItems } from '../../helpers/migrations.ts';
 import { migrateProject, provenTables, traceKnex } from '../../helpers/sqlite-trace.ts';
@@ -67,7 +68,7 @@ describe('classifyStatement: what the statements knex runs on SQLite write', () 
       [`ALTER TABLE "${temp}" RENAME TO "items"`, write('items', 'items')],
       ['COMMIT;', READ],
     ]);
-    const written = new WriteSet();
+    const written = new WriteSet(sqliteStatements);
     for (const sql of statements) written.add(sql);
     expect(written.result()).toEqual({ tables: [temp, 'items'], rowsChanged: ['items'], unknown: null });
   });
@@ -299,7 +300,7 @@ describe('classifyStatement: the statement table', () => {
 
 describe('WriteSet', () => {
   it('gathers the tables written and those whose rows changed, sorted, once each', () => {
-    const written = new WriteSet();
+    const written = new WriteSet(sqliteStatements);
     for (const sql of [
       'BEGIN',
       'INSERT INTO tags (itemId) VALUES (1)',
@@ -316,13 +317,13 @@ describe('WriteSet', () => {
   });
 
   it('counts the whole database as changed from the first statement it cannot account for, named on one line', () => {
-    const written = new WriteSet();
+    const written = new WriteSet(sqliteStatements);
     written.add('INSERT INTO items (name) VALUES (1)');
     written.add(`-- TRIGGER audit_items`);
     written.add('INSERT INTO tags (itemId) VALUES (1)');
     expect(written.result()).toEqual({ tables: ['items'], rowsChanged: [], unknown: '-- TRIGGER audit_items' });
 
-    const long = new WriteSet();
+    const long = new WriteSet(sqliteStatements);
     long.add(`VACUUM\n  ${'-- padding '.repeat(20)}`);
     const unknown = long.result().unknown!;
     expect(unknown).toHaveLength(120);
@@ -331,19 +332,19 @@ describe('WriteSet', () => {
   });
 
   it('notices foreign keys turned on, even after a statement it could not account for', () => {
-    const written = new WriteSet();
+    const written = new WriteSet(sqliteStatements);
     written.add('VACUUM');
     written.add('PRAGMA main.foreign_keys = 1');
     expect(written.result()).toEqual({ tables: [], rowsChanged: [], unknown: 'VACUUM', foreignKeysOn: true });
 
-    const off = new WriteSet();
+    const off = new WriteSet(sqliteStatements);
     off.add('PRAGMA foreign_keys = OFF');
     off.add('PRAGMA foreign_keys');
     expect(off.result().foreignKeysOn).toBeUndefined();
   });
 
   it('is empty and complete when nothing was written', () => {
-    const written = new WriteSet();
+    const written = new WriteSet(sqliteStatements);
     written.add('SELECT 1');
     written.add('PRAGMA table_info(items)');
     expect(written.result()).toEqual({ tables: [], rowsChanged: [], unknown: null });
