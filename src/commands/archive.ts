@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { litestreamBinary, replicateCommand, writeLitestreamConfig } from '../archive/litestream.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { requireDatabase } from '../engines/require-database.ts';
 import { engineFor } from '../engines/select.ts';
@@ -30,42 +28,22 @@ export interface ArchiveReport {
 }
 
 /**
- * Continuous WAL archiving: runs `litestream replicate` (pinned v0.3.13) with a configuration
- * derived from ours, until stopped. Litestream dying on its own is an error (exit 1): a service
- * manager should restart it, and `health` should be looked at.
+ * Continuous archiving, through the engine's point in time (SQLite: `litestream replicate`,
+ * pinned v0.3.13, with a configuration derived from ours), until stopped. The archiver dying on
+ * its own is an error (exit 1): a service manager should restart it, and `health` should be looked at.
  */
 export async function runArchive(options: ArchiveOptions): Promise<ArchiveReport> {
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const started = performance.now();
   const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
-  if (engine.pointInTimeAdvice !== null) throw new GuardError('USAGE', engine.pointInTimeAdvice);
+  if (!engine.pointInTime)
+    throw new GuardError('USAGE', engine.pointInTimeAdvice ?? `${engine.name}: this engine has no point-in-time archive`);
   await requireDatabase(engine);
-  const database = engine.name;
-  const binary = litestreamBinary();
-  const { config, env } = await writeLitestreamConfig(database, path.resolve(options.backupDir), options.config.archive);
-  const { execa } = await import('execa');
-  const replicate = replicateCommand(binary, config);
-  const litestream = execa(replicate.file, [...replicate.args], {
-    reject: false,
-    stdin: 'ignore',
-    all: true,
-    env,
-    cancelSignal: options.signal,
-    forceKillAfterDelay: 10_000,
+  const { config } = await engine.pointInTime.archive({
+    backupDir: options.backupDir,
+    settings: options.config.archive,
+    signal: options.signal,
+    emit,
   });
-  let lastLine = '';
-  litestream.all?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) {
-      if (line.trim() === '') continue;
-      lastLine = line;
-      const message = /msg="?([^"]*?)"?(?: \w+=|$)/.exec(line)?.[1] ?? line;
-      emit({ type: 'step', message: `litestream: ${message}${/ERROR/.test(line) ? ` (${line})` : ''}` });
-    }
-  });
-  emit({ type: 'step', message: `archiving ${database} with Litestream (config ${config}); stop with Ctrl-C` });
-  const result = await litestream;
-  if (options.signal?.aborted) {
-    return { command: 'archive', ok: true, exitCode: 0, database, config, durationMs: Math.round(performance.now() - started) };
-  }
-  throw new GuardError('USAGE', `litestream stopped on its own (exit ${result.exitCode ?? result.signal}): ${lastLine || 'no output'}`);
+  return { command: 'archive', ok: true, exitCode: 0, database: engine.name, config, durationMs: Math.round(performance.now() - started) };
 }

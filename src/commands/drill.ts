@@ -2,7 +2,6 @@ import { readManifest } from '../backup/manifest.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { restoreArchiveToFile } from '../archive/litestream.ts';
 import { recordJob } from '../backup/event-log.ts';
 import { backupOwner } from '../backup/identity.ts';
 import { listBackups } from '../backup/store.ts';
@@ -58,7 +57,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let file = options.backup ? path.resolve(options.backup) : null;
   let releaseArchive: (() => Promise<void>) | null = null;
   if (options.fromArchive) {
-    const restored = await restoreArchiveToFile(path.resolve(options.fromArchive.database), backupDir, options.config.archive, null);
+    const live = await engineFor(options.fromArchive.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl });
+    if (!live.pointInTime)
+      throw new GuardError('USAGE', live.pointInTimeAdvice ?? `${live.name}: this engine has no point-in-time archive`);
+    const restored = await live.pointInTime.restoreToFile(backupDir, options.config.archive, null);
     if (!restored.ok) throw new GuardError('USAGE', `the WAL archive cannot be restored: ${restored.reason}`);
     emit({ type: 'step', message: `drill: the WAL archive restored to ${restored.timestamp}` });
     file = restored.file;

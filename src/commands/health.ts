@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { archiveLag, hasArchive } from '../archive/litestream.ts';
 import { eventsOf, readBackupEvents, type BackupEvent } from '../backup/event-log.ts';
 import { backupOwner, namedFor } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
@@ -73,8 +72,8 @@ export async function runHealth(options: HealthOptions): Promise<HealthReport> {
   }
 
   let archive: HealthReport['archive'] = null;
-  if (await hasArchive(backupDir, options.config.archive)) {
-    archive = await archiveLag(database, backupDir);
+  if (engine.pointInTime && (await engine.pointInTime.has(backupDir, options.config.archive))) {
+    archive = await engine.pointInTime.lag(backupDir);
     const alert = archiveAlert(archive, options.config.archive.maxLagSeconds);
     if (alert) alerts.push(alert);
   }

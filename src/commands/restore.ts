@@ -1,13 +1,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { hasArchive, restoreArchiveToFile } from '../archive/litestream.ts';
 import { recordJob } from '../backup/event-log.ts';
 import { backupOwner, refuseOtherDatabase, type BackupOwner } from '../backup/identity.ts';
 import { listBackups, type BackupEntry } from '../backup/store.ts';
 import { foreignKeyCheck } from '../checks/foreign-keys.ts';
 import { smokeCheck } from '../checks/smoke.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine, Progress, EngineKind } from '../engines/contract.ts';
+import type { Engine, Progress, EngineKind, PointInTime } from '../engines/contract.ts';
 import { engineFor } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { progressOf, waitsOf, type EventListener } from '../events.ts';
@@ -203,7 +202,7 @@ interface Chosen {
 async function chooseBackup(
   target: RestoreTarget,
   backupDir: string,
-  engine: Pick<Engine, 'name' | 'pointInTimeAdvice'>,
+  engine: Pick<Engine, 'name' | 'pointInTimeAdvice' | 'pointInTime'>,
   owner: BackupOwner,
   config: ResolvedConfig,
   emit: EventListener,
@@ -213,8 +212,8 @@ async function chooseBackup(
   if ('backup' in target) return { file: target.backup, gapSeconds: null, source: 'backup', recoveryPoint: null, release: nothing };
   // To the second needs a WAL archive; where the engine has none of ours, the newest backup before the time is what there is.
   if ('at' in target && engine.pointInTimeAdvice !== null) emit({ type: 'warning', message: engine.pointInTimeAdvice });
-  if ('at' in target && engine.pointInTimeAdvice === null && (await hasArchive(backupDir, config.archive))) {
-    const fromArchive = await restoreFromArchive(database, backupDir, config, target.at, emit);
+  if ('at' in target && engine.pointInTime && (await engine.pointInTime.has(backupDir, config.archive))) {
+    const fromArchive = await restoreFromArchive(engine.pointInTime, backupDir, config, target.at, emit);
     if (fromArchive) return fromArchive;
   }
   // This database's backups only: the newest in a shared folder may be another database's.
@@ -242,17 +241,17 @@ async function chooseBackup(
 
 /** The WAL archive at a second; null when it does not cover it (the caller falls back and says so). */
 async function restoreFromArchive(
-  database: string,
+  pointInTime: PointInTime,
   backupDir: string,
   config: ResolvedConfig,
   at: Date,
   emit: EventListener,
 ): Promise<Chosen | null> {
-  const restored = await restoreArchiveToFile(database, backupDir, config.archive, at);
+  const restored = await pointInTime.restoreToFile(backupDir, config.archive, at);
   if (!restored.ok) {
     emit({
       type: 'warning',
-      message: `the WAL archive does not cover ${restored.timestamp} (litestream: ${restored.reason}); falling back to the newest backup before it`,
+      message: `the WAL archive does not cover ${restored.timestamp} (${restored.reason}); falling back to the newest backup before it`,
     });
     return null;
   }

@@ -110,6 +110,39 @@ export interface CaughtUp {
   readonly pages: number;
 }
 
+/** The config's `archive` section: where the archive goes and how often it ships. */
+export interface ArchiveSettings {
+  /** A replica URL (`s3://…`, `file://…`); null: a file replica under the backup folder. */
+  readonly replica: string | null;
+  /** How often the archive ships (Litestream's syntax: `1s`, `100ms`). */
+  readonly syncInterval: string;
+}
+
+/** The archive restored to a point: a private temporary file (released when done), or why not. */
+export type ArchiveRestore =
+  | { readonly ok: true; readonly file: string; readonly timestamp: string; release(): Promise<void> }
+  | { readonly ok: false; readonly timestamp: string; readonly reason: string };
+
+/** An engine's continuous archive of its database, for restores to a point in time. */
+export interface PointInTime {
+  /** Whether an archive has been written for this backup folder (or a remote replica is configured). */
+  has(backupDir: string, settings: ArchiveSettings): Promise<boolean>;
+  /** The archive's recovery point, and how far it is behind the database's last write (null: nothing archived yet). */
+  lag(backupDir: string): Promise<{ readonly recoveryPoint: string | null; readonly lagSeconds: number | null }>;
+  /** The archive at `at` (null: its latest point) in a private temporary file. */
+  restoreToFile(backupDir: string, settings: ArchiveSettings, at: Date | null): Promise<ArchiveRestore>;
+  /**
+   * Archives until `signal` aborts (then resolves with the archiver's config file); an archiver
+   * that stops on its own is an error. Its progress goes to `emit`.
+   */
+  archive(options: {
+    readonly backupDir: string;
+    readonly settings: ArchiveSettings;
+    readonly signal?: AbortSignal | undefined;
+    readonly emit: (event: { readonly type: 'step'; readonly message: string }) => void;
+  }): Promise<{ readonly config: string }>;
+}
+
 /** A snapshot just written, carrying its own proof (which may have begun while it was written). */
 export interface TakenSnapshot {
   /** The live database's facts as of the snapshot, read in its own transaction; null when not read (see Engine.snapshot). */
@@ -232,10 +265,15 @@ export interface Engine {
   /** What a snapshot of this engine is called in a message: `SQLite database` (`labels.snapshot`). */
   readonly snapshotLabel: string;
   /**
-   * Null when `archive` (continuous WAL archiving with Litestream) and `restore --to` from it
-   * work for this engine; otherwise the one line that says what does.
+   * Null when the engine has `pointInTime` (`archive`, and `restore --to` from its archive);
+   * otherwise the one line that says what does.
    */
   readonly pointInTimeAdvice: string | null;
+  /**
+   * Continuous archiving and restores to a point in time (SQLite: Litestream's WAL archive, kept
+   * under the backup folder); absent where the engine has none of its own.
+   */
+  readonly pointInTime?: PointInTime;
   /** A backup file's extension: `.db` for SQLite, `.dump` for PostgreSQL (`.gz` is added when gzipped). */
   readonly snapshotExtension: string;
   /**

@@ -8,6 +8,7 @@ import type { EngineModule } from '../descriptor.ts';
 import { sqliteDescriptor } from './descriptor.ts';
 import { pathExists } from '../../fs/paths.ts';
 import type { DatabaseWait, Engine, Reader, ReadMode } from '../contract.ts';
+import { litestreamPointInTime } from './archive/point-in-time.ts';
 import { untilFree } from './busy.ts';
 import { quoteIdentifier, SqliteConnection, withConnection } from './connection.ts';
 import { readFacts } from './facts.ts';
@@ -108,6 +109,7 @@ export function sqliteEngine(file: string): Engine {
     snapshotLabel: sqliteDescriptor.labels.snapshot,
     snapshotExtension: '.db',
     pointInTimeAdvice: null,
+    pointInTime: litestreamPointInTime(database),
     sidecar: (suffix) => `${database}.${suffix}`,
     identity: async () => ({ path: await realDatabasePath(database), systemIdentifier: null, database: null }),
 

@@ -4,9 +4,10 @@ import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GuardError } from '../errors.ts';
-import { writeFileAtomic } from '../fs/atomic.ts';
-import { fileModeFrom, makePrivateDir } from '../fs/file-mode.ts';
+import { GuardError } from '../../../errors.ts';
+import { writeFileAtomic } from '../../../fs/atomic.ts';
+import { fileModeFrom, makePrivateDir } from '../../../fs/file-mode.ts';
+import type { ArchiveRestore, ArchiveSettings } from '../../contract.ts';
 import { litestreamReplica } from './replica.ts';
 
 /**
@@ -16,12 +17,7 @@ import { litestreamReplica } from './replica.ts';
  */
 export const LITESTREAM_PACKAGE = `@flydotio/litestream-${process.platform}-${process.arch}@1.0.1`;
 
-export interface ArchiveSettings {
-  /** A Litestream replica URL (`s3://…`, `file://…`); default a file replica under the backup folder. */
-  readonly replica: string | null;
-  /** How often Litestream ships the WAL, Litestream's syntax (`1s`, `100ms`). */
-  readonly syncInterval: string;
-}
+export type { ArchiveRestore, ArchiveSettings } from '../../contract.ts';
 
 /** The Litestream binary for this platform, from the pinned npm package. */
 export function litestreamBinary(): string {
@@ -160,10 +156,6 @@ export async function archiveLag(
   const lagSeconds = segment ? Math.max(0, (lastWrite - segment.getTime()) / 1000) : null;
   return { recoveryPoint: segment?.toISOString() ?? null, lagSeconds: lagSeconds === null ? null : Number(lagSeconds.toFixed(1)) };
 }
-
-export type ArchiveRestore =
-  | { readonly ok: true; readonly file: string; readonly timestamp: string; release(): Promise<void> }
-  | { readonly ok: false; readonly timestamp: string; readonly reason: string };
 
 /**
  * `litestream restore` (to a second, or the latest point) into a private temporary file.

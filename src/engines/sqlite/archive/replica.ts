@@ -1,5 +1,5 @@
-import { GuardError } from '../errors.ts';
-import { redact, splitCredentials } from '../redact.ts';
+import { GuardError } from '../../../errors.ts';
+import { redact, splitCredentials } from '../../../redact.ts';
 
 /**
  * How a replica URL with credentials in it (`s3://KEY:SECRET@bucket/path`) reaches Litestream

@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { litestreamBinary, writeLitestreamConfig } from '../../src/archive/litestream.ts';
-import { GuardError } from '../../src/errors.ts';
-import { exec } from '../helpers/project.ts';
+import { litestreamBinary, writeLitestreamConfig } from '../../../../src/engines/sqlite/archive/litestream.ts';
+import { GuardError } from '../../../../src/errors.ts';
+import { exec } from '../../../helpers/project.ts';
 
 let dir: string;
 const database = () => path.join(dir, 'app.db');
