@@ -12,7 +12,7 @@ import type {
   SnapshotFollower,
   TakenSnapshot,
 } from '../engines/contract.ts';
-import type { EngineLabels } from '../engines/descriptor.ts';
+import type { EngineLabels } from '../engines/contract.ts';
 import { compareRestored } from './compare-facts.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, fsyncPath, temporaryPath } from '../fs/atomic.ts';

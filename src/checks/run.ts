@@ -1,6 +1,6 @@
 import type { ChecksConfig } from '../config/schema.ts';
 import type { ChangedSet } from '../engines/contract.ts';
-import type { EngineLabels } from '../engines/descriptor.ts';
+import type { EngineLabels } from '../engines/contract.ts';
 import type { CheckContext, CheckResult } from './contract.ts';
 import { customCheck } from './custom.ts';
 import { foreignKeyCheck } from './foreign-keys.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createBackup } from '../backup/create.ts';
 import type { BackupKind } from '../backup/kinds.ts';
-import type { EngineLabels } from '../engines/descriptor.ts';
+import type { EngineLabels } from '../engines/contract.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import type { Progress, EngineKind } from '../engines/contract.ts';
 import { requireDatabase } from '../engines/require-database.ts';

@@ -1,8 +1,6 @@
 import type { Knex } from 'knex';
 import type { FileMode } from '../fs/file-mode.ts';
 import type { Blocker, LockPolicy } from '../migrator/lock-retry.ts';
-import type { EngineLabels } from './descriptor.ts';
-import type { RegisteredKind } from './registry.ts';
 
 /**
  * What the runbook, the backup lifecycle and the checks need from a database engine, in their
@@ -11,7 +9,29 @@ import type { RegisteredKind } from './registry.ts';
  * keeps PostgreSQL in view (a snapshot is a `pg_dump`, proving it is a scratch `pg_restore`, the
  * lock an advisory lock), so nothing above this seam names a file format, a PRAGMA or a driver.
  */
-export type EngineKind = RegisteredKind;
+/**
+ * A registered engine's kind (`sqlite`, `postgres`): what `Engine.kind`, manifests and `--json`
+ * say. The registry (registry.ts) lists them; a manifest naming another is refused.
+ */
+export type EngineKind = string;
+
+/** An engine's words for messages. */
+export interface EngineLabels {
+  /** How it proves a backup: `PRAGMA integrity_check`, `a scratch pg_restore`. */
+  readonly integrity: string;
+  /** What a snapshot is: `SQLite database`. */
+  readonly snapshot: string;
+  /** Its full integrity check of a database, as messages name it: `integrity_check`. */
+  readonly fullCheck: string;
+  /** Its quick integrity check: `quick_check`. */
+  readonly quickCheck: string;
+  /** What proving a copy does, after `sha256 and `: `integrity_check of every page of the copy`. */
+  readonly copyProof: string;
+  /** The same, shorter, after `checksum, `: `integrity_check of the whole copy`. */
+  readonly copyCheck: string;
+  /** Its proof of a snapshot, after `fails `: `integrity_check`, `the scratch pg_restore`. */
+  readonly proof: string;
+}
 
 /** `full` reads every page and index entry; `quick` checks structure without cross-checking indexes. */
 export type IntegrityLevel = 'full' | 'quick';

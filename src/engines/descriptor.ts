@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/schema.ts';
-import type { Engine, EngineFinding, EngineKind } from './contract.ts';
+import type { Engine, EngineFinding, EngineKind, EngineLabels } from './contract.ts';
 
 /**
  * What an engine is, as the registry needs it before any of the engine is loaded: which databases
@@ -9,7 +9,7 @@ import type { Engine, EngineFinding, EngineKind } from './contract.ts';
  */
 export interface EngineDescriptor {
   /** The engine's name in manifests, `--json` and code (`Engine.kind`): unique among the registered engines. */
-  readonly kind: string;
+  readonly kind: EngineKind;
   /** How messages name it: `SQLite`, `PostgreSQL`. */
   readonly label: string;
   /** URL schemes (lower case, without the `:`) a `--db` / `DATABASE_URL` of this engine starts with. */
@@ -61,24 +61,6 @@ export interface EngineDescriptor {
   fromKnexConnection(connection: Readonly<Record<string, unknown>>, cwd: string): string | null;
   /** Hint for a knexfile whose connection names no database: what a usable one looks like. */
   readonly knexConnectionHint: string;
-}
-
-/** An engine's words for messages. */
-export interface EngineLabels {
-  /** How it proves a backup: `PRAGMA integrity_check`, `a scratch pg_restore`. */
-  readonly integrity: string;
-  /** What a snapshot is: `SQLite database`. */
-  readonly snapshot: string;
-  /** Its full integrity check of a database, as messages name it: `integrity_check`. */
-  readonly fullCheck: string;
-  /** Its quick integrity check: `quick_check`. */
-  readonly quickCheck: string;
-  /** What proving a copy does, after `sha256 and `: `integrity_check of every page of the copy`. */
-  readonly copyProof: string;
-  /** The same, shorter, after `checksum, `: `integrity_check of the whole copy`. */
-  readonly copyCheck: string;
-  /** Its proof of a snapshot, after `fails `: `integrity_check`, `the scratch pg_restore`. */
-  readonly proof: string;
 }
 
 /** Settings every engine of this process takes, set once (the CLI does, from the config). */

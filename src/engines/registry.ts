@@ -14,25 +14,21 @@ import { sqliteDescriptor } from './sqlite/descriptor.ts';
  * `engineFor` loads that engine's code (`descriptor.load()`) and builds it, its driver loaded on
  * first use. The first engine that takes plain paths is the default (`./database.db`).
  */
-export const ENGINES = [sqliteDescriptor, postgresDescriptor] as const satisfies readonly EngineDescriptor[];
+export const ENGINES: readonly EngineDescriptor[] = [sqliteDescriptor, postgresDescriptor];
 
-/** The kinds of the registered engines (`EngineKind`): what manifests, `--json` and `Engine.kind` say. */
-export type RegisteredKind = (typeof ENGINES)[number]['kind'];
+/** A registered engine's descriptor. */
+export type RegisteredEngine = EngineDescriptor;
 
-/** A registered engine's descriptor: its kind is one of the registered kinds. */
-export type RegisteredEngine = EngineDescriptor & { readonly kind: EngineKind };
-
-/** The registered engines, as the rest of the registry reads them. */
-const ALL: readonly RegisteredEngine[] = ENGINES;
+const ALL = ENGINES;
 
 /** Every registered kind, for a manifest's check. */
-export const ENGINE_KINDS: readonly [EngineKind, ...EngineKind[]] = [ENGINES[0].kind, ...ALL.slice(1).map((engine) => engine.kind)];
+export const ENGINE_KINDS: readonly [EngineKind, ...EngineKind[]] = [ENGINES[0]!.kind, ...ALL.slice(1).map((engine) => engine.kind)];
 
 /**
  * The engine manifests of the first format were written by (`migrate-guard-backup/1`, before a
  * manifest named its engine): the default engine's.
  */
-export const FIRST_FORMAT_ENGINE: EngineKind = ENGINES[0].kind;
+export const FIRST_FORMAT_ENGINE: EngineKind = ENGINES[0]!.kind;
 
 /** The database used when nothing names one: `./database.db`, for the engine that takes paths. */
 export function defaultDatabase(cwd: string): { readonly engine: EngineKind; readonly database: string } {
@@ -91,7 +87,7 @@ export function serverLabels(): string {
 export function enginesReporting(rule: EngineFinding['rule']): EngineKind {
   return ALL.filter((engine) => engine.findings?.includes(rule))
     .map((engine) => engine.kind)
-    .join(', ') as EngineKind;
+    .join(', ');
 }
 
 /** How the engines prove a backup, for messages about backups of any engine: `integrity_check or the scratch pg_restore`. */

@@ -15,7 +15,7 @@ function locate(location: string): string {
 }
 
 /** PostgreSQL: a `postgres://` URL, or a knexfile's `{ connectionString }` / `{ host, port, user, password, database }`. */
-export const postgresDescriptor = {
+export const postgresDescriptor: EngineDescriptor = {
   kind: 'postgres',
   label: 'PostgreSQL',
   schemes: SCHEMES,
@@ -46,7 +46,7 @@ export const postgresDescriptor = {
     return urlOf(connection);
   },
   knexConnectionHint: "a postgres:// URL, { connectionString: 'postgres://…' } or { host, port, user, password, database }",
-} as const satisfies EngineDescriptor;
+};
 
 /** The URL pg would connect to for knex's `{ host, port, user, password, database }` (pg's defaults for what is missing). */
 function urlOf(fields: Readonly<Record<string, unknown>>): string {

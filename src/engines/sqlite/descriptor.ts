@@ -5,7 +5,7 @@ import { databasePathFromUrl } from './file.ts';
 const SCHEMES = ['file', 'sqlite'] as const;
 
 /** SQLite: a file, named by a path, `file:…` or `sqlite:…`, or a knexfile's `{ filename }`. */
-export const sqliteDescriptor = {
+export const sqliteDescriptor: EngineDescriptor = {
   kind: 'sqlite',
   label: 'SQLite',
   schemes: SCHEMES,
@@ -37,4 +37,4 @@ export const sqliteDescriptor = {
     return typeof filename === 'string' && filename !== '' ? databasePathFromUrl(filename, cwd) : null;
   },
   knexConnectionHint: "{ filename: './app.db' } or a path",
-} as const satisfies EngineDescriptor;
+};
