@@ -56,8 +56,16 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const backupDir = path.resolve(options.backupDir);
   let file = options.backup ? path.resolve(options.backup) : null;
   let releaseArchive: (() => Promise<void>) | null = null;
+  // The live database's engine, built once: its backups, its archive, its server for the scratch database.
+  const named =
+    options.database === undefined
+      ? null
+      : await engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl });
   if (options.fromArchive) {
-    const live = await engineFor(options.fromArchive.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl });
+    const live =
+      options.fromArchive.database === options.database && named !== null
+        ? named
+        : await engineFor(options.fromArchive.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl });
     if (!live.pointInTime)
       throw new GuardError('USAGE', live.pointInTimeAdvice ?? `${live.name}: this engine has no point-in-time archive`);
     const restored = await live.pointInTime.restoreToFile(backupDir, options.config.archive, null);
@@ -68,10 +76,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   }
   if (file === null) {
     // This database's newest: in a shared folder, another database's backup proves nothing about it.
-    const owner =
-      options.database === undefined
-        ? null
-        : await backupOwner(await engineFor(options.database, { stateDir: backupDir, kind: options.engine, directUrl: options.directUrl }));
+    const owner = named === null ? null : await backupOwner(named);
     const newest = (await listBackups(backupDir, { owner })).find((entry) => entry.verified);
     if (!newest) throw new GuardError('USAGE', `no verified backup${owner ? ` of ${owner.name}` : ''} in ${backupDir} to drill with`);
     file = newest.path;
@@ -82,12 +87,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let error: string | null = null;
   try {
     emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    const live = await engineFor(options.database ?? path.join(scratch, 'drill.db'), {
-      stateDir: backupDir,
-      // Without a database: a scratch file of the engine that takes paths.
-      kind: options.database === undefined ? undefined : options.engine,
-      directUrl: options.database === undefined ? null : options.directUrl,
-    });
+    // Without a database: a scratch file of the engine that takes paths.
+    const live = named ?? (await engineFor(path.join(scratch, 'drill.db'), { stateDir: backupDir }));
     const target = await live.scratch(scratch);
     try {
       const engine = target.engine;
