@@ -204,6 +204,20 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
         expect(total).toBeGreaterThan(0);
       });
 
+      it("returns a backup's snapshot with its own proof: facts as of the snapshot (where read), the proof, its discard", async () => {
+        await ready();
+        const applied = recordedMigrations(engine);
+        const live = await factsOf(engine, applied);
+        const taken = await engine.snapshot(at('backup'), undefined, applied);
+        // Either the engine read the live facts in the snapshot's own transaction, or the file is what is proven.
+        if (taken.facts !== null) expect(taken.facts).toEqual(live);
+        const proof = await taken.prove(applied);
+        expect(proof.integrity.ok).toBe(true);
+        expect(proof.facts).toEqual(live);
+        await taken.discard();
+        await expect(stat(at('backup'))).rejects.toMatchObject({ code: 'ENOENT' });
+      });
+
       it('holds committed data only, even while the application is mid-transaction', async () => {
         await ready();
         const handle = await engine.openKnex();
