@@ -37,8 +37,11 @@ export interface ListOptions {
   readonly now?: Date;
 }
 
-/** A SQLite backup (`.db`) or a PostgreSQL dump (`.dump`), gzipped or not; temporary files are hidden. */
-const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump)(\.gz)?$/.test(name);
+/**
+ * A SQLite backup (`.db`) or a PostgreSQL dump (`.dump`), gzipped or not, or the entry of a
+ * restore point in the server's archive (`.restore-point`); temporary files are hidden.
+ */
+const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump)(\.gz)?$|\.restore-point$/.test(name);
 
 /**
  * Every backup under the backup folder's kind folders, newest first; with `owner`, only that

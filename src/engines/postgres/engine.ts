@@ -29,6 +29,7 @@ import { redact } from '../../redact.ts';
 import { databaseOf, directConnection, withDatabase } from './url.ts';
 import { splitPostgresSql } from './sql-split.ts';
 import { pgStatementFailure, runPgStatement } from './statement.ts';
+import { pgRestorePoints } from './restore-point.ts';
 
 /** The client tools, loaded on first use (with execa): reading and locking need neither. */
 const tools = () => import('./dump.ts');
@@ -441,6 +442,9 @@ export function postgresEngine(
       const code = (error as { code?: string }).code;
       return code === 'XX001' || code === 'XX002' ? code : null;
     },
+
+    // backups.method 'restore-point' (see restore-point.ts); a restored copy is read as a database of its own.
+    restorePoints: pgRestorePoints(url, name, database, (restored) => postgresEngine(restored, { stateDir, sessionProven: true })),
   };
   return engine;
 
