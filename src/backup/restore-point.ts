@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import type { CheckResult } from '../checks/contract.ts';
 import type { AppliedReader, DatabaseFacts, Engine } from '../engines/contract.ts';
 import type { ArchivedRestorePoint } from '../engines/restore-points.ts';
 import { GuardError, messageOf } from '../errors.ts';
@@ -148,5 +149,26 @@ export function startRestorePointBackup(options: RestorePointBackupOptions): Pen
       await finishing?.catch(() => undefined);
       await removeIfPresent(temporary).catch(() => undefined);
     },
+  };
+}
+
+/**
+ * `verify` of a restore point's entry (its checksum is checked before): the entry names the
+ * manifest's point. The data is in the server's archive: that its segment was archived is what
+ * the backup proved when it was taken; that the archive still holds it and restores it with the
+ * data, only the archive tool's own verify and a `drill` show.
+ */
+export async function restorePointEntryCheck(file: string, recorded: RestorePointRecord): Promise<CheckResult> {
+  const named = await readFile(file, 'utf8').then(
+    (text) => (JSON.parse(text) as { restorePoint?: Partial<RestorePointRecord> }).restorePoint ?? null,
+    () => null,
+  );
+  const same = named !== null && named.name === recorded.name && named.lsn === recorded.lsn && named.segment === recorded.segment;
+  return {
+    name: 'restore-point',
+    ok: same,
+    detail: same
+      ? `${recorded.name} at ${recorded.lsn}, segment ${recorded.segment} archived at ${recorded.archivedAt}; the archive tool's verify and a drill prove it restores`
+      : 'the entry does not name the restore point its manifest records',
   };
 }
