@@ -112,6 +112,15 @@ describe.skipIf(ARCHIVED_CLUSTER_MISSING !== null)('postgres: backups.method res
 
     const listed = parseReport((await cli(['backups'])).stdout);
     expect(listed.backups.map((entry: { path: string; verified: boolean }) => [entry.path, entry.verified])).toEqual([[file, true]]);
+    // The lifecycle commands take the entry as a backup like any other.
+    const pruned = await cli(['prune']);
+    expect(pruned.exitCode, pruned.all).toBe(0);
+    expect(await project.backupFiles()).toContain(`pre-rollout/${file.split('/').pop()}`);
+    const health = parseReport((await cli(['health'])).stdout);
+    expect(health.kinds.find((kind: { kind: string }) => kind.kind === 'pre-rollout')?.path).toBe(file);
+    expect(JSON.stringify(health.alerts ?? [])).not.toMatch(/size changed|manifest/);
+    const scrubbed = await cli(['verify', '--all', '--deep']);
+    expect(scrubbed.exitCode, scrubbed.all).toBe(0);
     const verified = await cli(['verify', file]);
     expect(verified.exitCode, verified.all).toBe(0);
     expect(parseReport(verified.stdout).checks.map((check: { name: string }) => check.name)).toEqual(['checksum', 'restore-point']);
