@@ -62,7 +62,7 @@ export async function benchRestorePoint(options: {
     });
     await withPg(url, (connection) => connection.exec('CHECKPOINT; SELECT pg_switch_wal()'));
     await cluster.set('archive_command', pushCommand);
-    const databaseMiB = await withPg(url, async (connection) =>
+    const databaseMiB: number = await withPg(url, async (connection) =>
       Math.round(Number((await connection.all<{ n: string }>('SELECT pg_database_size(current_database()) AS n'))[0]!.n) / 2 ** 20),
     );
     const revert = async () => {
@@ -85,6 +85,7 @@ export async function benchRestorePoint(options: {
       if (result.exitCode !== 0) throw new Error(`migrate (${method}) exited ${result.exitCode}: ${result.stderr.slice(-800)}`);
       const timings = (JSON.parse(result.stdout) as { timings: Record<string, number | undefined> }).timings;
       const ms = (timings.copy ?? 0) + (timings.proof ?? 0) + (timings.catchUp ?? 0);
+      log(`  ${method}: backup phase ${(ms / 1000).toFixed(2)} s, whole migrate ${wallSeconds.toFixed(2)} s`);
       return { seconds: ms / 1000, rssKb: null, anonKb: null, wallSeconds };
     };
     // Restore points first: the pg_dump mode's proof restores the whole database into a scratch
