@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import type { CheckResult } from '../checks/contract.ts';
-import type { AppliedReader, DatabaseFacts, Engine } from '../engines/contract.ts';
+import type { DatabaseFacts, Engine } from '../engines/contract.ts';
 import type { ArchivedRestorePoint } from '../engines/restore-points.ts';
 import { GuardError, messageOf } from '../errors.ts';
 import { commitTemporary, temporaryPath, writeFileAtomic } from '../fs/atomic.ts';
@@ -37,7 +37,6 @@ export function restorePointName(file: string, database: string): string {
 
 export interface RestorePointBackupOptions {
   readonly engine: Pick<Engine, 'name' | 'identity' | 'restorePoints'>;
-  readonly applied: AppliedReader;
   readonly backupDir: string;
   readonly kind: BackupKind;
   /** The entry's path (`nextBackupPath` with RESTORE_POINT_EXTENSION): a journal records it. */
@@ -54,9 +53,9 @@ export interface RestorePointBackupOptions {
 /**
  * The pre-rollout backup of `backups.method: 'restore-point'`, in PendingBackup's shape so the
  * rollout drives it as any other: there is nothing to prove before the run's lock (`proven` at
- * once); `catchUp`, called by a group holding its transaction before the first change, reads the
- * facts, creates the point, switches the WAL file and waits for its segment to be archived, then
- * runs the verify command; `finish` writes the entry and its manifest. A failure anywhere before
+ * once); `catchUp`, called by a group holding its transaction before the first change with the
+ * facts it read there (the manifest's) and the commit mark read before them, creates the point,
+ * switches the WAL file and waits for its segment to be archived, then runs the verify command; `finish` writes the entry and its manifest. A failure anywhere before
  * `finish` leaves nothing in the folder and refuses the run (the group rolls back).
  */
 export function startRestorePointBackup(options: RestorePointBackupOptions): PendingBackup {
@@ -126,10 +125,11 @@ export function startRestorePointBackup(options: RestorePointBackupOptions): Pen
   return {
     file,
     proven: Promise.resolve(),
-    async catchUp() {
+    async catchUp(facts, mark) {
       try {
+        if (mark === undefined) throw new Error('a restore point is taken inside a group, after its commit mark');
         const name = restorePointName(file, (await engine.identity()).database ?? backupStem(engine.name));
-        const { point, facts } = await points.create(name, options.applied);
+        const point = await points.create(name, mark);
         options.onStep?.(`restore point ${point.name} created at ${point.lsn} (segment ${point.segment}); waiting for it to be archived`);
         const archived = await points.awaitArchived(point, options.archiveTimeoutMs, options.signal);
         options.onStep?.(`segment ${archived.segment} archived (pg_stat_archiver: ${archived.archivedWal} at ${archived.archivedAt})`);

@@ -1,4 +1,4 @@
-import type { AppliedReader, DatabaseFacts, Reader, ScratchDatabase } from './contract.ts';
+import type { Reader, ScratchDatabase } from './contract.ts';
 
 /**
  * A named restore point in the server's own WAL archive (PostgreSQL's `pg_create_restore_point`):
@@ -16,8 +16,9 @@ export interface RestorePoint {
   /** The WAL segment file holding the point (`pg_walfile_name`). */
   readonly segment: string;
   /**
-   * `pg_current_snapshot()` of the transaction the facts were read in, just before the point: a
-   * restored copy tells transactions committed between the two apart (their rows may differ).
+   * `pg_current_snapshot()` read on the migrations' connection before the facts the manifest
+   * records, just before the point: a restored copy tells transactions committed between the two
+   * apart (row counts may then differ).
    */
   readonly snapshot: string;
   readonly createdAt: string;
@@ -43,8 +44,11 @@ export interface RestorePoints {
    * switch the WAL file. Reads only.
    */
   preflight(): Promise<void>;
-  /** The database's facts read in one snapshot, then the point named `name`, then a WAL switch so its segment is archived now. */
-  create(name: string, applied: AppliedReader): Promise<{ readonly point: RestorePoint; readonly facts: DatabaseFacts }>;
+  /**
+   * The point named `name`, then a WAL switch so its segment is archived now. `snapshot` is the
+   * commit mark (`Engine.commitMark`) read before the facts the manifest records were read.
+   */
+  create(name: string, snapshot: string): Promise<RestorePoint>;
   /** Waits until the archiver has archived the point's segment; past `timeoutMs` (or on abort), throws BACKUP_FAILED. */
   awaitArchived(point: RestorePoint, timeoutMs: number, signal?: AbortSignal): Promise<ArchivedRestorePoint>;
   /**

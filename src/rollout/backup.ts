@@ -21,7 +21,7 @@ export interface RolloutBackup {
    * application committed since it was taken (the pages written; their proof runs beside the
    * migrations and `verified` waits for it). Per-migration runs: nothing to do.
    */
-  catchUp(expected: DatabaseFacts): Promise<void>;
+  catchUp(expected: DatabaseFacts, mark: string): Promise<void>;
   /**
    * Resolves once the backup is proven, caught up and in place (a group run commits only then); a
    * backup that fails its proof ends the run as a refusal: nothing was committed.
@@ -141,9 +141,9 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   return {
     file,
     ...held,
-    async catchUp(expected) {
+    async catchUp(expected, mark) {
       if (!grouped) return;
-      const pages = await timed(run, 'catchUp', () => backup.catchUp(expected));
+      const pages = await timed(run, 'catchUp', () => backup.catchUp(expected, mark));
       // A restore point is taken here, as the group begins: that is the whole backup's time.
       if (restorePoint) run.timings.backup = (run.timings.backup ?? 0) + (run.timings.catchUp ?? 0);
       else run.emit({ type: 'step', message: `caught the backup up with what the application committed meanwhile: ${pages} page(s)` });
@@ -191,7 +191,6 @@ function restorePointBackup(run: Run, file: string): PendingBackup {
   const { backups } = run.config;
   return startRestorePointBackup({
     engine: run.engine,
-    applied: recordedMigrations(run.engine),
     backupDir: run.backupDir,
     kind: 'pre-rollout',
     file,

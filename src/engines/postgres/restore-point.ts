@@ -4,11 +4,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GuardError, messageOf } from '../../errors.ts';
 import { pathExists } from '../../fs/paths.ts';
-import type { AppliedReader, Engine } from '../contract.ts';
+import type { Engine } from '../contract.ts';
 import type { ArchivedRestorePoint, RestoredPoint, RestorePoint, RestorePoints } from '../restore-points.ts';
 import { archivedPast } from './archiver.ts';
 import { withPg, type PgConnection } from './connection.ts';
-import { readPgFacts } from './schema.ts';
 
 /** How often the archiver's view is read while a segment is awaited. */
 const POLL_MS = 100;
@@ -68,39 +67,27 @@ export function pgRestorePoints(url: string, name: string, database: string, ope
       });
     },
 
-    async create(pointName, applied: AppliedReader) {
+    async create(pointName, snapshot) {
       return withPg(url, async (connection) => {
-        // One snapshot for the facts, then the point after it: a row committed before the snapshot
-        // is in both; one committed between them is in the point only, and the snapshot recorded
-        // lets a restored copy tell (see RestoredPoint.committedBetween).
-        await connection.exec('BEGIN ISOLATION LEVEL REPEATABLE READ');
-        let point: RestorePoint;
-        let facts;
-        try {
-          const [snapshot] = await connection.all<{ text: string }>('SELECT pg_current_snapshot()::text AS text');
-          facts = await readPgFacts(connection, applied);
-          const [created] = await connection.all<{ lsn: string; segment: string }>(
-            'SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS segment FROM pg_create_restore_point(?) AS lsn',
-            [pointName],
-          );
-          const segment = created!.segment;
-          point = {
-            name: pointName,
-            lsn: created!.lsn,
-            timeline: Number.parseInt(segment.slice(0, 8), 16),
-            segment,
-            snapshot: snapshot!.text,
-            createdAt: new Date().toISOString(),
-          };
-          await connection.exec('COMMIT');
-        } catch (error) {
-          await connection.exec('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
+        // After the facts the manifest records (read on the migrations' connection, the group's
+        // transaction open): a row committed before `snapshot` is in both; one committed between
+        // it and the point is in the point only, which a restored copy tells (committedBetween).
+        const [created] = await connection.all<{ lsn: string; segment: string }>(
+          'SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS segment FROM pg_create_restore_point(?) AS lsn',
+          [pointName],
+        );
+        const segment = created!.segment;
         // The segment holding the point is closed now, so the archiver takes it at once instead of
         // when it fills up or archive_timeout passes.
         await connection.exec('SELECT pg_switch_wal()');
-        return { point, facts };
+        return {
+          name: pointName,
+          lsn: created!.lsn,
+          timeline: Number.parseInt(segment.slice(0, 8), 16),
+          segment,
+          snapshot,
+          createdAt: new Date().toISOString(),
+        };
       });
     },
 
