@@ -34,12 +34,17 @@ export interface ArchivedCluster {
 
 const MAJOR = 15;
 
-/** Whether this machine can make one: pgBackRest and Debian's cluster tools installed (`apt-get install -y pgbackrest`). */
+/**
+ * Why this machine cannot make one (null: it can): pgBackRest and Debian's cluster tools installed
+ * (`apt-get install -y pgbackrest`), and root, since pg_createcluster writes /etc/postgresql.
+ */
 export const ARCHIVED_CLUSTER_MISSING: string | null = !existsSync('/usr/bin/pg_createcluster')
   ? 'pg_createcluster (postgresql-common) is not installed'
-  : ['/usr/bin/pgbackrest', '/usr/local/bin/pgbackrest'].some((file) => existsSync(file))
-    ? null
-    : 'pgbackrest is not installed (apt-get install -y pgbackrest)';
+  : !['/usr/bin/pgbackrest', '/usr/local/bin/pgbackrest'].some((file) => existsSync(file))
+    ? 'pgbackrest is not installed (apt-get install -y pgbackrest)'
+    : userInfo().uid !== 0
+      ? 'not root: pg_createcluster writes /etc/postgresql'
+      : null;
 
 async function freePort(): Promise<number> {
   const server = createServer();
