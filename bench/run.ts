@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import ts from 'typescript';
 import { SqliteConnection } from '../src/engines/sqlite/connection.ts';
 import { appBeside, type AppWait } from './app-beside.ts';
+import { benchRestorePoint } from './restore-point.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(REPO, 'bin/migrate-guard.js');
@@ -424,6 +425,19 @@ if (pgReady) {
 } else {
   log(`no PostgreSQL server at ${pgServer}: PostgreSQL rows skipped`);
 }
+
+// issue 21: the pre-rollout backup in both backups.methods, on an archived cluster of the bench's own.
+log('PostgreSQL: the pre-rollout backup, restore-point vs pg_dump (a cluster archived by pgBackRest)');
+const restorePoint = await benchRestorePoint({ sizeMb, repeats, migrationsPlusOne, log });
+if ('skipped' in restorePoint) log(`restore-point rows skipped: ${restorePoint.skipped}`);
+else
+  rows.push({
+    task: `PostgreSQL: pre-rollout backup, backups.method restore-point (${restorePoint.databaseMiB} MiB, archived cluster)`,
+    ours: restorePoint.restorePoint,
+    theirs: restorePoint.pgDump,
+    theirsLabel: "the same rollout's backup with backups.method pg_dump (dump + scratch restore)",
+    target: '≤ 2 s; ≤ 0.2x at 1 GB',
+  });
 
 log('8/8 memory of a rollout at a smaller size');
 const smallDb = path.join(path.dirname(small), 'database.db');

@@ -103,7 +103,7 @@ export interface PendingBackup {
    * pages, once written); `finish` then waits for that to be proven too. Nothing to do (0) when
    * the snapshot is not followed.
    */
-  catchUp(expected: DatabaseFacts): Promise<number>;
+  catchUp(expected: DatabaseFacts, mark?: string): Promise<number>;
   /** Once proven (and caught up): compresses (when asked), renames into place, writes the manifest. */
   finish(): Promise<VerifiedBackup>;
   /** Throws the copy away, interrupting its proof: the run that wanted it ended without it. */

@@ -45,7 +45,7 @@ export function belongsTo(manifest: Pick<BackupManifest, 'engine' | 'source' | '
  */
 export function namedFor(file: string, owner: BackupOwner): boolean {
   const stem = owner.stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${stem}_[a-z-]+_\\d{8}_\\d{6}(_\\d+)?\\.(db|dump)(\\.gz)?$`).test(path.basename(file));
+  return new RegExp(`^${stem}_[a-z-]+_\\d{8}_\\d{6}(_\\d+)?\\.((db|dump)(\\.gz)?|restore-point)$`).test(path.basename(file));
 }
 
 /** The database a backup was taken from, as a message names it. */

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { DatabaseFacts, DatabaseIdentity } from '../engines/contract.ts';
+import type { ArchivedRestorePoint } from '../engines/restore-points.ts';
 import { GuardError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { fileModeFrom } from '../fs/file-mode.ts';
@@ -38,6 +39,18 @@ export interface BackupManifest extends DatabaseFacts {
   readonly scrubLevel?: ScrubLevel | null;
   /** Why the last scrub failed; null when it passed. */
   readonly scrubError?: string | null;
+  /**
+   * How it was taken: a copy proven by a scratch restore (absent in manifests written before
+   * there was a choice), or a restore point in the server's WAL archive, whose file is only the
+   * entry naming it (see backup/restore-point.ts) and whose facts were read just before the point.
+   */
+  readonly method?: 'snapshot' | 'restore-point';
+  readonly restorePoint?: RestorePointRecord | null;
+}
+
+/** A restore point as its manifest records it: the point, when its segment was archived, and the command that verified the archive. */
+export interface RestorePointRecord extends ArchivedRestorePoint {
+  readonly verifyCommand: string | null;
 }
 
 export type ScrubLevel = 'checksum' | 'deep';
@@ -141,6 +154,22 @@ const manifestSchema = v.looseObject({
   tables: v.record(v.string(), count),
   appliedMigrations: v.array(v.string()),
   details: v.record(v.string(), v.union([v.string(), v.number()])),
+  method: v.optional(v.picklist(['snapshot', 'restore-point'])),
+  restorePoint: v.optional(
+    v.nullable(
+      v.looseObject({
+        name: v.pipe(v.string(), v.minLength(1)),
+        lsn: v.pipe(v.string(), v.regex(/^[0-9A-F]+\/[0-9A-F]+$/)),
+        timeline: v.pipe(v.number(), v.integer(), v.minValue(1)),
+        segment: v.pipe(v.string(), v.regex(/^[0-9A-F]{24}$/)),
+        snapshot: v.string(),
+        createdAt: isoTime,
+        archivedAt: isoTime,
+        archivedWal: v.string(),
+        verifyCommand: v.nullable(v.string()),
+      }),
+    ),
+  ),
 });
 
 /**
@@ -173,6 +202,12 @@ export async function readManifest(backupFile: string, now: Date = new Date()): 
     );
   }
   const manifest = checked.output as BackupManifest;
+  if ((manifest.method === 'restore-point') !== (manifest.restorePoint != null)) {
+    throw new GuardError(
+      'BACKUP_INVALID',
+      `backup ${backupFile} has an invalid manifest (method and restorePoint disagree); it is not a backup to trust`,
+    );
+  }
   if (manifest.compressed && manifest.compressedSha256 === null) {
     throw new GuardError(
       'BACKUP_INVALID',

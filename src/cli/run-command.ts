@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.ts';
 import { resolveLocations, type Locations } from '../config/locations.ts';
-import type { ResolvedConfig } from '../config/schema.ts';
+import { withBackupEnv, type ResolvedConfig } from '../config/schema.ts';
 import { statePaths } from '../config/state-paths.ts';
 import { configureEngines, engineDiskFull, engineIoError, isDatabaseBusy } from '../engines/registry.ts';
 import { requireTrustedPaths } from '../fs/trust.ts';
@@ -19,7 +19,7 @@ export async function runCommand({ command, args, flags }: Invocation, cli: CliE
   const output = new Output(cli, flags.json === true);
   try {
     const located = await resolveLocations(flags, cli.env, cli.cwd);
-    const config = await loadConfig(located.configFile);
+    const config = withBackupEnv(await loadConfig(located.configFile), cli.env);
     // The config's directUrl comes last, as a knexfile's connection does for the database.
     const locations = located.directUrl === null && config.directUrl !== null ? { ...located, directUrl: config.directUrl } : located;
     await checkStatePaths(command, flags, cli, locations, config);

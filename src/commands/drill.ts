@@ -81,26 +81,36 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     if (!newest) throw new GuardError('USAGE', `no verified backup${owner ? ` of ${owner.name}` : ''} in ${backupDir} to drill with`);
     file = newest.path;
   }
+  const manifest = await readManifest(file).catch(() => null);
+  const restorePoint = manifest?.restorePoint ? { ...manifest, restorePoint: manifest.restorePoint } : null;
+  if (restorePoint && options.database === undefined)
+    throw new GuardError('USAGE', `${file} is a restore point: its drill needs --db (DATABASE_URL) on the server it was taken on`);
   const scratch = await mkdtemp(path.join(options.scratchDir ?? tmpdir(), 'migrate-guard-drill-'));
   const startedAt = performance.now();
   let proof: RestoreProof | null = null;
   let error: string | null = null;
   try {
-    emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
-    // Without a database: a scratch file of the engine that takes paths.
-    const live = named ?? (await engineFor(path.join(scratch, 'drill.db'), { stateDir: backupDir }));
-    const target = await live.scratch(scratch);
-    try {
-      const engine = target.engine;
-      const applied = recordedMigrations(engine);
-      const prepared = await prepareBackup(engine, applied, file);
+    if (restorePoint) {
+      // A point in the server's archive: the archive tool restores it into a scratch data directory.
+      const { drillRestorePoint } = await import('./drill-restore-point.ts');
+      proof = await drillRestorePoint({ live: named!, manifest: restorePoint, config: options.config, folder: scratch, emit });
+    } else {
+      emit({ type: 'step', message: `drill: restoring ${file} into a scratch database` });
+      // Without a database: a scratch file of the engine that takes paths.
+      const live = named ?? (await engineFor(path.join(scratch, 'drill.db'), { stateDir: backupDir }));
+      const target = await live.scratch(scratch);
       try {
-        proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit, integrity: 'full' });
+        const engine = target.engine;
+        const applied = recordedMigrations(engine);
+        const prepared = await prepareBackup(engine, applied, file);
+        try {
+          proof = await restoreStrictly({ engine, applied, backup: prepared, smoke: options.config.checks.smoke, emit, integrity: 'full' });
+        } finally {
+          await prepared.release();
+        }
       } finally {
-        await prepared.release();
+        await target.drop();
       }
-    } finally {
-      await target.drop();
     }
   } catch (caught) {
     // Still a failed drill (exit 4: recoverability was not shown), but one that says where to look.
@@ -112,7 +122,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await releaseArchive?.();
   }
   const restoreMs = Math.round(performance.now() - startedAt);
-  await recordJob(backupDir, 'drill', { file, startedAt, error, database: (await readManifest(file).catch(() => null))?.source ?? null });
+  await recordJob(backupDir, 'drill', { file, startedAt, error, database: manifest?.source ?? null });
   return {
     command: 'drill',
     ok: error === null,

@@ -189,11 +189,14 @@ export function archiveAlert(archive: NonNullable<HealthReport['archive']>, maxL
 /**
  * The newest verified backup of each kind against the one before it, by the size of the data
  * (the manifest's uncompressed bytes): one backup gzipped and the next not is not a change.
+ * Restore points are left out.
  */
 export function sizeChanges(backups: readonly BackupEntry[], limitPercent: number): HealthAlert[] {
   const alerts: HealthAlert[] = [];
   const byKind = new Map<string, BackupEntry[]>();
-  for (const entry of backups.filter((b) => b.verified)) byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
+  // A restore point's entry is a few hundred bytes naming it: its size says nothing of the data.
+  for (const entry of backups.filter((b) => b.verified && !b.manifest?.restorePoint))
+    byKind.set(entry.kind, [...(byKind.get(entry.kind) ?? []), entry]);
   const dataBytes = (entry: BackupEntry) => entry.manifest?.bytes ?? entry.bytes;
   for (const [kind, entries] of byKind) {
     const [latest, previous] = entries;

@@ -8,6 +8,7 @@ import type { CheckResult } from '../checks/contract.ts';
 import { engineFor, engineForBackup } from '../engines/select.ts';
 import { GuardError, messageOf, type ExitCode } from '../errors.ts';
 import { pathExists } from '../fs/paths.ts';
+import { restorePointEntryCheck } from '../backup/restore-point.ts';
 import { recordedMigrations } from '../history/select.ts';
 
 export interface VerifyOptions {
@@ -128,6 +129,11 @@ export async function checkBackup(
           `sha256 ${plain.sha256.slice(0, 12)}… ${matches ? 'matches' : `differs from the manifest's ${manifest.sha256.slice(0, 12)}…`}`,
         ),
       );
+      // A restore point's entry: what it names must be the manifest's point (its data is in the archive).
+      if (manifest.restorePoint) {
+        checks.push(await restorePointEntryCheck(plain.file, manifest.restorePoint));
+        return { checks, schema, tables: manifest.tables };
+      }
       const header = await engine.isSnapshot(plain.file);
       checks.push(result('header', header, header ? engine.snapshotLabel : `not a ${engine.snapshotLabel}`));
       if (header) {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { FileMode } from '../fs/file-mode.ts';
 import type { Blocker, LockPolicy } from '../migrator/lock-retry.ts';
+import type { RestorePoints } from './restore-points.ts';
 
 /**
  * What the runbook, the backup lifecycle and the checks need from a database engine, in their
@@ -465,6 +466,12 @@ export interface Engine {
 
   /** The engine's code when `error` means the database itself is damaged (not a bug of ours), else null. */
   damage(error: unknown): string | null;
+
+  /**
+   * Restore points in the server's own WAL archive, the pre-rollout backup of `backups.method:
+   * 'restore-point'` (PostgreSQL); absent where the engine has none (SQLite: the method is refused).
+   */
+  readonly restorePoints?: RestorePoints;
 }
 
 /** What a restore does around its copy, in the engine's own locking. */

@@ -11,7 +11,8 @@ export interface HookRunner {
 }
 
 export interface HookRunnerOptions {
-  readonly hooks: HooksConfig;
+  /** The config's hooks, and `backups.verifyCommand` where a job may run it (a rollout). */
+  readonly hooks: HooksConfig & { readonly verifyCommand?: string | null };
   readonly cwd: string;
   /** MIGRATE_GUARD_* variables every hook of this job gets (the database, the backup). */
   readonly env: Readonly<Record<string, string>>;
@@ -24,7 +25,7 @@ export function hookRunner(options: HookRunnerOptions): HookRunner {
   return {
     results,
     async run(name, env = {}) {
-      const command = options.hooks[name];
+      const command = options.hooks[name] ?? null;
       if (command === null) return null;
       options.emit?.({ type: 'step', message: `running ${name} hook: ${command}` });
       // What we tell a hook (an error, an alert) is passed on to chat and pagers: no password in it.

@@ -1,6 +1,14 @@
 import { redactText } from '../redact.ts';
 
-export type HookName = 'beforeMigrate' | 'afterMigrate' | 'onFailure' | 'onAlert' | 'beforeRestore' | 'afterRestore';
+export type HookName =
+  | 'beforeMigrate'
+  | 'afterMigrate'
+  | 'onFailure'
+  | 'onAlert'
+  | 'beforeRestore'
+  | 'afterRestore'
+  /** `backups.verifyCommand`: the archive tool's check of a restore point's archive (pgbackrest verify). */
+  | 'verifyCommand';
 
 export interface HookResult {
   readonly hook: HookName;

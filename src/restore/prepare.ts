@@ -31,6 +31,7 @@ export async function prepareBackup(
   if (manifest && manifest.engine !== engine.kind) {
     throw new GuardError('BACKUP_INVALID', `${file} is a ${manifest.engine} backup; it cannot be restored into a ${engine.kind} database`);
   }
+  if (manifest?.restorePoint) throw restorePointRefusal(file, manifest.restorePoint.name);
   if (manifest) {
     let plain: PlainBackup;
     try {
@@ -61,4 +62,15 @@ export async function prepareBackup(
   if (proof.facts === null)
     throw new GuardError('BACKUP_INVALID', `${file} cannot be read as a ${engine.snapshotLabel}: ${proof.unreadable}`);
   return { file, source: file, manifest: null, expected: proof.facts, release: async () => undefined };
+}
+
+/**
+ * A restore point's entry holds no data: the point is in the server's WAL archive, and going back
+ * to it replaces the whole cluster (the server stopped), which only the archive tool does.
+ */
+function restorePointRefusal(file: string, point: string): GuardError {
+  return new GuardError(
+    'USAGE',
+    `${file} is a restore point in the server's WAL archive (${point}), not a copy migrate-guard puts back; restore the cluster to it with your archive tool, the server stopped (pgBackRest: pgbackrest --stanza=<stanza> --delta --type=name --target=${point} --target-action=promote restore), or name a dump backup; nothing was changed`,
+  );
 }

@@ -9,6 +9,7 @@ import { openRunJournal, type RunJournal } from './run-journal.ts';
 import { timed, type Run } from './run.ts';
 import type { StoppedApp } from './stop-app.ts';
 import type { DatabaseFacts } from '../engines/contract.ts';
+import { RESTORE_POINT_EXTENSION, startRestorePointBackup } from '../backup/restore-point.ts';
 
 export interface RolloutBackup {
   readonly file: string;
@@ -20,7 +21,7 @@ export interface RolloutBackup {
    * application committed since it was taken (the pages written; their proof runs beside the
    * migrations and `verified` waits for it). Per-migration runs: nothing to do.
    */
-  catchUp(expected: DatabaseFacts): Promise<void>;
+  catchUp(expected: DatabaseFacts, mark: string): Promise<void>;
   /**
    * Resolves once the backup is proven, caught up and in place (a group run commits only then); a
    * backup that fails its proof ends the run as a refusal: nothing was committed.
@@ -46,7 +47,14 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   const throwIfAborted = () => {
     if (run.signal?.aborted) throw new GuardError('INTERRUPTED', 'interrupted before anything was changed');
   };
-  const file = await nextBackupPath(run.backupDir, run.engine, 'pre-rollout', new Date(), false);
+  const restorePoint = run.config.backups.method === 'restore-point';
+  const file = await nextBackupPath(
+    run.backupDir,
+    restorePoint ? { name: run.engine.name, snapshotExtension: RESTORE_POINT_EXTENSION } : run.engine,
+    'pre-rollout',
+    new Date(),
+    false,
+  );
   let journal: RunJournal | null = null;
   let historyLock: HeldHistoryLock | null = null;
   const refuse = async (error: unknown): Promise<never> => {
@@ -63,6 +71,8 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   let finishing: Promise<unknown> | null = null;
   const finish = () => {
     finishing ??= pending!.finish().then(() => {
+      // A restore point's time was counted when it was taken (see catchUp), not up to this commit.
+      if (restorePoint) return run.emit({ type: 'step', message: `restore point recorded: ${file}` });
       run.timings.backup = Math.round(performance.now() - backupStarted);
       run.emit({ type: 'step', message: `backup verified in ${formatSeconds(run.timings.backup)}: ${file}` });
     });
@@ -74,25 +84,32 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
     throwIfAborted();
     journal = await openRunJournal(run, file, plan.executedBefore);
     historyLock = await lockHistory(run, plan);
-    run.emit({ type: 'step', message: 'taking the pre-rollout backup' });
-    const started = await timed(run, 'copy', () =>
-      startBackup({
-        engine: run.engine,
-        applied: recordedMigrations(run.engine),
-        backupDir: run.backupDir,
-        file,
-        kind: 'pre-rollout',
-        onProgress: progressOf(run.emit, 'backup'),
-        checkpoint: throwIfAborted,
-        // A group takes its write lock only once this copy is proven, then brings it up to date.
-        follow: grouped,
-      }),
+    run.emit({
+      type: 'step',
+      message: restorePoint ? 'the pre-rollout backup: a restore point, taken as the group begins' : 'taking the pre-rollout backup',
+    });
+    const started = await timed(run, 'copy', async () =>
+      restorePoint
+        ? restorePointBackup(run, file)
+        : startBackup({
+            engine: run.engine,
+            applied: recordedMigrations(run.engine),
+            backupDir: run.backupDir,
+            file,
+            kind: 'pre-rollout',
+            onProgress: progressOf(run.emit, 'backup'),
+            checkpoint: throwIfAborted,
+            // A group takes its write lock only once this copy is proven, then brings it up to date.
+            follow: grouped,
+          }),
     );
     pending = started;
     // The whole proof runs before the migrations take any lock: the application keeps reading and
     // writing meanwhile (issue 18). A group then catches the copy up under its lock (see catchUp).
-    run.emit({ type: 'step', message: `proving the backup (checksum, ${run.engine.labels.copyCheck}) while the application runs` });
-    run.emit({ type: 'working', label: `proving the backup: sha256 and ${run.engine.labels.copyProof}` });
+    if (!restorePoint) {
+      run.emit({ type: 'step', message: `proving the backup (checksum, ${run.engine.labels.copyCheck}) while the application runs` });
+      run.emit({ type: 'working', label: `proving the backup: sha256 and ${run.engine.labels.copyProof}` });
+    }
     await timed(run, 'proof', () => started.proven);
     throwIfAborted();
     if (grouped) {
@@ -124,10 +141,12 @@ export async function takeRolloutBackup(run: Run, plan: Plan, app: StoppedApp): 
   return {
     file,
     ...held,
-    async catchUp(expected) {
+    async catchUp(expected, mark) {
       if (!grouped) return;
-      const pages = await timed(run, 'catchUp', () => backup.catchUp(expected));
-      run.emit({ type: 'step', message: `caught the backup up with what the application committed meanwhile: ${pages} page(s)` });
+      const pages = await timed(run, 'catchUp', () => backup.catchUp(expected, mark));
+      // A restore point is taken here, as the group begins: that is the whole backup's time.
+      if (restorePoint) run.timings.backup = (run.timings.backup ?? 0) + (run.timings.catchUp ?? 0);
+      else run.emit({ type: 'step', message: `caught the backup up with what the application committed meanwhile: ${pages} page(s)` });
     },
     verified: () => verifying().then(() => undefined, refuse),
     proven: () =>
@@ -161,4 +180,39 @@ async function diagnose(run: Run, error: GuardError): Promise<GuardError> {
     );
   }
   return new GuardError('BACKUP_FAILED', `${error.message}; nothing was changed`, { cause: error });
+}
+
+/**
+ * `backups.method: 'restore-point'`: the point is taken when the group calls catchUp (its
+ * transaction open, before the first change); `backups.verifyCommand` runs as a hook once its
+ * segment is archived, and a failure of it fails the backup (the group rolls back: nothing changed).
+ */
+function restorePointBackup(run: Run, file: string): PendingBackup {
+  const { backups } = run.config;
+  return startRestorePointBackup({
+    engine: run.engine,
+    backupDir: run.backupDir,
+    kind: 'pre-rollout',
+    file,
+    archiveTimeoutMs: backups.archiveTimeoutMs,
+    verifyCommand: backups.verifyCommand,
+    verify:
+      backups.verifyCommand === null
+        ? null
+        : async (point) => {
+            run.emit({ type: 'working', label: `verifying the archive: ${backups.verifyCommand}` });
+            const result = await run.hooks.run('verifyCommand', {
+              MIGRATE_GUARD_RESTORE_POINT: point.name,
+              MIGRATE_GUARD_RESTORE_LSN: point.lsn,
+              MIGRATE_GUARD_WAL_SEGMENT: point.segment,
+            });
+            if (result !== null && !result.ok)
+              throw new GuardError(
+                'BACKUP_FAILED',
+                `backups.verifyCommand failed (exit ${result.exitCode ?? 'none'}) for restore point ${point.name}: ${result.output.split('\n').slice(-3).join(' ') || 'no output'}; nothing was changed`,
+              );
+          },
+    signal: run.signal,
+    onStep: (message) => run.emit({ type: 'step', message }),
+  });
 }

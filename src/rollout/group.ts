@@ -40,7 +40,7 @@ export async function openGroup(run: Run, plan: Plan, backup: RolloutBackup): Pr
   const provenBack = (reads: Knex) => proveRolledBack(run, reads, before, mark);
   // Under the lock, before the first change: the backup gets what was committed while it was proven.
   try {
-    await backup.catchUp(before);
+    await backup.catchUp(before, mark);
   } catch (error) {
     await plan.executor.rollbackGroup(async () => undefined).catch(() => undefined);
     await backup.discard().catch(() => undefined);

@@ -6,6 +6,7 @@ import { checkFreeSpace } from '../fs/free-space.ts';
 import type { AppliedMigration } from '../history/contract.ts';
 import type { MigrationFile } from '../migrator/migration-files.ts';
 import type { Plan } from './plan.ts';
+import { preflightBackupMethod } from './backup-method.ts';
 import { assertProjectConnectionSafe } from './project-connection.ts';
 import type { Run } from './run.ts';
 
@@ -24,10 +25,13 @@ export async function preflight(run: Run, plan: Plan): Promise<void> {
       cause: error,
     });
   });
-  const space = await checkFreeSpace(run.backupDir, await engine.size(), run.config.thresholds.freeSpaceFactor);
+  // A restore point's data stays on the server: the backup folder gets its small entry only.
+  const size = run.config.backups.method === 'restore-point' ? 0 : await engine.size();
+  const space = await checkFreeSpace(run.backupDir, size, run.config.thresholds.freeSpaceFactor);
   if (space.problem !== null) throw new GuardError('PREFLIGHT_FAILED', `${space.problem}; free space or set --backup-dir`);
   if (plan.files !== null) assertAppliedUnchanged(plan.applied, plan.files, run.source.kind === 'folder' && run.source.validateApplied);
   await assertProjectConnectionSafe(run);
+  await preflightBackupMethod(run, plan);
   await warnLongTransactions(run, plan);
 }
 

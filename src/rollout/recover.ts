@@ -13,6 +13,8 @@ import { recordedMigrations } from '../history/select.ts';
 import { keepPreRestoreCopy } from '../restore/pre-restore-copy.ts';
 import { prepareBackup } from '../restore/prepare.ts';
 import { restoreFull } from '../restore/restore-full.ts';
+import { RESTORE_POINT_EXTENSION, restorePointName } from '../backup/restore-point.ts';
+import { backupStem } from '../backup/identity.ts';
 import { changedDatabase, clearJournal, journalPath, readJournal, type JournalEntry, type RunState } from './journal.ts';
 
 export interface Recovery {
@@ -27,7 +29,12 @@ export interface Recovery {
 }
 
 /** What an operator does when no automatic restore can be trusted. */
-export function manualRestoreAdvice(engine: Pick<Engine, 'manualRestore' | 'sidecar'>, backup: string): string {
+export function manualRestoreAdvice(engine: Pick<Engine, 'manualRestore' | 'sidecar' | 'name'>, backup: string): string {
+  // A restore point is put back by the archive tool, the whole cluster with the server stopped.
+  if (backup.endsWith(RESTORE_POINT_EXTENSION)) {
+    const point = restorePointName(backup, backupStem(engine.name));
+    return `stop the application and the server, restore the cluster to restore point ${point} with your archive tool (pgBackRest: pgbackrest --stanza=<stanza> --delta --type=name --target=${point} --target-action=promote restore), start the server, then delete ${journalPath(engine)}`;
+  }
   return `stop the application, run: ${engine.manualRestore(backup)} then delete ${journalPath(engine)}`;
 }
 

@@ -12,6 +12,7 @@ import type { MigrationLayout, MigrationNaming } from '../migrator/migration-fil
 import { umzugHistory } from '../history/user-umzug.ts';
 import { loadProjectUmzug, type ProjectUmzug } from '../migrator/project-umzug.ts';
 import { hookRunner, type HookRunner } from '../hooks/hook-runner.ts';
+import { requireBackupMethod } from '../backup/method.ts';
 import { DOWN, UP, type Direction } from './direction.ts';
 import type { MigrateReport, Phase, Timings } from './report.ts';
 import type { Selection } from './select-migrations.ts';
@@ -81,6 +82,7 @@ export interface Run {
 /** The run's fixed facts. Paths are absolute from here on: a journal must still point right from another cwd. */
 export async function startRun(options: MigrateOptions): Promise<Run> {
   const engine = await engineFor(options.database, { stateDir: options.backupDir, kind: options.engine, directUrl: options.directUrl });
+  requireBackupMethod(engine, options.config);
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const settings = options.migrations ?? folderSettings(options.migrationsDir);
   // The database's own crash recovery comes first, alone on one connection, before anything else
@@ -101,7 +103,7 @@ export async function startRun(options: MigrateOptions): Promise<Run> {
     signal: options.signal,
     emit,
     hooks: hookRunner({
-      hooks: options.config.hooks,
+      hooks: { ...options.config.hooks, verifyCommand: options.config.backups.verifyCommand },
       cwd: options.cwd ?? process.cwd(),
       env: { MIGRATE_GUARD_DATABASE: engine.name },
       emit,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load.ts';
 import * as v from 'valibot';
-import { configSchema } from '../../src/config/schema.ts';
+import { configSchema, withBackupEnv } from '../../src/config/schema.ts';
 import { DEFAULT_RETENTION } from '../../src/backup/retention.ts';
 import { thrownBy } from '../helpers/errors.ts';
 
@@ -23,7 +23,14 @@ const README_DEFAULTS = {
   },
   thresholds: { freeSpaceFactor: 2, largeTableRows: 100_000, longLockMs: 2_000 },
   review: { allow: [] },
-  backups: { compress: { daily: true, weekly: true, monthly: true }, gzipLevel: 1 },
+  backups: {
+    compress: { daily: true, weekly: true, monthly: true },
+    gzipLevel: 1,
+    method: 'pg_dump',
+    archiveTimeoutMs: 60_000,
+    verifyCommand: null,
+    restorePointDrill: 'pgbackrest --pg1-path={dataDir} --type=name --target={point} --target-action=promote restore',
+  },
   health: { maxAgeHours: 26, sizeChangePercent: 20, drillMaxAgeDays: 35, scrubMaxAgeHours: 26 },
   archive: { replica: null, syncInterval: '1s', maxLagSeconds: 60 },
   retention: { dailyDays: 30, hotDays: 7, weeklyWeeks: 12, monthlyMonths: 12 },
@@ -84,10 +91,7 @@ describe('resolveConfig: defaults', () => {
       manual: true,
       hot: false,
     });
-    expect(resolveConfig({ backups: { gzipLevel: 6 } }).backups).toEqual({
-      compress: { daily: true, weekly: true, monthly: true },
-      gzipLevel: 6,
-    });
+    expect(resolveConfig({ backups: { gzipLevel: 6 } }).backups).toEqual({ ...README_DEFAULTS.backups, gzipLevel: 6 });
   });
 
   it('keeps what a project gives: smoke queries, custom checks as functions', async () => {
@@ -164,5 +168,17 @@ describe('resolveConfig: refusals', () => {
   it('refuses a config that is not an object', () => {
     expect(refusal('checks')).toContain('(root)');
     expect(refusal([])).toContain('(root)');
+  });
+});
+
+describe('MIGRATE_GUARD_BACKUP_METHOD', () => {
+  it('sets backups.method over the config, and refuses anything but pg_dump or restore-point in one line', () => {
+    const config = resolveConfig({ backups: { method: 'pg_dump' } });
+    expect(withBackupEnv(config, { MIGRATE_GUARD_BACKUP_METHOD: 'restore-point' }).backups.method).toBe('restore-point');
+    expect(withBackupEnv(config, { MIGRATE_GUARD_BACKUP_METHOD: ' ' }).backups.method).toBe('pg_dump');
+    expect(withBackupEnv(config, {})).toBe(config);
+    expect(() => withBackupEnv(config, { MIGRATE_GUARD_BACKUP_METHOD: 'wal-g' })).toThrow(
+      'MIGRATE_GUARD_BACKUP_METHOD=wal-g: expected pg_dump or restore-point',
+    );
   });
 });

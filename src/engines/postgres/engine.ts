@@ -20,6 +20,7 @@ import { pgRehearsal, pgSnapshot, provePgDump, readPgDump } from './snapshot.ts'
 import { splitPostgresSql } from './sql-split.ts';
 import { pgStatementFailure, runPgStatement } from './statement.ts';
 import { exportPgTable, replacePgTable } from './table.ts';
+import { pgRestorePoints } from './restore-point.ts';
 
 /** How the registry builds PostgreSQL engines (see postgresDescriptor.load). */
 export const postgresModule: EngineModule = {
@@ -196,6 +197,9 @@ export function postgresEngine(databaseUrl: string, options: PgEngineOptions): E
       const code = (error as { code?: string }).code;
       return code === 'XX001' || code === 'XX002' ? code : null;
     },
+
+    // backups.method 'restore-point' (see restore-point.ts); a restored copy is read as a database of its own.
+    restorePoints: pgRestorePoints(url, name, database, (restored) => postgresEngine(restored, { stateDir, sessionProven: true })),
   };
   return engine;
 }
