@@ -65,7 +65,9 @@ async function measure(command: string, args: readonly string[], options: { cwd?
 
 const sh = (script: string) => measure('bash', ['-c', script]);
 const median = (samples: readonly Sample[]) => [...samples].sort((a, b) => a.seconds - b.seconds)[Math.floor(samples.length / 2)]!;
-const maxOf = (samples: readonly Sample[], key: 'rssKb' | 'anonKb') => Math.max(...samples.map((s) => s[key] ?? 0));
+// Null when no sample measured it (the restore-point row reads its time from a report, not a process).
+const maxOf = (samples: readonly Sample[], key: 'rssKb' | 'anonKb') =>
+  samples.some((s) => s[key] !== null) ? Math.max(...samples.map((s) => s[key] ?? 0)) : null;
 
 async function repeat(setup: (() => Promise<void>) | null, run: () => Promise<Sample>): Promise<Sample[]> {
   const samples: Sample[] = [];
