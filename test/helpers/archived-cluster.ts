@@ -131,6 +131,8 @@ export async function createArchivedCluster(prefix: string): Promise<ArchivedClu
     async drop() {
       await execa('pg_dropcluster', [String(MAJOR), name, '--stop'], { reject: false });
       await rm(dir, { recursive: true, force: true });
+      // pg_dropcluster keeps the cluster's (empty) conf.d folder under /etc/postgresql.
+      await rm(`/etc/postgresql/${MAJOR}/${name}`, { recursive: true, force: true });
     },
   };
   try {
