@@ -77,3 +77,42 @@ function oneLine(sql: string): string {
   const flat = sql.replace(/\s+/g, ' ').trim();
   return flat.length > 120 ? `${flat.slice(0, 117)}...` : flat;
 }
+
+const UNKNOWN: StatementEffect = { kind: 'unknown' };
+
+/** Comments and blanks before a statement's first word. */
+const LEADING = /^(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
+
+/** First words of a statement that can write a table of the database. */
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'REPLACE', 'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'COPY', 'LOAD', 'RENAME']);
+
+/** A data-modifying verb anywhere in a statement (`WITH gone AS (DELETE …) SELECT …`). */
+const MODIFIES = /\b(?:INSERT|UPDATE|DELETE|MERGE|REPLACE)\b/i;
+
+/** A statement's first word, upper case (null when it has none). */
+export function firstWord(sql: string): string | null {
+  return /^[A-Za-z]+/.exec(sql.replace(LEADING, ''))?.[0].toUpperCase() ?? null;
+}
+
+/**
+ * A server engine's classifier built on a file engine's grammar (SQLite's), which calls "read"
+ * what writes only another database file: a name with a schema in front (`public.items`,
+ * `` `app`.`items` ``), a temporary table. On a server those are tables of the same database (or
+ * of one the run can reach), and a common table expression may delete, update or insert, which
+ * SQLite's cannot. So a statement the base reads as a read but whose first word writes, or a
+ * SELECT/WITH that carries a data-modifying verb, counts as unknown: the checks then cover every
+ * table, and no row is lost unnoticed.
+ */
+export function distrustReads(base: StatementClassifier): StatementClassifier {
+  return {
+    classify(sql) {
+      const effect = base.classify(sql);
+      if (effect.kind !== 'read') return effect;
+      const verb = firstWord(sql);
+      if (verb === null) return effect;
+      if (verb === 'WITH' || verb === 'SELECT') return MODIFIES.test(sql) ? UNKNOWN : effect;
+      return WRITES.has(verb) ? UNKNOWN : effect;
+    },
+    turnsForeignKeysOn: (sql) => base.turnsForeignKeysOn(sql),
+  };
+}

@@ -67,10 +67,11 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
             const [row] = (await db(table).max({ latest: 'batch' })) as { latest: number | null }[];
             batch = (row?.latest ?? 0) + 1;
           }
-          const [inserted] = (await db(table).insert({ name: entry.name, batch, migration_time: new Date() }, ['id'])) as (
-            { id: number } | number
-          )[];
-          const knexId = typeof inserted === 'object' ? inserted.id : (inserted ?? null);
+          // Inserted without RETURNING, which not every database has (knex warns on stdout where it
+          // is missing, which would break --json), then read back: the id knex gave this row.
+          await db(table).insert({ name: entry.name, batch, migration_time: new Date() });
+          const [inserted] = (await db(table).where({ name: entry.name }).max({ id: 'id' })) as { id: number | string | null }[];
+          const knexId = inserted?.id === null || inserted?.id === undefined ? null : Number(inserted.id);
           await db(KNEX_CHECKSUMS_TABLE).where({ name: entry.name }).delete();
           await db(KNEX_CHECKSUMS_TABLE).insert({
             name: entry.name,
