@@ -4,6 +4,7 @@ import type { ErrorRecogniser } from '../errors.ts';
 import type { EngineFinding, EngineKind } from './contract.ts';
 import { refuseUnparsableCredentials } from './credentials.ts';
 import { schemeOf, type EngineDescriptor, type EngineSettings } from './descriptor.ts';
+import { mysqlDescriptor } from './mysql/descriptor.ts';
 import { postgresDescriptor } from './postgres/descriptor.ts';
 import { sqliteDescriptor } from './sqlite/descriptor.ts';
 
@@ -14,7 +15,7 @@ import { sqliteDescriptor } from './sqlite/descriptor.ts';
  * `engineFor` loads that engine's code (`descriptor.load()`) and builds it, its driver loaded on
  * first use. The first engine that takes plain paths is the default (`./database.db`).
  */
-export const ENGINES: readonly EngineDescriptor[] = [sqliteDescriptor, postgresDescriptor];
+export const ENGINES: readonly EngineDescriptor[] = [sqliteDescriptor, postgresDescriptor, mysqlDescriptor];
 
 /** A registered engine's descriptor. */
 export type RegisteredEngine = EngineDescriptor;
@@ -57,9 +58,7 @@ export function isDatabaseBusy(error: unknown): boolean {
  * refused in one line, never taken for another engine (a `mysql2` knexfile once migrated a new
  * SQLite file instead). An engine that lands moves from here to ENGINES.
  */
-const NOT_YET: readonly { readonly label: string; readonly schemes: readonly string[]; readonly knexClients: readonly string[] }[] = [
-  { label: 'MySQL/MariaDB', schemes: ['mysql', 'mariadb'], knexClients: ['mysql', 'mysql2'] },
-];
+const NOT_YET: readonly { readonly label: string; readonly schemes: readonly string[]; readonly knexClients: readonly string[] }[] = [];
 
 /** The engine that `kind` names. */
 export function descriptorOf(kind: EngineKind): RegisteredEngine {
