@@ -130,7 +130,7 @@ const manifestSchema = v.looseObject({
   compressedSha256: v.nullable(sha256Hex),
   verified: v.boolean(),
   verifiedAt: v.nullable(v.string()),
-  engine: v.picklist(['sqlite', 'postgres']),
+  engine: v.picklist(['sqlite', 'postgres', 'mysql']),
   engineVersion: v.string(),
   schemaHash: v.string(),
   tables: v.record(v.string(), count),

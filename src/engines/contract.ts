@@ -8,7 +8,7 @@ import type { FileMode } from '../fs/file-mode.ts';
  * keeps PostgreSQL in view (a snapshot is a `pg_dump`, proving it is a scratch `pg_restore`, the
  * lock an advisory lock), so nothing above this seam names a file format, a PRAGMA or a driver.
  */
-export type EngineKind = 'sqlite' | 'postgres';
+export type EngineKind = 'sqlite' | 'postgres' | 'mysql';
 
 /** `full` reads every page and index entry; `quick` checks structure without cross-checking indexes. */
 export type IntegrityLevel = 'full' | 'quick';

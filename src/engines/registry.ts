@@ -3,6 +3,7 @@ import { redact } from '../redact.ts';
 import type { EngineKind } from './contract.ts';
 import { refuseUnparsableCredentials } from './credentials.ts';
 import { schemeOf, type EngineDescriptor } from './descriptor.ts';
+import { mysqlDescriptor } from './mysql/descriptor.ts';
 import { postgresDescriptor } from './postgres/descriptor.ts';
 import { sqliteDescriptor } from './sqlite/descriptor.ts';
 
@@ -11,16 +12,14 @@ import { sqliteDescriptor } from './sqlite/descriptor.ts';
  * code): the registry decides which engine a `--db`, `DATABASE_URL` or knexfile names, once,
  * and `Locations` carries the kind; `engineFor` builds that engine, loading its driver on first use.
  */
-export const ENGINES: readonly EngineDescriptor[] = [sqliteDescriptor, postgresDescriptor];
+export const ENGINES: readonly EngineDescriptor[] = [sqliteDescriptor, postgresDescriptor, mysqlDescriptor];
 
 /**
  * Databases people name that this version does not run yet. They are recognised so that they are
  * refused in one line, never taken for another engine (a `mysql2` knexfile once migrated a new
  * SQLite file instead). An engine that lands moves from here to ENGINES.
  */
-const NOT_YET: readonly { readonly label: string; readonly schemes: readonly string[]; readonly knexClients: readonly string[] }[] = [
-  { label: 'MySQL/MariaDB', schemes: ['mysql', 'mariadb'], knexClients: ['mysql', 'mysql2'] },
-];
+const NOT_YET: readonly { readonly label: string; readonly schemes: readonly string[]; readonly knexClients: readonly string[] }[] = [];
 
 /** The engine that `kind` names. */
 export function descriptorOf(kind: EngineKind): EngineDescriptor {

@@ -3,6 +3,7 @@ import { GuardError } from '../errors.ts';
 import type { Engine, EngineKind } from './contract.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
+import { mysqlEngine } from './mysql/engine.ts';
 import { configurePgRoles } from './postgres/roles.ts';
 import { descriptorOf, engineOfLocation } from './registry.ts';
 
@@ -30,6 +31,7 @@ const BUILDERS: Readonly<Record<EngineKind, (database: string, options: EngineOp
   sqlite: (database) => sqliteEngine(path.resolve(database)),
   postgres: (database, options) =>
     postgresEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups'), directUrl: options.directUrl }),
+  mysql: (database, options) => mysqlEngine(database, { stateDir: path.resolve(options.stateDir ?? 'backups') }),
 };
 
 /** The engine for a database as `Locations` names it: its `engine` kind, and its `database` (a path, a URL). */
@@ -53,13 +55,12 @@ export function engineForBackup(kind: EngineKind, source: string, database: stri
   // Only the engine's reads of a snapshot file are used: its `source` is a name, never opened. It needs no server: a DIRECT_URL is not for it.
   if (kind === 'sqlite')
     return engineFor(descriptorOf('sqlite').takes(source) ? source : 'backup.db', { ...options, kind: 'sqlite', directUrl: null });
-  if (database === undefined || (options.kind ?? engineOfLocation(database, 'database').kind) !== 'postgres') {
-    throw new GuardError(
-      'USAGE',
-      `${source} is a PostgreSQL dump: it is proven on a PostgreSQL server; give the database (--db / DATABASE_URL)`,
-    );
+  const label = descriptorOf(kind).labels.snapshot;
+  const server = descriptorOf(kind).label;
+  if (database === undefined || (options.kind ?? engineOfLocation(database, 'database').kind) !== kind) {
+    throw new GuardError('USAGE', `${source} is a ${label}: it is proven on a ${server} server; give the database (--db / DATABASE_URL)`);
   }
-  return engineFor(database, { ...options, kind: 'postgres' });
+  return engineFor(database, { ...options, kind });
 }
 
 /**
