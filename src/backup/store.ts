@@ -37,8 +37,8 @@ export interface ListOptions {
   readonly now?: Date;
 }
 
-/** A SQLite backup (`.db`) or a PostgreSQL dump (`.dump`), gzipped or not; temporary files are hidden. */
-const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump)(\.gz)?$/.test(name);
+/** A SQLite backup (`.db`), a PostgreSQL dump (`.dump`) or a MySQL/MariaDB dump (`.sql`), gzipped or not; temporary files are hidden. */
+const isBackupFile = (name: string) => !name.startsWith('.') && /\.(db|dump|sql)(\.gz)?$/.test(name);
 
 /**
  * Every backup under the backup folder's kind folders, newest first; with `owner`, only that
