@@ -67,9 +67,10 @@ export function knexTableHistory(engine: Pick<Engine, 'listTables' | 'quote'>, t
             const [row] = (await db(table).max({ latest: 'batch' })) as { latest: number | null }[];
             batch = (row?.latest ?? 0) + 1;
           }
-          const [inserted] = (await db(table).insert({ name: entry.name, batch, migration_time: new Date() }, ['id'])) as (
-            { id: number } | number
-          )[];
+          // MySQL has no RETURNING (knex warns on stdout when asked): its insert gives the new id as it is.
+          const row = { name: entry.name, batch, migration_time: new Date() };
+          const mysql = /^mysql/.test(String((db.client as { dialect?: unknown }).dialect));
+          const [inserted] = (await (mysql ? db(table).insert(row) : db(table).insert(row, ['id']))) as ({ id: number } | number)[];
           const knexId = typeof inserted === 'object' ? inserted.id : (inserted ?? null);
           await db(KNEX_CHECKSUMS_TABLE).where({ name: entry.name }).delete();
           await db(KNEX_CHECKSUMS_TABLE).insert({
