@@ -42,18 +42,28 @@ export async function dumpDatabase(
   loadInto: MyServer | null,
   signal?: AbortSignal,
 ): Promise<{ readonly dumped: Promise<{ readonly sha256: string }>; readonly loaded: Promise<ToolResult> | null }> {
+  // The loader is started first and piped before the dump's first byte flows: it must see them all.
+  const load = loadInto === null ? null : await startTool('client', loadInto, loadArgs(loadInto), signal);
   const dump = await startTool('dump', server, [...DUMP_ARGS, '--', server.database], signal);
   const tap = hashingTap();
   const file = createWriteStream(target, { mode: PRIVATE_FILE_MODE, flags: 'w' });
-  dump.child.stdout!.pipe(tap).pipe(file);
+  let fed = 0;
   let loaded: Promise<ToolResult> | null = null;
-  if (loadInto !== null) {
-    const load = await startTool('client', loadInto, loadArgs(loadInto), signal);
+  if (load !== null) {
+    const stdin = load.child.stdin!;
     // A load that stops early (a failed statement) closes its stdin: the dump goes on to the file.
-    load.child.stdin!.on('error', () => tap.unpipe(load.child.stdin!));
-    tap.pipe(load.child.stdin!);
-    loaded = load.done;
+    stdin.on('error', () => tap.unpipe(stdin));
+    tap.on('data', (chunk: Buffer) => {
+      if (stdin.writable) fed += chunk.length;
+    });
+    tap.pipe(stdin);
+    // Loaded means: every byte of the dump went into the load, and the load succeeded.
+    loaded = Promise.all([load.done, finished(file).catch(() => undefined)]).then(([result]) =>
+      result.ok && fed !== tap.bytes() ? { ok: false, detail: `the load received ${fed} of the dump's ${tap.bytes()} bytes` } : result,
+    );
   }
+  tap.pipe(file);
+  dump.child.stdout!.pipe(tap);
   const dumped = (async () => {
     const [result] = await Promise.all([dump.done, finished(file)]);
     if (!result.ok) throw new Error(result.detail);
@@ -92,5 +102,20 @@ export async function isCompleteDump(file: string): Promise<boolean> {
   }
 }
 
-/** A dump of ours starts with the tool's own header line. */
-export const DUMP_HEADERS = ['-- MariaDB dump', '-- MySQL dump'] as const;
+/**
+ * A dump starts with the tool's own header line: first, or (MariaDB since 10.5.25, 10.11.8…)
+ * after the `/*M!999999\\- enable the sandbox mode *\/` line, which a MariaDB client reads as
+ * "run no shell command from here on".
+ */
+export async function isDump(file: string): Promise<boolean> {
+  const handle = await open(file, 'r').catch(() => null);
+  if (handle === null) return false;
+  try {
+    const head = Buffer.alloc(256);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const lines = head.subarray(0, bytesRead).toString('utf8').split('\n').slice(0, 2);
+    return lines.some((line) => /^-- (MariaDB|MySQL) dump /.test(line));
+  } finally {
+    await handle.close();
+  }
+}

@@ -4,11 +4,11 @@ import { GuardError } from '../../errors.ts';
 import { fsyncPath, writeStreamAtomic } from '../../fs/atomic.ts';
 import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
 import { sha256File } from '../../fs/hash.ts';
-import { removeIfPresent, startsWith } from '../../fs/paths.ts';
+import { removeIfPresent } from '../../fs/paths.ts';
 import { redact } from '../../redact.ts';
 import type { AppliedReader, Engine, Reader, ScratchDatabase, SnapshotProof } from '../contract.ts';
 import { MyConnection, myString, quoteMy, withMy } from './connection.ts';
-import { DUMP_HEADERS, dumpDatabase, loadDump, type ToolResult } from './dump.ts';
+import { DUMP_TRAILER, dumpDatabase, isCompleteDump, isDump, loadDump, type ToolResult } from './dump.ts';
 import { openMyKnex } from './knex.ts';
 import { acquireMyLock } from './lock.ts';
 import { swapTables, writeMark } from './restore.ts';
@@ -156,10 +156,7 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
       // The facts are the proof's, read from the load of these very bytes (see snapshotToProve).
       return null;
     },
-    async isSnapshot(file) {
-      for (const header of DUMP_HEADERS) if (await startsWith(file, Buffer.from(header, 'utf8'))) return true;
-      return false;
-    },
+    isSnapshot: isDump,
     async proveSnapshot(file, applied, signal) {
       const pipedProof = piped.get(file);
       if (pipedProof) {
@@ -301,6 +298,10 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
       try {
         const [{ sha256 }, result] = await Promise.all([dumped, loaded!]);
         if (!result.ok) return { integrity: result, facts: null, unreadable: result.detail, objects: [], sha256 };
+        if (!(await isCompleteDump(target))) {
+          const detail = `the dump does not end with "${DUMP_TRAILER}": it is cut short`;
+          return { integrity: { ok: false, detail }, facts: null, unreadable: detail, objects: [], sha256 };
+        }
         return { ...(await proofOf(scratch.engine, applied)), sha256 };
       } finally {
         await scratch.drop().catch(() => undefined);

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { GuardError } from '../../errors.ts';
 import { writeFileAtomic } from '../../fs/atomic.ts';
+import { makePrivateDir } from '../../fs/file-mode.ts';
 import { removeIfPresent } from '../../fs/paths.ts';
 import type { RunLock } from '../contract.ts';
 import { MyConnection } from './connection.ts';
@@ -43,6 +45,7 @@ export async function acquireMyLock(server: MyServer, command: string, holderFil
       command,
       since: new Date().toISOString(),
     };
+    await makePrivateDir(path.dirname(holderFile)).catch(() => undefined);
     await writeFileAtomic(holderFile, `${JSON.stringify(record)}\n`).catch(() => undefined);
   } catch (error) {
     await connection.close();
