@@ -4,7 +4,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseReport, waitForFile, type TempProject } from '../helpers/project.ts';
 import { addItem, changeThenThrow, createItems, partialThenThrow, waitUntilReleased } from '../helpers/migrations.ts';
-import { postgresDatabase, sampleLocks, sqliteCopy, sqliteDatabase, type LockSeen, type TestDatabase } from '../helpers/databases.ts';
+import {
+  mysqlDatabase,
+  postgresDatabase,
+  sampleLocks,
+  sqliteCopy,
+  sqliteDatabase,
+  type LockSeen,
+  type TestDatabase,
+} from '../helpers/databases.ts';
 import { useMigratedDatabase, type DatabaseMaker } from '../helpers/use-database.ts';
 
 /**
@@ -17,7 +25,13 @@ import { useMigratedDatabase, type DatabaseMaker } from '../helpers/use-database
 type Bug = 'dry-run-bindings';
 
 interface EngineRow extends DatabaseMaker {
-  readonly name: 'sqlite' | 'postgres';
+  readonly name: 'sqlite' | 'postgres' | 'mysql';
+  /**
+   * How a migration that fails inside its transaction is undone: `rollback` where DDL is
+   * transactional; `restore` on MySQL/MariaDB, where DDL commits implicitly and every run goes
+   * migration by migration, a failure restoring the backup.
+   */
+  readonly undo: 'rollback' | 'restore';
   /** A backup's extension (before `.gz`). */
   readonly extension: string;
   /** What the refusal of a second run must name: the first run's lock holder. */
@@ -44,6 +58,7 @@ const ENGINES: readonly EngineRow[] = [
     archiveRefusal: null,
     bugs: [],
     sampleLocks: null,
+    undo: 'rollback',
   },
   {
     name: 'postgres',
@@ -62,6 +77,23 @@ const ENGINES: readonly EngineRow[] = [
     archiveRefusal: /pgBackRest or WAL-G/,
     bugs: [],
     sampleLocks,
+    undo: 'rollback',
+  },
+  {
+    name: 'mysql',
+    fresh: () => mysqlDatabase(),
+    copy: (template) => mysqlDatabase('mg_mysql_cli', { template }),
+    extension: '.sql',
+    // A named lock (GET_LOCK): held by a server connection, and the holder file names the run's pid.
+    async holder(db, firstRunPid) {
+      const [lock] = await db.query<{ id: string | null }>(`SELECT IS_USED_LOCK('migrate-guard:${db.name}') AS id`);
+      expect(lock?.id).not.toBeNull();
+      return [`connection ${lock!.id}`, `pid ${firstRunPid}`];
+    },
+    archiveRefusal: /mariadb-binlog/,
+    bugs: [],
+    sampleLocks: null,
+    undo: 'restore',
   },
 ];
 
@@ -99,12 +131,12 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
   });
 
   describe('migrate', () => {
-    it('rolls back a failing migration (exit 2, undo rollback): schema and rows exactly as before', async () => {
+    it(`undoes a failing migration (exit 2, undo ${row.undo}): schema and rows exactly as before`, async () => {
       const before = await db.dump();
       await project.writeMigration('002_gamma.ts', addItem('gamma'));
       await project.writeMigration('003_broken.ts', changeThenThrow);
       const report = await reportOf(['migrate'], 2);
-      expect(report).toMatchObject({ ok: false, restored: true, undo: 'rollback', applied: [], restoreError: null });
+      expect(report).toMatchObject({ ok: false, restored: true, undo: row.undo, applied: [], restoreError: null });
       expect(report.failed).toMatchObject({ migration: '003_broken', phase: 'migrate', message: expect.stringContaining('boom') });
       expect(report.migrations).toEqual([
         expect.objectContaining({ name: '002_gamma', status: 'rolled-back' }),
@@ -114,7 +146,7 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       expect(await db.tables()).not.toContain('half_done');
     });
 
-    it('rolls back when a custom check from migrate-guard.config.mjs fails (exit 2)', async () => {
+    it('undoes the run when a custom check from migrate-guard.config.mjs fails (exit 2)', async () => {
       await writeFile(
         path.join(project.dir, 'migrate-guard.config.mjs'),
         `export default { checks: { custom: [
@@ -124,7 +156,7 @@ describe.each(ENGINES)('$name, through the CLI', (row) => {
       const before = await db.dump();
       await project.writeMigration('002_gamma.ts', addItem('gamma'));
       const report = await reportOf(['migrate'], 2);
-      expect(report).toMatchObject({ restored: true, undo: 'rollback', failed: { migration: null, phase: 'check' } });
+      expect(report).toMatchObject({ restored: true, undo: row.undo, failed: { migration: null, phase: 'check' } });
       expect(report.checks).toContainEqual({ name: 'custom:no-gamma', ok: false, detail: 'gamma is not allowed' });
       expect(await db.dump()).toBe(before);
     });

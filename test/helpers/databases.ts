@@ -215,3 +215,132 @@ export async function sampleLocks<T>(
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   }
 }
+
+/** The MariaDB (or MySQL) server the tests use: root without a password. */
+export const MY_SERVER = process.env.MIGRATE_GUARD_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306';
+
+/** A connection to the test server (`database` null: none selected), several statements a query allowed. */
+async function myConnect(database: string | null) {
+  const { createConnection } = await import('mysql2/promise');
+  const server = new URL(MY_SERVER);
+  return createConnection({
+    host: server.hostname,
+    port: Number(server.port || 3306),
+    user: decodeURIComponent(server.username || 'root'),
+    ...(server.password ? { password: decodeURIComponent(server.password) } : {}),
+    ...(database === null ? {} : { database }),
+    multipleStatements: true,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
+}
+
+async function withMyTest<T>(database: string | null, work: (connection: Awaited<ReturnType<typeof myConnect>>) => Promise<T>): Promise<T> {
+  const connection = await myConnect(database);
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** The client tools' connection options for the test server (no password on it). */
+function myToolArgs(): string[] {
+  const server = new URL(MY_SERVER);
+  return [
+    `--host=${server.hostname}`,
+    `--port=${server.port || 3306}`,
+    '--protocol=TCP',
+    `--user=${decodeURIComponent(server.username || 'root')}`,
+  ];
+}
+
+/**
+ * A new MySQL/MariaDB database of its own (empty, or a copy of `template` made with mariadb-dump
+ * piped into the client: MySQL has no CREATE DATABASE … TEMPLATE), dropped by `drop`.
+ */
+export async function mysqlDatabase(prefix = 'mg_mysql_cli', options: { readonly template?: TestDatabase } = {}): Promise<TestDatabase> {
+  const name = uniqueDatabaseName(prefix);
+  await withMyTest(null, (connection) => connection.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`));
+  if (options.template) {
+    const dump = execa('mariadb-dump', [
+      ...myToolArgs(),
+      '--single-transaction',
+      '--routines',
+      '--triggers',
+      '--events',
+      options.template.name,
+    ]);
+    await execa('mariadb', [...myToolArgs(), `--database=${name}`], { input: (await dump).stdout });
+  }
+  return myDatabaseAt(`${MY_SERVER}/${name}`, name);
+}
+
+function myDatabaseAt(url: string, name: string): TestDatabase {
+  const query = <T>(sql: string) =>
+    withMyTest(name, async (connection) => {
+      const [rows] = await connection.query(sql);
+      return (Array.isArray(rows) ? rows : []) as T[];
+    });
+  return {
+    url,
+    name,
+    exec: (sql) => withMyTest(name, async (connection) => void (await connection.query(sql))),
+    query,
+    dump: () => myLogicalDump(query),
+    async tables() {
+      return (
+        await query<{ name: string }>(
+          "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
+        )
+      ).map((row) => row.name);
+    },
+    async querySnapshot<T>(file: string, sql: string) {
+      const scratch = await mysqlDatabase('mg_mysql_snapshot');
+      try {
+        const loaded = await execa('mariadb', [...myToolArgs(), '--binary-mode', `--database=${scratch.name}`], {
+          inputFile: file,
+          reject: false,
+          all: true,
+        });
+        if (loaded.exitCode !== 0) throw new Error(`loading ${file} failed: ${loaded.all}`);
+        return await scratch.query<T>(sql);
+      } finally {
+        await scratch.drop();
+      }
+    },
+    drop: () => withMyTest(null, async (connection) => void (await connection.query(`DROP DATABASE IF EXISTS \`${name}\``))),
+  };
+}
+
+/**
+ * Columns, indexes, foreign keys, views and triggers of the database, then every row of every
+ * table (as JSON, ordered). AUTO_INCREMENT counters are left out: a restore of a dump puts them
+ * back, but a rolled-back insert moves them on (a gap in the ids, no difference in the data).
+ */
+async function myLogicalDump(query: <T>(sql: string) => Promise<T[]>): Promise<string> {
+  const lines = async (sql: string) => (await query<{ line: string }>(sql)).map((row) => String(row.line));
+  const schema = [
+    ...(await lines(`SELECT CONCAT_WS(' ', 'column', table_name, column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'), extra) AS line
+                       FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position`)),
+    ...(await lines(`SELECT CONCAT_WS(' ', 'index', table_name, index_name, non_unique, seq_in_index, column_name) AS line
+                       FROM information_schema.statistics WHERE table_schema = DATABASE() ORDER BY table_name, index_name, seq_in_index`)),
+    ...(await lines(`SELECT CONCAT_WS(' ', 'key', table_name, constraint_name, column_name, referenced_table_name, referenced_column_name) AS line
+                       FROM information_schema.key_column_usage WHERE table_schema = DATABASE() AND referenced_table_name IS NOT NULL ORDER BY 1`)),
+    ...(await lines(
+      `SELECT CONCAT_WS(' ', 'view', table_name) AS line FROM information_schema.views WHERE table_schema = DATABASE() ORDER BY 1`,
+    )),
+    ...(await lines(
+      `SELECT CONCAT_WS(' ', 'trigger', trigger_name, action_statement) AS line FROM information_schema.triggers WHERE trigger_schema = DATABASE() ORDER BY 1`,
+    )),
+  ];
+  const tables = await lines(
+    "SELECT table_name AS line FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name",
+  );
+  for (const table of tables) {
+    const rows = await query<Record<string, unknown>>(`SELECT * FROM \`${table.replaceAll('`', '``')}\``);
+    for (const row of rows.map((entry) => JSON.stringify(entry)).sort()) schema.push(`${table} ${row}`);
+  }
+  return schema.join('\n');
+}
