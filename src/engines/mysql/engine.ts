@@ -104,10 +104,24 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
     create: () => onServer((connection) => connection.exec(`CREATE DATABASE ${quoteMy(database)} CHARACTER SET utf8mb4`)),
     async size() {
       return withMy(server, async (connection) => {
-        const [row] = await connection.all<{ bytes: string | null }>(
+        // data_length is InnoDB's estimate, refreshed with its statistics; the tablespace files'
+        // sizes are what the disk holds (MariaDB: INNODB_SYS_TABLESPACES, MySQL 8: INNODB_TABLESPACES).
+        const [estimate] = await connection.all<{ bytes: string | null }>(
           'SELECT SUM(data_length + index_length) AS bytes FROM information_schema.tables WHERE table_schema = DATABASE()',
         );
-        return Number(row?.bytes ?? 0);
+        let files = 0;
+        for (const view of ['INNODB_SYS_TABLESPACES', 'INNODB_TABLESPACES']) {
+          const rows = await connection
+            .all<{ bytes: string | null }>(`SELECT SUM(file_size) AS bytes FROM information_schema.${view} WHERE name LIKE ?`, [
+              `${database.replaceAll('\\', '\\\\').replaceAll('%', '\\%').replaceAll('_', '\\_')}/%`,
+            ])
+            .catch(() => null);
+          if (rows !== null) {
+            files = Number(rows[0]?.bytes ?? 0);
+            break;
+          }
+        }
+        return Math.max(files, Number(estimate?.bytes ?? 0));
       });
     },
     // A dump holds every row: only its owner reads it (there is no database file to take bits from).

@@ -1,4 +1,5 @@
-import knexFactory from 'knex';
+import { createRequire } from 'node:module';
+import knexFactory, { type Knex } from 'knex';
 import type { ChangedSet, KnexHandle, Reader } from '../contract.ts';
 import { WriteSet } from '../write-set.ts';
 import { withMy } from './connection.ts';
@@ -8,13 +9,13 @@ import type { MyServer } from './url.ts';
  * The knex instance migrations see on MySQL/MariaDB: knex's own `mysql2` client (mysql2 loaded on
  * first connect), one connection (pool max 1), values read as the application's knex reads them.
  * A signal kills that connection from another (the running statement ends with it, and a new
- * one is refused), so the migration's next statement fails.
+ * one is refused), and every later statement through this knex fails before it is sent.
  */
 export function openMyKnex(server: MyServer): KnexHandle {
   const threads = new Set<number>();
   let interrupted = false;
   const knex = knexFactory({
-    client: 'mysql2',
+    client: interruptibleClient(() => interrupted),
     connection: {
       ...(server.socket === null ? { host: server.host, port: server.port } : { socketPath: server.socket }),
       user: server.user,
@@ -65,4 +66,17 @@ async function changedSoFar(statements: ChangedSet, reader: Reader): Promise<Cha
   if (Number(reach?.hidden) === 1)
     return { ...statements, unknown: 'a written table has triggers or cascading foreign keys, whose writes no statement names' };
   return statements;
+}
+
+/** knex's mysql2 client, except that once `interrupted()` no statement is sent any more. */
+function interruptibleClient(interrupted: () => boolean): typeof Knex.Client {
+  const Client = createRequire(import.meta.url)('knex/lib/dialects/mysql2/index.js') as new (config: Knex.Config) => {
+    _query(connection: unknown, query: unknown): Promise<unknown>;
+  };
+  return class InterruptibleMysql2Client extends Client {
+    override _query(connection: unknown, query: unknown): Promise<unknown> {
+      if (interrupted()) return Promise.reject(new Error('interrupted by a signal: the migration stops here'));
+      return super._query(connection, query);
+    }
+  } as unknown as typeof Knex.Client;
 }
