@@ -9,6 +9,7 @@ import { sqliteEngine } from '../../src/engines/sqlite/engine.ts';
 import { postgresEngine } from '../../src/engines/postgres/engine.ts';
 import { withPg } from '../../src/engines/postgres/connection.ts';
 import { withDatabase } from '../../src/engines/postgres/url.ts';
+import { mysqlEngine } from '../../src/engines/mysql/engine.ts';
 import { GuardError, type GuardErrorCode } from '../../src/errors.ts';
 import { guardTableHistory } from '../../src/history/guard-table.ts';
 import { recordedMigrations } from '../../src/history/select.ts';
@@ -52,6 +53,8 @@ export type MakeEngine = (dir: string) => Promise<EngineFixture>;
 export interface Staging {
   readonly foreign: boolean;
   readonly damage: boolean;
+  /** Whether DDL rolls back with a transaction (not on MySQL/MariaDB: it commits implicitly). */
+  readonly transactionalDdl?: boolean;
 }
 
 const SQLITE_STAGING: Staging = { foreign: true, damage: true };
@@ -63,6 +66,7 @@ describeEngine(
   SQLITE_STAGING,
 );
 describeEngine('postgres', (dir) => postgresFixture(dir), { foreign: false, damage: false });
+describeEngine('mysql (MariaDB)', (dir) => mysqlFixture(dir), { foreign: false, damage: false, transactionalDdl: false });
 
 /** Standard SQL every engine in view runs: two tables, a foreign key, a default. */
 const SCHEMA = `
@@ -483,27 +487,30 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
     });
 
     describe('knex', () => {
-      it('gives a reader over a transaction that sees its uncommitted work; DDL rolls back with it', async () => {
-        await ready();
-        expect(engine.transactionalDdl).toBe(true);
-        const handle = await engine.openKnex();
-        try {
-          const rolledBack = handle.knex.transaction(async (trx) => {
-            await trx.raw('CREATE TABLE scratch (v INTEGER)');
-            await trx('parent').insert({ id: 3, name: 'three' });
-            const reader = engine.reader(trx);
-            expect(await engine.listTables(reader)).toEqual(['child', 'parent', 'scratch']);
-            expect(await reader.all('SELECT name FROM parent WHERE id = ?', [3])).toEqual([{ name: 'three' }]);
-            expect((await engine.facts(reader, noHistory)).tables).toEqual({ parent: 3, child: 2, scratch: 0 });
-            throw new Error('roll it back');
-          });
-          await expect(rolledBack).rejects.toThrow('roll it back');
-          expect(await engine.reader(handle.knex).all('SELECT name FROM parent ORDER BY id')).toEqual([{ name: 'one' }, { name: 'two' }]);
-        } finally {
-          await handle.destroy();
-        }
-        expect(await engine.read('readonly', (reader) => engine.listTables(reader))).toEqual(['child', 'parent']);
-      });
+      it.runIf(staging.transactionalDdl !== false)(
+        'gives a reader over a transaction that sees its uncommitted work; DDL rolls back with it',
+        async () => {
+          await ready();
+          expect(engine.transactionalDdl).toBe(true);
+          const handle = await engine.openKnex();
+          try {
+            const rolledBack = handle.knex.transaction(async (trx) => {
+              await trx.raw('CREATE TABLE scratch (v INTEGER)');
+              await trx('parent').insert({ id: 3, name: 'three' });
+              const reader = engine.reader(trx);
+              expect(await engine.listTables(reader)).toEqual(['child', 'parent', 'scratch']);
+              expect(await reader.all('SELECT name FROM parent WHERE id = ?', [3])).toEqual([{ name: 'three' }]);
+              expect((await engine.facts(reader, noHistory)).tables).toEqual({ parent: 3, child: 2, scratch: 0 });
+              throw new Error('roll it back');
+            });
+            await expect(rolledBack).rejects.toThrow('roll it back');
+            expect(await engine.reader(handle.knex).all('SELECT name FROM parent ORDER BY id')).toEqual([{ name: 'one' }, { name: 'two' }]);
+          } finally {
+            await handle.destroy();
+          }
+          expect(await engine.read('readonly', (reader) => engine.listTables(reader))).toEqual(['child', 'parent']);
+        },
+      );
 
       it(".sql statements: split by the engine's grammar, run as written, refused with the database's own message and code", async () => {
         await ready();
@@ -533,8 +540,10 @@ export function describeEngine(name: string, make: MakeEngine, staging: Staging)
             (error: unknown) => error,
           );
           const failure = engine.statementFailure(refused, statements[2]!.text);
-          expect(failure?.message).toMatch(/^(no such table: nowhere|relation "nowhere" does not exist)$/);
-          expect(failure?.code).toMatch(/^(SQLITE_ERROR|42P01)$/);
+          expect(failure?.message).toMatch(
+            /^(no such table: nowhere|relation "nowhere" does not exist|Table '\w+\.nowhere' doesn't exist)$/,
+          );
+          expect(failure?.code).toMatch(/^(SQLITE_ERROR|42P01|ER_NO_SUCH_TABLE)$/);
           expect(failure?.position === null || failure?.position === statements[2]!.text.indexOf('nowhere') + 1).toBe(true);
           expect(engine.statementFailure(new Error('not the database'), '')).toBeNull();
         } finally {
@@ -650,6 +659,55 @@ async function postgresFixture(dir: string): Promise<EngineFixture> {
     async close() {
       for (const database of [name, `${name}_other`]) {
         await withPg(server, (connection) => connection.exec(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
+      }
+    },
+  };
+}
+
+/**
+ * A database of its own on the real MariaDB server (127.0.0.1:3306, root without a password),
+ * created by the engine and dropped after the test. `MIGRATE_GUARD_TEST_MYSQL` points elsewhere.
+ */
+async function mysqlFixture(dir: string): Promise<EngineFixture> {
+  const server = process.env.MIGRATE_GUARD_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306';
+  const name = `mg_mysql_contract_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const { createConnection } = await import('mysql2/promise');
+  const connect = (database: string | null) => {
+    const url = new URL(server);
+    return createConnection({
+      host: url.hostname,
+      port: Number(url.port || 3306),
+      user: decodeURIComponent(url.username || 'root'),
+      ...(database === null ? {} : { database }),
+      multipleStatements: true,
+    });
+  };
+  const run = async (sql: string, enforce: boolean) => {
+    const connection = await connect(name);
+    try {
+      await connection.query(`${enforce ? '' : 'SET FOREIGN_KEY_CHECKS = 0;\n'}${sql}`);
+    } finally {
+      await connection.end();
+    }
+  };
+  return {
+    engine: mysqlEngine(`${server}/${name}`, { stateDir: dir }),
+    other: () => mysqlEngine(`${server}/${name}_other`, { stateDir: dir }),
+    seed: (sql) => run(sql, true),
+    seedUnchecked: (sql) => run(sql, false),
+    writeForeign: async () => undefined,
+    foreignCode: 'USAGE',
+    async fingerprint() {
+      const engine = mysqlEngine(`${server}/${name}`, { stateDir: dir });
+      return JSON.stringify(await engine.read('readonly', (reader) => contentOf(engine, reader)));
+    },
+    damaged: () => Promise.reject(new Error('a MariaDB database is not damaged from outside the server')),
+    async close() {
+      const connection = await connect(null);
+      try {
+        for (const database of [name, `${name}_other`]) await connection.query(`DROP DATABASE IF EXISTS \`${database}\``);
+      } finally {
+        await connection.end();
       }
     },
   };
