@@ -33,7 +33,8 @@ interface HolderRecord {
  * and command that hold it: a named lock carries no words of its own.
  */
 export async function acquireMyLock(server: MyServer, command: string, holderFile: string): Promise<RunLock> {
-  const connection = await MyConnection.open(server);
+  // A named lock is the server's, not a database's: taken before a fresh install creates the database.
+  const connection = await MyConnection.open(server, null);
   const name = lockName(server.database);
   try {
     const [taken] = await connection.all<{ locked: number | string | null }>('SELECT GET_LOCK(?, 0) AS locked', [name]);

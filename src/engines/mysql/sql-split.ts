@@ -32,10 +32,10 @@ export function splitMysqlSql(sql: string): SqlStatement[] {
     const c = sql[i]!;
     if (!hasCode) {
       // A client command: `DELIMITER <text>` on a line of its own, at a statement's start.
-      const command = /^DELIMITER[ \t]+(\S+)[^\n]*(\n|$)/iy;
+      const command = /DELIMITER[ \t]+(\S+)[^\n]*(\n|$)/iy;
       command.lastIndex = i;
       const match = command.exec(sql);
-      if (match && /^\s*$/.test(sql.slice(start, i))) {
+      if (match && sql.slice(sql.lastIndexOf('\n', i - 1) + 1, i).trim() === '') {
         delimiter = match[1]!;
         i = command.lastIndex;
         start = i;
