@@ -31,12 +31,19 @@ afterEach(async () => {
   await project.cleanup();
 });
 
-const SUPPORTED_CLIENTS = 'supported: sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL)';
-const SUPPORTED_LOCATIONS = 'supported: file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL)';
+const SUPPORTED_CLIENTS =
+  'supported: sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL); mysql2, mysql (MySQL/MariaDB)';
+const SUPPORTED_LOCATIONS =
+  'supported: file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL); mysql://, mariadb:// (MySQL/MariaDB)';
 
 describe('a database migrate-guard does not run is refused, exit 1, and nothing is created', () => {
   /** Runs `args`, expects the one-line refusal (human and --json), and that the project folder is untouched. */
-  async function expectRefused(args: readonly string[], env: Record<string, string | undefined>, message: RegExp) {
+  async function expectRefused(
+    args: readonly string[],
+    env: Record<string, string | undefined>,
+    message: RegExp,
+    code = 'ENGINE_UNSUPPORTED',
+  ) {
     const before = await tree(project.dir);
     const human = await project.run(args, { env });
     expect(human.exitCode, human.all).toBe(1);
@@ -50,16 +57,17 @@ describe('a database migrate-guard does not run is refused, exit 1, and nothing 
     expect(parseReport(json.stdout)).toMatchObject({
       ok: false,
       exitCode: 1,
-      error: { code: 'ENGINE_UNSUPPORTED', message: human.stderr.trim().replace(/^migrate-guard: /, '') },
+      error: { code, message: human.stderr.trim().replace(/^migrate-guard: /, '') },
     });
     expect(await tree(project.dir)).toEqual(before);
     expect(before).not.toContain('database.db');
     return human.stderr;
   }
 
-  // Regression (issue 19): Kutt's knexfile, with its connection object.
+  // Regression (issue 19): Kutt's knexfile, with its connection object, was taken for a SQLite
+  // file. It is MySQL/MariaDB now: a wrong password is refused in one line, nothing created.
   it.each(['migrate', 'status', 'backup'])(
-    "knexfile.js with client 'mysql2' (Kutt): %s says MySQL/MariaDB is not supported yet",
+    "knexfile.js with client 'mysql2' (Kutt) and a wrong password: %s is refused in one line, password redacted",
     async (command) => {
       await writeFile(
         path.join(project.dir, 'knexfile.js'),
@@ -68,7 +76,8 @@ describe('a database migrate-guard does not run is refused, exit 1, and nothing 
       const stderr = await expectRefused(
         [command],
         KNEXFILE_ONLY,
-        /knexfile\.js \(development\): client 'mysql2' is MySQL\/MariaDB, which is not supported yet by this version of migrate-guard; supported: sqlite3, better-sqlite3 \(SQLite\); pg, postgres, postgresql \(PostgreSQL\)\. Nothing was changed$/m,
+        /cannot connect to mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/kutt: Access denied for user 'root'@'[^']+' \(using password: YES\)/,
+        'USAGE',
       );
       expect(stderr).not.toContain('hunter2');
     },
@@ -87,13 +96,13 @@ describe('a database migrate-guard does not run is refused, exit 1, and nothing 
     expect(stderr).toContain(SUPPORTED_CLIENTS);
   });
 
-  it('DATABASE_URL=mysql://… says MySQL/MariaDB is not supported yet (it was taken for a file path)', async () => {
+  it('DATABASE_URL=mysql://… with a wrong password is refused in one line (it was once taken for a file path)', async () => {
     const stderr = await expectRefused(
       ['migrate'],
       { DATABASE_URL: 'mysql://root:hunter2@127.0.0.1:3306/kutt' },
-      /DATABASE_URL "mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/kutt": MySQL\/MariaDB is not supported yet by this version of migrate-guard; /,
+      /cannot connect to mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/kutt: Access denied/,
+      'USAGE',
     );
-    expect(stderr).toContain(SUPPORTED_LOCATIONS);
     expect(stderr).not.toContain('hunter2');
   });
 

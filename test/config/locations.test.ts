@@ -205,25 +205,15 @@ describe('resolveLocations: the engine, from what the user named', () => {
     const { message } = (await refusal.catch((error: unknown) => error)) as Error;
     expect(message).toMatch(
       new RegExp(
-        `^${source} "[^"]*": the scheme ${scheme}: is not a database migrate-guard supports; supported: file:, sqlite: or a path \\(SQLite\\); postgres://, postgresql:// \\(PostgreSQL\\) `,
+        `^${source} "[^"]*": the scheme ${scheme}: is not a database migrate-guard supports; supported: file:, sqlite: or a path \\(SQLite\\); postgres://, postgresql:// \\(PostgreSQL\\); mysql://, mariadb:// \\(MySQL/MariaDB\\) `,
       ),
     );
     expect(message).not.toContain('secret');
   });
 
-  it.each(['mysql://root:secret@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt'])(
-    'refuses %s: MySQL/MariaDB is recognised, not supported yet',
-    async (url) => {
-      const refusal = resolveLocations({}, { DATABASE_URL: url }, project.dir);
-      await expect(refusal).rejects.toMatchObject({
-        code: 'ENGINE_UNSUPPORTED',
-        message: expect.stringContaining(
-          'MySQL/MariaDB is not supported yet by this version of migrate-guard; supported: file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL). Nothing was changed',
-        ),
-      });
-      await expect(refusal).rejects.not.toMatchObject({ message: expect.stringContaining('secret') });
-    },
-  );
+  it.each(['mysql://root:secret@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt'])('takes %s as MySQL/MariaDB', async (url) => {
+    expect(await resolveLocations({}, { DATABASE_URL: url }, project.dir)).toMatchObject({ engine: 'mysql', database: url });
+  });
 });
 
 describe("resolveLocations: the knexfile's client", () => {
@@ -237,21 +227,20 @@ describe("resolveLocations: the knexfile's client", () => {
       code: 'ENGINE_UNSUPPORTED',
       message: expect.stringMatching(
         new RegExp(
-          `^${name.replace('.', '\\.')}.*: client '(oracledb|mssql)' is not a database migrate-guard supports; supported: sqlite3, better-sqlite3 \\(SQLite\\); pg, postgres, postgresql \\(PostgreSQL\\)\\. Nothing was changed$`,
+          `^${name.replace('.', '\\.')}.*: client '(oracledb|mssql)' is not a database migrate-guard supports; supported: sqlite3, better-sqlite3 \\(SQLite\\); pg, postgres, postgresql \\(PostgreSQL\\); mysql2, mysql \\(MySQL/MariaDB\\)\\. Nothing was changed$`,
         ),
       ),
     });
   });
 
   // Regression (issue 19): Kutt's knexfile. `migrate` created ./database.db, migrated it and exited 0.
-  it.each(['mysql2', 'mysql'])('refuses client %s with its connection object: MySQL/MariaDB is not supported yet', async (client) => {
+  it.each(['mysql2', 'mysql'])('takes client %s with its connection object as MySQL/MariaDB', async (client) => {
     await knexfile(
       `export default { client: '${client}', connection: { host: '127.0.0.1', port: 3306, user: 'root', password: 'secret', database: 'kutt' } };`,
     );
-    const refusal = resolveLocations({}, {}, project.dir);
-    await expect(refusal).rejects.toMatchObject({
-      code: 'ENGINE_UNSUPPORTED',
-      message: `knexfile.ts: client '${client}' is MySQL/MariaDB, which is not supported yet by this version of migrate-guard; supported: sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL). Nothing was changed`,
+    expect(await resolveLocations({}, {}, project.dir)).toMatchObject({
+      engine: 'mysql',
+      database: 'mysql://root:secret@127.0.0.1:3306/kutt',
     });
   });
 

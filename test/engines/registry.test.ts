@@ -37,8 +37,13 @@ describe('the engine registry', () => {
   it('describes each engine for messages and capabilities', () => {
     expect(descriptorOf('sqlite')).toMatchObject({ label: 'SQLite', capabilities: { transactionalDdl: true, pointInTime: true } });
     expect(descriptorOf('postgres')).toMatchObject({ label: 'PostgreSQL', capabilities: { transactionalDdl: true, pointInTime: false } });
-    expect(supportedLocations()).toBe('file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL)');
-    expect(supportedClients()).toBe('sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL)');
+    expect(descriptorOf('mysql')).toMatchObject({ label: 'MySQL/MariaDB', capabilities: { transactionalDdl: false, pointInTime: false } });
+    expect(supportedLocations()).toBe(
+      'file:, sqlite: or a path (SQLite); postgres://, postgresql:// (PostgreSQL); mysql://, mariadb:// (MySQL/MariaDB)',
+    );
+    expect(supportedClients()).toBe(
+      'sqlite3, better-sqlite3 (SQLite); pg, postgres, postgresql (PostgreSQL); mysql2, mysql (MySQL/MariaDB)',
+    );
   });
 
   it('reads a scheme; a Windows drive letter and a plain path have none', () => {
@@ -80,16 +85,18 @@ describe('engineOfLocation: a --db / DATABASE_URL by its scheme', () => {
   });
 
   it.each(['mysql://root:hunter2@127.0.0.1:3306/kutt', 'mariadb://127.0.0.1/kutt', 'MySQL://db/kutt'])(
-    'refuses %s as MySQL/MariaDB, not supported yet',
+    'takes %s as MySQL/MariaDB',
     (location) => {
-      const error = refusal(() => engineOfLocation(location, '--db'));
-      expect(error.code).toBe('ENGINE_UNSUPPORTED');
-      expect(error.message).toMatch(
-        /^--db ".*": MySQL\/MariaDB is not supported yet by this version of migrate-guard; supported: .*\. Nothing was changed$/,
-      );
-      expect(error.message).not.toContain('hunter2');
+      expect(resolveLocation(location, '/srv/project', '--db')).toEqual({ engine: 'mysql', database: location });
     },
   );
+
+  it('refuses a MySQL URL that names no database, password redacted', () => {
+    const error = refusal(() => resolveLocation('mysql://root:hunter2@127.0.0.1:3306/', '/srv/project', '--db'));
+    expect(error.code).toBe('USAGE');
+    expect(error.message).toContain('names no database');
+    expect(error.message).not.toContain('hunter2');
+  });
 
   it('resolves the location as the engine takes it', () => {
     expect(resolveLocation('file:data/app.db?mode=rwc', '/srv/project', '--db')).toEqual({
@@ -110,16 +117,10 @@ describe('engineOfClient: a knexfile client', () => {
     ['postgres', 'postgres'],
     ['postgresql', 'postgres'],
     ['PG', 'postgres'],
+    ['mysql', 'mysql'],
+    ['mysql2', 'mysql'],
   ] as const)('%s is %s', (client, kind) => {
     expect(engineOfClient(client, 'knexfile.js').kind).toBe(kind);
-  });
-
-  it.each(['mysql', 'mysql2'])('refuses %s as MySQL/MariaDB, not supported yet', (client) => {
-    const error = refusal(() => engineOfClient(client, 'knexfile.js'));
-    expect(error).toMatchObject({ code: 'ENGINE_UNSUPPORTED', exitCode: 1 });
-    expect(error.message).toBe(
-      `knexfile.js: client '${client}' is MySQL/MariaDB, which is not supported yet by this version of migrate-guard; supported: ${supportedClients()}. Nothing was changed`,
-    );
   });
 
   it.each([
