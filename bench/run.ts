@@ -425,6 +425,102 @@ if (pgReady) {
   log(`no PostgreSQL server at ${pgServer}: PostgreSQL rows skipped`);
 }
 
+log('MySQL/MariaDB rows');
+const myServer = process.env.MIGRATE_GUARD_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306';
+const myTool = async (names: readonly string[]) => {
+  for (const name of names) if ((await execa(name, ['--version'], { reject: false })).exitCode === 0) return name;
+  return null;
+};
+const myDump = await myTool(['mariadb-dump', 'mysqldump']);
+const myClient = await myTool(['mariadb', 'mysql']);
+const myReady =
+  myDump !== null &&
+  myClient !== null &&
+  (await execa(myClient, ['--no-defaults', ...myArgs(), '-e', 'SELECT 1'], { reject: false })).exitCode === 0;
+/** The client tools' connection options for the bench server (its password, if any, through MYSQL_PWD). */
+function myArgs(): string[] {
+  const url = new URL(myServer);
+  return [`--host=${url.hostname}`, `--port=${url.port || 3306}`, '--protocol=TCP', `--user=${decodeURIComponent(url.username || 'root')}`];
+}
+if (myReady) {
+  const myDb = `mg_bench_${sizeMb}mb`;
+  const myUrl = `${myServer}/${myDb}`;
+  const args = myArgs().join(' ');
+  const populated = await execa(myClient, ['--no-defaults', ...myArgs(), '-N', '-e', `SELECT COUNT(*) > 0 FROM \`${myDb}\`.trades`], {
+    reject: false,
+  });
+  if (populated.stdout.trim() !== '1') {
+    log(`generating a ${sizeMb} MB DMS database on MySQL/MariaDB (once; reused by later runs)…`);
+    await execa('node', ['--import', 'tsx', path.join(REPO, 'bench/make-large-mysql.ts'), myUrl, String(sizeMb)], {
+      cwd: REPO,
+      stdio: 'inherit',
+    });
+  }
+  const myBackups = folder('mysql-backups');
+  const clearBackups = () => rm(myBackups, { recursive: true, force: true });
+  // The runbook: a consistent dump, gzipped, proven by loading it into a scratch database.
+  const myRunbook = () =>
+    sh(
+      `${myDump} --no-defaults ${args} --single-transaction --routines --triggers --events --hex-blob ${myDb} | gzip > ${work}/runbook.sql.gz && ${myClient} --no-defaults ${args} -e "DROP DATABASE IF EXISTS mg_bench_runbook_scratch; CREATE DATABASE mg_bench_runbook_scratch" && gunzip -c ${work}/runbook.sql.gz | ${myClient} --no-defaults ${args} mg_bench_runbook_scratch && ${myClient} --no-defaults ${args} -e "DROP DATABASE mg_bench_runbook_scratch"`,
+    );
+  const oursBackup = await repeat(clearBackups, () =>
+    measure('node', [BIN, 'backup', '--kind', 'pre-rollout', '--db', myUrl, '--backup-dir', myBackups]),
+  );
+  const oursCompressed = await repeat(clearBackups, () =>
+    measure('node', [BIN, 'backup', '--kind', 'pre-rollout', '--compress', '--db', myUrl, '--backup-dir', myBackups]),
+  );
+  const theirsBackup = await repeat(null, myRunbook);
+  rows.push({
+    task: 'MySQL/MariaDB: verified backup',
+    ours: oursBackup,
+    theirs: theirsBackup,
+    theirsLabel: 'mariadb-dump --single-transaction | gzip, then a load into a scratch database',
+    target: '≤ 0.8x',
+  });
+  rows.push({
+    task: 'MySQL/MariaDB: verified backup, --compress',
+    ours: oursCompressed,
+    theirs: theirsBackup,
+    theirsLabel: 'the same runbook',
+    target: '≤ 0.8x',
+  });
+  // Two DDL statements and a thousand rows, then a failure: the run restores the backup and proves it (exit 2).
+  const migrationsPlusTwoDdl = folder('migrations-plus-two-ddl');
+  await rm(migrationsPlusTwoDdl, { recursive: true, force: true });
+  await mkdir(migrationsPlusTwoDdl);
+  for (const name of await readdir(migrations)) await copyFile(path.join(migrations, name), path.join(migrationsPlusTwoDdl, name));
+  await writeFile(
+    path.join(migrationsPlusTwoDdl, '29990101000000_two_ddl_then_fails.ts'),
+    `import type { Knex } from 'knex';
+export async function up({ context: knex }: { context: Knex }) {
+  await knex.schema.createTable('bench_half_done', (t) => { t.increments('id'); });
+  await knex.schema.alterTable('accounts', (t) => { t.text('memo'); });
+  await knex('trades').where('id', '<=', 1000).update({ note: 'rewritten by a migration that fails' });
+  throw new Error('the last statement of this migration fails');
+}
+`,
+  );
+  const oursFailed = await repeat(clearBackups, () =>
+    measure('node', [BIN, 'migrate', '--db', myUrl, '--backup-dir', myBackups, '--migrations', migrationsPlusTwoDdl], { expectExit: 2 }),
+  );
+  // By hand: the runbook's backup, then (the migration failed) the dump loaded back over the database.
+  const theirsFailed = await repeat(null, () =>
+    sh(
+      `${myDump} --no-defaults ${args} --single-transaction --routines --triggers --events --hex-blob ${myDb} | gzip > ${work}/runbook.sql.gz && gunzip -c ${work}/runbook.sql.gz | ${myClient} --no-defaults ${args} ${myDb}`,
+    ),
+  );
+  await clearBackups();
+  rows.push({
+    task: 'MySQL/MariaDB: migrate, a two-DDL migration fails, restored and proven',
+    ours: oursFailed,
+    theirs: theirsFailed,
+    theirsLabel: 'mariadb-dump | gzip, then the dump loaded back (no proof)',
+    target: '-',
+  });
+} else {
+  log(`no MySQL/MariaDB server (or client tools) at ${myServer}: MySQL/MariaDB rows skipped`);
+}
+
 log('8/8 memory of a rollout at a smaller size');
 const smallDb = path.join(path.dirname(small), 'database.db');
 const smallBackups = path.join(path.dirname(small), 'backups');
