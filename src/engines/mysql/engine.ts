@@ -211,6 +211,8 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
         // Nothing of the live database was touched yet: it is as it was.
         if (!loaded.ok) throw new Error(`loading ${snapshot} into a scratch database failed: ${loaded.detail}`);
         replaced = await scratchDatabase();
+        // `restore` may put a backup into a database that does not exist (any more).
+        await onServer((connection) => connection.exec(`CREATE DATABASE IF NOT EXISTS ${quoteMy(database)} CHARACTER SET utf8mb4`));
         mark = await swapTables(server, incoming.server.database, replaced.server.database, SWAP_LOCK_WAIT_SECONDS);
         // The replaced tables are the database as it was at the swap, every commit before it
         // included, and nobody writes them any more: the pre-restore copy is their dump.
