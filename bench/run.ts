@@ -474,7 +474,7 @@ if (myReady) {
     task: 'MySQL/MariaDB: verified backup',
     ours: oursBackup,
     theirs: theirsBackup,
-    theirsLabel: 'mariadb-dump --single-transaction | gzip, then a load into a scratch database',
+    theirsLabel: 'mariadb-dump --single-transaction piped to gzip, then a load into a scratch database',
     target: '≤ 0.8x',
   });
   rows.push({
@@ -514,7 +514,7 @@ export async function up({ context: knex }: { context: Knex }) {
     task: 'MySQL/MariaDB: migrate, a two-DDL migration fails, restored and proven',
     ours: oursFailed,
     theirs: theirsFailed,
-    theirsLabel: 'mariadb-dump | gzip, then the dump loaded back (no proof)',
+    theirsLabel: 'mariadb-dump piped to gzip, then the dump loaded back (no proof)',
     target: '-',
   });
 } else {
