@@ -11,7 +11,7 @@ import { MyConnection, myString, quoteMy, withMy } from './connection.ts';
 import { DUMP_TRAILER, dumpDatabase, isCompleteDump, isDump, loadDump, type ToolResult } from './dump.ts';
 import { openMyKnex } from './knex.ts';
 import { acquireMyLock } from './lock.ts';
-import { swapTables, writeMark } from './restore.ts';
+import { swapTables, writeMark, writtenBetween } from './restore.ts';
 import { myLockFindings } from './review.ts';
 import { scratchDatabaseName, sweepScratchDatabases } from './scratch.ts';
 import {
@@ -227,7 +227,7 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
         await replaced?.drop().catch(() => undefined);
       }
       onProgress?.(1, 1);
-      return engine.read('readonly', async (reader) => prove(reader, (await writeMark(reader)) !== mark));
+      return engine.read('readonly', async (reader) => prove(reader, writtenBetween(mark, await writeMark(reader, database))));
     },
     async discardSnapshot(file) {
       const pipedProof = piped.get(file);
@@ -260,9 +260,9 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
     integrity: myIntegrity,
     foreignKeyViolations: myForeignKeyViolationsAfter,
     listTables: listMyTables,
-    commitMark: (reader) => writeMark(reader),
-    // Server-wide counters: "yes" whenever any session wrote anywhere (never "no" when one did).
-    committedSince: async (reader, mark) => (await writeMark(reader)) !== mark,
+    commitMark: (reader) => writeMark(reader, database),
+    // Rows modified, committed or not, by any session (this one's too): "yes" whenever one may have.
+    committedSince: async (reader, mark) => writtenBetween(mark, await writeMark(reader, database)),
     // A run here commits migration by migration (DDL commits implicitly): its deletes and the
     // application's cannot be told apart.
     removedByRun: async () => null,

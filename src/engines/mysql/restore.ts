@@ -15,16 +15,43 @@ const WRITE_COUNTERS = [
   'Com_truncate',
 ];
 
+type AnyReader = { all<T>(sql: string, bindings?: readonly unknown[]): Promise<T[]> };
+
 /**
- * A mark that moves whenever any session runs a write (the server's statement counters): the
- * restore's proof is told that others wrote when it moved. Server-wide, so a write to another
- * database counts too: it can say "others wrote" when nobody touched this one, never the reverse.
+ * A mark of the writes to `database`'s tables: InnoDB's per-table count of modified rows
+ * (`MODIFIED_COUNTER` of INNODB_SYS_TABLESTATS on MariaDB, INNODB_TABLESTATS on MySQL 8), as JSON
+ * by table. Where neither view is readable (or the database's name needs InnoDB's encoding), the
+ * server's statement counters (`Com_insert`, `Com_update`, …), which any write to any database
+ * moves: they can say "written" when nobody touched this one, never the reverse.
  */
-export async function writeMark(reader: { all<T>(sql: string, bindings?: readonly unknown[]): Promise<T[]> }): Promise<string> {
+export async function writeMark(reader: AnyReader, database: string): Promise<string> {
+  if (/^[A-Za-z0-9_]+$/.test(database)) {
+    for (const view of ['INNODB_SYS_TABLESTATS', 'INNODB_TABLESTATS']) {
+      const rows = await reader
+        .all<{ name: string; modified: string | number }>(
+          `SELECT name, modified_counter AS modified FROM information_schema.${view} WHERE name LIKE ?`,
+          [`${database.replaceAll('_', '\\_')}/%`],
+        )
+        .catch(() => null);
+      if (rows !== null) return JSON.stringify({ tables: Object.fromEntries(rows.map((row) => [row.name, String(row.modified)])) });
+    }
+  }
   const rows = await reader.all<Record<string, string>>(
     `SHOW GLOBAL STATUS WHERE Variable_name IN (${WRITE_COUNTERS.map((name) => `'${name}'`).join(', ')})`,
   );
-  return String(rows.reduce((sum, row) => sum + BigInt(row.Value ?? row.VALUE ?? 0), 0n));
+  return JSON.stringify({ server: String(rows.reduce((sum, row) => sum + BigInt(row.Value ?? row.VALUE ?? 0), 0n)) });
+}
+
+/**
+ * Whether a table was written between two marks: its counter moved (a statistics recalculation
+ * resets it, which also means rows were written), or a table that was not loaded at the first
+ * mark counts modified rows now.
+ */
+export function writtenBetween(before: string, now: string): boolean {
+  const a = JSON.parse(before) as { tables?: Record<string, string>; server?: string };
+  const b = JSON.parse(now) as { tables?: Record<string, string>; server?: string };
+  if (a.tables === undefined || b.tables === undefined) return a.server !== b.server || a.tables !== b.tables;
+  return Object.entries(b.tables).some(([table, count]) => (table in a.tables! ? a.tables![table] !== count : count !== '0'));
 }
 
 interface SchemaCode {
@@ -127,7 +154,7 @@ export async function swapTables(server: MyServer, incoming: string, replaced: s
       await connection.exec(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.round(lockWaitSeconds))}`);
       await connection.exec('SET SESSION foreign_key_checks = 0');
       for (const statement of liveCode.triggers) await connection.exec(statement);
-      const mark = await writeMark(connection);
+      const mark = await writeMark(connection, live);
       try {
         if (moves.length > 0) await connection.exec(`RENAME TABLE ${moves.join(', ')}`);
       } catch (error) {
