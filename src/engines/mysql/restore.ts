@@ -33,7 +33,11 @@ export async function writeMark(reader: AnyReader, database: string): Promise<st
           [`${database.replaceAll('_', '\\_')}/%`],
         )
         .catch(() => null);
-      if (rows !== null) return JSON.stringify({ tables: Object.fromEntries(rows.map((row) => [row.name, String(row.modified)])) });
+      // By table name alone: a restore reads the incoming tables' counters, which go on counting once they are renamed into place.
+      if (rows !== null)
+        return JSON.stringify({
+          tables: Object.fromEntries(rows.map((row) => [row.name.slice(row.name.indexOf('/') + 1), String(row.modified)])),
+        });
     }
   }
   const rows = await reader.all<Record<string, string>>(
@@ -130,8 +134,8 @@ async function dropRoutinesAndEvents(connection: MyConnection, database: string)
  * database), which then holds the database exactly as it was at the swap: every row committed
  * before it, none after. Views, triggers, routines and events are made again from the incoming
  * database's (a table with triggers cannot move to another database, so the live triggers are
- * dropped just before the swap, and made again if the swap fails). Returns the write mark read
- * just before the swap.
+ * dropped just before the swap, and made again if the swap fails). Returns the write mark of the
+ * incoming tables read just before the swap.
  */
 export async function swapTables(server: MyServer, incoming: string, replaced: string, lockWaitSeconds: number): Promise<string> {
   const live = server.database;
@@ -154,7 +158,9 @@ export async function swapTables(server: MyServer, incoming: string, replaced: s
       await connection.exec(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.round(lockWaitSeconds))}`);
       await connection.exec('SET SESSION foreign_key_checks = 0');
       for (const statement of liveCode.triggers) await connection.exec(statement);
-      const mark = await writeMark(connection, live);
+      // Nobody writes the incoming tables before the swap: what their counters show then is the
+      // restore's own doing, anything more after it the application's.
+      const mark = await writeMark(connection, incoming);
       try {
         if (moves.length > 0) await connection.exec(`RENAME TABLE ${moves.join(', ')}`);
       } catch (error) {
