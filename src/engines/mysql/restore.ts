@@ -18,13 +18,15 @@ const WRITE_COUNTERS = [
 type AnyReader = { all<T>(sql: string, bindings?: readonly unknown[]): Promise<T[]> };
 
 /**
- * A mark of the writes to `database`'s tables: InnoDB's per-table count of modified rows
- * (`MODIFIED_COUNTER` of INNODB_SYS_TABLESTATS on MariaDB, INNODB_TABLESTATS on MySQL 8), as JSON
- * by table. Where neither view is readable (or the database's name needs InnoDB's encoding), the
- * server's statement counters (`Com_insert`, `Com_update`, …), which any write to any database
- * moves: they can say "written" when nobody touched this one, never the reverse.
+ * A mark of the writes that may have reached `database`: the server's statement counters
+ * (`Com_insert`, `Com_update`, …), which any write to any database moves, and InnoDB's per-table
+ * count of modified rows (`MODIFIED_COUNTER` of INNODB_SYS_TABLESTATS on MariaDB,
+ * INNODB_TABLESTATS on MySQL 8) by table name. Either moving counts as written: the statement
+ * counters also move for other databases (never "not written" when one was), the table counters
+ * are reset by InnoDB's statistics recalculation (which can bring one back to the mark's value).
  */
 export async function writeMark(reader: AnyReader, database: string): Promise<string> {
+  let tables: Record<string, string> | null = null;
   if (/^[A-Za-z0-9_]+$/.test(database)) {
     for (const view of ['INNODB_SYS_TABLESTATS', 'INNODB_TABLESTATS']) {
       const rows = await reader
@@ -33,28 +35,28 @@ export async function writeMark(reader: AnyReader, database: string): Promise<st
           [`${database.replaceAll('_', '\\_')}/%`],
         )
         .catch(() => null);
-      // By table name alone: a restore reads the incoming tables' counters, which go on counting once they are renamed into place.
-      if (rows !== null)
-        return JSON.stringify({
-          tables: Object.fromEntries(rows.map((row) => [row.name.slice(row.name.indexOf('/') + 1), String(row.modified)])),
-        });
+      if (rows !== null) {
+        // By table name alone: a restore reads the incoming tables' counters, which go on counting once renamed into place.
+        tables = Object.fromEntries(rows.map((row) => [row.name.slice(row.name.indexOf('/') + 1), String(row.modified)]));
+        break;
+      }
     }
   }
   const rows = await reader.all<Record<string, string>>(
     `SHOW GLOBAL STATUS WHERE Variable_name IN (${WRITE_COUNTERS.map((name) => `'${name}'`).join(', ')})`,
   );
-  return JSON.stringify({ server: String(rows.reduce((sum, row) => sum + BigInt(row.Value ?? row.VALUE ?? 0), 0n)) });
+  return JSON.stringify({ server: String(rows.reduce((sum, row) => sum + BigInt(row.Value ?? row.VALUE ?? 0), 0n)), tables });
 }
 
 /**
- * Whether a table was written between two marks: its counter moved (a statistics recalculation
- * resets it, which also means rows were written), or a table that was not loaded at the first
- * mark counts modified rows now.
+ * Whether anything may have been written between two marks: the server's statement counters
+ * moved, or a table's counter moved, or a table not loaded at the first mark counts modified rows.
  */
 export function writtenBetween(before: string, now: string): boolean {
-  const a = JSON.parse(before) as { tables?: Record<string, string>; server?: string };
-  const b = JSON.parse(now) as { tables?: Record<string, string>; server?: string };
-  if (a.tables === undefined || b.tables === undefined) return a.server !== b.server || a.tables !== b.tables;
+  const a = JSON.parse(before) as { server: string; tables: Record<string, string> | null };
+  const b = JSON.parse(now) as { server: string; tables: Record<string, string> | null };
+  if (a.server !== b.server) return true;
+  if (a.tables === null || b.tables === null) return a.tables !== b.tables;
   return Object.entries(b.tables).some(([table, count]) => (table in a.tables! ? a.tables![table] !== count : count !== '0'));
 }
 
