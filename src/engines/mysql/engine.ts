@@ -3,11 +3,11 @@ import type { Knex } from 'knex';
 import { GuardError } from '../../errors.ts';
 import { fsyncPath, writeStreamAtomic } from '../../fs/atomic.ts';
 import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
-import { sha256File } from '../../fs/hash.ts';
 import { removeIfPresent } from '../../fs/paths.ts';
 import { redact } from '../../redact.ts';
 import type { AppliedReader, Engine, Reader, ScratchDatabase, SnapshotProof, TakenSnapshot } from '../contract.ts';
 import type { EngineModule } from '../descriptor.ts';
+import { snapshotWithPipedProof } from '../piped-proof.ts';
 import { mysqlDescriptor } from './descriptor.ts';
 import { MyConnection, myString, quoteMy, withMy } from './connection.ts';
 import { DUMP_TRAILER, dumpDatabase, isCompleteDump, isDump, loadDump, type ToolResult } from './dump.ts';
@@ -318,32 +318,8 @@ export function mysqlEngine(databaseUrl: string, options: { readonly stateDir: s
       await proof.catch(() => undefined);
       throw error;
     }
-    return {
-      facts: null,
-      // The proof under way loaded exactly the bytes written; the file on disk must still be them.
-      async prove(_applied, signal) {
-        const onAbort = () => abandon.abort();
-        signal?.addEventListener('abort', onAbort);
-        try {
-          const { sha256, ...proven } = await proof;
-          if ((await sha256File(target)) !== sha256)
-            return {
-              integrity: { ok: false, detail: 'the dump on disk is not the one the proof loaded' },
-              facts: null,
-              unreadable: 'checksum',
-              objects: [],
-            };
-          return proven;
-        } finally {
-          signal?.removeEventListener('abort', onAbort);
-        }
-      },
-      async discard() {
-        abandon.abort();
-        await proof.catch(() => undefined);
-        await removeIfPresent(target);
-      },
-    };
+    // The proof under way loaded exactly the bytes written; the file on disk must still be them.
+    return snapshotWithPipedProof(target, null, proof, abandon);
   }
 
   /** Proves a dump file: loaded into a scratch database, whose facts and objects it reports. */

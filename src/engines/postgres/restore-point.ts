@@ -7,6 +7,7 @@ import { pathExists } from '../../fs/paths.ts';
 import type { Engine } from '../contract.ts';
 import type { ArchivedRestorePoint, RestoredPoint, RestorePoint, RestorePoints } from '../restore-points.ts';
 import { archivedPast } from './archiver.ts';
+import { pgCommittedSince } from './commits.ts';
 import { withPg, type PgConnection } from './connection.ts';
 
 /** How often the archiver's view is read while a segment is awaited. */
@@ -265,18 +266,8 @@ async function restoreIntoScratch(
   }
   return {
     engine: open(urlFor(database)),
-    async committedBetween(reader) {
-      const [row] = await reader.all<{ others: boolean }>(
-        `SELECT EXISTS (
-           SELECT 1 FROM (SELECT pg_snapshot_xip(?::pg_snapshot) AS x
-                          UNION ALL SELECT generate_series(pg_snapshot_xmax(?::pg_snapshot)::text::bigint,
-                                                           pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1)::text::xid8) candidates
-            WHERE pg_xact_status(x) = 'committed'
-         ) AS others`,
-        [point.snapshot, point.snapshot],
-      );
-      return row?.others !== false;
-    },
+    // The same question as a group's rollback proof asks, of the mark the point was taken after.
+    committedBetween: (reader) => pgCommittedSince(reader, point.snapshot),
     drop: stop,
   };
 }

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { GuardError } from '../../errors.ts';
 import { fsyncPath } from '../../fs/atomic.ts';
 import { PRIVATE_FILE_MODE } from '../../fs/file-mode.ts';
-import { sha256File } from '../../fs/hash.ts';
 import { removeIfPresent } from '../../fs/paths.ts';
 import type { AppliedReader, DatabaseFacts, Engine, Progress, Reader, ScratchDatabase, SnapshotProof, TakenSnapshot } from '../contract.ts';
+import { snapshotWithPipedProof } from '../piped-proof.ts';
 import { withPg } from './connection.ts';
 import { tools, type PgContext } from './context.ts';
 import { pgSchemaObjects, readPgFacts } from './schema.ts';
@@ -153,34 +153,9 @@ async function snapshotToProve(context: PgContext, target: string, applied: Appl
         if (pooled) throw pooled;
         throw error;
       }
-      return {
-        facts,
-        // The dump was restored from its bytes as they were written: the proof holds for the
-        // file once the file's bytes are shown to be those bytes.
-        async prove(_applied, signal) {
-          const onAbort = () => abandon.abort();
-          signal?.addEventListener('abort', onAbort);
-          try {
-            const { sha256, ...proof } = await piped;
-            if ((await sha256File(target)) !== sha256) {
-              return {
-                integrity: { ok: false, detail: 'the dump on disk is not the one the proof restored' },
-                facts: null,
-                unreadable: 'checksum',
-                objects: [],
-              };
-            }
-            return proof;
-          } finally {
-            signal?.removeEventListener('abort', onAbort);
-          }
-        },
-        async discard() {
-          abandon.abort();
-          await piped.catch(() => undefined);
-          await removeIfPresent(target);
-        },
-      };
+      // The dump was restored from its bytes as they were written: the proof holds for the file
+      // once the file's bytes are shown to be those bytes.
+      return snapshotWithPipedProof(target, facts, piped, abandon);
     } finally {
       await connection.exec('ROLLBACK').catch(() => undefined);
     }
