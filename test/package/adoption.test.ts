@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, installApp, packTarball, run } from '../helpers/packed-app.ts';
 import { dump, exec, parseReport, query, sha256, waitForFile } from '../helpers/project.ts';
 import { knexMigration } from '../helpers/migrations.ts';
+import { MY_SERVER, mysqlDatabase, type TestDatabase } from '../helpers/databases.ts';
 
 /**
  * Projects that already migrate with knex or umzug adopt migrate-guard: the installed tarball in
@@ -19,6 +20,8 @@ let knexApp: string;
 let umzugApp: string;
 /** A knex project whose database was made by hand, without a history. */
 let baselineApp: string;
+/** A CommonJS knex project on MariaDB (`client: 'mysql2'`, as Kutt's knexfile). */
+let mariadbApp: string;
 
 /** Every call gets one: a CLI that does not exit (a project's knex pool, say) fails the test instead of hanging it. */
 const TIMEOUT = { timeout: 60_000 };
@@ -38,7 +41,9 @@ beforeAll(async () => {
   knexApp = path.join(work, 'knex-app');
   umzugApp = path.join(work, 'umzug-app');
   baselineApp = path.join(work, 'baseline-app');
+  mariadbApp = path.join(work, 'mariadb-app');
   await Promise.all([
+    installApp(tarball.file, mariadbApp, { name: 'mariadb-app', private: true }),
     installApp(tarball.file, knexApp, { name: 'knex-app', private: true }),
     installApp(tarball.file, umzugApp, { name: 'umzug-app', private: true, type: 'module' }),
     installApp(tarball.file, baselineApp, { name: 'baseline-app', private: true }),
@@ -590,5 +595,72 @@ knex.migrate.latest({ directory: './no-migrations' }).then(() => knex.destroy())
     expect(await query(plainDb, 'SELECT name FROM accounts')).toEqual([{ name: 'alice' }]);
     const status = await reportOf(await cli(plain, ['status', '--json'], KNEX_ENV, TIMEOUT), 0);
     expect(status.pending).toEqual(['20240103000000_tags']);
+  });
+});
+
+describe('a knex project on MariaDB adopts migrate-guard (the installed package, its mysql2)', () => {
+  let db: TestDatabase;
+  const broken = '20240104000000_broken.js';
+  const knexRowsOf = () => db.query<{ name: string; batch: number }>('SELECT name, batch FROM knex_migrations ORDER BY id');
+
+  beforeAll(async () => {
+    db = await mysqlDatabase('mg_mysql_adopt');
+    const server = new URL(MY_SERVER);
+    const connection = {
+      host: server.hostname,
+      port: Number(server.port || 3306),
+      user: decodeURIComponent(server.username),
+      database: db.name,
+    };
+    await writeFiles(mariadbApp, {
+      ...KNEX_PROJECT,
+      [`migrations/${NOTES}`]: knexMigration('notes', "t.integer('account_id').unsigned().references('accounts.id'); t.text('body');"),
+      'knexfile.js': `module.exports = {\n  development: {\n    client: 'mysql2',\n    connection: ${JSON.stringify(connection)},\n    migrations: { directory: './migrations' },\n  },\n};\n`,
+    });
+    const latest = await knexCli(mariadbApp, ['migrate:latest']);
+    expect(latest.exitCode, latest.all).toBe(0);
+    await db.exec("INSERT INTO accounts (name) VALUES ('alice'), ('bob'); INSERT INTO notes (account_id, body) VALUES (2, 'hello');");
+  }, 120_000);
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it("migrate applies the new migration into knex's history as batch 2; knex sees nothing pending", async () => {
+    await writeFiles(mariadbApp, { [`migrations/${TAGS}`]: TAGS_MIGRATION });
+    const report = await reportOf(await cli(mariadbApp, ['migrate', '--json'], KNEX_ENV, TIMEOUT), 0);
+    expect(report).toMatchObject({ applied: [TAGS], restored: false, failed: null });
+    expect(report.backup).toMatch(/_pre-rollout_\d{8}_\d{6}\.sql$/);
+    expect(await knexRowsOf()).toEqual([
+      { name: ACCOUNTS, batch: 1 },
+      { name: NOTES, batch: 1 },
+      { name: TAGS, batch: 2 },
+    ]);
+    expect(await db.query('SELECT label FROM tags')).toEqual([{ label: 'seeded' }]);
+    expect(await knexList(mariadbApp)).toEqual({ completed: [ACCOUNTS, NOTES, TAGS], pending: [] });
+  });
+
+  it('a migration failing after two DDL statements exits 2: the backup is restored, schema, rows and history as before', async () => {
+    await writeFiles(mariadbApp, {
+      [`migrations/${broken}`]: `exports.up = async function (knex) {
+  await knex.schema.createTable('broken', (t) => { t.increments('id'); });
+  await knex.schema.alterTable('accounts', (t) => { t.string('email'); });
+  await knex('accounts').where({ name: 'alice' }).update({ name: 'ALICE' });
+  throw new Error('the fourth migration fails');
+};
+exports.down = function () {};
+`,
+    });
+    const before = await db.dump();
+    try {
+      const report = await reportOf(await cli(mariadbApp, ['migrate', '--json'], KNEX_ENV, TIMEOUT), 2);
+      expect(report).toMatchObject({ restored: true, applied: [], failed: { migration: broken, message: 'the fourth migration fails' } });
+      expect(await db.dump()).toBe(before);
+      expect(await db.tables()).not.toContain('broken');
+      expect(await db.query('SELECT is_locked FROM knex_migrations_lock')).toEqual([{ is_locked: 0 }]);
+      expect((await knexList(mariadbApp)).pending).toEqual([broken]);
+    } finally {
+      await rm(path.join(mariadbApp, 'migrations', broken));
+    }
   });
 });
