@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { withPg } from '../../src/engines/postgres/connection.ts';
+import { freePort } from './pgbouncer.ts';
 
 /**
  * A PostgreSQL cluster of the test's own whose WAL pgBackRest archives, as a team's database
@@ -45,14 +45,6 @@ export const ARCHIVED_CLUSTER_MISSING: string | null = !existsSync('/usr/bin/pg_
     : userInfo().uid !== 0
       ? 'not root: pg_createcluster writes /etc/postgresql'
       : null;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const asPostgres = (command: string, args: readonly string[]) =>
   userInfo().uid === 0 ? execa('runuser', ['-u', 'postgres', '--', command, ...args]) : execa(command, [...args]);

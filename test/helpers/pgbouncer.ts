@@ -32,7 +32,7 @@ export interface PgBouncer {
 }
 
 /** A TCP port nobody listens on right now (the kernel's pick). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
